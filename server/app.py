@@ -1,0 +1,30 @@
+"""The application factory: keys, the database's lifetime, middlewares and routes."""
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from server.config import Config
+from server.keys import CONFIG, STORE
+from server.middlewares import envelope_middleware, request_id_middleware, session_middleware
+from server.model import MAX_BODY_BYTES
+from server.routes import setup_routes
+from server.store import open_store
+
+
+async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    app[STORE] = await open_store(config.db, clock=config.clock, synchronous=config.synchronous)
+    yield
+    await app[STORE].close()
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES,
+        middlewares=[request_id_middleware, envelope_middleware, session_middleware],
+    )
+    app[CONFIG] = config
+    app.cleanup_ctx.append(store_ctx)
+    setup_routes(app)
+    return app

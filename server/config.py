@@ -1,0 +1,86 @@
+"""Settings: defaults, then ORDERDESK_* environment variables, then command-line flags."""
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DB = "./data/orderdesk.db"
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8001
+    db: str = DEFAULT_DB
+    session_ttl: int = 86400
+    # "normal" survives a killed process; "full" also survives power loss (slower).
+    synchronous: str = "normal"
+    # Injectable so tests can move time forward (session expiry and renewal).
+    clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.db)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
+    """The serving flags; each default comes from its ORDERDESK_* variable if set."""
+    defaults = Config()
+    parser.add_argument(
+        "--host",
+        default=env.get("ORDERDESK_HOST", defaults.host),
+        help="address to listen on (env ORDERDESK_HOST; default %(default)s)",
+    )
+    parser.add_argument(
+        "--port",
+        type=_positive_int,
+        default=env.get("ORDERDESK_PORT", str(defaults.port)),
+        help="port to listen on (env ORDERDESK_PORT; default %(default)s)",
+    )
+    add_db_argument(parser, env)
+    parser.add_argument(
+        "--session-ttl",
+        type=_positive_int,
+        default=env.get("ORDERDESK_SESSION_TTL", str(defaults.session_ttl)),
+        help="seconds a session lives after its last renewal (env ORDERDESK_SESSION_TTL; "
+        "default %(default)s)",
+    )
+    parser.add_argument(
+        "--synchronous",
+        choices=("normal", "full"),
+        default=env.get("ORDERDESK_SYNCHRONOUS", defaults.synchronous),
+        help="SQLite durability: 'normal' keeps every acknowledged write when the process "
+        "is killed; 'full' also keeps it through a power loss, at some cost in speed "
+        "(env ORDERDESK_SYNCHRONOUS; default %(default)s)",
+    )
+
+
+def add_db_argument(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
+    parser.add_argument(
+        "--db",
+        default=env.get("ORDERDESK_DB", DEFAULT_DB),
+        help="SQLite database file, created with its folder on first start "
+        "(env ORDERDESK_DB; default %(default)s)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    return Config(
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        session_ttl=args.session_ttl,
+        synchronous=args.synchronous,
+    )

@@ -1,0 +1,47 @@
+"""Merchant-only actions: quote, status, images, field definitions."""
+
+from aiohttp import web
+
+from server import validate
+from server.envelope import ok, read_json
+from server.errors import Invalid
+from server.handlers import sender_of, store_of
+from server.model import QUOTE_CONTENT_LEN, Status
+from server.store import Quote
+
+_SETTABLE_STATUSES = (Status.IN_COMMUNICATION, Status.CANCELLED)
+
+
+async def quote(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    order_id = validate.required_id(body, "id")
+    offer = Quote(
+        price=validate.quote_price(body),
+        content=validate.required_str(body, "quote_content", *QUOTE_CONTENT_LEN),
+    )
+    order = await store_of(request).quote_order(order_id, sender_of(request), offer)
+    return ok(order, msg="quote sent")
+
+
+async def set_status(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    order_id = validate.required_id(body, "id")
+    status = body.get("status")
+    if type(status) is not int or status not in _SETTABLE_STATUSES:
+        raise Invalid("status must be 1 or -1")
+    order = await store_of(request).set_order_status(order_id, sender_of(request), status)
+    return ok(order, msg="status updated")
+
+
+async def set_images(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    order_id = validate.required_id(body, "id")
+    sketch = validate.optional_url_list(body, "sketch_images")
+    finished = validate.optional_url_list(body, "finished_images")
+    order = await store_of(request).set_order_images(order_id, sketch, finished)
+    return ok(order, msg="images updated")
+
+
+async def replace_fields(request: web.Request) -> web.Response:
+    fields = validate.field_definitions(await read_json(request))
+    return ok(await store_of(request).replace_field_definitions(fields), msg="fields saved")

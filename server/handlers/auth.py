@@ -1,0 +1,51 @@
+"""Register, log in, log out, the current user."""
+
+import asyncio
+
+from aiohttp import web
+
+from server import security, sessions, validate
+from server.envelope import ok, read_json
+from server.errors import Invalid
+from server.handlers import store_of
+from server.keys import CONFIG, USER
+
+WRONG_CREDENTIALS = "wrong user name or password"
+
+
+async def _logged_in(request: web.Request, user: dict, msg: str) -> web.Response:
+    config = request.app[CONFIG]
+    token, expires_at = await sessions.open_session(store_of(request), config, user["id"])
+    response = ok({**user, "token": token, "expire": expires_at}, msg=msg)
+    sessions.set_cookie(response, request, token, config.session_ttl)
+    return response
+
+
+async def register(request: web.Request) -> web.Response:
+    form = validate.registration(await read_json(request))
+    password_hash = await asyncio.to_thread(security.hash_password, form.password)
+    user = await store_of(request).create_user(form.user_name, form.email, form.phone, password_hash)
+    return await _logged_in(request, user, "registered")
+
+
+async def login(request: web.Request) -> web.Response:
+    form = validate.credentials(await read_json(request))
+    user = await store_of(request).get_login_user(form.login)
+    # The hash is checked even for an unknown user, so both failures look and last the same.
+    stored = user.pop("password_hash") if user else security.dummy_hash()
+    if not await asyncio.to_thread(security.verify_password, form.password, stored) or not user:
+        raise Invalid(WRONG_CREDENTIALS)
+    return await _logged_in(request, user, "logged in")
+
+
+async def logout(request: web.Request) -> web.Response:
+    token = sessions.request_token(request)
+    if token:
+        await sessions.close_session(store_of(request), token)
+    response = ok(msg="logged out")
+    sessions.clear_cookie(response)
+    return response
+
+
+async def user_detail(request: web.Request) -> web.Response:
+    return ok(request[USER])

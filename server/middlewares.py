@@ -1,0 +1,85 @@
+"""Middlewares, outermost first: request id → envelope/errors → session.
+
+The order matters: the envelope middleware must wrap the session middleware so that
+1001/1002 come out as envelopes, and the request id must exist before anything logs.
+"""
+
+import asyncio
+import logging
+import secrets
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from server import sessions
+from server.access import Access
+from server.envelope import envelope
+from server.errors import ApiError, Forbidden, NotLoggedIn
+from server.keys import ACCESS, CONFIG, REQUEST_ID, ROUTE_ACCESS, STORE, USER
+
+log = logging.getLogger("orderdesk")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+
+_HTTP_MESSAGES = {
+    404: "not found",
+    405: "method not allowed",
+    413: "request body too large",
+}
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = secrets.token_hex(8)
+    request[REQUEST_ID] = request_id
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers[REQUEST_ID_HEADER] = request_id
+        raise
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+@web.middleware
+async def envelope_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every answer under /api/ is HTTP 200 with {code, msg, data?}, errors included."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except ApiError as error:
+        if error.data is None:
+            return envelope(error.code, error.msg)
+        return envelope(error.code, error.msg, error.data)
+    except web.HTTPException as exc:
+        return envelope(-1, _HTTP_MESSAGES.get(exc.status, exc.reason.lower()))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("request %s %s %s failed", request[REQUEST_ID], request.method, request.path)
+        return envelope(-1, "internal server error")
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Resolve the session once for routes that need one, and check the role."""
+    access = request.app[ROUTE_ACCESS].get(request.match_info.route, Access.PUBLIC)
+    request[ACCESS] = access
+    request[USER] = None
+    if access is Access.PUBLIC:
+        return await handler(request)
+
+    token = sessions.request_token(request)
+    found = await sessions.resolve(request.app[STORE], request.app[CONFIG], token) if token else None
+    if found is None:
+        raise NotLoggedIn()
+    user, renewed = found
+    if access is Access.ADMIN and user["role"] != "admin":
+        raise Forbidden()
+    request[USER] = user
+    response = await handler(request)
+    if renewed and "Token" not in request.headers:
+        # A browser's cookie follows the session's new expiry.
+        sessions.set_cookie(response, request, token, request.app[CONFIG].session_ttl)
+    return response

@@ -1,0 +1,51 @@
+"""Domain constants: statuses, message types and every limit of the spec, named once."""
+
+from enum import IntEnum
+
+
+class Status(IntEnum):
+    CANCELLED = -1
+    PENDING = 0
+    IN_COMMUNICATION = 1
+    QUOTED = 2
+    ACCEPTED = 3
+    REJECTED = 4
+
+
+FINAL_STATUSES = (Status.ACCEPTED, Status.CANCELLED)
+CANCELLABLE_STATUSES = (Status.PENDING, Status.IN_COMMUNICATION, Status.QUOTED, Status.REJECTED)
+QUOTABLE_STATUSES = CANCELLABLE_STATUSES
+
+MESSAGE_TYPES = frozenset(
+    "text image quote video file audio location contact sticker unknown".split()
+)
+PURCHASE_ORDER_STATUS = "awaiting payment"
+SYSTEM_SENDER_NAME = "system"
+
+MAX_ID = 2**63 - 1
+MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 100
+DETAIL_MESSAGES = 100
+
+USER_NAME_LEN = (2, 64)
+PASSWORD_LEN = (8, 128)
+EMAIL_MAX = 254
+PHONE_LEN = (5, 32)
+TITLE_LEN = (1, 250)
+CONTENT_LEN = (1, 20000)
+EVENT_DATE_MAX = 64
+IMAGES_MAX = 20
+IMAGE_URL_MAX = 1000
+NOTE_MAX = 1000  # remark and reason
+MESSAGE_LEN = (1, 10000)
+QUOTE_CONTENT_LEN = (1, 10000)
+QUOTE_PRICE_MAX_CENTS = 99999999999  # 999999999.99
+
+EXTRA_MAX_KEYS = 100
+EXTRA_KEY_LEN = (1, 64)
+EXTRA_MAX_DEPTH = 4
+EXTRA_MAX_BYTES = 16 * 1024
+
+FIELD_TYPES = frozenset("text textarea number select radio checkbox date".split())
+FIELD_TYPES_WITH_OPTIONS = frozenset({"select", "radio", "checkbox"})

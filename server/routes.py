@@ -1,0 +1,44 @@
+"""Every method and path, with who may call it, on one screen."""
+
+from aiohttp import web
+
+from server.access import Access
+from server.handlers import admin, auth, messages, orders
+from server.keys import ROUTE_ACCESS
+
+PUBLIC, CUSTOMER, ADMIN = Access.PUBLIC, Access.CUSTOMER, Access.ADMIN
+
+ROUTES = [
+    ("POST", "/api/register", auth.register, PUBLIC),
+    ("POST", "/api/login", auth.login, PUBLIC),
+    ("POST", "/api/logout", auth.logout, PUBLIC),
+    ("GET", "/api/user/detail", auth.user_detail, CUSTOMER),
+    # customer: only the caller's own orders
+    ("POST", "/api/communication/order/create", orders.create, CUSTOMER),
+    ("GET", "/api/communication/orders", orders.list_orders, CUSTOMER),
+    ("GET", "/api/communication/order/detail", orders.detail, CUSTOMER),
+    ("POST", "/api/communication/order/update", orders.update, CUSTOMER),
+    ("POST", "/api/communication/order/accept", orders.accept, CUSTOMER),
+    ("POST", "/api/communication/order/reject", orders.reject, CUSTOMER),
+    ("POST", "/api/communication/order/cancel", orders.cancel, CUSTOMER),
+    ("GET", "/api/communication/messages", messages.list_messages, CUSTOMER),
+    ("POST", "/api/communication/message/send", messages.send, CUSTOMER),
+    ("GET", "/api/communication/fields", orders.list_fields, PUBLIC),
+    # merchant: every order
+    ("GET", "/api/admin/communication/orders", orders.list_orders, ADMIN),
+    ("GET", "/api/admin/communication/order/detail", orders.detail, ADMIN),
+    ("GET", "/api/admin/communication/messages", messages.list_messages, ADMIN),
+    ("POST", "/api/admin/communication/order/quote", admin.quote, ADMIN),
+    ("POST", "/api/admin/communication/order/status", admin.set_status, ADMIN),
+    ("POST", "/api/admin/communication/order/images", admin.set_images, ADMIN),
+    ("POST", "/api/admin/communication/message/send", messages.send, ADMIN),
+    ("GET", "/api/admin/communication/fields", orders.list_fields, ADMIN),
+    ("POST", "/api/admin/communication/fields", admin.replace_fields, ADMIN),
+]
+
+
+def setup_routes(app: web.Application) -> None:
+    access: dict[web.AbstractRoute, Access] = {}
+    for method, path, handler, level in ROUTES:
+        access[app.router.add_route(method, path, handler)] = level
+    app[ROUTE_ACCESS] = access

@@ -1,0 +1,61 @@
+"""Sessions: opaque random tokens, stored hashed, with a sliding expiry (spec 2)."""
+
+import math
+from typing import Any
+
+from aiohttp import web
+
+from server import security
+from server.config import Config
+from server.store import Store
+
+COOKIE = "token"
+HEADER = "Token"
+
+
+def request_token(request: web.Request) -> str | None:
+    """The `Token` header wins over the `token` cookie."""
+    return request.headers.get(HEADER) or request.cookies.get(COOKIE) or None
+
+
+async def open_session(store: Store, config: Config, user_id: int) -> tuple[str, int]:
+    token = security.new_token()
+    expires_at = math.floor(config.clock()) + config.session_ttl
+    await store.create_session(security.token_hash(token), user_id, expires_at)
+    return token, expires_at
+
+
+async def resolve(store: Store, config: Config, token: str) -> tuple[dict[str, Any], bool] | None:
+    """The session's user and whether the session was renewed just now.
+
+    A session used with less than half its lifetime left moves its expiry to
+    now + TTL; the token stays the same."""
+    now = math.floor(config.clock())
+    found = await store.get_session_user(security.token_hash(token), now)
+    if found is None:
+        return None
+    user, expires_at = found
+    renewed = expires_at - now < config.session_ttl / 2
+    if renewed:
+        await store.renew_session(security.token_hash(token), now + config.session_ttl)
+    return user, renewed
+
+
+async def close_session(store: Store, token: str) -> None:
+    await store.delete_session(security.token_hash(token))
+
+
+def set_cookie(response: web.StreamResponse, request: web.Request, token: str, ttl: int) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        path="/",
+        max_age=ttl,
+        httponly=True,
+        samesite="Lax",
+        secure=request.secure,
+    )
+
+
+def clear_cookie(response: web.StreamResponse) -> None:
+    response.del_cookie(COOKIE, path="/")

@@ -1,0 +1,430 @@
+"""Parsing and checking of every input: pure functions from raw JSON or query values
+to typed values. Each failure raises `Invalid` with a message naming the field."""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from server import model
+from server.errors import Invalid
+from server.model import Status
+
+_DIGITS = re.compile(r"[0-9]+")
+_INTEGER = re.compile(r"-?[0-9]+")
+_PHONE = re.compile(r"[0-9 +\-()]+")
+_STATUS_VALUES = frozenset(int(s) for s in Status)
+
+
+# ---------------------------------------------------------------- scalars
+
+
+def parse_id(value: Any, name: str) -> int:
+    """An ID: a JSON integer or a string of ASCII digits, 1 … 2^63-1."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and _DIGITS.fullmatch(value):
+        number = int(value)
+    else:
+        raise Invalid(f"{name} must be a positive integer")
+    if not 1 <= number <= model.MAX_ID:
+        raise Invalid(f"{name} must be a positive integer")
+    return number
+
+
+def required_id(source: Mapping[str, Any], name: str) -> int:
+    value = source.get(name)
+    if value is None:
+        raise Invalid(f"{name} is required")
+    return parse_id(value, name)
+
+
+def optional_id(source: Mapping[str, Any], name: str) -> int | None:
+    value = source.get(name)
+    return None if value is None else parse_id(value, name)
+
+
+def _length_rule(name: str, low: int, high: int) -> str:
+    if low == 0:
+        return f"{name} must be at most {high} characters"
+    return f"{name} must be {low}-{high} characters"
+
+
+def optional_str(
+    source: Mapping[str, Any], name: str, low: int, high: int, *, trim: bool = True
+) -> str | None:
+    """A string field that may be absent (or null). Trimmed unless `trim` is off."""
+    value = source.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Invalid(f"{name} must be a string")
+    if trim:
+        value = value.strip()
+    if not low <= len(value) <= high:
+        if low and not value:
+            raise Invalid(f"{name} must not be empty")
+        raise Invalid(_length_rule(name, low, high))
+    return value
+
+
+def required_str(
+    source: Mapping[str, Any], name: str, low: int, high: int, *, trim: bool = True
+) -> str:
+    value = optional_str(source, name, low, high, trim=trim)
+    if value is None:
+        raise Invalid(f"{name} is required")
+    return value
+
+
+def optional_phone(source: Mapping[str, Any], name: str = "phone") -> str | None:
+    phone = optional_str(source, name, *model.PHONE_LEN)
+    if phone is not None and not _PHONE.fullmatch(phone):
+        raise Invalid(f"{name} may contain only digits, spaces and + - ( )")
+    return phone
+
+
+def optional_url_list(source: Mapping[str, Any], name: str) -> list[str] | None:
+    """A list of image URLs: at most 20 non-empty strings of at most 1000 characters."""
+    value = source.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise Invalid(f"{name} must be a list of strings")
+    if len(value) > model.IMAGES_MAX:
+        raise Invalid(f"{name} may hold at most {model.IMAGES_MAX} items")
+    urls = []
+    for item in value:
+        if not isinstance(item, str):
+            raise Invalid(f"{name} must be a list of strings")
+        url = item.strip()
+        if not 1 <= len(url) <= model.IMAGE_URL_MAX:
+            raise Invalid(f"each of {name} must be 1-{model.IMAGE_URL_MAX} characters")
+        urls.append(url)
+    return urls
+
+
+def optional_note(source: Mapping[str, Any], name: str) -> str:
+    """`remark` / `reason`: optional, at most 1000 characters, '' when absent."""
+    return optional_str(source, name, 0, model.NOTE_MAX) or ""
+
+
+def optional_status(query: Mapping[str, str], name: str = "status") -> Status | None:
+    """A status filter from the query string; empty means no filter."""
+    text = query.get(name, "").strip()
+    if not text:
+        return None
+    if _INTEGER.fullmatch(text) and int(text) in _STATUS_VALUES:
+        return Status(int(text))
+    raise Invalid(f"{name} must be one of " + ", ".join(map(str, sorted(_STATUS_VALUES))))
+
+
+# ---------------------------------------------------------------- pagination
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+
+def _page_number(query: Mapping[str, str], name: str, default: int) -> int:
+    text = query.get(name, "").strip()
+    if not text:
+        return default
+    if not _INTEGER.fullmatch(text) or int(text) < 1:
+        raise Invalid(f"{name} must be a positive integer")
+    return int(text)
+
+
+def page(query: Mapping[str, str]) -> Page:
+    """`current` (default 1) and `page_size` / `pageSize` (default 10, capped at 100)."""
+    number = _page_number(query, "current", 1)
+    size_name = "page_size" if query.get("page_size", "").strip() else "pageSize"
+    size = _page_number(query, size_name, model.DEFAULT_PAGE_SIZE)
+    # An offset past what SQLite's 64-bit integers hold can only mean an empty page.
+    number = min(number, model.MAX_ID // model.MAX_PAGE_SIZE)
+    return Page(number, min(size, model.MAX_PAGE_SIZE))
+
+
+# ---------------------------------------------------------------- order_extra
+
+
+def _check_extra_node(node: Any, level: int) -> None:
+    """Keys of 1-64 characters at every level; nesting at most 4 levels deep."""
+    if isinstance(node, dict):
+        if level > model.EXTRA_MAX_DEPTH:
+            raise _too_deep()
+        low, high = model.EXTRA_KEY_LEN
+        for key, value in node.items():
+            if not low <= len(key) <= high:
+                raise Invalid(f"order_extra keys must be {low}-{high} characters")
+            _check_extra_node(value, level + 1)
+    elif isinstance(node, list):
+        if level > model.EXTRA_MAX_DEPTH:
+            raise _too_deep()
+        for value in node:
+            _check_extra_node(value, level + 1)
+
+
+def _too_deep() -> Invalid:
+    return Invalid(f"order_extra may nest at most {model.EXTRA_MAX_DEPTH} levels")
+
+
+def check_extra_size(key_count: int, json_bytes: int) -> None:
+    """The limits a merge can break even when the patch keeps them."""
+    if key_count > model.EXTRA_MAX_KEYS:
+        raise Invalid(f"order_extra may have at most {model.EXTRA_MAX_KEYS} keys")
+    if json_bytes > model.EXTRA_MAX_BYTES:
+        raise Invalid(f"order_extra must be at most {model.EXTRA_MAX_BYTES} bytes as JSON")
+
+
+def optional_extra(source: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`order_extra`: a JSON object within the limits (checked again on the merge result)."""
+    extra = source.get("order_extra")
+    if extra is None:
+        return None
+    if not isinstance(extra, dict):
+        raise Invalid("order_extra must be a JSON object")
+    check_extra_size(len(extra), 0)
+    _check_extra_node(extra, 1)
+    check_extra_size(len(extra), len(orjson.dumps(extra)))
+    return extra
+
+
+# ---------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    archive_id: int
+    title: str
+    content: str
+    phone: str
+    images: list[str]
+    event_date: str
+    order_extra: dict[str, Any]
+
+
+def new_order(body: Mapping[str, Any]) -> NewOrder:
+    archive_id = required_id(body, "archive_id")
+    title = required_str(body, "title", *model.TITLE_LEN)
+    content = required_str(body, "content", *model.CONTENT_LEN)
+    phone = optional_phone(body)
+    if phone is None:
+        raise Invalid("phone is required")
+    return NewOrder(
+        archive_id=archive_id,
+        title=title,
+        content=content,
+        phone=phone,
+        images=optional_url_list(body, "images") or [],
+        event_date=optional_str(body, "event_date", 0, model.EVENT_DATE_MAX) or "",
+        order_extra=optional_extra(body) or {},
+    )
+
+
+@dataclass(frozen=True)
+class OrderChanges:
+    """The customer's update (spec 4.4): None means "not sent"."""
+
+    title: str | None = None
+    content: str | None = None
+    phone: str | None = None
+    images: list[str] | None = None
+    event_date: str | None = None
+    order_extra: dict[str, Any] | None = None
+
+
+def order_changes(body: Mapping[str, Any]) -> tuple[int, OrderChanges, int | None]:
+    """The order id, the changes and the expected version of an update request."""
+    order_id = required_id(body, "id")
+    changes = OrderChanges(
+        title=optional_str(body, "title", *model.TITLE_LEN),
+        content=optional_str(body, "content", *model.CONTENT_LEN),
+        phone=optional_phone(body),
+        images=optional_url_list(body, "images"),
+        event_date=optional_str(body, "event_date", 0, model.EVENT_DATE_MAX),
+        order_extra=optional_extra(body),
+    )
+    return order_id, changes, optional_id(body, "version")
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    comm_order_id: int
+    message_type: str
+    content: str
+
+
+def new_message(body: Mapping[str, Any]) -> NewMessage:
+    comm_order_id = required_id(body, "comm_order_id")
+    message_type = required_str(body, "message_type", 1, 32)
+    if message_type not in model.MESSAGE_TYPES:
+        raise Invalid("message_type must be one of " + ", ".join(sorted(model.MESSAGE_TYPES)))
+    content = required_str(body, "content", *model.MESSAGE_LEN)
+    return NewMessage(comm_order_id, message_type, content)
+
+
+@dataclass(frozen=True)
+class Registration:
+    user_name: str
+    password: str
+    email: str | None
+    phone: str | None
+
+
+def registration(body: Mapping[str, Any]) -> Registration:
+    user_name = required_str(body, "user_name", *model.USER_NAME_LEN)
+    password = required_str(body, "password", *model.PASSWORD_LEN, trim=False)
+    email = optional_str(body, "email", 0, model.EMAIL_MAX) or None
+    if email is not None and "@" not in email:
+        raise Invalid("email must contain an @")
+    phone = optional_phone(body) if body.get("phone") != "" else None
+    return Registration(user_name, password, email, phone)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    login: str
+    password: str
+
+
+def credentials(body: Mapping[str, Any]) -> Credentials:
+    login = required_str(body, "user_name", 1, model.EMAIL_MAX)
+    password = required_str(body, "password", 1, model.PASSWORD_LEN[1], trim=False)
+    return Credentials(login, password)
+
+
+# ---------------------------------------------------------------- field definitions
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def field_definitions(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The merchant's `{"fields": [...]}`: the whole list of order field definitions."""
+    fields = body.get("fields")
+    if not isinstance(fields, list):
+        raise Invalid("fields must be a list of field definitions")
+    if len(fields) > model.EXTRA_MAX_KEYS:
+        raise Invalid(f"fields may hold at most {model.EXTRA_MAX_KEYS} definitions")
+    definitions, names = [], set()
+    for position, raw in enumerate(fields):
+        where = f"fields[{position}]"
+        if not isinstance(raw, dict):
+            raise Invalid(f"{where} must be an object")
+        field_name = required_str(raw, "field_name", *model.EXTRA_KEY_LEN)
+        if field_name in names:
+            raise Invalid(f"{where}.field_name {field_name!r} is used twice")
+        names.add(field_name)
+        kind = required_str(raw, "type", 1, 16)
+        if kind not in model.FIELD_TYPES:
+            raise Invalid(f"{where}.type must be one of " + ", ".join(sorted(model.FIELD_TYPES)))
+        required = raw.get("required", False)
+        if not isinstance(required, bool):
+            raise Invalid(f"{where}.required must be true or false")
+        definitions.append(
+            {
+                "field_name": field_name,
+                "name": optional_str(raw, "name", 0, model.TITLE_LEN[1]) or field_name,
+                "type": kind,
+                "required": required,
+                "options": _field_options(raw, kind, where),
+            }
+        )
+    return definitions
+
+
+def _field_options(raw: Mapping[str, Any], kind: str, where: str) -> list[str]:
+    options = raw.get("options")
+    if kind not in model.FIELD_TYPES_WITH_OPTIONS:
+        return []
+    if not isinstance(options, list) or not options:
+        raise Invalid(f"{where}.options must be a non-empty list of strings for {kind}")
+    if not all(isinstance(o, str) and o.strip() for o in options):
+        raise Invalid(f"{where}.options must be non-empty strings")
+    cleaned = [o.strip() for o in options]
+    if len(set(cleaned)) != len(cleaned):
+        raise Invalid(f"{where}.options must be distinct")
+    return cleaned
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == [] or (isinstance(value, str) and not value.strip())
+
+
+def _check_field_value(definition: Mapping[str, Any], value: Any) -> None:
+    name, kind, options = definition["field_name"], definition["type"], definition["options"]
+    where = f"order_extra.{name}"
+    if kind in ("text", "textarea", "date", "select", "radio") and not isinstance(value, str):
+        raise Invalid(f"{where} must be a string")
+    if kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise Invalid(f"{where} must be a number")
+    if kind in ("select", "radio") and value not in options:
+        raise Invalid(f"{where} must be one of the field's options")
+    if kind == "checkbox":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise Invalid(f"{where} must be a list of the field's options")
+        if len(set(value)) != len(value) or not set(value) <= set(options):
+            raise Invalid(f"{where} must be a list of distinct options of the field")
+    if kind == "date" and not _is_date(value):
+        raise Invalid(f"{where} must be a date as YYYY-MM-DD")
+
+
+def _is_date(text: str) -> bool:
+    if not _DATE.fullmatch(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_extra_fields(
+    extra: Mapping[str, Any], definitions: list[dict[str, Any]], *, creating: bool
+) -> None:
+    """Values of defined keys match their field's type; required fields are present
+    and non-empty on create and are never removed or emptied by an update (the
+    update's value is what the merge will store, so checking the patch suffices)."""
+    for definition in definitions:
+        name = definition["field_name"]
+        present = name in extra
+        value = extra.get(name)
+        if definition["required"] and (creating or present) and _is_empty(value):
+            raise Invalid(f"order_extra.{name} is required")
+        if value is not None:
+            _check_field_value(definition, value)
+
+
+# ---------------------------------------------------------------- quotes
+
+_PRICE = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
+
+
+def quote_price(body: Mapping[str, Any]) -> str:
+    """A price > 0 and ≤ 999999999.99 with at most 2 decimals, as "12000.00"."""
+    value = body.get("quote_price")
+    problem = "quote_price must be a number greater than 0 with at most 2 decimals"
+    if value is None:
+        raise Invalid("quote_price is required")
+    if isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        text = repr(value)
+    else:
+        raise Invalid(problem)
+    if not _PRICE.fullmatch(text):
+        raise Invalid(problem)
+    price = Decimal(text)
+    if not 0 < price <= Decimal(model.QUOTE_PRICE_MAX_CENTS) / 100:
+        raise Invalid("quote_price must be greater than 0 and at most 999999999.99")
+    return f"{price:.2f}"
