@@ -10,7 +10,7 @@ CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", Store)
 ROUTE_ACCESS = web.AppKey("route_access", dict[web.AbstractRoute, Access])
 
-# Per request (aiohttp 3.x has no typed request keys).
-USER = "user"  # the session's user, or None on public routes
-ACCESS = "access"  # the route's Access level
-REQUEST_ID = "request_id"
+# Per request.
+USER = web.RequestKey("user", dict | None)  # the session's user; None on public routes
+ACCESS = web.RequestKey("access", Access)  # the route's level
+REQUEST_ID = web.RequestKey("request_id", str)
