@@ -1,7 +1,7 @@
 """orderdesk command line.
 
-    python run.py [--host H] [--port P] [--db PATH] [--session-ttl S]   serve the API
-    python run.py create-admin --db PATH --username U --password P      make a merchant
+python run.py [--host H] [--port P] [--db PATH] [--session-ttl S]   serve the API
+python run.py create-admin --db PATH --username U --password P      make a merchant
 """
 
 import argparse

@@ -71,7 +71,9 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)
 
     token = sessions.request_token(request)
-    found = await sessions.resolve(request.app[STORE], request.app[CONFIG], token) if token else None
+    found = (
+        await sessions.resolve(request.app[STORE], request.app[CONFIG], token) if token else None
+    )
     if found is None:
         raise NotLoggedIn()
     user, renewed = found

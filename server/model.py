@@ -17,7 +17,18 @@ CANCELLABLE_STATUSES = (Status.PENDING, Status.IN_COMMUNICATION, Status.QUOTED, 
 QUOTABLE_STATUSES = CANCELLABLE_STATUSES
 
 MESSAGE_TYPES = frozenset(
-    "text image quote video file audio location contact sticker unknown".split()
+    [
+        "text",
+        "image",
+        "quote",
+        "video",
+        "file",
+        "audio",
+        "location",
+        "contact",
+        "sticker",
+        "unknown",
+    ]
 )
 PURCHASE_ORDER_STATUS = "awaiting payment"
 SYSTEM_SENDER_NAME = "system"
@@ -47,5 +58,5 @@ EXTRA_KEY_LEN = (1, 64)
 EXTRA_MAX_DEPTH = 4
 EXTRA_MAX_BYTES = 16 * 1024
 
-FIELD_TYPES = frozenset("text textarea number select radio checkbox date".split())
+FIELD_TYPES = frozenset(["text", "textarea", "number", "select", "radio", "checkbox", "date"])
 FIELD_TYPES_WITH_OPTIONS = frozenset({"select", "radio", "checkbox"})

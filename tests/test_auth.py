@@ -83,7 +83,9 @@ async def test_bad_registrations_are_refused_and_create_nobody(client, body, mes
 
 
 async def test_passwords_are_not_trimmed(client):
-    await call(client, "POST", "/api/register", json={"user_name": "bob", "password": " spaced pw "})
+    await call(
+        client, "POST", "/api/register", json={"user_name": "bob", "password": " spaced pw "}
+    )
     assert_fail(await login(client, "bob", "spaced pw"))
     assert_ok(await login(client, "bob", " spaced pw "))
 
@@ -115,9 +117,7 @@ async def test_logout_without_a_session_still_answers_ok(client):
 
 
 async def test_cookie_attributes_and_cookie_login(client):
-    response = await client.post(
-        "/api/register", json={"user_name": "alice", "password": PASSWORD}
-    )
+    response = await client.post("/api/register", json={"user_name": "alice", "password": PASSWORD})
     cookie = response.cookies["token"]
     assert cookie["httponly"] is True
     assert cookie["samesite"] == "Lax"

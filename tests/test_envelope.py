@@ -11,7 +11,9 @@ from tests.conftest import assert_fail, assert_ok, call, make_admin, register
 
 
 @pytest.mark.parametrize("method, path, handler, access", ROUTES)
-async def test_every_route_answers_an_envelope_with_a_request_id(client, method, path, handler, access):
+async def test_every_route_answers_an_envelope_with_a_request_id(
+    client, method, path, handler, access
+):
     response = await client.request(method, path)
     assert response.status == 200
     body = await response.json()
@@ -52,7 +54,11 @@ async def test_role_is_checked_before_input(client):
         (b"null", "application/json", "request body must be a JSON object"),
         (b'{"id": NaN}', "application/json", "request body is not valid JSON"),
         (b'{"user_name": "x"}', "text/plain", "request body must be application/json"),
-        (b"user_name=x", "application/x-www-form-urlencoded", "request body must be application/json"),
+        (
+            b"user_name=x",
+            "application/x-www-form-urlencoded",
+            "request body must be application/json",
+        ),
     ],
 )
 async def test_malformed_bodies(client, data, content_type, message):
@@ -95,7 +101,9 @@ async def test_bodies_over_one_mebibyte_are_refused(client):
     assert listed["total"] == 1
 
 
-async def test_unexpected_faults_answer_a_generic_error_without_a_trace(client, monkeypatch, caplog):
+async def test_unexpected_faults_answer_a_generic_error_without_a_trace(
+    client, monkeypatch, caplog
+):
     token, _ = await register(client)
 
     async def broken(*args, **kwargs):

@@ -75,7 +75,18 @@ async def test_bad_messages_are_refused_and_stored_nowhere(client, override, mes
 async def test_every_message_type_is_accepted(client):
     token, _ = await register(client)
     order = await make_order(client, token)
-    kinds = "text image quote video file audio location contact sticker unknown".split()
+    kinds = [
+        "text",
+        "image",
+        "quote",
+        "video",
+        "file",
+        "audio",
+        "location",
+        "contact",
+        "sticker",
+        "unknown",
+    ]
     for kind in kinds:
         assert assert_ok(await send(client, token, order["id"], kind=kind))["message_type"] == kind
 
@@ -83,8 +94,12 @@ async def test_every_message_type_is_accepted(client):
 async def test_messages_are_closed_on_a_cancelled_order(client):
     token, _ = await register(client)
     order = await make_order(client, token)
-    await call(client, "POST", "/api/communication/order/cancel", token=token, json={"id": order["id"]})
-    assert_fail(await send(client, token, order["id"]), msg="messages are closed on a cancelled order")
+    await call(
+        client, "POST", "/api/communication/order/cancel", token=token, json={"id": order["id"]}
+    )
+    assert_fail(
+        await send(client, token, order["id"]), msg="messages are closed on a cancelled order"
+    )
     assert (await detail(client, token, order["id"]))["messages_total"] == 1  # the cancel note
 
 
@@ -105,6 +120,8 @@ async def test_bad_thread_parameters(client, params, message):
 async def test_thread_and_send_need_a_session(client):
     assert_fail(await call(client, "GET", THREAD, params={"comm_order_id": 1}), code=1001)
     assert_fail(
-        await call(client, "POST", SEND, json={"comm_order_id": 1, "message_type": "text", "content": "x"}),
+        await call(
+            client, "POST", SEND, json={"comm_order_id": 1, "message_type": "text", "content": "x"}
+        ),
         code=1001,
     )

@@ -160,7 +160,11 @@ async def test_detail_shows_the_last_hundred_messages_oldest_first(client):
 
 @pytest.mark.parametrize(
     "params, message",
-    [({}, "id is required"), ({"id": "abc"}, "id must be a positive integer"), ({"id": "-2"}, "id must be a positive integer")],
+    [
+        ({}, "id is required"),
+        ({"id": "abc"}, "id must be a positive integer"),
+        ({"id": "-2"}, "id must be a positive integer"),
+    ],
 )
 async def test_bad_detail_parameters(client, params, message):
     token, _ = await register(client)
@@ -202,7 +206,11 @@ async def test_another_users_order_looks_missing(client, method, path, body):
 
 async def accept(client, token, order_id, **extra):
     return await call(
-        client, "POST", "/api/communication/order/accept", token=token, json={"id": order_id, **extra}
+        client,
+        "POST",
+        "/api/communication/order/accept",
+        token=token,
+        json={"id": order_id, **extra},
     )
 
 

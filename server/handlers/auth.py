@@ -24,7 +24,9 @@ async def _logged_in(request: web.Request, user: dict, msg: str) -> web.Response
 async def register(request: web.Request) -> web.Response:
     form = validate.registration(await read_json(request))
     password_hash = await asyncio.to_thread(security.hash_password, form.password)
-    user = await store_of(request).create_user(form.user_name, form.email, form.phone, password_hash)
+    user = await store_of(request).create_user(
+        form.user_name, form.email, form.phone, password_hash
+    )
     return await _logged_in(request, user, "registered")
 
 

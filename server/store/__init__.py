@@ -129,9 +129,7 @@ class Store(abc.ABC):
         """Oldest first (ties by id)."""
 
     @abc.abstractmethod
-    async def add_message(
-        self, message: NewMessage, owner_id: int | None, sender: Sender
-    ) -> Row:
+    async def add_message(self, message: NewMessage, owner_id: int | None, sender: Sender) -> Row:
         """Append to a thread that is not cancelled; an admin's message moves a
         pending order to 1."""
 

@@ -20,7 +20,6 @@ import orjson
 from server import model
 from server.errors import (
     AlreadyTaken,
-    Invalid,
     OrderFinal,
     OrderNotFound,
     StatusNotAllowed,
@@ -28,7 +27,7 @@ from server.errors import (
 )
 from server.model import Status
 from server.store import ANY_OWNER, OrderFilter, Quote, Row, Sender, Store
-from server.validate import NewMessage, NewOrder, OrderChanges, Page, check_extra_size
+from server.validate import NewOrder, OrderChanges, Page, check_extra_size
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schema.sql"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "sqlite"
@@ -464,12 +463,16 @@ def _list_orders(conn: sqlite3.Connection, where: OrderFilter, page: Page) -> tu
         clauses.append("status = ?")
         params.append(int(where.status))
     if where.search:
-        pattern = "%" + where.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = (
+            "%" + where.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
         clauses.append("(title LIKE ? ESCAPE '\\' OR content LIKE ? ESCAPE '\\')")
         params += [pattern, pattern]
     condition = " AND ".join(clauses) or "1"
     # Only fixed clause texts are joined here; every value is a bound parameter.
-    total = conn.execute(f"SELECT count(*) FROM comm_orders WHERE {condition}", params).fetchone()[0]
+    total = conn.execute(f"SELECT count(*) FROM comm_orders WHERE {condition}", params).fetchone()[
+        0
+    ]
     rows = conn.execute(
         f"""SELECT {ORDER_COLUMNS} FROM comm_orders WHERE {condition}
             ORDER BY id DESC LIMIT ? OFFSET ?""",
@@ -512,8 +515,7 @@ def _order_detail(conn: sqlite3.Connection, order_id: int, owner_id: int | None)
     messages = conn.execute(_THREAD_OLDEST_FIRST, (order_id, model.DETAIL_MESSAGES, last))
     extra = order["order_extra"]
     order["order_fields"] = [
-        {**field, "value": extra.get(field["field_name"])}
-        for field in _field_definitions(conn)
+        {**field, "value": extra.get(field["field_name"])} for field in _field_definitions(conn)
     ]
     order["user"] = dict(user)
     order["messages"] = [dict(row) for row in messages]
