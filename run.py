@@ -8,31 +8,52 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 
 from server import __version__, model, security, validate
-from server.config import add_db_argument, add_serve_arguments, config_from_args
+from server.config import Config, add_db_argument, add_serve_arguments, config_from_args
 from server.errors import Invalid
-from server.store import open_store
+from server.store import open_store, sqlite
 
-COMMANDS = ("create-admin",)
+SHUTDOWN_TIMEOUT = 30.0  # seconds in-flight requests get to finish
+
+log = logging.getLogger("orderdesk")
 
 
-def serve(argv: list[str]) -> int:
+async def _serve(config: Config) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully: stop accepting, let
+    in-flight requests finish (up to SHUTDOWN_TIMEOUT), close the database."""
     from aiohttp import web
 
     from server.app import create_app
 
+    runner = web.AppRunner(create_app(config), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, config.host, config.port).start()
+        log.info("serving on http://%s:%s (database %s)", config.host, config.port, config.db)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()
+
+
+def serve(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="Serve the orderdesk API. Subcommands (put first, each with its own "
-        "--help): " + ", ".join(COMMANDS) + ".",
+        "--help): " + ", ".join(SUBCOMMANDS) + ".",
     )
     add_serve_arguments(parser, dict(os.environ))
     parser.add_argument("--version", action="version", version=f"orderdesk {__version__}")
     config = config_from_args(parser.parse_args(argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    web.run_app(create_app(config), host=config.host, port=config.port, access_log=None)
+    asyncio.run(_serve(config))
     return 0
 
 
@@ -69,9 +90,44 @@ def create_admin(argv: list[str]) -> int:
     return 0
 
 
+def backup(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="run.py backup",
+        description="Copy the database consistently, even while the server is running "
+        "(SQLite's online backup API).",
+    )
+    add_db_argument(parser, dict(os.environ))
+    parser.add_argument("--to", required=True, help="the backup file to write")
+    args = parser.parse_args(argv)
+    if not os.path.exists(args.db):
+        parser.error(f"no database at {args.db}")
+    sqlite.backup(args.db, args.to)
+    print(f"backed up {args.db} to {args.to}")
+    return 0
+
+
+def check(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="run.py check",
+        description="Run SQLite's integrity and foreign key checks; exit 0 when sound.",
+    )
+    add_db_argument(parser, dict(os.environ))
+    args = parser.parse_args(argv)
+    if not os.path.exists(args.db):
+        parser.error(f"no database at {args.db}")
+    problems = sqlite.check(args.db)
+    for problem in problems:
+        print(problem)
+    print("ok" if not problems else f"{len(problems)} problem(s) in {args.db}")
+    return 1 if problems else 0
+
+
+SUBCOMMANDS = {"create-admin": create_admin, "backup": backup, "check": check}
+
+
 def main(argv: list[str]) -> int:
-    if argv and argv[0] == "create-admin":
-        return create_admin(argv[1:])
+    if argv and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
     return serve(argv)
 
 

@@ -1,9 +1,5 @@
 """The merchant side (spec 5): the negotiation, admin endpoints, field definitions."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from server.access import Access
@@ -21,8 +17,8 @@ from tests.conftest import (
     register,
     update,
 )
+from tests.live import run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
 ADMIN_SEND = "/api/admin/communication/message/send"
 QUOTE = "/api/admin/communication/order/quote"
 STATUS = "/api/admin/communication/order/status"
@@ -433,17 +429,6 @@ async def test_update_keeps_required_fields_and_checks_types(client, patch, mess
 
 
 # ---------------------------------------------------------------- create-admin
-
-
-def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "run.py"), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
 
 
 async def test_create_admin_creates_and_promotes(aiohttp_client, tmp_path):

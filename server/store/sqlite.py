@@ -523,6 +523,37 @@ def _order_detail(conn: sqlite3.Connection, order_id: int, owner_id: int | None)
     return order
 
 
+# ---------------------------------------------------------------- maintenance
+
+
+def backup(path: str, target: str) -> None:
+    """A consistent copy of a live database, made with SQLite's online backup API."""
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        destination = sqlite3.connect(target)
+        try:
+            source.backup(destination)
+        finally:
+            destination.close()
+    finally:
+        source.close()
+
+
+def check(path: str) -> list[str]:
+    """Problems found by integrity_check and foreign_key_check; [] when the file is sound."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        problems = [row[0] for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        problems += [
+            f"foreign key: {table} row {rowid} points to a missing {parent}"
+            for table, rowid, parent, _ in conn.execute("PRAGMA foreign_key_check")
+        ]
+    finally:
+        conn.close()
+    return problems
+
+
 # ---------------------------------------------------------------- the engine
 
 

@@ -1,0 +1,97 @@
+"""A real `python run.py` process for the tests that need one (crash, shutdown, backup, fuzz)."""
+
+import http.client
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+class LiveServer:
+    def __init__(self, db: Path, *extra_args: str) -> None:
+        self.db = db
+        self.port = free_port()
+        self.log = db.with_suffix(".log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "run.py"), "--db", str(db), "--port", str(self.port),
+             *extra_args],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )  # fmt: skip
+        self._wait_until_serving()
+
+    def _wait_until_serving(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not start")
+
+    def call(
+        self, method: str, path: str, body: Any = None, token: str | None = None, raw: bytes = b""
+    ) -> dict[str, Any]:
+        """One request on a fresh connection; returns the envelope."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Token"] = token
+        payload = raw or (json.dumps(body).encode() if body is not None else None)
+        try:
+            connection.request(method, path, body=payload, headers=headers)
+            response = connection.getresponse()
+            assert response.status == 200, response.status
+            return json.loads(response.read())
+        finally:
+            connection.close()
+
+    def register(self, name: str, password: str = "correct horse battery") -> str:
+        body = self.call("POST", "/api/register", {"user_name": name, "password": password})
+        assert body["code"] == 0, body
+        return body["data"]["token"]
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+        self.log.close()
+
+    def stop(self, timeout: float = 30) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=timeout)
+        self.log.close()
+        return code
+
+    def __enter__(self) -> "LiveServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.kill()
