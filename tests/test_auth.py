@@ -1,5 +1,7 @@
 """Accounts and sessions (spec 2)."""
 
+import asyncio
+
 import pytest
 
 from server.keys import STORE
@@ -170,3 +172,70 @@ async def test_renewal_refreshes_a_browsers_cookie(client, clock):
 
 async def test_anonymous_user_detail_is_not_logged_in(client):
     assert_fail(await me(client), code=1001)
+
+
+# ---------------------------------------------------------------- throttling
+
+TOO_MANY = {"code": -1, "msg": "too many attempts, try again later"}
+WRONG = {"code": -1, "msg": "wrong user name or password"}
+
+
+async def test_five_failures_lock_the_user_name_for_fifteen_minutes(client, clock):
+    await register(client)
+    for _ in range(5):
+        assert await login(client, "alice", "wrong password") == WRONG
+    assert await login(client, "alice") == TOO_MANY  # even the right password
+    assert await login(client, "ALICE") == TOO_MANY
+    clock.advance(15 * 60 + 1)
+    assert_ok(await login(client, "alice"))
+
+
+async def test_unknown_users_are_throttled_alike(client):
+    for _ in range(5):
+        assert await login(client, "ghost", "whatever1") == WRONG
+    assert await login(client, "ghost", "whatever1") == TOO_MANY
+
+
+async def test_a_success_resets_the_count(client):
+    await register(client)
+    for _ in range(4):
+        await login(client, "alice", "wrong password")
+    assert_ok(await login(client, "alice"))
+    for _ in range(4):
+        assert await login(client, "alice", "wrong password") == WRONG
+    assert_ok(await login(client, "alice"))
+
+
+async def test_five_failures_from_one_address_lock_it(client):
+    await register(client, "alice")
+    for n in range(5):
+        await login(client, f"guess{n}", "wrong password")
+    assert await login(client, "alice") == TOO_MANY
+
+
+async def test_concurrent_guesses_get_no_more_than_five_tries(client):
+    await register(client)
+    answers = await asyncio.gather(*(login(client, "alice", f"guess {n}") for n in range(12)))
+    assert sum(a == WRONG for a in answers) == 5
+    assert sum(a == TOO_MANY for a in answers) == 7
+
+
+async def test_tokens_and_passwords_never_reach_the_logs(client, caplog, monkeypatch):
+    caplog.set_level("DEBUG")
+    token, _ = await register(client)
+    login_token = assert_ok(await login(client, "alice"))["token"]
+    assert_ok(await me(client, token))
+    await me(client, headers={"Cookie": f"token={login_token}"})
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(client.server.app[STORE], "list_orders", broken)
+    await call(client, "GET", "/api/communication/orders", token=token)
+    await call(client, "POST", "/api/logout", token=token)
+    logged = "\n".join(
+        record.getMessage() + (caplog.text if record.exc_info else "") for record in caplog.records
+    )
+    assert "boom" in logged  # the fault was logged...
+    for secret in (token, login_token, PASSWORD):
+        assert secret not in logged  # ...without any secret

@@ -11,6 +11,10 @@ from server.handlers import store_of
 from server.keys import CONFIG, USER
 
 WRONG_CREDENTIALS = "wrong user name or password"
+TOO_MANY_ATTEMPTS = "too many attempts, try again later"
+# At most this many failed logins per user name, and per client address, in the window.
+MAX_FAILED_LOGINS = 5
+FAILED_LOGIN_WINDOW = 15 * 60
 
 
 async def _logged_in(request: web.Request, user: dict, msg: str) -> web.Response:
@@ -32,11 +36,17 @@ async def register(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     form = validate.credentials(await read_json(request))
-    user = await store_of(request).get_login_user(form.login)
+    store = store_of(request)
+    # Throttled whether or not the user exists, so the answer reveals nothing.
+    subjects = [f"name:{form.login.lower()}", f"addr:{request.remote or 'unknown'}"]
+    if not await store.reserve_login_attempt(subjects, FAILED_LOGIN_WINDOW, MAX_FAILED_LOGINS):
+        raise Invalid(TOO_MANY_ATTEMPTS)
+    user = await store.get_login_user(form.login)
     # The hash is checked even for an unknown user, so both failures look and last the same.
     stored = user.pop("password_hash") if user else security.dummy_hash()
     if not await asyncio.to_thread(security.verify_password, form.password, stored) or not user:
         raise Invalid(WRONG_CREDENTIALS)
+    await store.clear_login_failures(subjects)
     return await _logged_in(request, user, "logged in")
 
 

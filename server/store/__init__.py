@@ -64,6 +64,17 @@ class Store(abc.ABC):
         """Store a new session and drop the user's expired ones."""
 
     @abc.abstractmethod
+    async def reserve_login_attempt(
+        self, subjects: list[str], window: int, max_failures: int
+    ) -> bool:
+        """Atomically: False if any subject has `max_failures` failures in the last
+        `window` seconds; otherwise count this attempt as a failure (until
+        `clear_login_failures` says it succeeded) and return True."""
+
+    @abc.abstractmethod
+    async def clear_login_failures(self, subjects: list[str]) -> None: ...
+
+    @abc.abstractmethod
     async def get_session_user(self, token_hash: bytes, now: int) -> tuple[Row, int] | None:
         """The user of an unexpired session and the session's expiry."""
 

@@ -634,6 +634,34 @@ class SqliteStore(Store):
 
         await self._write(create, self._now())
 
+    async def reserve_login_attempt(self, subjects, window, max_failures):
+        def reserve(conn: sqlite3.Connection, now: int) -> bool:
+            since = now - window
+            for subject in subjects:
+                conn.execute(
+                    "DELETE FROM login_failures WHERE subject = ? AND failed_at <= ?",
+                    (subject, since),
+                )
+                count = conn.execute(
+                    "SELECT count(*) FROM login_failures WHERE subject = ?", (subject,)
+                ).fetchone()[0]
+                if count >= max_failures:
+                    return False
+            conn.executemany(
+                "INSERT INTO login_failures (subject, failed_at) VALUES (?, ?)",
+                [(subject, now) for subject in subjects],
+            )
+            return True
+
+        return await self._write(reserve, self._now())
+
+    async def clear_login_failures(self, subjects):
+        await self._write(
+            lambda conn: conn.executemany(
+                "DELETE FROM login_failures WHERE subject = ?", [(s,) for s in subjects]
+            )
+        )
+
     async def get_session_user(self, token_hash, now):
         row = await self._read_one(
             """SELECT u.id, u.user_name, u.email, u.phone, u.role, u.created_time, s.expires_at

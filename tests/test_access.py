@@ -1,0 +1,94 @@
+"""Who may do what: every protected endpoint × every kind of caller."""
+
+import pytest
+
+from server.access import Access
+from server.routes import ROUTES
+from tests.conftest import ORDER, call, make_admin, make_order, quote, register
+
+CALLERS = ["anonymous", "expired", "revoked", "other customer", "admin", "owner"]
+
+# A request each protected route accepts from the right caller; "{id}" is the order.
+REQUESTS = {
+    "/api/user/detail": {},
+    "/api/communication/order/create": ORDER,
+    "/api/communication/orders": {},
+    "/api/communication/order/detail": {"id": "{id}"},
+    "/api/communication/order/update": {"id": "{id}", "title": "changed"},
+    "/api/communication/order/accept": {"id": "{id}"},
+    "/api/communication/order/reject": {"id": "{id}"},
+    "/api/communication/order/cancel": {"id": "{id}"},
+    "/api/communication/messages": {"comm_order_id": "{id}"},
+    "/api/communication/message/send": {
+        "comm_order_id": "{id}", "message_type": "text", "content": "hi",
+    },
+    "/api/admin/communication/orders": {},
+    "/api/admin/communication/order/detail": {"id": "{id}"},
+    "/api/admin/communication/messages": {"comm_order_id": "{id}"},
+    "/api/admin/communication/order/quote": {
+        "id": "{id}", "quote_price": "10", "quote_content": "ok",
+    },
+    "/api/admin/communication/order/status": {"id": "{id}", "status": 1},
+    "/api/admin/communication/order/images": {"id": "{id}", "sketch_images": ["u"]},
+    "/api/admin/communication/message/send": {
+        "comm_order_id": "{id}", "message_type": "text", "content": "hi",
+    },
+    "/api/admin/communication/fields": {"fields": []},
+}  # fmt: skip
+
+PROTECTED = [(m, p, access) for m, p, _, access in ROUTES if access is not Access.PUBLIC]
+
+
+def expected(path: str, access: Access, caller: str) -> tuple[int, str | None]:
+    if caller in ("anonymous", "expired", "revoked"):
+        return 1001, None
+    if access is Access.ADMIN:
+        return (0, None) if caller == "admin" else (1002, None)
+    order_scoped = "{id}" in str(REQUESTS[path])
+    if order_scoped and caller != "owner":
+        # Customer routes see only the caller's own orders, an admin's too.
+        return -1, "order not found"
+    return 0, None
+
+
+def test_every_protected_route_is_in_the_matrix():
+    assert {p for _, p, _ in PROTECTED} == set(REQUESTS)
+
+
+@pytest.mark.parametrize("method, path, access", PROTECTED)
+async def test_access_matrix(client, clock, method, path, access):
+    expired, _ = await register(client, "late")
+    clock.advance(3601)
+    revoked, _ = await register(client, "gone")
+    assert (await call(client, "POST", "/api/logout", token=revoked))["code"] == 0
+    owner, _ = await register(client, "owner")
+    other, _ = await register(client, "other")
+    admin = await make_admin(client)
+    order = await make_order(client, owner)
+    await quote(client, admin, order["id"])
+    tokens = {
+        "anonymous": None,
+        "expired": expired,
+        "revoked": revoked,
+        "other customer": other,
+        "admin": admin,
+        "owner": owner,
+    }
+
+    def request_for(order_id: int) -> dict:
+        return {k: (order_id if v == "{id}" else v) for k, v in REQUESTS[path].items()}
+
+    async def send(token, order_id):
+        payload = request_for(order_id)
+        if method == "GET":
+            return await call(client, method, path, token=token, params=payload)
+        return await call(client, method, path, token=token, json=payload)
+
+    for caller in CALLERS:  # the caller that may change the order comes last
+        body = await send(tokens[caller], order["id"])
+        code, msg = expected(path, access, caller)
+        assert body["code"] == code, (caller, body)
+        if msg is not None:
+            assert body == {"code": code, "msg": msg}
+            # Indistinguishable from an order that does not exist.
+            assert await send(tokens[caller], order["id"] + 1000) == body

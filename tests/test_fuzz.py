@@ -1,0 +1,107 @@
+"""Random input for every endpoint: always the envelope, never a trace, a sound file."""
+
+import json
+import urllib.parse
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from server.routes import ROUTES
+from tests.live import LiveServer, run_cli
+
+FIELD_NAMES = [
+    "id", "comm_order_id", "archive_id", "user_id", "version", "title", "content", "phone",
+    "images", "sketch_images", "finished_images", "event_date", "order_extra", "status",
+    "message_type", "sender_id", "sender_name", "quote_price", "quote_content", "remark",
+    "reason", "fields", "user_name", "password", "email", "current", "page_size", "pageSize", "q",
+]  # fmt: skip
+
+ODD_TEXT = st.sampled_from(
+    ["", " ", "1", "-1", "0", "1.5", "1e5", "null", "\x00", "\u202e", "😀" * 3, "x" * 300,
+     "text", "2024-02-30", "9223372036854775808"]
+)  # fmt: skip
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
+    | ODD_TEXT
+)
+JSON = st.recursive(
+    SCALARS,
+    lambda children: (
+        st.lists(children, max_size=6)
+        | st.dictionaries(st.text(max_size=70) | ODD_TEXT, children, max_size=6)
+    ),
+    max_leaves=30,
+)
+IDS = st.sampled_from([1, 2, "1", "2", 0, -1, 2**63, 2**63 - 1, 1.0, True, None, "", " 1"])
+BODIES = (
+    st.dictionaries(st.sampled_from(FIELD_NAMES), IDS | JSON, max_size=8) | JSON
+)  # objects with the real field names, or any JSON at all
+QUERIES = st.dictionaries(st.sampled_from(FIELD_NAMES) | st.text(max_size=10), ODD_TEXT | st.text())
+FUZZ = settings(
+    max_examples=250, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    db = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
+    with LiveServer(db) as live:
+        customer = live.register("fuzzer")
+        run_cli("create-admin", "--db", str(db), "--username", "boss", "--password", "boss pass 1")
+        admin = live.call("POST", "/api/login", {"user_name": "boss", "password": "boss pass 1"})
+        order = {"archive_id": 1, "title": "t", "content": "c", "phone": "12345"}
+        live.call("POST", "/api/communication/order/create", order, customer)
+        live.tokens = [None, "not-a-token", customer, admin["data"]["token"]]
+        # Kept out of the random calls, which may log the others out.
+        live.nesting_token = live.register("nester")
+        live.nesting_order = live.call(
+            "POST", "/api/communication/order/create", order, live.nesting_token
+        )["data"]["id"]
+        yield live
+    result = run_cli("check", "--db", str(db))
+    assert (result.returncode, result.stdout.strip()) == (0, "ok")
+
+
+def assert_envelope(body: dict) -> None:
+    assert body["code"] in (0, -1, 1001, 1002), body
+    assert isinstance(body["msg"], str)
+    assert "Traceback" not in body["msg"] and 'File "' not in body["msg"]
+    assert set(body) <= {"code", "msg", "data", "total"}
+
+
+@given(route=st.sampled_from(ROUTES), body=BODIES, who=st.integers(0, 3))
+@FUZZ
+def test_random_bodies(server, route, body, who):
+    method, path, _, _ = route
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    assert_envelope(server.call("POST", path, token=server.tokens[who], raw=raw))
+
+
+@given(route=st.sampled_from(ROUTES), query=QUERIES, who=st.integers(0, 3))
+@FUZZ
+def test_random_query_strings(server, route, query, who):
+    method, path, _, _ = route
+    url = path + "?" + urllib.parse.urlencode(query)
+    assert_envelope(server.call("GET", url, token=server.tokens[who]))
+
+
+@given(raw=st.binary(max_size=200), path=st.sampled_from([p for _, p, _, _ in ROUTES]))
+@FUZZ
+def test_random_bytes(server, raw, path):
+    assert_envelope(server.call("POST", path, token=server.tokens[2], raw=raw or b"{"))
+
+
+@given(depth=st.integers(1, 5000))
+@settings(max_examples=25, deadline=None, database=None)
+def test_deep_nesting(server, depth):
+    opening = b'{"id": %d, "order_extra": ' % server.nesting_order
+    raw = opening + b'{"a": ' * depth + b"1" + b"}" * depth + b"}"
+    path = "/api/communication/order/update"
+    body = server.call("POST", path, token=server.nesting_token, raw=raw)
+    assert_envelope(body)
+    assert (body["code"] == 0) == (depth <= 4)
