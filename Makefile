@@ -25,3 +25,7 @@ test: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
+
+# The benchmark needs wrk: apt-get install wrk. BENCH_ARGS="--orders 10000,1000000" etc.
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -471,3 +471,17 @@ def test_create_admin_refuses_a_short_password(tmp_path):
         "create-admin", "--db", str(tmp_path / "x.db"), "--username", "boss", "--password", "short"
     )
     assert result.returncode == 2 and "password must be 8-128 characters" in result.stderr
+
+
+async def test_replaced_definitions_apply_at_once(client):
+    customer, _ = await register(client)
+    admin = await make_admin(client)
+    order = await make_order(client, customer)
+    assert_ok(await update(client, customer, id=order["id"], order_extra={"budget": "cheap"}))
+    await define_fields(client, admin)
+    assert_fail(
+        await update(client, customer, id=order["id"], order_extra={"budget": "cheap"}),
+        msg="order_extra.budget must be a number",
+    )
+    await define_fields(client, admin, [])
+    assert_ok(await update(client, customer, id=order["id"], order_extra={"budget": "free"}))

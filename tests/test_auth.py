@@ -239,3 +239,36 @@ async def test_tokens_and_passwords_never_reach_the_logs(client, caplog, monkeyp
     assert "boom" in logged  # the fault was logged...
     for secret in (token, login_token, PASSWORD):
         assert secret not in logged  # ...without any secret
+
+
+async def test_a_used_session_is_still_revoked_at_once_by_logout(client):
+    token, _ = await register(client)
+    for _ in range(3):  # used: whatever caching there is has seen it
+        assert_ok(await me(client, token))
+    assert_ok(await call(client, "POST", "/api/logout", token=token))
+    assert_fail(await me(client, token), code=1001)
+
+
+async def test_logout_racing_with_use_never_lets_the_token_back(client):
+    token, _ = await register(client)
+    uses = [me(client, token) for _ in range(20)]
+    await asyncio.gather(*uses, call(client, "POST", "/api/logout", token=token))
+    assert_fail(await me(client, token), code=1001)
+
+
+async def test_a_used_session_still_expires_on_time(client, clock):
+    token, _ = await register(client)
+    clock.advance(1000)
+    assert_ok(await me(client, token))  # more than half left: used, not renewed
+    clock.advance(2601)  # 3601 s after login
+    assert_fail(await me(client, token), code=1001)
+
+
+async def test_a_promotion_reaches_live_sessions_within_seconds(client, clock):
+    token, _ = await register(client, "clerk")
+    assert_fail(
+        await call(client, "GET", "/api/admin/communication/orders", token=token), code=1002
+    )
+    await client.server.app[STORE].save_admin("clerk", "scrypt$1$1$1$AA==$AA==")
+    clock.advance(5)
+    assert_ok(await call(client, "GET", "/api/admin/communication/orders", token=token))

@@ -208,5 +208,5 @@ async def test_synchronous_full_is_applied(aiohttp_client, tmp_path):
     token, _ = await register(client)
     await make_order(client, token)
     assert_ok(await call(client, "GET", "/api/communication/orders", token=token))
-    level = await client.server.app[STORE]._writer.execute_fetchall("PRAGMA synchronous")
+    level = await client.server.app[STORE]._writes.conn.execute_fetchall("PRAGMA synchronous")
     assert list(level)[0][0] == 2  # FULL

@@ -152,6 +152,16 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def replace_field_definitions(self, fields: list[Row]) -> list[Row]: ...
 
+    # ---------------------------------------------------------------- bulk loading
+
+    @abc.abstractmethod
+    async def bulk_create_users(self, user_names: list[str], password_hash: str) -> list[int]:
+        """Insert many customers sharing one password hash (benchmarks, imports)."""
+
+    @abc.abstractmethod
+    async def bulk_create_orders(self, orders: list[tuple[int, NewOrder]]) -> None:
+        """Insert many (user_id, order) pairs in one transaction; writes no messages."""
+
     # ---------------------------------------------------------------- lifecycle
 
     @abc.abstractmethod

@@ -7,9 +7,11 @@ transaction is one round trip from the event loop and can never interleave with
 another request's statements: aiosqlite's thread runs one call at a time.
 """
 
+import asyncio
 import math
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -96,25 +98,88 @@ def _migrate(conn: sqlite3.Connection) -> None:
             )
 
 
-def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
-    """Run fn(conn, *args) inside BEGIN IMMEDIATE … COMMIT, rolled back if it raises."""
+Call = tuple[Callable[..., Any], tuple[Any, ...]]
+Outcome = tuple[bool, Any]  # (True, result) or (False, the exception it raised)
+
+
+def _write_batch(conn: sqlite3.Connection, calls: list[Call]) -> list[Outcome]:
+    """Group commit: every call in one BEGIN IMMEDIATE … COMMIT, each inside its own
+    savepoint so a failing call is rolled back alone. Nothing is reported as done
+    before the COMMIT has succeeded; if it fails, every call fails."""
+    outcomes: list[Outcome] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
-        result = fn(conn, *args)
+        for fn, args in calls:
+            conn.execute("SAVEPOINT call")
+            try:
+                outcomes.append((True, fn(conn, *args)))
+            except Exception as error:
+                conn.execute("ROLLBACK TO call")
+                outcomes.append((False, error))
+            conn.execute("RELEASE call")
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
-    return result
+    return outcomes
 
 
-def _in_snapshot(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
-    """Run fn(conn, *args) in one read transaction, so its queries agree."""
+def _read_batch(conn: sqlite3.Connection, calls: list[Call]) -> list[Outcome]:
+    """Every call in one read transaction: each sees one consistent snapshot."""
+    outcomes: list[Outcome] = []
     conn.execute("BEGIN")
     try:
-        return fn(conn, *args)
+        for fn, args in calls:
+            try:
+                outcomes.append((True, fn(conn, *args)))
+            except Exception as error:
+                outcomes.append((False, error))
     finally:
         conn.execute("COMMIT")
+    return outcomes
+
+
+class _Batcher:
+    """Runs store calls on one aiosqlite connection, a batch per thread round trip.
+
+    Calls that arrive while a batch is running wait and go together in the next one,
+    so under load the cost of the hop to the connection's thread (and of the
+    COMMIT) is shared. aiosqlite's thread runs one function at a time, so batches
+    never interleave; `_execute` is how aiosqlite's own methods queue their work."""
+
+    def __init__(self, conn: aiosqlite.Connection, run: Callable[..., list[Outcome]]) -> None:
+        self.conn = conn
+        self._run = run
+        self._pending: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future]] = []
+        self._draining = False
+
+    async def submit(self, fn: Callable[..., T], *args: Any) -> T:
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((fn, args, future))
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                calls = [(fn, args) for fn, args, _ in batch]
+                try:
+                    outcomes = await self.conn._execute(self._run, self.conn._conn, calls)
+                except Exception as error:
+                    outcomes = [(False, error)] * len(batch)
+                for (_, _, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._draining = False
 
 
 # ---------------------------------------------------------------- users and sessions
@@ -239,32 +304,34 @@ _UPDATE_ORDER = f"""
         event_date = coalesce(:event_date, event_date),
         order_extra = CASE WHEN :patch IS NULL THEN order_extra
                            ELSE json_patch(order_extra, :patch) END,
-        status = :status,
         version = version + 1,
         updated_time = :now
     WHERE id = :id AND user_id = :user_id
     RETURNING {ORDER_COLUMNS}"""
 
 _SCALAR_CHANGES = ("title", "content", "phone", "images", "event_date")
-_REQUIREMENTS = ("title", "content")
+_REQUIREMENTS = {"title", "content"}
 _MISSING = object()
 
 
-def _changed_extra_keys(old_text: str, new_text: str, patch: dict[str, Any]) -> list[str]:
-    """Top-level keys of the patch whose value differs after the merge.
+class Unchanged(Exception):
+    """Raised inside the write to roll it back when every sent value equals the stored one."""
 
-    Compared as canonical JSON, so `true` and `1`, or `1` and `1.0`, count as different."""
-    if old_text == new_text:
-        return []
-    old, new = orjson.loads(old_text), orjson.loads(new_text)
+    def __init__(self, order: Row) -> None:
+        self.order = order
 
-    def canonical(value: Any) -> bytes:
-        return b"" if value is _MISSING else orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
+def _canonical(value: Any) -> bytes:
+    """JSON with sorted keys, so `true` and `1`, or `1` and `1.0`, stay different."""
+    return b"" if value is _MISSING else orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any], patch: dict[str, Any]) -> list[str]:
+    """Top-level keys of the patch whose value differs after the merge."""
     return [
         key
         for key in patch
-        if canonical(old.get(key, _MISSING)) != canonical(new.get(key, _MISSING))
+        if _canonical(old.get(key, _MISSING)) != _canonical(new.get(key, _MISSING))
     ]
 
 
@@ -279,7 +346,6 @@ def _update_order(
     old = _fetch_changeable_order(conn, order_id, owner_id)
     if expected_version is not None and expected_version != old["version"]:
         raise VersionConflict(old["version"])
-
     sent = {
         "title": changes.title,
         "content": changes.content,
@@ -288,30 +354,35 @@ def _update_order(
         "event_date": changes.event_date,
     }
     changed = [name for name in _SCALAR_CHANGES if sent[name] not in (None, old[name])]
-    patch = None if changes.order_extra is None else _json(changes.order_extra)
-    extra_keys: list[str] = []
-    if patch is not None:
-        merged = conn.execute("SELECT json_patch(?, ?)", (old["order_extra"], patch)).fetchone()[0]
-        extra_keys = _changed_extra_keys(old["order_extra"], merged, changes.order_extra)
-        if extra_keys:
-            check_extra_size(
-                conn.execute("SELECT count(*) FROM json_each(?)", (merged,)).fetchone()[0],
-                len(merged.encode()),
-            )
-    if not changed and not extra_keys:
+    if not changed and changes.order_extra is None:
         return _order(old)
 
-    status = old["status"]
-    if status == Status.QUOTED and (extra_keys or set(changed) & set(_REQUIREMENTS)):
+    # The merge happens here, in SQLite: one statement, scoped to the owner.
+    patch = None if changes.order_extra is None else _json(changes.order_extra)
+    params = {**sent, "patch": patch, "now": now, "id": order_id, "user_id": owner_id}
+    row = conn.execute(_UPDATE_ORDER, params).fetchone()
+    new = _order(row)
+    if patch is not None and row["order_extra"] != old["order_extra"]:
+        changed += [
+            f"order_extra.{key}"
+            for key in _changed_keys(
+                orjson.loads(old["order_extra"]), new["order_extra"], changes.order_extra
+            )
+        ]
+        check_extra_size(len(new["order_extra"]), len(row["order_extra"].encode()))
+    if not changed:
+        raise Unchanged(_order(old))  # the write is rolled back: nothing bumps
+
+    if old["status"] == Status.QUOTED and (
+        _REQUIREMENTS.intersection(changed) or any(n.startswith("order_extra.") for n in changed)
+    ):
         # The customer may no longer accept a quote made for other requirements.
-        status = Status.IN_COMMUNICATION
-    row = conn.execute(
-        _UPDATE_ORDER,
-        {**sent, "patch": patch, "status": status, "now": now, "id": order_id, "user_id": owner_id},
-    ).fetchone()
-    names = changed + [f"order_extra.{key}" for key in extra_keys]
-    _add_system_message(conn, order_id, "order updated: " + ", ".join(names), now)
-    return _order(row)
+        conn.execute(
+            "UPDATE comm_orders SET status = ? WHERE id = ?", (Status.IN_COMMUNICATION, order_id)
+        )
+        new["status"] = Status.IN_COMMUNICATION
+    _add_system_message(conn, order_id, "order updated: " + ", ".join(changed), now)
+    return new
 
 
 _SET_STATUS = f"""
@@ -556,6 +627,46 @@ def check(path: str) -> list[str]:
 
 # ---------------------------------------------------------------- the engine
 
+SESSION_CACHE_SECONDS = 5  # how stale a cached user (its role, its name) may get
+SESSION_CACHE_ENTRIES = 10_000
+
+
+class _ReadCache:
+    """Rows read from the database, kept in this process to save a round trip.
+
+    Sound because a SQLite database is served by one process: every change to a
+    cached row goes through this store, which drops the entry once the change is
+    committed. A read that was under way while a change happened does not store
+    what it read, so a revoked session can never come back from the cache."""
+
+    def __init__(self, max_age: float | None, max_entries: int) -> None:
+        self._entries: OrderedDict[Any, tuple[Any, float]] = OrderedDict()
+        self._max_age = max_age
+        self._max_entries = max_entries
+        self.generation = 0  # moves on every drop
+
+    def get(self, key: Any, now: float) -> Any:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        value, stored_at = entry
+        if self._max_age is not None and now - stored_at >= self._max_age:
+            del self._entries[key]
+            return None
+        return value
+
+    def put(self, key: Any, value: Any, now: float, generation: int) -> None:
+        """Store a value read while the cache was at `generation`, unless a drop came since."""
+        if generation != self.generation:
+            return
+        self._entries[key] = (value, now)
+        if len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def drop(self, key: Any) -> None:
+        self.generation += 1
+        self._entries.pop(key, None)
+
 
 class SqliteStore(Store):
     def __init__(
@@ -564,9 +675,11 @@ class SqliteStore(Store):
         reader: aiosqlite.Connection,
         clock: Callable[[], float],
     ) -> None:
-        self._writer = writer
-        self._reader = reader
+        self._writes = _Batcher(writer, _write_batch)
+        self._reads = _Batcher(reader, _read_batch)
         self._clock = clock
+        self._sessions = _ReadCache(SESSION_CACHE_SECONDS, SESSION_CACHE_ENTRIES)
+        self._fields = _ReadCache(None, 1)
 
     @classmethod
     async def open(
@@ -586,22 +699,19 @@ class SqliteStore(Store):
         return math.floor(self._clock())
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        """fn(conn, *args) as one transaction on the writer's thread: one round trip."""
-        # aiosqlite's own methods queue work with _execute; using it for a whole
-        # function is what keeps a transaction from interleaving with another's.
-        return await self._writer._execute(_in_transaction, self._writer._conn, fn, *args)
+        """fn(conn, *args) inside a write transaction; its changes are committed when
+        this returns, and rolled back alone if it raises."""
+        return await self._writes.submit(fn, *args)
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._reader._execute(_in_snapshot, self._reader._conn, fn, *args)
+        return await self._reads.submit(fn, *args)
 
     async def _read_one(self, sql: str, params: tuple) -> sqlite3.Row | None:
-        return await self._reader._execute(
-            lambda: self._reader._conn.execute(sql, params).fetchone()
-        )
+        return await self._reads.submit(lambda conn: conn.execute(sql, params).fetchone())
 
     async def close(self) -> None:
-        await self._reader.close()
-        await self._writer.close()
+        await self._reads.conn.close()
+        await self._writes.conn.close()
 
     # users and sessions
 
@@ -663,16 +773,24 @@ class SqliteStore(Store):
         )
 
     async def get_session_user(self, token_hash, now):
-        row = await self._read_one(
-            """SELECT u.id, u.user_name, u.email, u.phone, u.role, u.created_time, s.expires_at
-                FROM sessions s JOIN users u ON u.id = s.user_id
-                WHERE s.token_hash = ? AND s.expires_at > ?""",
-            (token_hash, now),
-        )
-        if row is None:
-            return None
-        user = _user(row)
-        return user, user.pop("expires_at")
+        cached = self._sessions.get(token_hash, now)
+        if cached is None:
+            generation = self._sessions.generation
+            row = await self._read_one(
+                """SELECT u.id, u.user_name, u.email, u.phone, u.role, u.created_time,
+                          s.expires_at
+                   FROM sessions s JOIN users u ON u.id = s.user_id
+                   WHERE s.token_hash = ?""",
+                (token_hash,),
+            )
+            if row is None:
+                return None
+            user = _user(row)
+            cached = user, user.pop("expires_at")
+            self._sessions.put(token_hash, cached, now, generation)
+        user, expires_at = cached
+        # Expiry is checked on every use, cached or not.
+        return (dict(user), expires_at) if expires_at > now else None
 
     async def renew_session(self, token_hash, expires_at):
         await self._write(
@@ -680,11 +798,13 @@ class SqliteStore(Store):
                 "UPDATE sessions SET expires_at = ? WHERE token_hash = ?", (expires_at, token_hash)
             )
         )
+        self._sessions.drop(token_hash)
 
     async def delete_session(self, token_hash):
         await self._write(
             lambda conn: conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
         )
+        self._sessions.drop(token_hash)
 
     # orders
 
@@ -698,9 +818,12 @@ class SqliteStore(Store):
         return await self._read(_order_detail, order_id, owner_id)
 
     async def update_order(self, order_id, owner_id, changes, expected_version):
-        return await self._write(
-            _update_order, order_id, owner_id, changes, expected_version, self._now()
-        )
+        try:
+            return await self._write(
+                _update_order, order_id, owner_id, changes, expected_version, self._now()
+            )
+        except Unchanged as unchanged:
+            return unchanged.order
 
     async def accept_quote(self, order_id, owner_id, remark):
         return await self._write(_accept_quote, order_id, owner_id, remark, self._now())
@@ -761,10 +884,55 @@ class SqliteStore(Store):
 
         return await self._write(add, self._now())
 
+    # bulk loading
+
+    async def bulk_create_users(self, user_names, password_hash):
+        def insert(conn: sqlite3.Connection, now: int) -> list[int]:
+            return [
+                conn.execute(
+                    "INSERT INTO users (user_name, password_hash, created_time)"
+                    " VALUES (?, ?, ?) RETURNING id",
+                    (name, password_hash, now),
+                ).fetchone()[0]
+                for name in user_names
+            ]
+
+        return await self._write(insert, self._now())
+
+    async def bulk_create_orders(self, orders):
+        def insert(conn: sqlite3.Connection, now: int) -> None:
+            conn.executemany(
+                """INSERT INTO comm_orders (user_id, archive_id, title, content, phone, images,
+                                            event_date, order_extra, created_time, updated_time)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, json_patch('{}', ?), ?, ?)""",
+                [
+                    (
+                        user_id,
+                        order.archive_id,
+                        order.title,
+                        order.content,
+                        order.phone,
+                        _json(order.images),
+                        order.event_date,
+                        _json(order.order_extra),
+                        now,
+                        now,
+                    )
+                    for user_id, order in orders
+                ],
+            )
+
+        await self._write(insert, self._now())
+
     # field definitions
 
     async def get_field_definitions(self):
-        return await self._read(_field_definitions)
+        fields = self._fields.get("all", 0)
+        if fields is None:
+            generation = self._fields.generation
+            fields = await self._read(_field_definitions)
+            self._fields.put("all", fields, 0, generation)
+        return fields
 
     async def replace_field_definitions(self, fields):
         await self._write(
@@ -774,4 +942,5 @@ class SqliteStore(Store):
                 (_json(fields),),
             )
         )
+        self._fields.drop("all")
         return fields

@@ -1,0 +1,226 @@
+"""orderdesk benchmark: seed a fresh database, drive the real server with wrk, and
+report every result as a ratio to a bare aiohttp app measured in the same run.
+
+    python bench/run.py [--orders 100000[,1000000]] [--users 1000] [--duration 10]
+
+Needs wrk (Debian: apt-get install wrk). Writes bench/results/latest.json. Exits 1 if
+any server answered anything but code 0 during a measured run.
+"""
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from server import security  # noqa: E402
+from server.store import open_store  # noqa: E402
+from server.validate import NewOrder  # noqa: E402
+
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+PASSWORD = "benchmark password"
+LOGGED_IN = 32  # sessions the load is spread over
+# Reads first, on the seeded data; then the writes, which grow the message threads.
+ENDPOINTS = ("detail", "list", "update", "send")
+BATCH = 10_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def progress(label: str, done: int, total: int) -> None:
+    width = 30
+    filled = width * done // total
+    sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+async def seed(db: str, users: int, orders: int) -> None:
+    """Users u1…uU (one shared password) and N orders, order k owned by user ((k-1) % U)+1,
+    each with a few order_extra keys; through the store's bulk path."""
+    store = await open_store(db)
+    try:
+        ids = await store.bulk_create_users(
+            [f"u{n}" for n in range(1, users + 1)], security.hash_password(PASSWORD)
+        )
+        assert ids == list(range(1, users + 1)), "seed needs a fresh database"
+        for start in range(0, orders, BATCH):
+            batch = []
+            for k in range(start + 1, min(start + BATCH, orders) + 1):
+                order = NewOrder(
+                    archive_id=k,
+                    title=f"Custom order {k}",
+                    content="A made-to-measure piece, as discussed.",
+                    phone="+1 555 0100",
+                    images=[],
+                    event_date="",
+                    order_extra={"budget": str(k % 9000), "size": "M", "source": "bench"},
+                )
+                batch.append(((k - 1) % users + 1, order))
+            await store.bulk_create_orders(batch)
+            progress(f"seeding {orders} orders", min(start + BATCH, orders), orders)
+    finally:
+        await store.close()
+
+
+class Server:
+    """A server process on a free port, with its peak RSS read before it stops."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, *argv, "--port", str(self.port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("server did not start") from None
+                time.sleep(0.05)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def peak_rss_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def login_sessions(url: str, users: int, orders: int, path: Path) -> None:
+    import urllib.request
+
+    sessions = []
+    for n in range(1, min(LOGGED_IN, users) + 1):
+        request = urllib.request.Request(
+            url + "/api/login",
+            data=json.dumps({"user_name": f"u{n}", "password": PASSWORD}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        body = json.load(urllib.request.urlopen(request))
+        assert body["code"] == 0, body
+        sessions.append(f'{{token = "{body["data"]["token"]}", user_id = {body["data"]["id"]}}}')
+    path.write_text(
+        f"return {{users = {users}, orders = {orders}, sessions = {{{', '.join(sessions)}}}}}\n"
+    )
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, mode: str, sessions: Path, seconds: int, connections: int) -> dict:
+    output = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+         "-s", str(BENCH / "orderdesk.lua"), url, "--", mode, str(sessions)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+    def latency(percent: str) -> float:
+        value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
+        return round(float(value) * _UNITS[unit], 3)
+
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "errors": int(re.search(r"ORDERDESK_ERRORS (\d+)", output).group(1))
+        + (int(non_2xx.group(1)) if non_2xx else 0),
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def measure(url: str, mode: str, sessions: Path, args: argparse.Namespace) -> dict:
+    wrk(url, mode, sessions, args.warmup, args.connections)  # warm-up, discarded
+    return wrk(url, mode, sessions, args.duration, args.connections)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", default="100000", help="order counts, comma-separated")
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk (Debian) or see github.com/wg/wrk")
+    sizes = [int(n) for n in args.orders.split(",")]
+    endpoints = args.endpoints.split(",")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="orderdesk-bench-") as work:
+        sessions = Path(work) / "sessions.lua"
+        sessions.write_text(
+            "return {users = 1, orders = 1, sessions = {{token = '', user_id = 1}}}"
+        )
+        ceiling = Server(["bench/ceiling.py"])
+        try:
+            top = measure(ceiling.url, "update", sessions, args)
+            rows.append({"endpoint": "ceiling (bare aiohttp)", "orders": 0, **top,
+                         "ratio": 1.0, "peak_rss_mb": round(ceiling.peak_rss_mb(), 1)})  # fmt: skip
+        finally:
+            ceiling.stop()
+        for size in sizes:
+            db = str(Path(work) / f"bench-{size}.db")
+            asyncio.run(seed(db, args.users, size))
+            server = Server(["run.py", "--db", db])
+            try:
+                login_sessions(server.url, args.users, size, sessions)
+                for mode in endpoints:
+                    result = measure(server.url, mode, sessions, args)
+                    rows.append({"endpoint": mode, "orders": size, **result,
+                                 "ratio": round(result["rps"] / top["rps"], 3),
+                                 "peak_rss_mb": round(server.peak_rss_mb(), 1)})  # fmt: skip
+            finally:
+                server.stop()
+
+    print(f"\n{'endpoint':<24}{'orders':>9}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'ratio':>7}{'RSS MB':>8}{'errors':>8}")  # fmt: skip
+    for row in rows:
+        print(f"{row['endpoint']:<24}{row['orders']:>9}{row['rps']:>10.0f}{row['p50_ms']:>9.2f}"
+              f"{row['p99_ms']:>9.2f}{row['ratio']:>7.2f}{row['peak_rss_mb']:>8.1f}"
+              f"{row['errors']:>8}")  # fmt: skip
+    report = {"when": int(time.time()), "connections": args.connections,
+              "duration_s": args.duration, "users": args.users, "results": rows}  # fmt: skip
+    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    failed = [r for r in rows if r["errors"] or r["socket_errors"]]
+    for row in failed:
+        print(f"FAILED: {row['endpoint']} had {row['errors']} bad answers {row['socket_errors']}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
