@@ -1,0 +1,51 @@
+"""Every hot query is answered through an index, so its cost does not grow with the data."""
+
+import sqlite3
+
+import pytest
+
+from server.store import sqlite as engine
+
+
+@pytest.fixture
+def conn(tmp_path):
+    db = sqlite3.connect(tmp_path / "plan.db", isolation_level=None)
+    engine._migrate(db)
+    yield db
+    db.close()
+
+
+HOT_QUERIES = [
+    ("the customer's order", engine._SELECT_OWN_ORDER, (1, 1)),
+    ("the merchant's order", engine._SELECT_ANY_ORDER, (1,)),
+    ("a thread page", engine._THREAD_OLDEST_FIRST, (1, 10, 0)),
+    ("a thread's size", "SELECT count(*) FROM messages WHERE comm_order_id = ?", (1,)),
+    (
+        "the customer's list",
+        "SELECT id FROM comm_orders WHERE user_id = ? ORDER BY id DESC LIMIT 10",
+        (1,),
+    ),
+    (
+        "the customer's list by status",
+        "SELECT id FROM comm_orders WHERE user_id = ? AND status = ? ORDER BY id DESC LIMIT 10",
+        (1, 0),
+    ),
+    (
+        "the merchant's list by status",
+        "SELECT id FROM comm_orders WHERE status = ? ORDER BY id DESC LIMIT 10",
+        (0,),
+    ),
+    ("a session", engine._SESSION_USER, (b"x",)),
+    ("a login", engine._LOGIN_USER, ("alice",)),
+    ("failed logins", "SELECT count(*) FROM login_failures WHERE subject = ?", ("name:x",)),
+]
+
+
+@pytest.mark.parametrize("name, sql, params", HOT_QUERIES, ids=[q[0] for q in HOT_QUERIES])
+def test_hot_queries_use_an_index(conn, name, sql, params):
+    plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+    assert "USING" in plan, plan  # an index, a covering index or the integer primary key
+    if name != "a login":  # that one sorts at most 3 rows: one per unique column
+        assert "TEMP B-TREE" not in plan, plan  # no sort of the whole match
+    for step in plan.split(" | "):
+        assert not (step.startswith("SCAN") and "USING" not in step), plan
