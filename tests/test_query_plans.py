@@ -4,6 +4,7 @@ import sqlite3
 
 import pytest
 
+from server.store import core
 from server.store import sqlite as engine
 
 
@@ -16,9 +17,13 @@ def conn(tmp_path):
 
 
 HOT_QUERIES = [
-    ("the customer's order", engine._SELECT_OWN_ORDER, (1, 1)),
-    ("the merchant's order", engine._SELECT_ANY_ORDER, (1,)),
-    ("a thread page", engine._THREAD_OLDEST_FIRST, (1, 10, 0)),
+    (
+        "the customer's order",
+        f"SELECT {core.ORDER_COLUMNS} FROM comm_orders WHERE id = ? AND user_id = ?",
+        (1, 1),
+    ),
+    ("the merchant's order", f"SELECT {core.ORDER_COLUMNS} FROM comm_orders WHERE id = ?", (1,)),
+    ("a thread page", core.THREAD_OLDEST_FIRST, (1, 10, 0)),
     ("a thread's size", "SELECT count(*) FROM messages WHERE comm_order_id = ?", (1,)),
     (
         "the customer's list",
@@ -35,8 +40,9 @@ HOT_QUERIES = [
         "SELECT id FROM comm_orders WHERE status = ? ORDER BY id DESC LIMIT 10",
         (0,),
     ),
-    ("a session", engine._SESSION_USER, (b"x",)),
-    ("a login", engine._LOGIN_USER, ("alice",)),
+    ("a session", core.SESSION_USER, (b"x",)),
+    ("a login", core.LOGIN_USER["sqlite"], ("alice",)),
+    ("the update", core._UPDATE_ORDER, (None,) * 6 + (1, 1, 1)),
     ("failed logins", "SELECT count(*) FROM login_failures WHERE subject = ?", ("name:x",)),
 ]
 

@@ -1,177 +1,211 @@
-"""The storage interface: intent-named async operations, each one statement or one
-transaction. Handlers call these and never see SQL; engines implement them.
+"""The storage layer: the only code that holds SQL or knows which engine is in use.
 
-`owner_id` scopes an order operation to its customer: the SQL carries
-`AND user_id = ?`. Merchant operations pass `ANY_OWNER` instead.
+`Store` offers intent-named async operations, each one transaction; the operations
+themselves live once, in `core`, and an engine supplies how a transaction runs:
+`_write` (a write transaction, committed before it returns) and `_read` (a
+consistent read). `owner_id` scopes an order operation to its customer in SQL
+(`AND user_id = ?`); merchant operations pass `ANY_OWNER`.
 """
 
 import abc
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from server import model
+from server.model import Status
+from server.store import core
+from server.store.types import ANY_OWNER, OrderFilter, Quote, Row, Sender, Unchanged
 from server.validate import NewMessage, NewOrder, OrderChanges, Page
 
-ANY_OWNER = None  # the merchant's scope: every order
-
-Row = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Sender:
-    """Who writes a message: always taken from the session, never from the body."""
-
-    user_id: int
-    user_name: str
-    sender_type: str  # "user" or "admin"
-
-
-@dataclass(frozen=True)
-class OrderFilter:
-    owner_id: int | None = ANY_OWNER
-    status: int | None = None
-    user_id: int | None = None
-    search: str | None = None
-
-
-@dataclass(frozen=True)
-class Quote:
-    price: str  # "12000.00"
-    content: str
+__all__ = ["ANY_OWNER", "OrderFilter", "Quote", "Row", "Sender", "Store", "open_store"]
 
 
 class Store(abc.ABC):
-    # ---------------------------------------------------------------- users and sessions
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+
+    def _now(self) -> int:
+        return math.floor(self._clock())
 
     @abc.abstractmethod
+    async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(tx, *args) in a write transaction, committed when this returns and rolled
+        back if fn raises."""
+
+    @abc.abstractmethod
+    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(tx, *args) in a read transaction: its queries see one snapshot."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # ---------------------------------------------------------------- users and sessions
+
     async def create_user(
         self, user_name: str, email: str | None, phone: str | None, password_hash: str
     ) -> Row:
         """Insert a customer; raises AlreadyTaken naming the field that clashes."""
+        return await self._write(
+            core.create_user, user_name, email, phone, password_hash, self._now()
+        )
 
-    @abc.abstractmethod
     async def get_login_user(self, login: str) -> Row | None:
         """The user whose name (ignoring ASCII case), email or phone is `login`,
         with its `password_hash`."""
+        return await self._read(core.get_login_user, login)
 
-    @abc.abstractmethod
     async def save_admin(self, user_name: str, password_hash: str) -> Row:
         """Create an admin, or promote an existing user and set its password."""
+        return await self._write(core.save_admin, user_name, password_hash, self._now())
 
-    @abc.abstractmethod
     async def create_session(self, token_hash: bytes, user_id: int, expires_at: int) -> None:
         """Store a new session and drop the user's expired ones."""
+        await self._write(core.create_session, token_hash, user_id, expires_at, self._now())
 
-    @abc.abstractmethod
+    async def get_session_user(self, token_hash: bytes, now: int) -> tuple[Row, int] | None:
+        """The user of an unexpired session and the session's expiry."""
+        found = await self._read(core.session_user, token_hash)
+        return found if found is not None and found[1] > now else None
+
+    async def renew_session(self, token_hash: bytes, expires_at: int) -> None:
+        await self._write(core.renew_session, token_hash, expires_at)
+
+    async def delete_session(self, token_hash: bytes) -> None:
+        await self._write(core.delete_session, token_hash)
+
     async def reserve_login_attempt(
         self, subjects: list[str], window: int, max_failures: int
     ) -> bool:
         """Atomically: False if any subject has `max_failures` failures in the last
         `window` seconds; otherwise count this attempt as a failure (until
         `clear_login_failures` says it succeeded) and return True."""
+        return await self._write(
+            core.reserve_login_attempt, subjects, window, max_failures, self._now()
+        )
 
-    @abc.abstractmethod
-    async def clear_login_failures(self, subjects: list[str]) -> None: ...
-
-    @abc.abstractmethod
-    async def get_session_user(self, token_hash: bytes, now: int) -> tuple[Row, int] | None:
-        """The user of an unexpired session and the session's expiry."""
-
-    @abc.abstractmethod
-    async def renew_session(self, token_hash: bytes, expires_at: int) -> None: ...
-
-    @abc.abstractmethod
-    async def delete_session(self, token_hash: bytes) -> None: ...
+    async def clear_login_failures(self, subjects: list[str]) -> None:
+        await self._write(core.clear_login_failures, subjects)
 
     # ---------------------------------------------------------------- orders
 
-    @abc.abstractmethod
-    async def create_order(self, user_id: int, order: NewOrder) -> Row: ...
+    async def create_order(self, user_id: int, order: NewOrder) -> Row:
+        return await self._write(core.create_order, user_id, order, self._now())
 
-    @abc.abstractmethod
     async def list_orders(self, where: OrderFilter, page: Page) -> tuple[list[Row], int]:
         """Newest first, with the count of all matches."""
+        return await self._read(core.list_orders, where, page)
 
-    @abc.abstractmethod
     async def get_order_detail(self, order_id: int, owner_id: int | None) -> Row:
         """The order with `order_fields`, `user`, the last messages and `messages_total`."""
+        return await self._read(core.order_detail, order_id, owner_id)
 
-    @abc.abstractmethod
     async def update_order(
-        self,
-        order_id: int,
-        owner_id: int,
-        changes: OrderChanges,
-        expected_version: int | None,
+        self, order_id: int, owner_id: int, changes: OrderChanges, expected_version: int | None
     ) -> Row:
         """The seed's update (spec 4.4), one transaction: merge `order_extra` with
-        json_patch, send a quoted order back to 1 when its requirements change,
-        bump the version and append a system message naming what changed. Changes
-        nothing (and bumps nothing) when every sent value equals the stored one."""
+        json_patch, send a quoted order back to 1 when its requirements change, bump
+        the version and append a system message naming what changed. Changes nothing
+        (and bumps nothing) when every sent value equals the stored one."""
+        try:
+            return await self._write(
+                core.update_order, order_id, owner_id, changes, expected_version, self._now()
+            )
+        except Unchanged as unchanged:
+            return unchanged.order
 
-    @abc.abstractmethod
     async def accept_quote(self, order_id: int, owner_id: int, remark: str) -> Row:
         """2 → 3 and a purchase order for the quoted price."""
+        return await self._write(core.accept_quote, order_id, owner_id, remark, self._now())
 
-    @abc.abstractmethod
-    async def reject_quote(self, order_id: int, owner_id: int, reason: str) -> Row: ...
+    async def reject_quote(self, order_id: int, owner_id: int, reason: str) -> Row:
+        return await self._write(
+            core.move_status,
+            order_id,
+            owner_id,
+            (Status.QUOTED,),
+            "only a quoted order can be rejected",
+            Status.REJECTED,
+            core.with_note("quote rejected", "reason", reason),
+            self._now(),
+        )
 
-    @abc.abstractmethod
-    async def cancel_order(self, order_id: int, owner_id: int, reason: str) -> Row: ...
+    async def cancel_order(self, order_id: int, owner_id: int, reason: str) -> Row:
+        return await self._write(
+            core.move_status,
+            order_id,
+            owner_id,
+            model.CANCELLABLE_STATUSES,
+            "this order can no longer be cancelled",
+            Status.CANCELLED,
+            core.with_note("order cancelled", "reason", reason),
+            self._now(),
+        )
 
-    @abc.abstractmethod
-    async def quote_order(self, order_id: int, admin: Sender, quote: Quote) -> Row: ...
+    async def quote_order(self, order_id: int, admin: Sender, quote: Quote) -> Row:
+        return await self._write(core.quote_order, order_id, admin, quote, self._now())
 
-    @abc.abstractmethod
-    async def set_order_status(self, order_id: int, admin: Sender, status: int) -> Row: ...
+    async def set_order_status(self, order_id: int, admin: Sender, status: int) -> Row:
+        return await self._write(
+            core.set_order_status, order_id, admin, Status(status), self._now()
+        )
 
-    @abc.abstractmethod
     async def set_order_images(
         self, order_id: int, sketch: list[str] | None, finished: list[str] | None
-    ) -> Row: ...
+    ) -> Row:
+        return await self._write(core.set_order_images, order_id, sketch, finished, self._now())
 
     # ---------------------------------------------------------------- messages
 
-    @abc.abstractmethod
     async def list_messages(
         self, order_id: int, owner_id: int | None, page: Page
     ) -> tuple[list[Row], int]:
         """Oldest first (ties by id)."""
+        return await self._read(core.list_messages, order_id, owner_id, page)
 
-    @abc.abstractmethod
     async def add_message(self, message: NewMessage, owner_id: int | None, sender: Sender) -> Row:
         """Append to a thread that is not cancelled; an admin's message moves a
         pending order to 1."""
+        return await self._write(core.add_message, message, owner_id, sender, self._now())
 
     # ---------------------------------------------------------------- field definitions
 
-    @abc.abstractmethod
-    async def get_field_definitions(self) -> list[Row]: ...
+    async def get_field_definitions(self) -> list[Row]:
+        return await self._read(core.field_definitions)
 
-    @abc.abstractmethod
-    async def replace_field_definitions(self, fields: list[Row]) -> list[Row]: ...
+    async def replace_field_definitions(self, fields: list[Row]) -> list[Row]:
+        await self._write(core.replace_field_definitions, fields)
+        return fields
 
     # ---------------------------------------------------------------- bulk loading
 
-    @abc.abstractmethod
     async def bulk_create_users(self, user_names: list[str], password_hash: str) -> list[int]:
         """Insert many customers sharing one password hash (benchmarks, imports)."""
+        return await self._write(core.bulk_create_users, user_names, password_hash, self._now())
 
-    @abc.abstractmethod
     async def bulk_create_orders(self, orders: list[tuple[int, NewOrder]]) -> None:
         """Insert many (user_id, order) pairs in one transaction; writes no messages."""
+        await self._write(core.bulk_create_orders, orders, self._now())
 
-    # ---------------------------------------------------------------- lifecycle
 
-    @abc.abstractmethod
-    async def close(self) -> None: ...
+def is_postgres_url(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://"))
 
 
 async def open_store(
-    db: str, *, clock: Callable[[], float] = time.time, synchronous: str = "normal"
+    db: str,
+    *,
+    clock: Callable[[], float] = time.time,
+    synchronous: str = "normal",
+    pool_size: int = 10,
 ) -> Store:
-    """Open the engine named by `db` (a file path: SQLite) and bring its schema up to date."""
+    """Open the engine `db` names (a postgresql:// URL, else a SQLite file path) and
+    bring its schema up to date."""
+    if is_postgres_url(db):
+        from server.store.postgres import PostgresStore
+
+        return await PostgresStore.open(db, clock=clock, pool_size=pool_size)
     from server.store.sqlite import SqliteStore
 
     return await SqliteStore.open(db, clock=clock, synchronous=synchronous)

@@ -1,0 +1,38 @@
+"""Values passed to and from the store."""
+
+from dataclasses import dataclass
+from typing import Any
+
+Row = dict[str, Any]
+
+ANY_OWNER = None  # the merchant's scope: every order
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who writes a message: always taken from the session, never from the body."""
+
+    user_id: int
+    user_name: str
+    sender_type: str  # "user" or "admin"
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    owner_id: int | None = ANY_OWNER
+    status: int | None = None
+    user_id: int | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class Quote:
+    price: str  # "12000.00"
+    content: str
+
+
+class Unchanged(Exception):
+    """Raised inside a write to roll it back when every sent value equals the stored one."""
+
+    def __init__(self, order: Row) -> None:
+        self.order = order
