@@ -14,7 +14,7 @@ import sys
 from server import __version__, model, security, validate
 from server.config import Config, add_db_argument, add_serve_arguments, config_from_args
 from server.errors import Invalid
-from server.store import open_store, sqlite
+from server.store import is_postgres_url, open_store, sqlite
 
 SHUTDOWN_TIMEOUT = 30.0  # seconds in-flight requests get to finish
 
@@ -90,6 +90,13 @@ def create_admin(argv: list[str]) -> int:
     return 0
 
 
+def _require_sqlite_file(parser: argparse.ArgumentParser, db: str) -> None:
+    if is_postgres_url(db):
+        parser.error("this command is for SQLite files; on PostgreSQL use pg_dump and amcheck")
+    if not os.path.exists(db):
+        parser.error(f"no database at {db}")
+
+
 def backup(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="run.py backup",
@@ -99,8 +106,7 @@ def backup(argv: list[str]) -> int:
     add_db_argument(parser, dict(os.environ))
     parser.add_argument("--to", required=True, help="the backup file to write")
     args = parser.parse_args(argv)
-    if not os.path.exists(args.db):
-        parser.error(f"no database at {args.db}")
+    _require_sqlite_file(parser, args.db)
     sqlite.backup(args.db, args.to)
     print(f"backed up {args.db} to {args.to}")
     return 0
@@ -113,8 +119,7 @@ def check(argv: list[str]) -> int:
     )
     add_db_argument(parser, dict(os.environ))
     args = parser.parse_args(argv)
-    if not os.path.exists(args.db):
-        parser.error(f"no database at {args.db}")
+    _require_sqlite_file(parser, args.db)
     problems = sqlite.check(args.db)
     for problem in problems:
         print(problem)

@@ -79,6 +79,16 @@ async def seed(db: str, users: int, orders: int) -> None:
         await store.close()
 
 
+async def run_sql(url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 class Server:
     """A server process on a free port, with its peak RSS read before it stops."""
 
@@ -173,6 +183,11 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
+    parser.add_argument(
+        "--db",
+        help="a postgresql:// URL to benchmark on PostgreSQL (each size gets a fresh schema "
+        "there, dropped afterwards); default: a fresh SQLite file",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk (Debian) or see github.com/wg/wrk")
@@ -194,7 +209,12 @@ def main() -> int:
         finally:
             ceiling.stop()
         for size in sizes:
-            db = str(Path(work) / f"bench-{size}.db")
+            if args.db:
+                schema = f"bench_{size}_{int(time.time())}"
+                asyncio.run(run_sql(args.db, f'CREATE SCHEMA "{schema}"'))
+                db = f"{args.db}{'&' if '?' in args.db else '?'}search_path={schema}"
+            else:
+                db = str(Path(work) / f"bench-{size}.db")
             asyncio.run(seed(db, args.users, size))
             server = Server(["run.py", "--db", db])
             try:
@@ -206,6 +226,8 @@ def main() -> int:
                                  "peak_rss_mb": round(server.peak_rss_mb(), 1)})  # fmt: skip
             finally:
                 server.stop()
+                if args.db:
+                    asyncio.run(run_sql(args.db, f'DROP SCHEMA "{schema}" CASCADE'))
 
     print(f"\n{'endpoint':<24}{'orders':>9}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
           f"{'ratio':>7}{'RSS MB':>8}{'errors':>8}")  # fmt: skip
@@ -213,7 +235,8 @@ def main() -> int:
         print(f"{row['endpoint']:<24}{row['orders']:>9}{row['rps']:>10.0f}{row['p50_ms']:>9.2f}"
               f"{row['p99_ms']:>9.2f}{row['ratio']:>7.2f}{row['peak_rss_mb']:>8.1f}"
               f"{row['errors']:>8}")  # fmt: skip
-    report = {"when": int(time.time()), "connections": args.connections,
+    report = {"when": int(time.time()), "engine": "postgresql" if args.db else "sqlite",
+              "connections": args.connections,
               "duration_s": args.duration, "users": args.users, "results": rows}  # fmt: skip
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     failed = [r for r in rows if r["errors"] or r["socket_errors"]]

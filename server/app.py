@@ -14,7 +14,9 @@ from server.store import open_store
 
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    app[STORE] = await open_store(config.db, clock=config.clock, synchronous=config.synchronous)
+    app[STORE] = await open_store(
+        config.db, clock=config.clock, synchronous=config.synchronous, pool_size=config.db_pool
+    )
     yield
     await app[STORE].close()
 

@@ -4,7 +4,6 @@ import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 DEFAULT_DB = "./data/orderdesk.db"
 
@@ -17,12 +16,10 @@ class Config:
     session_ttl: int = 86400
     # "normal" survives a killed process; "full" also survives power loss (slower).
     synchronous: str = "normal"
+    # PostgreSQL only: connections in the pool.
+    db_pool: int = 10
     # Injectable so tests can move time forward (session expiry and renewal).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
-
-    @property
-    def db_path(self) -> Path:
-        return Path(self.db)
 
 
 def _positive_int(text: str) -> int:
@@ -58,6 +55,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) ->
         "default %(default)s)",
     )
     parser.add_argument(
+        "--db-pool",
+        type=_positive_int,
+        default=env.get("ORDERDESK_DB_POOL", str(defaults.db_pool)),
+        help="PostgreSQL connections per server process (env ORDERDESK_DB_POOL; "
+        "default %(default)s)",
+    )
+    parser.add_argument(
         "--synchronous",
         choices=("normal", "full"),
         default=env.get("ORDERDESK_SYNCHRONOUS", defaults.synchronous),
@@ -71,8 +75,9 @@ def add_db_argument(parser: argparse.ArgumentParser, env: dict[str, str]) -> Non
     parser.add_argument(
         "--db",
         default=env.get("ORDERDESK_DB", DEFAULT_DB),
-        help="SQLite database file, created with its folder on first start "
-        "(env ORDERDESK_DB; default %(default)s)",
+        help="a SQLite database file, created with its folder on first start, or a "
+        "postgresql://user:password@host:port/dbname URL (env ORDERDESK_DB; "
+        "default %(default)s)",
     )
 
 
@@ -83,4 +88,5 @@ def config_from_args(args: argparse.Namespace) -> Config:
         db=args.db,
         session_ttl=args.session_ttl,
         synchronous=args.synchronous,
+        db_pool=args.db_pool,
     )

@@ -1,9 +1,14 @@
 """Shared fixtures: the real app on a fresh SQLite file per test, and API helpers."""
 
+import contextlib
+import os
+import sqlite3
 import time
+import uuid
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 
 from server import security
@@ -32,9 +37,63 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+# The PostgreSQL half of the suite runs when this names a server it may create
+# schemas in; scripts/postgres-test-server.sh start prints one.
+POSTGRES_URL = os.environ.get("ORDERDESK_TEST_POSTGRES", "")
+NO_POSTGRES = (
+    "PostgreSQL half skipped: set ORDERDESK_TEST_POSTGRES to a server URL, e.g. "
+    "export ORDERDESK_TEST_POSTGRES=$(scripts/postgres-test-server.sh start)"
+)
+
+
+async def _run_on_postgres(sql: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def postgres_database():
+    """A fresh schema on the test server, as a URL whose search_path points at it
+    (asyncpg passes unknown URL query parameters on as settings); dropped after."""
+    if not POSTGRES_URL:
+        pytest.skip(NO_POSTGRES)
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    await _run_on_postgres(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}search_path={schema}"
+    finally:
+        await _run_on_postgres(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db(request, tmp_path):
+    """A fresh, empty database of each engine: a SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "orderdesk.db")
+        return
+    async with postgres_database() as url:
+        yield url
+
+
+async def query_rows(db: str, sql: str, *params: Any) -> list[tuple]:
+    """Rows straight from either engine's database, for checks the API cannot show."""
+    if db.startswith("postgresql://"):
+        conn = await asyncpg.connect(db)
+        try:
+            sql = sql.replace("?", "$1") if len(params) == 1 else sql
+            return [tuple(row) for row in await conn.fetch(sql, *params)]
+        finally:
+            await conn.close()
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
 @pytest.fixture
-def config(tmp_path, clock) -> Config:
-    return Config(db=str(tmp_path / "orderdesk.db"), session_ttl=3600, clock=clock)
+def config(db, clock) -> Config:
+    return Config(db=db, session_ttl=3600, clock=clock)
 
 
 @pytest.fixture

@@ -31,10 +31,13 @@ def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
 
 
 class LiveServer:
-    def __init__(self, db: Path, *extra_args: str) -> None:
+    """`python run.py` on a free port; `db` is a SQLite file or a PostgreSQL URL (then
+    `log` names the server's log file)."""
+
+    def __init__(self, db: Path | str, *extra_args: str, log: Path | None = None) -> None:
         self.db = db
         self.port = free_port()
-        self.log = db.with_suffix(".log").open("ab")
+        self.log = (log or Path(db).with_suffix(".log")).open("ab")
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "run.py"), "--db", str(db), "--port", str(self.port),
              *extra_args],

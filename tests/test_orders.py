@@ -1,7 +1,5 @@
 """Customer order endpoints (spec 4.1-4.3, 4.5-4.7, 4.10)."""
 
-import sqlite3
-
 import pytest
 
 from tests.conftest import (
@@ -12,6 +10,7 @@ from tests.conftest import (
     detail,
     make_admin,
     make_order,
+    query_rows,
     quote,
     register,
 )
@@ -225,11 +224,11 @@ async def test_accept_creates_the_purchase_order(client, config):
     assert accepted["status"] == 3 and accepted["order_id"] > 0
     assert accepted["quote_price"] == "12000.50"
     assert accepted["version"] == 3
-    with sqlite3.connect(config.db) as db:
-        purchase = db.execute(
-            "SELECT user_id, comm_order_id, amount, status, remark FROM orders WHERE id = ?",
-            (accepted["order_id"],),
-        ).fetchall()
+    purchase = await query_rows(
+        config.db,
+        "SELECT user_id, comm_order_id, amount, status, remark FROM orders WHERE id = ?",
+        accepted["order_id"],
+    )
     assert purchase == [
         (user["id"], order["id"], "12000.50", "awaiting payment", "pay by transfer")
     ]
