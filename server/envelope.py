@@ -1,13 +1,25 @@
 """The response envelope {code, msg, data?, total?} and the JSON request body."""
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from server import messages as M
 from server.errors import Invalid
+from server.messages import Text, language_of
 
 _ABSENT = object()
+
+
+@dataclass(frozen=True)
+class Ok:
+    """A handler's successful result; the envelope middleware answers it."""
+
+    data: Any = _ABSENT
+    text: Text = M.OK
+    total: int | None = None
 
 
 def envelope(code: int, msg: str, data: Any = _ABSENT, total: int | None = None) -> web.Response:
@@ -19,8 +31,15 @@ def envelope(code: int, msg: str, data: Any = _ABSENT, total: int | None = None)
     return web.Response(body=orjson.dumps(payload), content_type="application/json")
 
 
-def ok(data: Any = _ABSENT, msg: str = "ok", total: int | None = None) -> web.Response:
-    return envelope(0, msg, data, total)
+def request_language(request: web.Request) -> str:
+    return language_of(request.headers.get("Accept-Language", ""))
+
+
+def as_response(request: web.Request, result: Ok | web.StreamResponse) -> web.StreamResponse:
+    if isinstance(result, Ok):
+        msg = result.text.render(request_language(request), {})
+        return envelope(0, msg, result.data, result.total)
+    return result
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -30,11 +49,11 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not raw:
         return {}
     if request.content_type != "application/json":
-        raise Invalid("request body must be application/json")
+        raise Invalid(M.NOT_JSON_CONTENT_TYPE)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise Invalid("request body is not valid JSON") from None
+        raise Invalid(M.INVALID_JSON) from None
     if not isinstance(body, dict):
-        raise Invalid("request body must be a JSON object")
+        raise Invalid(M.NOT_AN_OBJECT)
     return body

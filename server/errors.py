@@ -1,32 +1,44 @@
-"""Typed API errors: each carries the envelope's code and msg.
+"""Typed API errors: each carries the envelope's code and a catalogue text.
 
-The envelope middleware is the only place that turns them into responses; the
-store raises the domain ones (order not found, final, version conflict) so the
-message for each fact is written once.
+The envelope middleware is the only place that turns them into responses, in the
+caller's language; the store raises the domain ones (order not found, final,
+version conflict) so the text for each fact is written once.
 """
 
 from typing import Any
 
+from server import messages as M
+from server.messages import Text
+
 
 class ApiError(Exception):
     code = -1
-    msg = "error"
+    text: Text = M.BAD_REQUEST
 
-    def __init__(self, msg: str | None = None, data: Any = None) -> None:
-        super().__init__(msg or self.msg)
-        if msg is not None:
-            self.msg = msg
+    def __init__(self, text: Text | None = None, *, data: Any = None, **params: Any) -> None:
+        if text is not None:
+            self.text = text
+        self.params = params
         self.data = data
+        super().__init__(self.msg)
+
+    @property
+    def msg(self) -> str:
+        """The English text (logs, tests); answers use `render` with the caller's language."""
+        return self.render("en")
+
+    def render(self, language: str) -> str:
+        return self.text.render(language, self.params)
 
 
 class NotLoggedIn(ApiError):
     code = 1001
-    msg = "not logged in"
+    text = M.NOT_LOGGED_IN
 
 
 class Forbidden(ApiError):
     code = 1002
-    msg = "permission denied"
+    text = M.PERMISSION_DENIED
 
 
 class Invalid(ApiError):
@@ -35,15 +47,15 @@ class Invalid(ApiError):
 
 class OrderNotFound(Invalid):
     # Also the answer for another user's order: no caller learns which ids exist.
-    msg = "order not found"
+    text = M.ORDER_NOT_FOUND
 
 
 class OrderFinal(Invalid):
-    msg = "order can no longer be modified"
+    text = M.ORDER_FINAL
 
 
 class VersionConflict(Invalid):
-    msg = "version conflict: the order was changed by someone else"
+    text = M.VERSION_CONFLICT
 
     def __init__(self, current_version: int) -> None:
         super().__init__(data={"version": current_version})
@@ -54,5 +66,7 @@ class StatusNotAllowed(Invalid):
 
 
 class AlreadyTaken(Invalid):
+    text = M.ALREADY_TAKEN
+
     def __init__(self, field: str) -> None:
-        super().__init__(f"{field} is already taken")
+        super().__init__(field=field)

@@ -11,9 +11,10 @@ import random
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from server import messages as M
 from server import sessions
 from server.access import Access
-from server.envelope import envelope
+from server.envelope import as_response, envelope, request_language
 from server.errors import ApiError, Forbidden, NotLoggedIn
 from server.keys import ACCESS, CONFIG, REQUEST_ID, ROUTE_ACCESS, STORE, USER
 
@@ -23,10 +24,10 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # Request ids only need to be unique in the logs, not unguessable: no syscall per request.
 _request_ids = random.Random()
 
-_HTTP_MESSAGES = {
-    404: "not found",
-    405: "method not allowed",
-    413: "request body too large",
+_HTTP_TEXTS = {
+    404: M.NOT_FOUND,
+    405: M.METHOD_NOT_ALLOWED,
+    413: M.BODY_TOO_LARGE,
 }
 
 
@@ -49,18 +50,20 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
     if not request.path.startswith("/api/"):
         return await handler(request)
     try:
-        return await handler(request)
+        return as_response(request, await handler(request))
     except ApiError as error:
+        msg = error.render(request_language(request))
         if error.data is None:
-            return envelope(error.code, error.msg)
-        return envelope(error.code, error.msg, error.data)
+            return envelope(error.code, msg)
+        return envelope(error.code, msg, error.data)
     except web.HTTPException as exc:
-        return envelope(-1, _HTTP_MESSAGES.get(exc.status, exc.reason.lower()))
+        text = _HTTP_TEXTS.get(exc.status, M.BAD_REQUEST)
+        return envelope(-1, text.render(request_language(request), {}))
     except asyncio.CancelledError:
         raise
     except Exception:
         log.exception("request %s %s %s failed", request[REQUEST_ID], request.method, request.path)
-        return envelope(-1, "internal server error")
+        return envelope(-1, M.INTERNAL_ERROR.render(request_language(request), {}))
 
 
 @web.middleware
@@ -82,8 +85,9 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     if access is Access.ADMIN and user["role"] != "admin":
         raise Forbidden()
     request[USER] = user
-    response = await handler(request)
+    result = await handler(request)
     if renewed and "Token" not in request.headers:
         # A browser's cookie follows the session's new expiry.
-        sessions.set_cookie(response, request, token, request.app[CONFIG].session_ttl)
-    return response
+        result = as_response(request, result)
+        sessions.set_cookie(result, request, token, request.app[CONFIG].session_ttl)
+    return result

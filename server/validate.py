@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from server import messages as M
 from server import model
 from server.errors import Invalid
 from server.model import Status
@@ -30,16 +31,16 @@ def parse_id(value: Any, name: str) -> int:
     elif isinstance(value, str) and _DIGITS.fullmatch(value):
         number = int(value)
     else:
-        raise Invalid(f"{name} must be a positive integer")
+        raise Invalid(M.POSITIVE_INTEGER, field=name)
     if not 1 <= number <= model.MAX_ID:
-        raise Invalid(f"{name} must be a positive integer")
+        raise Invalid(M.POSITIVE_INTEGER, field=name)
     return number
 
 
 def required_id(source: Mapping[str, Any], name: str) -> int:
     value = source.get(name)
     if value is None:
-        raise Invalid(f"{name} is required")
+        raise Invalid(M.REQUIRED, field=name)
     return parse_id(value, name)
 
 
@@ -48,10 +49,10 @@ def optional_id(source: Mapping[str, Any], name: str) -> int | None:
     return None if value is None else parse_id(value, name)
 
 
-def _length_rule(name: str, low: int, high: int) -> str:
+def _length_rule(name: str, low: int, high: int) -> Invalid:
     if low == 0:
-        return f"{name} must be at most {high} characters"
-    return f"{name} must be {low}-{high} characters"
+        return Invalid(M.LENGTH_MAX, field=name, high=high)
+    return Invalid(M.LENGTH_RANGE, field=name, low=low, high=high)
 
 
 def optional_str(
@@ -62,13 +63,13 @@ def optional_str(
     if value is None:
         return None
     if not isinstance(value, str):
-        raise Invalid(f"{name} must be a string")
+        raise Invalid(M.NOT_A_STRING, field=name)
     if trim:
         value = value.strip()
     if not low <= len(value) <= high:
         if low and not value:
-            raise Invalid(f"{name} must not be empty")
-        raise Invalid(_length_rule(name, low, high))
+            raise Invalid(M.EMPTY, field=name)
+        raise _length_rule(name, low, high)
     return value
 
 
@@ -77,14 +78,14 @@ def required_str(
 ) -> str:
     value = optional_str(source, name, low, high, trim=trim)
     if value is None:
-        raise Invalid(f"{name} is required")
+        raise Invalid(M.REQUIRED, field=name)
     return value
 
 
 def optional_phone(source: Mapping[str, Any], name: str = "phone") -> str | None:
     phone = optional_str(source, name, *model.PHONE_LEN)
     if phone is not None and not _PHONE.fullmatch(phone):
-        raise Invalid(f"{name} may contain only digits, spaces and + - ( )")
+        raise Invalid(M.PHONE_CHARACTERS, field=name)
     return phone
 
 
@@ -94,16 +95,16 @@ def optional_url_list(source: Mapping[str, Any], name: str) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list):
-        raise Invalid(f"{name} must be a list of strings")
+        raise Invalid(M.NOT_A_STRING_LIST, field=name)
     if len(value) > model.IMAGES_MAX:
-        raise Invalid(f"{name} may hold at most {model.IMAGES_MAX} items")
+        raise Invalid(M.TOO_MANY_ITEMS, field=name, count=model.IMAGES_MAX)
     urls = []
     for item in value:
         if not isinstance(item, str):
-            raise Invalid(f"{name} must be a list of strings")
+            raise Invalid(M.NOT_A_STRING_LIST, field=name)
         url = item.strip()
         if not 1 <= len(url) <= model.IMAGE_URL_MAX:
-            raise Invalid(f"each of {name} must be 1-{model.IMAGE_URL_MAX} characters")
+            raise Invalid(M.ITEM_LENGTH, field=name, high=model.IMAGE_URL_MAX)
         urls.append(url)
     return urls
 
@@ -120,7 +121,7 @@ def optional_status(query: Mapping[str, str], name: str = "status") -> Status | 
         return None
     if _INTEGER.fullmatch(text) and int(text) in _STATUS_VALUES:
         return Status(int(text))
-    raise Invalid(f"{name} must be one of " + ", ".join(map(str, sorted(_STATUS_VALUES))))
+    raise Invalid(M.ONE_OF, field=name, choices=", ".join(map(str, sorted(_STATUS_VALUES))))
 
 
 # ---------------------------------------------------------------- pagination
@@ -141,7 +142,7 @@ def _page_number(query: Mapping[str, str], name: str, default: int) -> int:
     if not text:
         return default
     if not _INTEGER.fullmatch(text) or int(text) < 1:
-        raise Invalid(f"{name} must be a positive integer")
+        raise Invalid(M.POSITIVE_INTEGER, field=name)
     return int(text)
 
 
@@ -166,7 +167,7 @@ def _check_extra_node(node: Any, level: int) -> None:
         low, high = model.EXTRA_KEY_LEN
         for key, value in node.items():
             if not low <= len(key) <= high:
-                raise Invalid(f"order_extra keys must be {low}-{high} characters")
+                raise Invalid(M.EXTRA_KEY_LENGTH, low=low, high=high)
             _check_extra_node(value, level + 1)
     elif isinstance(node, list):
         if level > model.EXTRA_MAX_DEPTH:
@@ -176,15 +177,15 @@ def _check_extra_node(node: Any, level: int) -> None:
 
 
 def _too_deep() -> Invalid:
-    return Invalid(f"order_extra may nest at most {model.EXTRA_MAX_DEPTH} levels")
+    return Invalid(M.EXTRA_TOO_DEEP, depth=model.EXTRA_MAX_DEPTH)
 
 
 def check_extra_size(key_count: int, json_bytes: int) -> None:
     """The limits a merge can break even when the patch keeps them."""
     if key_count > model.EXTRA_MAX_KEYS:
-        raise Invalid(f"order_extra may have at most {model.EXTRA_MAX_KEYS} keys")
+        raise Invalid(M.EXTRA_TOO_MANY_KEYS, count=model.EXTRA_MAX_KEYS)
     if json_bytes > model.EXTRA_MAX_BYTES:
-        raise Invalid(f"order_extra must be at most {model.EXTRA_MAX_BYTES} bytes as JSON")
+        raise Invalid(M.EXTRA_TOO_BIG, size=model.EXTRA_MAX_BYTES)
 
 
 def optional_extra(source: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -193,7 +194,7 @@ def optional_extra(source: Mapping[str, Any]) -> dict[str, Any] | None:
     if extra is None:
         return None
     if not isinstance(extra, dict):
-        raise Invalid("order_extra must be a JSON object")
+        raise Invalid(M.EXTRA_NOT_OBJECT)
     check_extra_size(len(extra), 0)
     _check_extra_node(extra, 1)
     check_extra_size(len(extra), len(orjson.dumps(extra)))
@@ -220,7 +221,7 @@ def new_order(body: Mapping[str, Any]) -> NewOrder:
     content = required_str(body, "content", *model.CONTENT_LEN)
     phone = optional_phone(body)
     if phone is None:
-        raise Invalid("phone is required")
+        raise Invalid(M.REQUIRED, field="phone")
     return NewOrder(
         archive_id=archive_id,
         title=title,
@@ -269,7 +270,9 @@ def new_message(body: Mapping[str, Any]) -> NewMessage:
     comm_order_id = required_id(body, "comm_order_id")
     message_type = required_str(body, "message_type", 1, 32)
     if message_type not in model.MESSAGE_TYPES:
-        raise Invalid("message_type must be one of " + ", ".join(sorted(model.MESSAGE_TYPES)))
+        raise Invalid(
+            M.ONE_OF, field="message_type", choices=", ".join(sorted(model.MESSAGE_TYPES))
+        )
     content = required_str(body, "content", *model.MESSAGE_LEN)
     return NewMessage(comm_order_id, message_type, content)
 
@@ -287,7 +290,7 @@ def registration(body: Mapping[str, Any]) -> Registration:
     password = required_str(body, "password", *model.PASSWORD_LEN, trim=False)
     email = optional_str(body, "email", 0, model.EMAIL_MAX) or None
     if email is not None and "@" not in email:
-        raise Invalid("email must contain an @")
+        raise Invalid(M.EMAIL_AT)
     phone = optional_phone(body) if body.get("phone") != "" else None
     return Registration(user_name, password, email, phone)
 
@@ -313,24 +316,26 @@ def field_definitions(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The merchant's `{"fields": [...]}`: the whole list of order field definitions."""
     fields = body.get("fields")
     if not isinstance(fields, list):
-        raise Invalid("fields must be a list of field definitions")
+        raise Invalid(M.FIELDS_NOT_LIST)
     if len(fields) > model.EXTRA_MAX_KEYS:
-        raise Invalid(f"fields may hold at most {model.EXTRA_MAX_KEYS} definitions")
+        raise Invalid(M.FIELDS_TOO_MANY, count=model.EXTRA_MAX_KEYS)
     definitions, names = [], set()
     for position, raw in enumerate(fields):
         where = f"fields[{position}]"
         if not isinstance(raw, dict):
-            raise Invalid(f"{where} must be an object")
+            raise Invalid(M.DEFINITION_NOT_OBJECT, where=where)
         field_name = required_str(raw, "field_name", *model.EXTRA_KEY_LEN)
         if field_name in names:
-            raise Invalid(f"{where}.field_name {field_name!r} is used twice")
+            raise Invalid(M.DEFINITION_DUPLICATE, where=where, name=field_name)
         names.add(field_name)
         kind = required_str(raw, "type", 1, 16)
         if kind not in model.FIELD_TYPES:
-            raise Invalid(f"{where}.type must be one of " + ", ".join(sorted(model.FIELD_TYPES)))
+            raise Invalid(
+                M.DEFINITION_TYPE, where=where, choices=", ".join(sorted(model.FIELD_TYPES))
+            )
         required = raw.get("required", False)
         if not isinstance(required, bool):
-            raise Invalid(f"{where}.required must be true or false")
+            raise Invalid(M.DEFINITION_REQUIRED_FLAG, where=where)
         definitions.append(
             {
                 "field_name": field_name,
@@ -348,12 +353,12 @@ def _field_options(raw: Mapping[str, Any], kind: str, where: str) -> list[str]:
     if kind not in model.FIELD_TYPES_WITH_OPTIONS:
         return []
     if not isinstance(options, list) or not options:
-        raise Invalid(f"{where}.options must be a non-empty list of strings for {kind}")
+        raise Invalid(M.DEFINITION_OPTIONS, where=where, kind=kind)
     if not all(isinstance(o, str) and o.strip() for o in options):
-        raise Invalid(f"{where}.options must be non-empty strings")
+        raise Invalid(M.DEFINITION_OPTION_EMPTY, where=where)
     cleaned = [o.strip() for o in options]
     if len(set(cleaned)) != len(cleaned):
-        raise Invalid(f"{where}.options must be distinct")
+        raise Invalid(M.DEFINITION_OPTIONS_DISTINCT, where=where)
     return cleaned
 
 
@@ -363,20 +368,19 @@ def _is_empty(value: Any) -> bool:
 
 def _check_field_value(definition: Mapping[str, Any], value: Any) -> None:
     name, kind, options = definition["field_name"], definition["type"], definition["options"]
-    where = f"order_extra.{name}"
     if kind in ("text", "textarea", "date", "select", "radio") and not isinstance(value, str):
-        raise Invalid(f"{where} must be a string")
+        raise Invalid(M.FIELD_VALUE_STRING, name=name)
     if kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise Invalid(f"{where} must be a number")
+        raise Invalid(M.FIELD_VALUE_NUMBER, name=name)
     if kind in ("select", "radio") and value not in options:
-        raise Invalid(f"{where} must be one of the field's options")
+        raise Invalid(M.FIELD_VALUE_OPTION, name=name)
     if kind == "checkbox":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise Invalid(f"{where} must be a list of the field's options")
+            raise Invalid(M.FIELD_VALUE_OPTION_LIST, name=name)
         if len(set(value)) != len(value) or not set(value) <= set(options):
-            raise Invalid(f"{where} must be a list of distinct options of the field")
+            raise Invalid(M.FIELD_VALUE_DISTINCT_OPTIONS, name=name)
     if kind == "date" and not _is_date(value):
-        raise Invalid(f"{where} must be a date as YYYY-MM-DD")
+        raise Invalid(M.FIELD_VALUE_DATE, name=name)
 
 
 def _is_date(text: str) -> bool:
@@ -400,7 +404,7 @@ def check_extra_fields(
         present = name in extra
         value = extra.get(name)
         if definition["required"] and (creating or present) and _is_empty(value):
-            raise Invalid(f"order_extra.{name} is required")
+            raise Invalid(M.FIELD_VALUE_REQUIRED, name=name)
         if value is not None:
             _check_field_value(definition, value)
 
@@ -413,18 +417,17 @@ _PRICE = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 def quote_price(body: Mapping[str, Any]) -> str:
     """A price > 0 and ≤ 999999999.99 with at most 2 decimals, as "12000.00"."""
     value = body.get("quote_price")
-    problem = "quote_price must be a number greater than 0 with at most 2 decimals"
     if value is None:
-        raise Invalid("quote_price is required")
+        raise Invalid(M.REQUIRED, field="quote_price")
     if isinstance(value, str):
         text = value.strip()
     elif isinstance(value, int | float) and not isinstance(value, bool):
         text = repr(value)
     else:
-        raise Invalid(problem)
+        raise Invalid(M.QUOTE_PRICE_FORMAT)
     if not _PRICE.fullmatch(text):
-        raise Invalid(problem)
+        raise Invalid(M.QUOTE_PRICE_FORMAT)
     price = Decimal(text)
     if not 0 < price <= Decimal(model.QUOTE_PRICE_MAX_CENTS) / 100:
-        raise Invalid("quote_price must be greater than 0 and at most 999999999.99")
+        raise Invalid(M.QUOTE_PRICE_RANGE)
     return f"{price:.2f}"

@@ -2,8 +2,9 @@
 
 from aiohttp import web
 
+from server import messages as M
 from server import validate
-from server.envelope import ok, read_json
+from server.envelope import Ok, read_json
 from server.errors import Invalid
 from server.handlers import sender_of, store_of
 from server.model import QUOTE_CONTENT_LEN, Status
@@ -12,7 +13,7 @@ from server.store import Quote
 _SETTABLE_STATUSES = (Status.IN_COMMUNICATION, Status.CANCELLED)
 
 
-async def quote(request: web.Request) -> web.Response:
+async def quote(request: web.Request) -> Ok:
     body = await read_json(request)
     order_id = validate.required_id(body, "id")
     offer = Quote(
@@ -20,28 +21,28 @@ async def quote(request: web.Request) -> web.Response:
         content=validate.required_str(body, "quote_content", *QUOTE_CONTENT_LEN),
     )
     order = await store_of(request).quote_order(order_id, sender_of(request), offer)
-    return ok(order, msg="quote sent")
+    return Ok(order, M.QUOTE_SENT)
 
 
-async def set_status(request: web.Request) -> web.Response:
+async def set_status(request: web.Request) -> Ok:
     body = await read_json(request)
     order_id = validate.required_id(body, "id")
     status = body.get("status")
     if type(status) is not int or status not in _SETTABLE_STATUSES:
-        raise Invalid("status must be 1 or -1")
+        raise Invalid(M.STATUS_ONE_OR_CANCELLED)
     order = await store_of(request).set_order_status(order_id, sender_of(request), status)
-    return ok(order, msg="status updated")
+    return Ok(order, M.STATUS_UPDATED)
 
 
-async def set_images(request: web.Request) -> web.Response:
+async def set_images(request: web.Request) -> Ok:
     body = await read_json(request)
     order_id = validate.required_id(body, "id")
     sketch = validate.optional_url_list(body, "sketch_images")
     finished = validate.optional_url_list(body, "finished_images")
     order = await store_of(request).set_order_images(order_id, sketch, finished)
-    return ok(order, msg="images updated")
+    return Ok(order, M.IMAGES_UPDATED)
 
 
-async def replace_fields(request: web.Request) -> web.Response:
+async def replace_fields(request: web.Request) -> Ok:
     fields = validate.field_definitions(await read_json(request))
-    return ok(await store_of(request).replace_field_definitions(fields), msg="fields saved")
+    return Ok(await store_of(request).replace_field_definitions(fields), M.FIELDS_SAVED)

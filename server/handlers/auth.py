@@ -4,60 +4,60 @@ import asyncio
 
 from aiohttp import web
 
+from server import messages as M
 from server import security, sessions, validate
-from server.envelope import ok, read_json
+from server.envelope import Ok, as_response, read_json
 from server.errors import Invalid
 from server.handlers import store_of
 from server.keys import CONFIG, USER
+from server.messages import Text
 
-WRONG_CREDENTIALS = "wrong user name or password"
-TOO_MANY_ATTEMPTS = "too many attempts, try again later"
 # At most this many failed logins per user name, and per client address, in the window.
 MAX_FAILED_LOGINS = 5
 FAILED_LOGIN_WINDOW = 15 * 60
 
 
-async def _logged_in(request: web.Request, user: dict, msg: str) -> web.Response:
+async def _logged_in(request: web.Request, user: dict, text: Text) -> web.StreamResponse:
     config = request.app[CONFIG]
     token, expires_at = await sessions.open_session(store_of(request), config, user["id"])
-    response = ok({**user, "token": token, "expire": expires_at}, msg=msg)
+    response = as_response(request, Ok({**user, "token": token, "expire": expires_at}, text))
     sessions.set_cookie(response, request, token, config.session_ttl)
     return response
 
 
-async def register(request: web.Request) -> web.Response:
+async def register(request: web.Request) -> web.StreamResponse:
     form = validate.registration(await read_json(request))
     password_hash = await asyncio.to_thread(security.hash_password, form.password)
     user = await store_of(request).create_user(
         form.user_name, form.email, form.phone, password_hash
     )
-    return await _logged_in(request, user, "registered")
+    return await _logged_in(request, user, M.REGISTERED)
 
 
-async def login(request: web.Request) -> web.Response:
+async def login(request: web.Request) -> web.StreamResponse:
     form = validate.credentials(await read_json(request))
     store = store_of(request)
     # Throttled whether or not the user exists, so the answer reveals nothing.
     subjects = [f"name:{form.login.lower()}", f"addr:{request.remote or 'unknown'}"]
     if not await store.reserve_login_attempt(subjects, FAILED_LOGIN_WINDOW, MAX_FAILED_LOGINS):
-        raise Invalid(TOO_MANY_ATTEMPTS)
+        raise Invalid(M.TOO_MANY_ATTEMPTS)
     user = await store.get_login_user(form.login)
     # The hash is checked even for an unknown user, so both failures look and last the same.
     stored = user.pop("password_hash") if user else security.dummy_hash()
     if not await asyncio.to_thread(security.verify_password, form.password, stored) or not user:
-        raise Invalid(WRONG_CREDENTIALS)
+        raise Invalid(M.WRONG_CREDENTIALS)
     await store.clear_login_failures(subjects)
-    return await _logged_in(request, user, "logged in")
+    return await _logged_in(request, user, M.LOGGED_IN)
 
 
-async def logout(request: web.Request) -> web.Response:
+async def logout(request: web.Request) -> web.StreamResponse:
     token = sessions.request_token(request)
     if token:
         await sessions.close_session(store_of(request), token)
-    response = ok(msg="logged out")
+    response = as_response(request, Ok(text=M.LOGGED_OUT))
     sessions.clear_cookie(response)
     return response
 
 
-async def user_detail(request: web.Request) -> web.Response:
-    return ok(request[USER])
+async def user_detail(request: web.Request) -> Ok:
+    return Ok(request[USER])

@@ -2,20 +2,21 @@
 
 from aiohttp import web
 
+from server import messages as M
 from server import validate
-from server.envelope import ok, read_json
+from server.envelope import Ok, read_json
 from server.handlers import owner_scope, sender_of, store_of
 
 
-async def list_messages(request: web.Request) -> web.Response:
+async def list_messages(request: web.Request) -> Ok:
     order_id = validate.required_id(request.query, "comm_order_id")
     page = validate.page(request.query)
     messages, total = await store_of(request).list_messages(order_id, owner_scope(request), page)
-    return ok(messages, total=total)
+    return Ok(messages, total=total)
 
 
-async def send(request: web.Request) -> web.Response:
+async def send(request: web.Request) -> Ok:
     # sender_id and sender_name in the body are accepted for compatibility and ignored.
     message = validate.new_message(await read_json(request))
     stored = await store_of(request).add_message(message, owner_scope(request), sender_of(request))
-    return ok(stored, msg="message sent")
+    return Ok(stored, M.MESSAGE_SENT)

@@ -4,9 +4,10 @@ from typing import Any
 
 from aiohttp import web
 
+from server import messages as M
 from server import validate
 from server.access import Access
-from server.envelope import ok, read_json
+from server.envelope import Ok, read_json
 from server.handlers import owner_scope, store_of
 from server.keys import ACCESS, USER
 from server.store import OrderFilter
@@ -19,14 +20,14 @@ async def _check_against_fields(
     validate.check_extra_fields(extra, definitions, creating=creating)
 
 
-async def create(request: web.Request) -> web.Response:
+async def create(request: web.Request) -> Ok:
     order = validate.new_order(await read_json(request))
     await _check_against_fields(request, order.order_extra, creating=True)
     created = await store_of(request).create_order(request[USER]["id"], order)
-    return ok(created, msg="order created")
+    return Ok(created, M.ORDER_CREATED)
 
 
-async def list_orders(request: web.Request) -> web.Response:
+async def list_orders(request: web.Request) -> Ok:
     query = request.query
     where = OrderFilter(owner_id=owner_scope(request), status=validate.optional_status(query))
     if request[ACCESS] is Access.ADMIN:
@@ -36,44 +37,44 @@ async def list_orders(request: web.Request) -> web.Response:
             search=query.get("q", "").strip() or None,
         )
     orders, total = await store_of(request).list_orders(where, validate.page(query))
-    return ok(orders, total=total)
+    return Ok(orders, total=total)
 
 
-async def detail(request: web.Request) -> web.Response:
+async def detail(request: web.Request) -> Ok:
     order_id = validate.required_id(request.query, "id")
-    return ok(await store_of(request).get_order_detail(order_id, owner_scope(request)))
+    return Ok(await store_of(request).get_order_detail(order_id, owner_scope(request)))
 
 
-async def update(request: web.Request) -> web.Response:
+async def update(request: web.Request) -> Ok:
     order_id, changes, expected_version = validate.order_changes(await read_json(request))
     if changes.order_extra is not None:
         await _check_against_fields(request, changes.order_extra, creating=False)
     order = await store_of(request).update_order(
         order_id, request[USER]["id"], changes, expected_version
     )
-    return ok(order, msg="order updated")
+    return Ok(order, M.ORDER_UPDATED)
 
 
-async def accept(request: web.Request) -> web.Response:
+async def accept(request: web.Request) -> Ok:
     body = await read_json(request)
     order_id, remark = validate.required_id(body, "id"), validate.optional_note(body, "remark")
     order = await store_of(request).accept_quote(order_id, request[USER]["id"], remark)
-    return ok(order, msg="quote accepted")
+    return Ok(order, M.QUOTE_ACCEPTED)
 
 
-async def reject(request: web.Request) -> web.Response:
+async def reject(request: web.Request) -> Ok:
     body = await read_json(request)
     order_id, reason = validate.required_id(body, "id"), validate.optional_note(body, "reason")
     order = await store_of(request).reject_quote(order_id, request[USER]["id"], reason)
-    return ok(order, msg="quote rejected")
+    return Ok(order, M.QUOTE_REJECTED)
 
 
-async def cancel(request: web.Request) -> web.Response:
+async def cancel(request: web.Request) -> Ok:
     body = await read_json(request)
     order_id, reason = validate.required_id(body, "id"), validate.optional_note(body, "reason")
     order = await store_of(request).cancel_order(order_id, request[USER]["id"], reason)
-    return ok(order, msg="order cancelled")
+    return Ok(order, M.ORDER_CANCELLED)
 
 
-async def list_fields(request: web.Request) -> web.Response:
-    return ok(await store_of(request).get_field_definitions())
+async def list_fields(request: web.Request) -> Ok:
+    return Ok(await store_of(request).get_field_definitions())

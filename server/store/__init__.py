@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from server import messages as M
 from server import model
 from server.model import Status
 from server.store import core
@@ -125,7 +126,7 @@ class Store(abc.ABC):
             order_id,
             owner_id,
             (Status.QUOTED,),
-            "only a quoted order can be rejected",
+            M.ONLY_QUOTED_REJECT,
             Status.REJECTED,
             core.with_note("quote rejected", "reason", reason),
             self._now(),
@@ -137,7 +138,7 @@ class Store(abc.ABC):
             order_id,
             owner_id,
             model.CANCELLABLE_STATUSES,
-            "this order can no longer be cancelled",
+            M.CANNOT_CANCEL,
             Status.CANCELLED,
             core.with_note("order cancelled", "reason", reason),
             self._now(),

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from server import messages as M
 from server import model
 from server.errors import (
     AlreadyTaken,
@@ -20,6 +21,7 @@ from server.errors import (
     StatusNotAllowed,
     VersionConflict,
 )
+from server.messages import Text
 from server.model import Status
 from server.store.types import ANY_OWNER, OrderFilter, Quote, Row, Sender, Unchanged
 from server.validate import NewMessage, NewOrder, OrderChanges, Page, check_extra_size
@@ -378,7 +380,7 @@ async def move_status(
     order_id: int,
     owner_id: int | None,
     allowed: tuple[Status, ...],
-    refusal: str,
+    refusal: Text,
     status: Status,
     message: str,
     now: int,
@@ -408,7 +410,7 @@ async def accept_quote(tx: Tx, order_id: int, owner_id: int, remark: str, now: i
         order_id,
         owner_id,
         (Status.QUOTED,),
-        "only a quoted order can be accepted",
+        M.ONLY_QUOTED_ACCEPT,
         Status.ACCEPTED,
         with_note("quote accepted", "remark", remark),
         now,
@@ -431,7 +433,7 @@ async def accept_quote(tx: Tx, order_id: int, owner_id: int, remark: str, now: i
 async def quote_order(tx: Tx, order_id: int, admin: Sender, quote: Quote, now: int) -> Row:
     old = await _fetch_order(tx, order_id, ANY_OWNER)
     if old["status"] not in model.QUOTABLE_STATUSES:
-        raise StatusNotAllowed("this order can no longer be quoted")
+        raise StatusNotAllowed(M.CANNOT_QUOTE)
     row = await tx.one(
         f"""UPDATE comm_orders SET status = ?, quote_price = ?, quote_content = ?,
                 admin_id = ?, version = version + 1, updated_time = ?
@@ -506,7 +508,7 @@ async def add_message(
 ) -> Row:
     order = await _fetch_order(tx, message.comm_order_id, owner_id)
     if order["status"] == Status.CANCELLED:
-        raise StatusNotAllowed("messages are closed on a cancelled order")
+        raise StatusNotAllowed(M.MESSAGES_CLOSED)
     if sender.sender_type == "admin" and order["status"] == Status.PENDING:
         await tx.run(
             """UPDATE comm_orders SET status = ?, admin_id = ?, version = version + 1,

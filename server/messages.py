@@ -1,0 +1,183 @@
+"""Every `msg` text the API answers, in English and Simplified Chinese, in one place.
+
+Texts are str.format templates; field names stay as the API spells them. The
+language comes from the request's Accept-Language: `zh`, `zh-CN` (any `zh-*`) give
+Chinese, anything else English.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+LANGUAGES = ("en", "zh")
+
+
+@dataclass(frozen=True)
+class Text:
+    en: str
+    zh: str
+
+    def render(self, language: str, params: dict[str, Any]) -> str:
+        return (self.zh if language == "zh" else self.en).format(**params)
+
+
+def language_of(accept_language: str) -> str:
+    """The caller's language from an Accept-Language header: the tag with the highest q."""
+    best, best_q = "en", 0.0
+    for part in accept_language.split(","):
+        tag, _, q = part.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            continue
+        if weight > best_q and tag:
+            best, best_q = tag.strip().lower(), weight
+    return "zh" if best == "zh" or best.startswith("zh-") else "en"
+
+
+# ---------------------------------------------------------------- successes
+
+OK = Text("ok", "成功")
+REGISTERED = Text("registered", "注册成功")
+LOGGED_IN = Text("logged in", "登录成功")
+LOGGED_OUT = Text("logged out", "已退出登录")
+ORDER_CREATED = Text("order created", "订单创建成功")
+ORDER_UPDATED = Text("order updated", "订单更新成功")
+QUOTE_ACCEPTED = Text("quote accepted", "已接受报价")
+QUOTE_REJECTED = Text("quote rejected", "已拒绝报价")
+ORDER_CANCELLED = Text("order cancelled", "订单已取消")
+MESSAGE_SENT = Text("message sent", "消息已发送")
+QUOTE_SENT = Text("quote sent", "报价已发送")
+STATUS_UPDATED = Text("status updated", "状态已更新")
+IMAGES_UPDATED = Text("images updated", "图片已更新")
+FIELDS_SAVED = Text("fields saved", "字段已保存")
+
+# ---------------------------------------------------------------- sessions and access
+
+NOT_LOGGED_IN = Text("not logged in", "未登录")
+PERMISSION_DENIED = Text("permission denied", "没有权限")
+WRONG_CREDENTIALS = Text("wrong user name or password", "用户名或密码错误")
+TOO_MANY_ATTEMPTS = Text("too many attempts, try again later", "尝试次数过多，请稍后再试")
+ALREADY_TAKEN = Text("{field} is already taken", "{field} 已被使用")
+
+# ---------------------------------------------------------------- the request itself
+
+NOT_FOUND = Text("not found", "接口不存在")
+METHOD_NOT_ALLOWED = Text("method not allowed", "请求方法不允许")
+BODY_TOO_LARGE = Text("request body too large", "请求体过大")
+BAD_REQUEST = Text("bad request", "请求无效")
+INTERNAL_ERROR = Text("internal server error", "服务器内部错误")
+NOT_JSON_CONTENT_TYPE = Text(
+    "request body must be application/json", "请求体必须是 application/json"
+)
+INVALID_JSON = Text("request body is not valid JSON", "请求体不是有效的 JSON")
+NOT_AN_OBJECT = Text("request body must be a JSON object", "请求体必须是 JSON 对象")
+
+# ---------------------------------------------------------------- fields
+
+REQUIRED = Text("{field} is required", "{field} 为必填项")
+POSITIVE_INTEGER = Text("{field} must be a positive integer", "{field} 必须是正整数")
+NOT_A_STRING = Text("{field} must be a string", "{field} 必须是字符串")
+EMPTY = Text("{field} must not be empty", "{field} 不能为空")
+LENGTH_RANGE = Text(
+    "{field} must be {low}-{high} characters", "{field} 长度必须为 {low}-{high} 个字符"
+)
+LENGTH_MAX = Text("{field} must be at most {high} characters", "{field} 长度不能超过 {high} 个字符")
+PHONE_CHARACTERS = Text(
+    "{field} may contain only digits, spaces and + - ( )",
+    "{field} 只能包含数字、空格和 + - ( )",
+)
+EMAIL_AT = Text("email must contain an @", "email 必须包含 @")
+NOT_A_STRING_LIST = Text("{field} must be a list of strings", "{field} 必须是字符串列表")
+TOO_MANY_ITEMS = Text("{field} may hold at most {count} items", "{field} 最多 {count} 项")
+ITEM_LENGTH = Text(
+    "each of {field} must be 1-{high} characters", "{field} 的每一项长度必须为 1-{high} 个字符"
+)
+ONE_OF = Text("{field} must be one of {choices}", "{field} 必须是以下之一：{choices}")
+STATUS_ONE_OR_CANCELLED = Text("status must be 1 or -1", "status 必须是 1 或 -1")
+
+# ---------------------------------------------------------------- order_extra
+
+EXTRA_NOT_OBJECT = Text("order_extra must be a JSON object", "order_extra 必须是 JSON 对象")
+EXTRA_TOO_MANY_KEYS = Text(
+    "order_extra may have at most {count} keys", "order_extra 最多 {count} 个键"
+)
+EXTRA_KEY_LENGTH = Text(
+    "order_extra keys must be {low}-{high} characters",
+    "order_extra 的键长度必须为 {low}-{high} 个字符",
+)
+EXTRA_TOO_DEEP = Text(
+    "order_extra may nest at most {depth} levels", "order_extra 最多嵌套 {depth} 层"
+)
+EXTRA_TOO_BIG = Text(
+    "order_extra must be at most {size} bytes as JSON", "order_extra 的 JSON 不能超过 {size} 字节"
+)
+FIELD_VALUE_STRING = Text("order_extra.{name} must be a string", "order_extra.{name} 必须是字符串")
+FIELD_VALUE_NUMBER = Text("order_extra.{name} must be a number", "order_extra.{name} 必须是数字")
+FIELD_VALUE_OPTION = Text(
+    "order_extra.{name} must be one of the field's options",
+    "order_extra.{name} 必须是该字段的选项之一",
+)
+FIELD_VALUE_OPTION_LIST = Text(
+    "order_extra.{name} must be a list of the field's options",
+    "order_extra.{name} 必须是该字段选项的列表",
+)
+FIELD_VALUE_DISTINCT_OPTIONS = Text(
+    "order_extra.{name} must be a list of distinct options of the field",
+    "order_extra.{name} 必须是该字段中互不相同的选项列表",
+)
+FIELD_VALUE_DATE = Text(
+    "order_extra.{name} must be a date as YYYY-MM-DD",
+    "order_extra.{name} 必须是 YYYY-MM-DD 格式的日期",
+)
+FIELD_VALUE_REQUIRED = Text("order_extra.{name} is required", "order_extra.{name} 为必填项")
+
+# ---------------------------------------------------------------- field definitions
+
+FIELDS_NOT_LIST = Text("fields must be a list of field definitions", "fields 必须是字段定义的列表")
+FIELDS_TOO_MANY = Text(
+    "fields may hold at most {count} definitions", "fields 最多包含 {count} 个定义"
+)
+DEFINITION_NOT_OBJECT = Text("{where} must be an object", "{where} 必须是对象")
+DEFINITION_DUPLICATE = Text(
+    "{where}.field_name {name!r} is used twice", "{where}.field_name {name!r} 重复"
+)
+DEFINITION_TYPE = Text(
+    "{where}.type must be one of {choices}", "{where}.type 必须是以下之一：{choices}"
+)
+DEFINITION_REQUIRED_FLAG = Text(
+    "{where}.required must be true or false", "{where}.required 必须是 true 或 false"
+)
+DEFINITION_OPTIONS = Text(
+    "{where}.options must be a non-empty list of strings for {kind}",
+    "{kind} 类型的 {where}.options 必须是非空字符串列表",
+)
+DEFINITION_OPTION_EMPTY = Text(
+    "{where}.options must be non-empty strings", "{where}.options 必须是非空字符串"
+)
+DEFINITION_OPTIONS_DISTINCT = Text("{where}.options must be distinct", "{where}.options 不能重复")
+
+# ---------------------------------------------------------------- quotes
+
+QUOTE_PRICE_FORMAT = Text(
+    "quote_price must be a number greater than 0 with at most 2 decimals",
+    "quote_price 必须是大于 0 且最多两位小数的数字",
+)
+QUOTE_PRICE_RANGE = Text(
+    "quote_price must be greater than 0 and at most 999999999.99",
+    "quote_price 必须大于 0 且不超过 999999999.99",
+)
+
+# ---------------------------------------------------------------- order state
+
+ORDER_NOT_FOUND = Text("order not found", "订单不存在")
+ORDER_FINAL = Text("order can no longer be modified", "订单已无法修改")
+VERSION_CONFLICT = Text(
+    "version conflict: the order was changed by someone else", "版本冲突：订单已被他人修改"
+)
+ONLY_QUOTED_ACCEPT = Text("only a quoted order can be accepted", "只有已报价的订单才能接受报价")
+ONLY_QUOTED_REJECT = Text("only a quoted order can be rejected", "只有已报价的订单才能拒绝报价")
+CANNOT_CANCEL = Text("this order can no longer be cancelled", "该订单已无法取消")
+CANNOT_QUOTE = Text("this order can no longer be quoted", "该订单已无法报价")
+MESSAGES_CLOSED = Text("messages are closed on a cancelled order", "已取消的订单不能再发送消息")
+
+ALL = {name: value for name, value in dict(globals()).items() if isinstance(value, Text)}
