@@ -52,7 +52,9 @@ def serve(argv: list[str]) -> int:
     add_serve_arguments(parser, dict(os.environ))
     parser.add_argument("--version", action="version", version=f"orderdesk {__version__}")
     config = config_from_args(parser.parse_args(argv))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     asyncio.run(_serve(config))
     return 0
 

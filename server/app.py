@@ -6,7 +6,12 @@ from aiohttp import web
 
 from server.config import Config
 from server.keys import CONFIG, STORE
-from server.middlewares import envelope_middleware, request_id_middleware, session_middleware
+from server.middlewares import (
+    cors_middleware,
+    envelope_middleware,
+    request_id_middleware,
+    session_middleware,
+)
 from server.model import MAX_BODY_BYTES
 from server.routes import setup_routes
 from server.store import open_store
@@ -22,9 +27,10 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(config: Config) -> web.Application:
+    cors = [cors_middleware] if config.cors_origins else []
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[request_id_middleware, envelope_middleware, session_middleware],
+        middlewares=[request_id_middleware, *cors, envelope_middleware, session_middleware],
     )
     app[CONFIG] = config
     app.cleanup_ctx.append(store_ctx)

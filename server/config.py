@@ -18,6 +18,9 @@ class Config:
     synchronous: str = "normal"
     # PostgreSQL only: connections in the pool.
     db_pool: int = 10
+    # Origins allowed to call the API from a browser (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
+    log_level: str = "info"
     # Injectable so tests can move time forward (session expiry and renewal).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
@@ -62,6 +65,21 @@ def add_serve_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) ->
         "default %(default)s)",
     )
     parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[o for o in env.get("ORDERDESK_CORS_ORIGINS", "").split(",") if o],
+        metavar="ORIGIN",
+        help="let browser pages from ORIGIN (e.g. https://shop.example.com) call the API; "
+        "repeatable (env ORDERDESK_CORS_ORIGINS, comma-separated; default none)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default=env.get("ORDERDESK_LOG_LEVEL", defaults.log_level),
+        help="'info' logs one line per request; 'warning' only problems "
+        "(env ORDERDESK_LOG_LEVEL; default %(default)s)",
+    )
+    parser.add_argument(
         "--synchronous",
         choices=("normal", "full"),
         default=env.get("ORDERDESK_SYNCHRONOUS", defaults.synchronous),
@@ -89,4 +107,6 @@ def config_from_args(args: argparse.Namespace) -> Config:
         session_ttl=args.session_ttl,
         synchronous=args.synchronous,
         db_pool=args.db_pool,
+        cors_origins=tuple(args.cors_origin),
+        log_level=args.log_level,
     )

@@ -14,3 +14,4 @@ ROUTE_ACCESS = web.AppKey("route_access", dict[web.AbstractRoute, Access])
 USER = web.RequestKey("user", dict | None)  # the session's user; None on public routes
 ACCESS = web.RequestKey("access", Access)  # the route's level
 REQUEST_ID = web.RequestKey("request_id", str)
+RESULT_CODE = web.RequestKey("result_code", int)  # the envelope's code, for the access log

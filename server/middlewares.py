@@ -1,12 +1,16 @@
-"""Middlewares, outermost first: request id → envelope/errors → session.
+"""Middlewares, outermost first: request id and access log → CORS (when origins are
+configured) → envelope/errors → session.
 
-The order matters: the envelope middleware must wrap the session middleware so that
-1001/1002 come out as envelopes, and the request id must exist before anything logs.
+The order matters: the request id must exist before anything logs; CORS must answer
+preflights before routing turns OPTIONS into "method not allowed" and must mark
+error answers too; the envelope middleware must wrap the session middleware so that
+1001/1002 come out as envelopes.
 """
 
 import asyncio
 import logging
 import random
+import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -16,9 +20,10 @@ from server import sessions
 from server.access import Access
 from server.envelope import as_response, envelope, request_language
 from server.errors import ApiError, Forbidden, NotLoggedIn
-from server.keys import ACCESS, CONFIG, REQUEST_ID, ROUTE_ACCESS, STORE, USER
+from server.keys import ACCESS, CONFIG, REQUEST_ID, RESULT_CODE, ROUTE_ACCESS, STORE, USER
 
 log = logging.getLogger("orderdesk")
+access_log = logging.getLogger("orderdesk.access")
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # Request ids only need to be unique in the logs, not unguessable: no syscall per request.
@@ -33,14 +38,52 @@ _HTTP_TEXTS = {
 
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Tags every answer with X-Request-Id and logs one line for it: id, method, path,
+    code (the envelope's under /api/, else the HTTP status), duration. Never a body,
+    a query string or a token."""
     request_id = f"{_request_ids.getrandbits(64):016x}"
     request[REQUEST_ID] = request_id
+    started = time.perf_counter()
     try:
         response = await handler(request)
     except web.HTTPException as exc:
         exc.headers[REQUEST_ID_HEADER] = request_id
+        _log_access(request, exc.status, started)
         raise
     response.headers[REQUEST_ID_HEADER] = request_id
+    _log_access(request, request.get(RESULT_CODE, response.status), started)
+    return response
+
+
+def _log_access(request: web.Request, code: int, started: float) -> None:
+    milliseconds = (time.perf_counter() - started) * 1000
+    access_log.info(
+        "%s %s %s %s %.1fms", request[REQUEST_ID], request.method, request.path, code, milliseconds
+    )
+
+
+PREFLIGHT_HEADERS = {
+    "Access-Control-Allow-Methods": "GET, POST",
+    "Access-Control-Allow-Headers": "Content-Type, Token, Accept-Language",
+    "Access-Control-Max-Age": "600",
+}
+
+
+@web.middleware
+async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Cross-origin access for the configured origins only (--cors-origin)."""
+    origin = request.headers.get("Origin")
+    if origin is None or origin not in request.app[CONFIG].cors_origins:
+        return await handler(request)
+    allow = {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Credentials": "true",
+        "Vary": "Origin",
+    }
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        return web.Response(status=204, headers=allow | PREFLIGHT_HEADERS)
+    response = await handler(request)
+    response.headers.update(allow | {"Access-Control-Expose-Headers": REQUEST_ID_HEADER})
     return response
 
 
@@ -50,18 +93,23 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
     if not request.path.startswith("/api/"):
         return await handler(request)
     try:
-        return as_response(request, await handler(request))
+        response = as_response(request, await handler(request))
+        request[RESULT_CODE] = 0
+        return response
     except ApiError as error:
+        request[RESULT_CODE] = error.code
         msg = error.render(request_language(request))
         if error.data is None:
             return envelope(error.code, msg)
         return envelope(error.code, msg, error.data)
     except web.HTTPException as exc:
+        request[RESULT_CODE] = -1
         text = _HTTP_TEXTS.get(exc.status, M.BAD_REQUEST)
         return envelope(-1, text.render(request_language(request), {}))
     except asyncio.CancelledError:
         raise
     except Exception:
+        request[RESULT_CODE] = -1
         log.exception("request %s %s %s failed", request[REQUEST_ID], request.method, request.path)
         return envelope(-1, M.INTERNAL_ERROR.render(request_language(request), {}))
 

@@ -1,9 +1,10 @@
 """Every method and path, with who may call it, on one screen."""
 
+import swagger_ui_bundle
 from aiohttp import web
 
 from server.access import Access
-from server.handlers import admin, auth, messages, orders
+from server.handlers import admin, auth, messages, ops, orders
 from server.keys import ROUTE_ACCESS
 
 PUBLIC, CUSTOMER, ADMIN = Access.PUBLIC, Access.CUSTOMER, Access.ADMIN
@@ -34,6 +35,11 @@ ROUTES = [
     ("POST", "/api/admin/communication/message/send", messages.send, ADMIN),
     ("GET", "/api/admin/communication/fields", orders.list_fields, ADMIN),
     ("POST", "/api/admin/communication/fields", admin.replace_fields, ADMIN),
+    ("GET", "/api/openapi.json", ops.openapi_json, PUBLIC),
+    # outside the envelope
+    ("GET", "/docs", ops.docs_page, PUBLIC),
+    ("GET", "/docs/openapi.json", ops.docs_openapi_json, PUBLIC),
+    ("GET", "/healthz", ops.healthz, PUBLIC),
 ]
 
 
@@ -42,3 +48,5 @@ def setup_routes(app: web.Application) -> None:
     for method, path, handler, level in ROUTES:
         access[app.router.add_route(method, path, handler)] = level
     app[ROUTE_ACCESS] = access
+    # Swagger UI's files, from the swagger-ui-bundle package: no CDN, works offline.
+    app.router.add_static("/docs/static/", swagger_ui_bundle.swagger_ui_path)

@@ -47,6 +47,10 @@ class LiveServer:
         )  # fmt: skip
         self._wait_until_serving()
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def _wait_until_serving(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

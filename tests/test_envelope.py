@@ -9,8 +9,11 @@ from server.model import MAX_BODY_BYTES
 from server.routes import ROUTES
 from tests.conftest import assert_fail, assert_ok, call, make_admin, register
 
+# Every /api/ route but the OpenAPI document itself answers the envelope.
+ENVELOPED = [r for r in ROUTES if r[1].startswith("/api/") and r[1] != "/api/openapi.json"]
 
-@pytest.mark.parametrize("method, path, handler, access", ROUTES)
+
+@pytest.mark.parametrize("method, path, handler, access", ENVELOPED)
 async def test_every_route_answers_an_envelope_with_a_request_id(
     client, method, path, handler, access
 ):

@@ -179,6 +179,10 @@ class Store(abc.ABC):
         await self._write(core.replace_field_definitions, fields)
         return fields
 
+    async def ping(self) -> None:
+        """Raises unless the database answers a query."""
+        await self._read(core.ping)
+
     # ---------------------------------------------------------------- bulk loading
 
     async def bulk_create_users(self, user_names: list[str], password_hash: str) -> list[int]:

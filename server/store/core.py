@@ -608,6 +608,10 @@ async def order_detail(tx: Tx, order_id: int, owner_id: int | None) -> Row:
     return order
 
 
+async def ping(tx: Tx) -> None:
+    await tx.value("SELECT 1")
+
+
 # ---------------------------------------------------------------- bulk loading
 
 

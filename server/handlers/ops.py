@@ -1,0 +1,65 @@
+"""Operations outside the envelope: the OpenAPI document, the docs page, health."""
+
+import functools
+import logging
+
+import orjson
+from aiohttp import web
+
+from server import openapi
+from server.handlers import store_of
+
+log = logging.getLogger("orderdesk")
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>orderdesk API</title>
+  <link rel="stylesheet" href="/docs/static/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/static/swagger-ui-bundle.js"></script>
+  <script src="/docs/static/swagger-ui-standalone-preset.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({
+      url: "/docs/openapi.json",
+      dom_id: "#swagger-ui",
+      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+      layout: "StandaloneLayout",
+      persistAuthorization: true
+    });
+  </script>
+</body>
+</html>
+"""
+
+
+@functools.cache
+def _document_bytes(version: str) -> bytes:
+    return orjson.dumps(openapi.document(version))
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.Response(body=_document_bytes("3.1.0"), content_type="application/json")
+
+
+async def docs_openapi_json(request: web.Request) -> web.Response:
+    """The same description labelled 3.0.3, for the bundled Swagger UI 4 (reads 3.0 only)."""
+    return web.Response(body=_document_bytes("3.0.3"), content_type="application/json")
+
+
+async def docs_page(request: web.Request) -> web.Response:
+    return web.Response(text=DOCS_PAGE, content_type="text/html")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers, 503 when it does not (for load balancers)."""
+    try:
+        await store_of(request).ping()
+    except Exception:
+        log.exception("health check: the database did not answer")
+        return web.json_response({"status": "unavailable"}, status=503)
+    return web.json_response({"status": "ok"})

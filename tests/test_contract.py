@@ -1,0 +1,74 @@
+"""The OpenAPI description: complete, valid, served with live docs, and kept by the server."""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from openapi_spec_validator import validate
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from server import openapi
+from server.routes import ROUTES
+from tests.live import LiveServer, run_cli
+
+API_ROUTES = {(method, path) for method, path, _, _ in ROUTES if path.startswith("/api/")}
+
+
+def test_every_api_route_is_described_and_every_description_is_a_route():
+    assert set(openapi.OPERATIONS) == API_ROUTES
+
+
+@pytest.mark.parametrize("version", ["3.1.0", "3.0.3"])
+def test_the_description_is_valid_openapi(version):
+    validate(openapi.document(version))
+
+
+async def test_the_document_and_the_docs_are_served(client):
+    described = await (await client.get("/api/openapi.json")).json()
+    assert described == openapi.document("3.1.0")
+    for_docs = await (await client.get("/docs/openapi.json")).json()
+    assert for_docs["openapi"] == "3.0.3" and for_docs["paths"] == described["paths"]
+    page = await client.get("/docs")
+    html = await page.text()
+    assert page.status == 200 and "SwaggerUIBundle" in html and "persistAuthorization" in html
+    for asset in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
+        response = await client.get(f"/docs/static/{asset}")
+        assert response.status == 200, asset
+        assert len(await response.read()) > 10_000  # the real file, served locally
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    db = tmp_path_factory.mktemp("contract") / "contract.db"
+    with LiveServer(db) as server:
+        run_cli("create-admin", "--db", str(db), "--username", "boss", "--password", "boss pass 1")
+        login = server.call("POST", "/api/login", {"user_name": "boss", "password": "boss pass 1"})
+        server.token = login["data"]["token"]
+        order = {"archive_id": 1, "title": "t", "content": "c", "phone": "12345"}
+        server.call("POST", "/api/communication/order/create", order, server.token)
+        yield server
+
+
+# Logging out would end the session the rest of the run uses.
+contract = schemathesis.openapi.from_dict(openapi.document()).exclude(path="/api/logout")
+
+
+@contract.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_the_server_keeps_the_contract(case, live):
+    """Generated requests for every operation, as a logged-in merchant: never a server
+    error, and every answer matches the described envelope."""
+    case.call_and_validate(
+        base_url=live.url,
+        headers={"Token": live.token},
+        checks=[
+            not_a_server_error,
+            response_schema_conformance,
+            status_code_conformance,
+            content_type_conformance,
+        ],
+    )

@@ -1,0 +1,112 @@
+"""Operations: CORS for browser clients, health, the access log, the version."""
+
+import logging
+
+import aiohttp
+import pytest
+
+from server import __version__
+from server.app import create_app
+from server.config import Config
+from server.keys import STORE
+from tests.conftest import PASSWORD, assert_ok, call, register
+from tests.live import run_cli
+
+SHOP = "https://shop.example.com"
+
+
+@pytest.fixture
+async def cors_client(aiohttp_client, tmp_path):
+    config = Config(db=str(tmp_path / "cors.db"), cors_origins=(SHOP, "http://localhost:5173"))
+    return await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
+
+
+async def test_preflight_from_an_allowed_origin(cors_client):
+    response = await cors_client.options(
+        "/api/communication/order/update",
+        headers={
+            "Origin": SHOP,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, token",
+        },
+    )
+    assert response.status == 204
+    assert response.headers["Access-Control-Allow-Origin"] == SHOP
+    assert response.headers["Access-Control-Allow-Credentials"] == "true"
+    assert "Token" in response.headers["Access-Control-Allow-Headers"]
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+
+
+async def test_answers_to_an_allowed_origin_carry_the_headers(cors_client):
+    token, _ = await register(cors_client)
+    response = await cors_client.get("/api/user/detail", headers={"Origin": SHOP, "Token": token})
+    assert (await response.json())["code"] == 0
+    assert response.headers["Access-Control-Allow-Origin"] == SHOP
+    assert response.headers["Access-Control-Expose-Headers"] == "X-Request-Id"
+    error = await cors_client.get("/api/user/detail", headers={"Origin": SHOP})
+    assert (await error.json())["code"] == 1001
+    assert error.headers["Access-Control-Allow-Origin"] == SHOP  # errors are readable too
+
+
+async def test_other_origins_get_no_cors_headers(cors_client):
+    response = await cors_client.get(
+        "/api/communication/fields", headers={"Origin": "https://evil.example"}
+    )
+    assert "Access-Control-Allow-Origin" not in response.headers
+    preflight = await cors_client.options(
+        "/api/login",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    assert (await preflight.json()) == {"code": -1, "msg": "method not allowed"}
+
+
+async def test_no_cors_by_default(client):
+    response = await client.get("/api/communication/fields", headers={"Origin": SHOP})
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+async def test_same_origin_pages_keep_using_the_cookie(cors_client):
+    response = await cors_client.post(
+        "/api/register", json={"user_name": "alice", "password": PASSWORD}
+    )
+    token = response.cookies["token"].value
+    shown = await call(cors_client, "GET", "/api/user/detail", headers={"Cookie": f"token={token}"})
+    assert assert_ok(shown)["user_name"] == "alice"
+
+
+async def test_health(client, monkeypatch):
+    response = await client.get("/healthz")
+    assert (response.status, await response.json()) == (200, {"status": "ok"})
+
+    async def down():
+        raise OSError("database unreachable")
+
+    monkeypatch.setattr(client.server.app[STORE], "ping", down)
+    response = await client.get("/healthz")
+    assert (response.status, await response.json()) == (503, {"status": "unavailable"})
+
+
+async def test_one_access_log_line_per_request(client, caplog):
+    caplog.set_level(logging.INFO, logger="orderdesk.access")
+    token, _ = await register(client)
+    caplog.clear()
+    response = await client.get("/api/communication/order/detail?id=404", headers={"Token": token})
+    request_id = response.headers["X-Request-Id"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "orderdesk.access"]
+    assert len(lines) == 1
+    logged_id, method, path, code, duration = lines[0].split(" ")
+    assert (logged_id, method, path, code) == (
+        request_id, "GET", "/api/communication/order/detail", "-1",
+    )  # fmt: skip
+    assert duration.endswith("ms")
+    assert token not in lines[0] and "404" not in lines[0]  # no query string, no token
+
+
+def test_version_and_help():
+    result = run_cli("--version")
+    assert (result.returncode, result.stdout.strip()) == (0, f"orderdesk {__version__}")
+    helped = run_cli("--help")
+    for flag in ("--host", "--port", "--db", "--session-ttl", "--db-pool", "--cors-origin",
+                 "--log-level", "--synchronous", "create-admin", "backup", "check"):  # fmt: skip
+        assert flag in helped.stdout, flag
