@@ -7,6 +7,7 @@ python run.py create-admin --db PATH --username U --password P      make a merch
 import argparse
 import asyncio
 import logging
+import logging.handlers
 import os
 import signal
 import sys
@@ -21,7 +22,31 @@ SHUTDOWN_TIMEOUT = 30.0  # seconds in-flight requests get to finish
 log = logging.getLogger("orderdesk")
 
 
-async def _serve(config: Config) -> None:
+ACCESS_LOG_BUFFER = 256  # lines held before a write; also flushed every second
+
+
+def configure_logging(level: str) -> logging.handlers.MemoryHandler:
+    """Everything to stderr; the access log (a line per request) through a buffer, so
+    a busy server makes one write per few hundred requests instead of one each."""
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    access = logging.getLogger("orderdesk.access")
+    buffered = logging.handlers.MemoryHandler(
+        ACCESS_LOG_BUFFER, flushLevel=logging.ERROR, target=logging.getLogger().handlers[0]
+    )
+    access.addHandler(buffered)
+    access.propagate = False
+    return buffered
+
+
+async def _flush_every_second(handler: logging.Handler) -> None:
+    while True:
+        await asyncio.sleep(1)
+        handler.flush()
+
+
+async def _serve(config: Config, access_log: logging.Handler) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully: stop accepting, let
     in-flight requests finish (up to SHUTDOWN_TIMEOUT), close the database."""
     from aiohttp import web
@@ -30,6 +55,7 @@ async def _serve(config: Config) -> None:
 
     runner = web.AppRunner(create_app(config), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
+    flusher = asyncio.create_task(_flush_every_second(access_log))
     try:
         await web.TCPSite(runner, config.host, config.port).start()
         log.info("serving on http://%s:%s (database %s)", config.host, config.port, config.db)
@@ -41,6 +67,8 @@ async def _serve(config: Config) -> None:
         log.info("shutting down")
     finally:
         await runner.cleanup()
+        flusher.cancel()
+        access_log.flush()
 
 
 def serve(argv: list[str]) -> int:
@@ -52,10 +80,8 @@ def serve(argv: list[str]) -> int:
     add_serve_arguments(parser, dict(os.environ))
     parser.add_argument("--version", action="version", version=f"orderdesk {__version__}")
     config = config_from_args(parser.parse_args(argv))
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    asyncio.run(_serve(config))
+    access_log = configure_logging(config.log_level)
+    asyncio.run(_serve(config, access_log))
     return 0
 
 

@@ -92,14 +92,15 @@ async def run_sql(url: str, sql: str) -> None:
 class Server:
     """A server process on a free port, with its peak RSS read before it stops."""
 
-    def __init__(self, argv: list[str]) -> None:
+    def __init__(self, argv: list[str], log: Path) -> None:
         self.port = free_port()
-        self.process = subprocess.Popen(
-            [sys.executable, *argv, "--port", str(self.port)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        with log.open("ab") as log_file:  # the access log: one line per request
+            self.process = subprocess.Popen(
+                [sys.executable, *argv, "--port", str(self.port)],
+                cwd=ROOT,
+                stdout=log_file,
+                stderr=log_file,
+            )
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -201,7 +202,7 @@ def main() -> int:
         sessions.write_text(
             "return {users = 1, orders = 1, sessions = {{token = '', user_id = 1}}}"
         )
-        ceiling = Server(["bench/ceiling.py"])
+        ceiling = Server(["bench/ceiling.py"], Path(work) / "ceiling.log")
         try:
             top = measure(ceiling.url, "update", sessions, args)
             rows.append({"endpoint": "ceiling (bare aiohttp)", "orders": 0, **top,
@@ -216,7 +217,7 @@ def main() -> int:
             else:
                 db = str(Path(work) / f"bench-{size}.db")
             asyncio.run(seed(db, args.users, size))
-            server = Server(["run.py", "--db", db])
+            server = Server(["run.py", "--db", db], Path(work) / f"server-{size}.log")
             try:
                 login_sessions(server.url, args.users, size, sessions)
                 for mode in endpoints:
