@@ -37,6 +37,7 @@ ROUTES = [
     ("POST", "/api/admin/communication/fields", admin.replace_fields, ADMIN),
     ("GET", "/api/openapi.json", ops.openapi_json, PUBLIC),
     # outside the envelope
+    ("GET", "/", ops.console, PUBLIC),
     ("GET", "/docs", ops.docs_page, PUBLIC),
     ("GET", "/docs/openapi.json", ops.docs_openapi_json, PUBLIC),
     ("GET", "/healthz", ops.healthz, PUBLIC),
@@ -50,3 +51,4 @@ def setup_routes(app: web.Application) -> None:
     app[ROUTE_ACCESS] = access
     # Swagger UI's files, from the swagger-ui-bundle package: no CDN, works offline.
     app.router.add_static("/docs/static/", swagger_ui_bundle.swagger_ui_path)
+    app.router.add_static("/static/", ops.WEB)

@@ -2,6 +2,7 @@
 
 import functools
 import logging
+from pathlib import Path
 
 import orjson
 from aiohttp import web
@@ -10,6 +11,8 @@ from server import openapi
 from server.handlers import store_of
 
 log = logging.getLogger("orderdesk")
+
+WEB = Path(__file__).resolve().parents[1] / "web"
 
 DOCS_PAGE = """<!doctype html>
 <html lang="en">
@@ -53,6 +56,11 @@ async def docs_openapi_json(request: web.Request) -> web.Response:
 
 async def docs_page(request: web.Request) -> web.Response:
     return web.Response(text=DOCS_PAGE, content_type="text/html")
+
+
+async def console(request: web.Request) -> web.FileResponse:
+    """The web console: static files over the public API (server/web/)."""
+    return web.FileResponse(WEB / "index.html")
 
 
 async def healthz(request: web.Request) -> web.Response:

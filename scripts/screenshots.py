@@ -1,0 +1,76 @@
+"""Take the README's screenshots of the web console: a customer's order page and the
+merchant's inbox, on a throw-away database. Needs Debian's chromium.
+
+    .venv/bin/python scripts/screenshots.py
+"""
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from tests.live import LiveServer, run_cli  # noqa: E402
+from tests.test_browser import CHROMIUM_ARGS  # noqa: E402
+
+OUT = ROOT / "docs"
+ORDER = {"archive_id": 1, "phone": "+86 138 0000 0000"}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as work, LiveServer(Path(work) / "shots.db") as server:
+        db = str(Path(work) / "shots.db")
+        run_cli("create-admin", "--db", db, "--username", "merchant", "--password", "merchant pass")
+        admin = server.call(
+            "POST", "/api/login", {"user_name": "merchant", "password": "merchant pass"}
+        )
+        admin = admin["data"]["token"]
+        fields = [{"field_name": "budget", "name": "Budget", "type": "number"},
+                  {"field_name": "delivery_time", "name": "Delivery", "type": "date"}]  # fmt: skip
+        server.call("POST", "/api/admin/communication/fields", {"fields": fields}, admin)
+        alice = server.register("alice")
+        orders = []
+        for title, content in [
+            ("Responsive theme for a tea shop", "Bilingual storefront with online payment"),
+            ("Logo redesign", "A cleaner mark that works in one colour"),
+            ("Product photos, 20 items", "White background, two angles each"),
+        ]:
+            body = {**ORDER, "title": title, "content": content,
+                    "order_extra": {"budget": 12000, "delivery_time": "2027-01-31"}}  # fmt: skip
+            orders.append(server.call("POST", "/api/communication/order/create", body, alice))
+        first = orders[0]["data"]["id"]
+        send = "/api/admin/communication/message/send"
+        server.call("POST", send, {"comm_order_id": first, "message_type": "text",
+                                   "content": "Happy to help. Which payment providers?"}, admin)  # fmt: skip
+        server.call("POST", "/api/communication/message/send", {"comm_order_id": first,
+                    "message_type": "text", "content": "Alipay and Stripe, please."}, alice)  # fmt: skip
+        quote = {"id": first, "quote_price": "12000", "quote_content": "Three weeks, two rounds"}
+        server.call("POST", "/api/admin/communication/order/quote", quote, admin)
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
+            )
+            for user, password, path, shot in [
+                ("alice", "correct horse battery", f"#/order/{first}", "customer-order.png"),
+                ("merchant", "merchant pass", "#/admin", "merchant-inbox.png"),
+            ]:
+                page = browser.new_context(viewport={"width": 1000, "height": 760}).new_page()
+                page.goto(server.url)
+                page.fill("#f-user_name", user)
+                page.fill("#f-password", password)
+                page.click("#auth-form button[type=submit]")
+                page.wait_for_selector("h1")
+                page.goto(f"{server.url}/{path}")
+                page.wait_for_selector("[data-testid]")
+                page.screenshot(path=str(OUT / shot))
+                print(OUT / shot)
+            browser.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,471 @@
+// orderdesk console: a small single-page app over the public API (no build step).
+import { api, ApiError } from "./api.js";
+import { statusName, t } from "./i18n.js";
+
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const POLL_MS = 4000;
+const PAGE_SIZE = 10;
+let me = null; // the signed-in user, or null
+let stopPolling = () => {};
+
+// ---------------------------------------------------------------- building blocks
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else if (key === "value") el.value = value;
+    else if (key === "checked") el.checked = value;
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child !== null && child !== undefined && child !== false) {
+      el.append(child instanceof Node ? child : String(child));
+    }
+  }
+  return el;
+}
+
+const badge = (status) => h("span", { class: `badge s${status}`, "data-status": status }, statusName(status));
+const when = (seconds) => new Date(seconds * 1000).toLocaleString();
+
+function show(...content) {
+  stopPolling();
+  main.replaceChildren(...content.filter(Boolean));
+  main.focus();
+}
+
+function field(label, control) {
+  return h("div", { class: "field" }, h("label", { for: control.id }, label), control);
+}
+
+function input(name, attrs = {}) {
+  return h("input", { id: `f-${name}`, name, type: "text", ...attrs });
+}
+
+function textarea(name, attrs = {}, value = "") {
+  return h("textarea", { id: `f-${name}`, name, ...attrs }, value);
+}
+
+// Shows an API error next to the control it names (its msg starts with the field's
+// name, in either language), or at the end of the form.
+function showError(form, error) {
+  form.querySelectorAll(".error").forEach((el) => el.remove());
+  const message = error instanceof ApiError ? error.message : String(error);
+  const names = [...form.querySelectorAll("[name]")].map((el) => el.name);
+  const named = names
+    .filter((name) => message.startsWith(`${name} `) || message.includes(` ${name} `))
+    .sort((a, b) => b.length - a.length)[0];
+  const note = h("p", { class: "error", role: "alert" }, message);
+  const control = named && form.querySelector(`[name="${CSS.escape(named)}"]`);
+  const anchor = control ? control.closest(".field") || control : form.querySelector(".actions");
+  if (anchor) anchor.after(note);
+  else form.append(note);
+  if (control) control.focus();
+}
+
+function form(attrs, onsubmit, ...children) {
+  const el = h("form", { ...attrs, novalidate: true }, ...children);
+  el.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const buttons = el.querySelectorAll("button");
+    buttons.forEach((b) => (b.disabled = true));
+    el.querySelectorAll(".error").forEach((e) => e.remove());
+    try {
+      await onsubmit(el, event.submitter);
+    } catch (error) {
+      showError(el, error);
+    } finally {
+      buttons.forEach((b) => (b.disabled = false));
+    }
+  });
+  return el;
+}
+
+function pager(page, total, go) {
+  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  return h("div", { class: "pager" },
+    h("button", { class: "secondary", disabled: page <= 1, onclick: () => go(page - 1) }, t("previous")),
+    h("span", { "data-testid": "page" }, `${t("page")} ${page} ${t("of")} ${pages}`),
+    h("button", { class: "secondary", disabled: page >= pages, onclick: () => go(page + 1) }, t("next")));
+}
+
+function hashQuery() {
+  return new URLSearchParams(location.hash.split("?")[1] || "");
+}
+
+// ---------------------------------------------------------------- order fields
+
+function fieldControl(def, value) {
+  const name = `order_extra.${def.field_name}`;
+  const label = def.name + (def.required ? " *" : "");
+  const choices = (type, checkedIf) => h("fieldset", { class: "field", name },
+    h("legend", {}, label),
+    def.options.map((option) => h("label", { class: "inline" },
+      h("input", { type, name, value: option, checked: checkedIf(option) }), option)));
+  switch (def.type) {
+    case "textarea": return field(label, textarea(name, {}, value ?? ""));
+    case "number": return field(label, input(name, { type: "number", step: "any", value: value ?? "" }));
+    case "date": return field(label, input(name, { type: "date", value: value ?? "" }));
+    case "select": return field(label, h("select", { id: `f-${name}`, name },
+      h("option", { value: "" }, "—"),
+      def.options.map((o) => h("option", { value: o, selected: o === value }, o))));
+    case "radio": return choices("radio", (o) => o === value);
+    case "checkbox": return choices("checkbox", (o) => Array.isArray(value) && value.includes(o));
+    default: return field(label, input(name, { value: value ?? "" }));
+  }
+}
+
+// The value a form holds for a field definition; undefined when left empty.
+function fieldValue(formEl, def) {
+  const name = `order_extra.${def.field_name}`;
+  if (def.type === "checkbox") {
+    const checked = [...formEl.querySelectorAll(`input[name="${CSS.escape(name)}"]:checked`)].map((i) => i.value);
+    return checked.length ? checked : undefined;
+  }
+  if (def.type === "radio") {
+    return formEl.querySelector(`input[name="${CSS.escape(name)}"]:checked`)?.value;
+  }
+  const raw = formEl.elements[name].value;
+  if (raw.trim() === "") return undefined;
+  return def.type === "number" ? Number(raw) : raw;
+}
+
+// ---------------------------------------------------------------- navigation
+
+function renderNav() {
+  const links = [];
+  if (me) {
+    if (me.role === "admin") {
+      links.push(h("a", { href: "#/admin" }, t("inbox")), h("a", { href: "#/admin/fields" }, t("fields")));
+    }
+    links.push(h("a", { href: "#/orders" }, t("myOrders")), h("a", { href: "#/new" }, t("newRequest")));
+    links.push(h("span", { class: "spacer" }), h("span", { class: "muted" }, me.user_name),
+      h("button", { class: "secondary", id: "sign-out", onclick: signOut }, t("signOut")));
+  }
+  nav.replaceChildren(...links);
+}
+
+async function signOut() {
+  await api("POST", "/logout");
+  me = null;
+  location.hash = "#/login";
+}
+
+const ROUTES = [
+  [/^#\/login$/, () => authView("login")],
+  [/^#\/register$/, () => authView("register")],
+  [/^#\/orders$/, ordersView],
+  [/^#\/new$/, newRequestView],
+  [/^#\/order\/(\d+)$/, (id) => orderView(id, false)],
+  [/^#\/admin$/, inboxView],
+  [/^#\/admin\/order\/(\d+)$/, (id) => orderView(id, true)],
+  [/^#\/admin\/fields$/, fieldsView],
+];
+
+async function route() {
+  const path = location.hash.split("?")[0];
+  if (!me && path !== "#/register") {
+    if (path !== "#/login") return void (location.hash = "#/login");
+  }
+  if (me && (path === "" || path === "#/" || path === "#/login" || path === "#/register")) {
+    return void (location.hash = me.role === "admin" ? "#/admin" : "#/orders");
+  }
+  renderNav();
+  for (const [pattern, view] of ROUTES) {
+    const match = path.match(pattern);
+    if (match) {
+      try {
+        await view(...match.slice(1));
+      } catch (error) {
+        if (error instanceof ApiError && error.code === 1001) {
+          me = null;
+          location.hash = "#/login";
+          return;
+        }
+        show(h("div", { class: "card" }, h("p", { class: "error", role: "alert" }, error.message)));
+      }
+      return;
+    }
+  }
+  show(h("p", { class: "empty" }, t("notFound")));
+}
+
+// ---------------------------------------------------------------- views: accounts
+
+function authView(kind) {
+  const registering = kind === "register";
+  show(h("div", { class: "card" },
+    h("h1", {}, registering ? t("signUp") : t("signIn")),
+    form({ id: "auth-form" }, async (el) => {
+      const body = { user_name: el.user_name.value, password: el.password.value };
+      if (registering && el.email.value.trim()) body.email = el.email.value;
+      const answer = await api("POST", registering ? "/register" : "/login", body);
+      me = answer.data;
+      location.hash = me.role === "admin" ? "#/admin" : "#/orders";
+    },
+    field(t("userName"), input("user_name", { autocomplete: "username", required: true })),
+    field(t("password"), input("password", { type: "password", autocomplete: registering ? "new-password" : "current-password" })),
+    registering ? field(t("email"), input("email", { type: "email", autocomplete: "email" })) : null,
+    h("div", { class: "actions" }, h("button", { type: "submit" }, registering ? t("signUp") : t("signIn")))),
+    h("p", { class: "muted" }, registering ? t("haveAccount") : t("noAccount"), " ",
+      h("a", { href: registering ? "#/login" : "#/register" }, registering ? t("signIn") : t("signUp")))));
+}
+
+// ---------------------------------------------------------------- views: lists
+
+function orderList(orders, admin) {
+  if (!orders.length) {
+    return h("div", { class: "empty", "data-testid": "empty" }, t("noOrders"), " ",
+      admin ? null : h("a", { href: "#/new" }, t("startOne")));
+  }
+  return h("ul", { class: "list", "data-testid": "orders" }, orders.map((order) => h("li", {},
+    h("a", { href: `#/${admin ? "admin/order" : "order"}/${order.id}` }, `#${order.id} ${order.title}`),
+    h("span", { class: "muted" }, admin ? `${t("customer")} ${order.user_id} · ` : "", `${t("updatedAt")} ${when(order.updated_time)}`),
+    badge(order.status))));
+}
+
+async function ordersView() {
+  const page = Number(hashQuery().get("page") || 1);
+  const answer = await api("GET", "/communication/orders", undefined, { current: page, page_size: PAGE_SIZE });
+  show(h("h1", {}, t("myOrders")),
+    h("div", { class: "card" }, orderList(answer.data, false),
+      answer.total > PAGE_SIZE ? pager(page, answer.total, (p) => (location.hash = `#/orders?page=${p}`)) : null));
+}
+
+async function inboxView() {
+  const query = hashQuery();
+  const page = Number(query.get("page") || 1);
+  const status = query.get("status") || "";
+  const search = query.get("q") || "";
+  const answer = await api("GET", "/admin/communication/orders", undefined,
+    { current: page, page_size: PAGE_SIZE, status, q: search });
+  const go = (next) => {
+    const params = new URLSearchParams({ ...next });
+    for (const [k, v] of [...params]) if (!v) params.delete(k);
+    location.hash = `#/admin?${params}`;
+  };
+  show(h("h1", {}, t("inbox")),
+    form({ class: "card filters", id: "inbox-filters" }, (el) => go({ status: el.status.value, q: el.q.value }),
+      field(t("status"), h("select", { id: "f-status", name: "status" },
+        h("option", { value: "" }, t("all")),
+        ["0", "1", "2", "3", "4", "-1"].map((s) => h("option", { value: s, selected: s === status }, statusName(s))))),
+      field(t("search"), input("q", { type: "search", value: search })),
+      h("div", { class: "actions" }, h("button", { type: "submit" }, t("apply")))),
+    h("div", { class: "card" }, orderList(answer.data, true),
+      answer.total > PAGE_SIZE ? pager(page, answer.total, (p) => go({ status, q: search, page: p })) : null));
+}
+
+// ---------------------------------------------------------------- views: a new request
+
+async function newRequestView() {
+  const definitions = (await api("GET", "/communication/fields")).data;
+  show(h("h1", {}, t("newRequest")),
+    form({ class: "card", id: "new-order" }, async (el) => {
+      const extra = {};
+      for (const def of definitions) {
+        const value = fieldValue(el, def);
+        if (value !== undefined) extra[def.field_name] = value;
+      }
+      const body = {
+        archive_id: 1, title: el.title.value, content: el.content.value, phone: el.phone.value,
+        images: el.images.value.split("\n").map((u) => u.trim()).filter(Boolean),
+        event_date: el.event_date.value, order_extra: extra,
+      };
+      const created = await api("POST", "/communication/order/create", body);
+      location.hash = `#/order/${created.data.id}`;
+    },
+    field(t("title"), input("title")),
+    field(t("content"), textarea("content")),
+    field(t("phone"), input("phone", { type: "tel", autocomplete: "tel" })),
+    definitions.map((def) => fieldControl(def, undefined)),
+    field(t("images"), textarea("images", { rows: 2 })),
+    field(t("eventDate"), input("event_date")),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, t("create")))));
+}
+
+// ---------------------------------------------------------------- views: one order
+
+function facts(order, definitions) {
+  const extra = order.order_extra;
+  const defined = new Set(definitions.map((d) => d.field_name));
+  const rows = [
+    [t("status"), badge(order.status)], [t("phone"), order.phone], [t("eventDate"), order.event_date || "—"],
+    [t("quotePrice"), order.quote_price || "—"], [t("version"), order.version],
+    ...definitions.map((d) => [d.name, extra[d.field_name] === undefined ? "—" : JSON.stringify(extra[d.field_name]).replace(/^"|"$/g, "")]),
+    ...Object.keys(extra).filter((k) => !defined.has(k)).map((k) => [k, typeof extra[k] === "string" ? extra[k] : JSON.stringify(extra[k])]),
+  ];
+  return h("dl", { class: "facts", "data-testid": "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
+function thread(messages) {
+  if (!messages.length) return h("p", { class: "muted", "data-testid": "thread" }, t("noMessages"));
+  return h("ol", { class: "thread", "data-testid": "thread" }, messages.map((m) => h("li", { class: m.sender_type },
+    h("span", { class: "who" }, `${m.sender_name} · ${when(m.created_time)}`), m.content)));
+}
+
+async function orderView(id, admin) {
+  const scope = admin ? "/admin/communication" : "/communication";
+  const load = async () => (await api("GET", `${scope}/order/detail`, undefined, { id })).data;
+  let order = await load();
+  const definitions = order.order_fields;
+  const notice = h("div", { "data-testid": "notice" });
+  const header = h("div");
+  const body = h("div");
+  const threadBox = h("div");
+
+  const render = () => {
+    header.replaceChildren(h("h1", {}, `#${order.id} `, h("span", { "data-testid": "title" }, order.title), " ", badge(order.status)));
+    body.replaceChildren(...[h("p", { "data-testid": "content" }, order.content), facts(order, definitions),
+      order.quote_content && h("p", { "data-testid": "quote" }, h("strong", {}, `${t("quote")}: `), order.quote_content),
+      order.images.length && h("p", {}, order.images.map((u) => [h("a", { href: u, rel: "noopener" }, u), " "]))].filter(Boolean));
+    threadBox.replaceChildren(thread(order.messages));
+    actions.replaceChildren(...(admin ? merchantActions() : customerActions()));
+    const list = threadBox.querySelector(".thread");
+    if (list) list.scrollTop = list.scrollHeight;
+  };
+  const refresh = async () => { order = await load(); render(); };
+
+  const act = (label, path, extra, cls) => form({ class: "inline-action" }, async () => {
+    await api("POST", path, { id: order.id, ...extra });
+    notice.replaceChildren();
+    await refresh();
+  }, h("button", { type: "submit", class: cls }, label));
+
+  const customerActions = () => {
+    const out = [];
+    if (order.status === 2) {
+      out.push(act(t("accept"), "/communication/order/accept", {}),
+        act(t("reject"), "/communication/order/reject", {}, "secondary"));
+    }
+    if ([0, 1, 2, 4].includes(order.status)) {
+      out.push(act(t("cancelOrder"), "/communication/order/cancel", {}, "danger"));
+    }
+    if (![3, -1].includes(order.status)) {
+      out.push(h("button", { class: "secondary", id: "edit", onclick: () => editor.hidden = !editor.hidden }, t("edit")));
+    }
+    return out;
+  };
+
+  const merchantActions = () => {
+    const out = [];
+    if (order.status === 0) {
+      out.push(act(t("markTalking"), "/admin/communication/order/status", { status: 1 }, "secondary"));
+    }
+    if (![3, -1].includes(order.status)) {
+      out.push(act(t("cancelOrder"), "/admin/communication/order/status", { status: -1 }, "danger"));
+    }
+    return out;
+  };
+  const actions = h("div", { class: "actions", "data-testid": "actions" });
+
+  const editor = form({ class: "card", id: "edit-form", hidden: true }, async (el) => {
+    const changes = { id: order.id, version: order.version };
+    if (el.title.value !== order.title) changes.title = el.title.value;
+    if (el.content.value !== order.content) changes.content = el.content.value;
+    const extra = {};
+    for (const def of definitions) {
+      const value = fieldValue(el, def) ?? null; // emptied: removed
+      if (JSON.stringify(value) !== JSON.stringify(order.order_extra[def.field_name] ?? null)) extra[def.field_name] = value;
+    }
+    if (Object.keys(extra).length) changes.order_extra = extra;
+    const before = order.status;
+    order = { ...order, ...(await api("POST", "/communication/order/update", changes)).data };
+    await refresh();
+    editor.hidden = true;
+    notice.replaceChildren(h("p", { class: before === 2 && order.status === 1 ? "notice" : "muted", role: "status" },
+      before === 2 && order.status === 1 ? t("needsReview") : t("updated")));
+  },
+  h("h2", {}, t("edit")),
+  field(t("title"), input("title", { value: order.title })),
+  field(t("content"), textarea("content", {}, order.content)),
+  definitions.map((def) => fieldControl(def, order.order_extra[def.field_name])),
+  h("div", { class: "actions" }, h("button", { type: "submit" }, t("save"))));
+
+  const composer = form({ id: "message-form" }, async (el) => {
+    await api("POST", `${scope}/message/send`, { comm_order_id: order.id, message_type: "text", content: el.content.value });
+    el.reset();
+    await refresh();
+  }, field(t("writeMessage"), textarea("content", { rows: 2, id: "f-message" })),
+  h("div", { class: "actions" }, h("button", { type: "submit" }, t("send"))));
+
+  const quoteForm = admin ? form({ class: "card", id: "quote-form" }, async (el) => {
+    await api("POST", "/admin/communication/order/quote", { id: order.id, quote_price: el.quote_price.value, quote_content: el.quote_content.value });
+    await refresh();
+  }, h("h2", {}, t("quote")),
+  field(t("price"), input("quote_price", { inputmode: "decimal" })),
+  field(t("quoteContent"), textarea("quote_content")),
+  h("div", { class: "actions" }, h("button", { type: "submit" }, t("sendQuote")))) : null;
+
+  render();
+  show(header, notice,
+    h("div", { class: "grid" },
+      h("section", {}, h("div", { class: "card" }, body, actions), editor,
+        h("div", { class: "card" }, h("h2", {}, t("thread")), threadBox, composer)),
+      h("aside", {}, quoteForm, admin ? h("div", { class: "card muted" }, `${t("customer")}: ${order.user.user_name}`) : null)));
+  const timer = setInterval(() => refresh().catch(() => {}), POLL_MS);
+  stopPolling = () => clearInterval(timer);
+}
+
+// ---------------------------------------------------------------- views: field definitions
+
+async function fieldsView() {
+  const definitions = (await api("GET", "/admin/communication/fields")).data;
+  const rows = h("div", { id: "field-rows" });
+  const TYPES = ["text", "textarea", "number", "select", "radio", "checkbox", "date"];
+  const addRow = (def = { field_name: "", name: "", type: "text", required: false, options: [] }) => {
+    const row = h("div", { class: "field-row" },
+      h("input", { type: "text", name: "field_name", "aria-label": t("fieldName"), placeholder: t("fieldName"), value: def.field_name }),
+      h("input", { type: "text", name: "name", "aria-label": t("label"), placeholder: t("label"), value: def.name }),
+      h("select", { name: "type", "aria-label": t("type") }, TYPES.map((k) => h("option", { value: k, selected: k === def.type }, k))),
+      h("label", { class: "inline" }, h("input", { type: "checkbox", name: "required", checked: def.required }), t("required")),
+      h("input", { type: "text", name: "options", "aria-label": t("options"), placeholder: t("options"), value: def.options.join(", ") }),
+      h("button", { type: "button", class: "danger", onclick: () => row.remove() }, t("remove")));
+    rows.append(row);
+  };
+  definitions.forEach(addRow);
+  const status = h("p", { role: "status", class: "muted" });
+  show(h("h1", {}, t("fields")),
+    form({ class: "card", id: "fields-form" }, async () => {
+      const fields = [...rows.children].map((row) => {
+        const type = row.querySelector("[name=type]").value;
+        const options = row.querySelector("[name=options]").value.split(",").map((o) => o.trim()).filter(Boolean);
+        return {
+          field_name: row.querySelector("[name=field_name]").value, name: row.querySelector("[name=name]").value,
+          type, required: row.querySelector("[name=required]").checked,
+          ...(["select", "radio", "checkbox"].includes(type) ? { options } : {}),
+        };
+      });
+      await api("POST", "/admin/communication/fields", { fields });
+      status.textContent = t("saved");
+    },
+    definitions.length ? null : h("p", { class: "muted" }, t("noFields")),
+    rows,
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "secondary", onclick: () => addRow() }, t("addField")),
+      h("button", { type: "submit" }, t("saveFields"))),
+    status));
+}
+
+// ---------------------------------------------------------------- start
+
+// Views render one after another, in the order of navigation: a slow view can never
+// paint over the one the user went to next.
+let routing = Promise.resolve();
+const navigate = () => (routing = routing.then(route));
+
+async function start() {
+  try {
+    me = (await api("GET", "/user/detail")).data;
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    me = null;
+  }
+  window.addEventListener("hashchange", navigate);
+  await navigate();
+}
+
+start();

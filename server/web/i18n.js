@@ -1,0 +1,55 @@
+// The console's own words, in English and Simplified Chinese, following the browser.
+// (The API's messages come translated by the server: it reads Accept-Language.)
+
+const WORDS = {
+  en: {
+    signIn: "Sign in", signUp: "Sign up", signOut: "Sign out", userName: "User name",
+    password: "Password", email: "Email (optional)", noAccount: "No account yet?",
+    haveAccount: "Already registered?", myOrders: "My orders", newRequest: "New request",
+    inbox: "Inbox", fields: "Order fields", title: "Title", content: "What you need",
+    phone: "Phone", images: "Reference images (one URL per line)", eventDate: "Needed by",
+    create: "Send request", noOrders: "No orders yet.", startOne: "Start a new request",
+    previous: "Previous", next: "Next", page: "Page", of: "of", status: "Status",
+    all: "All", search: "Search", apply: "Apply", thread: "Messages", send: "Send",
+    writeMessage: "Write a message", edit: "Edit", save: "Save changes", close: "Close",
+    accept: "Accept quote", reject: "Reject quote", cancelOrder: "Cancel order",
+    reason: "Reason (optional)", quote: "Quote", price: "Price", quoteContent: "What the price covers",
+    sendQuote: "Send quote", markTalking: "Mark in communication", details: "Details",
+    noMessages: "No messages yet.", needsReview: "You changed the requirements: the quote needs review, and the merchant will send a new one.",
+    updated: "Order updated.", customer: "Customer", quotePrice: "Quoted price", version: "Version",
+    fieldName: "Key", label: "Label", type: "Type", required: "Required", options: "Options (comma-separated)",
+    addField: "Add field", remove: "Remove", saveFields: "Save fields", saved: "Saved.",
+    noFields: "No fields defined: requests have only the standard fields.", loading: "Loading…",
+    notFound: "Nothing here.", updatedAt: "Updated",
+    statuses: { "0": "Pending", "1": "In communication", "2": "Quoted", "3": "Accepted", "4": "Rejected", "-1": "Cancelled" },
+  },
+  zh: {
+    signIn: "登录", signUp: "注册", signOut: "退出", userName: "用户名", password: "密码",
+    email: "邮箱（可选）", noAccount: "还没有账号？", haveAccount: "已有账号？", myOrders: "我的订单",
+    newRequest: "新建需求", inbox: "收件箱", fields: "订单字段", title: "标题", content: "需求描述",
+    phone: "电话", images: "参考图片（每行一个网址）", eventDate: "期望日期", create: "提交需求",
+    noOrders: "还没有订单。", startOne: "新建一个需求", previous: "上一页", next: "下一页",
+    page: "第", of: "页，共", status: "状态", all: "全部", search: "搜索", apply: "筛选",
+    thread: "消息", send: "发送", writeMessage: "输入消息", edit: "编辑", save: "保存修改", close: "关闭",
+    accept: "接受报价", reject: "拒绝报价", cancelOrder: "取消订单", reason: "原因（可选）",
+    quote: "报价", price: "价格", quoteContent: "报价说明", sendQuote: "发送报价",
+    markTalking: "标记为沟通中", details: "详情", noMessages: "还没有消息。",
+    needsReview: "您修改了需求：原报价需要重新审核，商家会发送新的报价。", updated: "订单已更新。",
+    customer: "客户", quotePrice: "报价", version: "版本", fieldName: "键", label: "名称", type: "类型",
+    required: "必填", options: "选项（逗号分隔）", addField: "添加字段", remove: "删除",
+    saveFields: "保存字段", saved: "已保存。", noFields: "还没有定义字段：需求只包含标准字段。",
+    loading: "加载中…", notFound: "这里什么也没有。", updatedAt: "更新于",
+    statuses: { "0": "待处理", "1": "沟通中", "2": "已报价", "3": "已接受", "4": "已拒绝", "-1": "已取消" },
+  },
+};
+
+export const language = (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
+document.documentElement.lang = language === "zh" ? "zh-CN" : "en";
+
+export function t(key) {
+  return WORDS[language][key] ?? WORDS.en[key] ?? key;
+}
+
+export function statusName(status) {
+  return t("statuses")[String(status)] ?? String(status);
+}
