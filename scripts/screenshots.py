@@ -43,11 +43,12 @@ def main() -> None:
                     "order_extra": {"budget": 12000, "delivery_time": "2027-01-31"}}  # fmt: skip
             orders.append(server.call("POST", "/api/communication/order/create", body, alice))
         first = orders[0]["data"]["id"]
-        send = "/api/admin/communication/message/send"
-        server.call("POST", send, {"comm_order_id": first, "message_type": "text",
-                                   "content": "Happy to help. Which payment providers?"}, admin)  # fmt: skip
-        server.call("POST", "/api/communication/message/send", {"comm_order_id": first,
-                    "message_type": "text", "content": "Alipay and Stripe, please."}, alice)  # fmt: skip
+        for path, text, token in [
+            ("/api/admin/communication/message/send", "Which payment providers?", admin),
+            ("/api/communication/message/send", "Alipay and Stripe, please.", alice),
+        ]:
+            message = {"comm_order_id": first, "message_type": "text", "content": text}
+            server.call("POST", path, message, token)
         quote = {"id": first, "quote_price": "12000", "quote_content": "Three weeks, two rounds"}
         server.call("POST", "/api/admin/communication/order/quote", quote, admin)
 
