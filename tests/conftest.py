@@ -152,6 +152,14 @@ async def make_admin(client, name: str = "merchant") -> str:
     return assert_ok(body)["token"]
 
 
+def nested(depth: int) -> dict:
+    """An object nested `depth` levels deep, counting the top object as level 1."""
+    value: dict = {"leaf": 1}
+    for _ in range(depth - 1):
+        value = {"n": value}
+    return value
+
+
 ORDER = {
     "archive_id": 12,
     "title": "A responsive theme",

@@ -11,6 +11,7 @@ from tests.conftest import (
     detail,
     make_admin,
     make_order,
+    nested,
     register,
 )
 
@@ -18,13 +19,6 @@ from tests.conftest import (
 def extra_of_size(total_bytes: int) -> dict:
     """An order_extra whose compact JSON is exactly `total_bytes` long."""
     return {"big": "x" * (total_bytes - len('{"big":""}'))}
-
-
-def nested(depth: int) -> dict:
-    value: dict = {"leaf": 1}
-    for _ in range(depth - 1):
-        value = {"n": value}
-    return value
 
 
 # (field, value at the limit, value just past it, message past it)

@@ -12,6 +12,7 @@ from tests.conftest import (
     detail,
     make_admin,
     make_order,
+    nested,
     quote,
     register,
     update,
@@ -236,14 +237,6 @@ async def test_anonymous_update_is_not_logged_in(client):
         client, "POST", "/api/communication/order/update", json={"id": order["id"], "title": "x"}
     )
     assert_fail(body, code=1001)
-
-
-def nested(depth: int) -> dict:
-    """An object nested `depth` levels deep, counting the top object as level 1."""
-    value: dict = {"leaf": 1}
-    for _ in range(depth - 1):
-        value = {"n": value}
-    return value
 
 
 BAD_UPDATES = [
