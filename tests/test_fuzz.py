@@ -1,6 +1,7 @@
 """Random input for every endpoint: always the envelope, never a trace, a sound file."""
 
 import json
+import os
 import urllib.parse
 
 import pytest
@@ -42,8 +43,12 @@ BODIES = (
     st.dictionaries(st.sampled_from(FIELD_NAMES), IDS | JSON, max_size=8) | JSON
 )  # objects with the real field names, or any JSON at all
 QUERIES = st.dictionaries(st.sampled_from(FIELD_NAMES) | st.text(max_size=10), ODD_TEXT | st.text())
+# FUZZ_EXAMPLES=2000 make test fuzzes deeper; the default keeps the suite fast.
 FUZZ = settings(
-    max_examples=250, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "250")),
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
 )
 
 

@@ -3,6 +3,8 @@
 These run the real `python run.py` as a subprocess."""
 
 import asyncio
+import http.client
+import json
 import sqlite3
 import threading
 import time
@@ -81,25 +83,30 @@ def test_every_acknowledged_update_survives_sigkill(tmp_path):
 
 
 def test_sigterm_lets_in_flight_requests_finish(tmp_path):
-    """Registrations hash a password (~50 ms each) while SIGTERM arrives."""
+    """Registrations hash a password (tens of ms each) while SIGTERM arrives."""
     db = tmp_path / "graceful.db"
     server = LiveServer(db)
     answers: list[dict] = []
+    sent = threading.Semaphore(0)
 
     def register_one(n: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        body = json.dumps({"user_name": f"u{n}", "password": "long enough"})
         try:
-            answers.append(
-                server.call(
-                    "POST", "/api/register", {"user_name": f"u{n}", "password": "long enough"}
-                )
-            )
+            connection.request("POST", "/api/register", body, {"Content-Type": "application/json"})
+            sent.release()
+            answers.append(json.loads(connection.getresponse().read()))
         except OSError as error:
             answers.append({"error": repr(error)})
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=register_one, args=(n,)) for n in range(6)]
     for thread in threads:
         thread.start()
-    time.sleep(0.03)
+    for _ in threads:
+        assert sent.acquire(timeout=30)  # every request is on the wire
+    time.sleep(0.02)  # and read by the server, whose loop is free while scrypt runs
     assert server.stop() == 0
     for thread in threads:
         thread.join(timeout=30)
