@@ -8,8 +8,6 @@ Chinese, anything else English.
 from dataclasses import dataclass
 from typing import Any
 
-LANGUAGES = ("en", "zh")
-
 
 @dataclass(frozen=True)
 class Text:

@@ -31,13 +31,14 @@ async def resolve(store: Store, config: Config, token: str) -> tuple[dict[str, A
     A session used with less than half its lifetime left moves its expiry to
     now + TTL; the token stays the same."""
     now = math.floor(config.clock())
-    found = await store.get_session_user(security.token_hash(token), now)
+    hashed = security.token_hash(token)
+    found = await store.get_session_user(hashed, now)
     if found is None:
         return None
     user, expires_at = found
     renewed = expires_at - now < config.session_ttl / 2
     if renewed:
-        await store.renew_session(security.token_hash(token), now + config.session_ttl)
+        await store.renew_session(hashed, now + config.session_ttl)
     return user, renewed
 
 
