@@ -1,5 +1,7 @@
--- orderdesk schema for SQLite: migration 1, applied when PRAGMA user_version is 0.
--- Later changes are numbered files in server/store/migrations/sqlite/ (0002_*.sql, ...).
+-- orderdesk's SQLite schema: what a fresh database holds once every migration has run,
+-- written out in one place to read. The server builds databases from the numbered
+-- migrations in server/store/migrations/sqlite/; tests/test_schema.py checks that this
+-- file builds the same tables, columns and indexes.
 
 CREATE TABLE IF NOT EXISTS users (
     id            INTEGER PRIMARY KEY,
@@ -77,3 +79,11 @@ CREATE TABLE IF NOT EXISTS settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+
+-- Failed logins, for throttling: one row per failed (or in-progress) attempt and subject.
+CREATE TABLE IF NOT EXISTS login_failures (
+    subject   TEXT NOT NULL,       -- 'name:<login, lower case>' or 'addr:<client address>'
+    failed_at INTEGER NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS login_failures_subject ON login_failures (subject, failed_at);

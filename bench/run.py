@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from server import security  # noqa: E402
-from server.store import open_store  # noqa: E402
-from server.validate import NewOrder  # noqa: E402
+from orderdesk import security  # noqa: E402
+from orderdesk.store import open_store  # noqa: E402
+from orderdesk.validate import NewOrder  # noqa: E402
 
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"

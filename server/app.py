@@ -4,17 +4,17 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server.config import Config
-from server.keys import CONFIG, STORE
-from server.middlewares import (
+from .config import Config
+from .keys import CONFIG, STORE
+from .middlewares import (
     cors_middleware,
     envelope_middleware,
     request_id_middleware,
     session_middleware,
 )
-from server.model import MAX_BODY_BYTES
-from server.routes import setup_routes
-from server.store import open_store
+from .model import MAX_BODY_BYTES
+from .routes import setup_routes
+from .store import open_store
 
 
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -6,9 +6,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from server import messages as M
-from server.errors import Invalid
-from server.messages import Text, language_of
+from . import messages as M
+from .errors import Invalid
+from .messages import Text, language_of
 
 _ABSENT = object()
 

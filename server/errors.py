@@ -7,8 +7,8 @@ version conflict) so the text for each fact is written once.
 
 from typing import Any
 
-from server import messages as M
-from server.messages import Text
+from . import messages as M
+from .messages import Text
 
 
 class ApiError(Exception):

@@ -2,9 +2,9 @@
 
 from aiohttp import web
 
-from server.access import Access
-from server.config import Config
-from server.store import Store
+from .access import Access
+from .config import Config
+from .store import Store
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", Store)

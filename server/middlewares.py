@@ -15,12 +15,12 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from server import messages as M
-from server import sessions
-from server.access import Access
-from server.envelope import as_response, envelope, request_language
-from server.errors import ApiError, Forbidden, NotLoggedIn
-from server.keys import ACCESS, CONFIG, REQUEST_ID, RESULT_CODE, ROUTE_ACCESS, STORE, USER
+from . import messages as M
+from . import sessions
+from .access import Access
+from .envelope import as_response, envelope, request_language
+from .errors import ApiError, Forbidden, NotLoggedIn
+from .keys import ACCESS, CONFIG, REQUEST_ID, RESULT_CODE, ROUTE_ACCESS, STORE, USER
 
 log = logging.getLogger("orderdesk")
 access_log = logging.getLogger("orderdesk.access")

@@ -9,8 +9,8 @@ Swagger UI 4 that reads 3.0 only, as 3.0.3 (/docs/openapi.json).
 from dataclasses import dataclass, field
 from typing import Any
 
-from server import __version__, model
-from server.model import Status
+from . import __version__, model
+from .model import Status
 
 Schema = dict[str, Any]
 

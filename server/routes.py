@@ -3,9 +3,9 @@
 import swagger_ui_bundle
 from aiohttp import web
 
-from server.access import Access
-from server.handlers import admin, auth, messages, ops, orders
-from server.keys import ROUTE_ACCESS
+from .access import Access
+from .handlers import admin, auth, messages, ops, orders
+from .keys import ROUTE_ACCESS
 
 PUBLIC, CUSTOMER, ADMIN = Access.PUBLIC, Access.CUSTOMER, Access.ADMIN
 

@@ -5,9 +5,9 @@ from typing import Any
 
 from aiohttp import web
 
-from server import security
-from server.config import Config
-from server.store import Store
+from . import security
+from .config import Config
+from .store import Store
 
 COOKIE = "token"
 HEADER = "Token"

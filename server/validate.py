@@ -10,10 +10,10 @@ from typing import Any
 
 import orjson
 
-from server import messages as M
-from server import model
-from server.errors import Invalid
-from server.model import Status
+from . import messages as M
+from . import model
+from .errors import Invalid
+from .model import Status
 
 _DIGITS = re.compile(r"[0-9]+")
 _INTEGER = re.compile(r"-?[0-9]+")

@@ -11,10 +11,10 @@ import aiohttp
 import asyncpg
 import pytest
 
-from server import security
-from server.app import create_app
-from server.config import Config
-from server.keys import STORE
+from orderdesk import security
+from orderdesk.app import create_app
+from orderdesk.config import Config
+from orderdesk.keys import STORE
 
 PASSWORD = "correct horse battery"
 

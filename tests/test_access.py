@@ -2,8 +2,8 @@
 
 import pytest
 
-from server.access import Access
-from server.routes import ROUTES
+from orderdesk.access import Access
+from orderdesk.routes import ROUTES
 from tests.conftest import ORDER, call, make_admin, make_order, quote, register
 
 CALLERS = ["anonymous", "expired", "revoked", "other customer", "admin", "owner"]

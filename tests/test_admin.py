@@ -2,8 +2,8 @@
 
 import pytest
 
-from server.access import Access
-from server.routes import ROUTES
+from orderdesk.access import Access
+from orderdesk.routes import ROUTES
 from tests.conftest import (
     PASSWORD,
     admin_detail,
@@ -434,8 +434,8 @@ async def test_update_keeps_required_fields_and_checks_types(client, patch, mess
 async def test_create_admin_creates_and_promotes(aiohttp_client, tmp_path):
     from aiohttp import DummyCookieJar
 
-    from server.app import create_app
-    from server.config import Config
+    from orderdesk.app import create_app
+    from orderdesk.config import Config
 
     db = str(tmp_path / "cli.db")
     created = run_cli("create-admin", "--db", db, "--username", "boss", "--password", PASSWORD)

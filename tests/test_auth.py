@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from server.keys import STORE
+from orderdesk.keys import STORE
 from tests.conftest import PASSWORD, assert_fail, assert_ok, call, register
 
 

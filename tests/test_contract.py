@@ -11,8 +11,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from server import openapi
-from server.routes import ROUTES
+from orderdesk import openapi
+from orderdesk.routes import ROUTES
 from tests.live import LiveServer, run_cli
 
 API_ROUTES = {(method, path) for method, path, _, _ in ROUTES if path.startswith("/api/")}

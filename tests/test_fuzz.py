@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.routes import ROUTES
+from orderdesk.routes import ROUTES
 from tests.live import LiveServer, run_cli
 
 FIELD_NAMES = [

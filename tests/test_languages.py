@@ -4,7 +4,7 @@ import string
 
 import pytest
 
-from server import messages
+from orderdesk import messages
 from tests.conftest import ORDER, assert_fail, call, make_order, register
 
 

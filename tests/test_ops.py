@@ -5,10 +5,10 @@ import logging
 import aiohttp
 import pytest
 
-from server import __version__
-from server.app import create_app
-from server.config import Config
-from server.keys import STORE
+from orderdesk import __version__
+from orderdesk.app import create_app
+from orderdesk.config import Config
+from orderdesk.keys import STORE
 from tests.conftest import PASSWORD, assert_ok, call, register
 from tests.live import run_cli
 

@@ -4,8 +4,8 @@ import sqlite3
 
 import pytest
 
-from server.store import core
-from server.store import sqlite as engine
+from orderdesk.store import core
+from orderdesk.store import sqlite as engine
 
 
 @pytest.fixture

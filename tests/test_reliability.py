@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from server.keys import STORE
+from orderdesk.keys import STORE
 from tests.conftest import assert_ok, call, make_order, register
 from tests.live import ROOT, LiveServer, run_cli
 
@@ -121,8 +121,8 @@ async def test_shutdown_waits_for_a_handler_in_progress(tmp_path, monkeypatch):
     runner starts its cleanup (what SIGTERM triggers), and the database closes after."""
     from aiohttp import ClientSession, web
 
-    from server.app import create_app
-    from server.config import Config
+    from orderdesk.app import create_app
+    from orderdesk.config import Config
     from tests.live import free_port
 
     app = create_app(Config(db=str(tmp_path / "t.db")))
@@ -208,8 +208,8 @@ def test_maintenance_commands_refuse_a_missing_database(tmp_path, command):
 
 
 async def test_synchronous_full_is_applied(aiohttp_client, tmp_path):
-    from server.app import create_app
-    from server.config import Config
+    from orderdesk.app import create_app
+    from orderdesk.config import Config
 
     client = await aiohttp_client(create_app(Config(db=str(tmp_path / "f.db"), synchronous="full")))
     token, _ = await register(client)

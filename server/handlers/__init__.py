@@ -2,9 +2,9 @@
 
 from aiohttp import web
 
-from server.access import Access
-from server.keys import ACCESS, STORE, USER
-from server.store import ANY_OWNER, Sender, Store
+from ..access import Access
+from ..keys import ACCESS, STORE, USER
+from ..store import ANY_OWNER, Sender, Store
 
 
 def store_of(request: web.Request) -> Store:

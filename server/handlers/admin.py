@@ -2,13 +2,13 @@
 
 from aiohttp import web
 
-from server import messages as M
-from server import validate
-from server.envelope import Ok, read_json
-from server.errors import Invalid
-from server.handlers import sender_of, store_of
-from server.model import QUOTE_CONTENT_LEN, Status
-from server.store import Quote
+from .. import messages as M
+from .. import validate
+from ..envelope import Ok, read_json
+from ..errors import Invalid
+from ..handlers import sender_of, store_of
+from ..model import QUOTE_CONTENT_LEN, Status
+from ..store import Quote
 
 _SETTABLE_STATUSES = (Status.IN_COMMUNICATION, Status.CANCELLED)
 

@@ -4,13 +4,13 @@ import asyncio
 
 from aiohttp import web
 
-from server import messages as M
-from server import security, sessions, validate
-from server.envelope import Ok, as_response, read_json
-from server.errors import Invalid
-from server.handlers import store_of
-from server.keys import CONFIG, USER
-from server.messages import Text
+from .. import messages as M
+from .. import security, sessions, validate
+from ..envelope import Ok, as_response, read_json
+from ..errors import Invalid
+from ..handlers import store_of
+from ..keys import CONFIG, USER
+from ..messages import Text
 
 # At most this many failed logins per user name, and per client address, in the window.
 MAX_FAILED_LOGINS = 5

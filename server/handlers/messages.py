@@ -2,10 +2,10 @@
 
 from aiohttp import web
 
-from server import messages as M
-from server import validate
-from server.envelope import Ok, read_json
-from server.handlers import owner_scope, sender_of, store_of
+from .. import messages as M
+from .. import validate
+from ..envelope import Ok, read_json
+from ..handlers import owner_scope, sender_of, store_of
 
 
 async def list_messages(request: web.Request) -> Ok:

@@ -7,8 +7,8 @@ from pathlib import Path
 import orjson
 from aiohttp import web
 
-from server import openapi
-from server.handlers import store_of
+from .. import openapi
+from ..handlers import store_of
 
 log = logging.getLogger("orderdesk")
 

@@ -4,13 +4,13 @@ from typing import Any
 
 from aiohttp import web
 
-from server import messages as M
-from server import validate
-from server.access import Access
-from server.envelope import Ok, read_json
-from server.handlers import owner_scope, store_of
-from server.keys import ACCESS, USER
-from server.store import OrderFilter
+from .. import messages as M
+from .. import validate
+from ..access import Access
+from ..envelope import Ok, read_json
+from ..handlers import owner_scope, store_of
+from ..keys import ACCESS, USER
+from ..store import OrderFilter
 
 
 async def _check_against_fields(

@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from server import messages as M
-from server import model
-from server.model import Status
-from server.store import core
-from server.store.types import ANY_OWNER, OrderFilter, Quote, Row, Sender, Unchanged
-from server.validate import NewMessage, NewOrder, OrderChanges, Page
+from .. import messages as M
+from .. import model
+from ..model import Status
+from ..store import core
+from ..store.types import ANY_OWNER, OrderFilter, Quote, Row, Sender, Unchanged
+from ..validate import NewMessage, NewOrder, OrderChanges, Page
 
 __all__ = ["ANY_OWNER", "OrderFilter", "Quote", "Row", "Sender", "Store", "open_store"]
 
@@ -208,9 +208,9 @@ async def open_store(
     """Open the engine `db` names (a postgresql:// URL, else a SQLite file path) and
     bring its schema up to date."""
     if is_postgres_url(db):
-        from server.store.postgres import PostgresStore
+        from ..store.postgres import PostgresStore
 
         return await PostgresStore.open(db, clock=clock, pool_size=pool_size)
-    from server.store.sqlite import SqliteStore
+    from ..store.sqlite import SqliteStore
 
     return await SqliteStore.open(db, clock=clock, synchronous=synchronous)

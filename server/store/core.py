@@ -12,19 +12,19 @@ from typing import Any, Protocol
 
 import orjson
 
-from server import messages as M
-from server import model
-from server.errors import (
+from .. import messages as M
+from .. import model
+from ..errors import (
     AlreadyTaken,
     OrderFinal,
     OrderNotFound,
     StatusNotAllowed,
     VersionConflict,
 )
-from server.messages import Text
-from server.model import Status
-from server.store.types import ANY_OWNER, OrderFilter, Quote, Row, Sender, Unchanged
-from server.validate import NewMessage, NewOrder, OrderChanges, Page, check_extra_size
+from ..messages import Text
+from ..model import Status
+from ..store.types import ANY_OWNER, OrderFilter, Quote, Row, Sender, Unchanged
+from ..validate import NewMessage, NewOrder, OrderChanges, Page, check_extra_size
 
 
 class Tx(Protocol):

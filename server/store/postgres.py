@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from server.store import Store
+from ..store import Store
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "postgres"
 # Held while migrating, so app servers starting together apply each step once.

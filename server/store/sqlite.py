@@ -21,9 +21,8 @@ from typing import Any, TypeVar
 import aiosqlite
 import orjson
 
-from server.store import Store, core
+from ..store import Store, core
 
-SCHEMA = Path(__file__).resolve().parents[2] / "schema.sql"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "sqlite"
 BUSY_TIMEOUT_MS = 5000
 # Checkpoints (copying the WAL back into the database, with an fsync) run on their own
@@ -106,9 +105,8 @@ async def _connect(path: str, synchronous: str) -> aiosqlite.Connection:
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    """schema.sql is migration 1; numbered files NNNN_*.sql follow, each applied once."""
-    steps = [(1, SCHEMA)]
-    steps += sorted((int(p.name[:4]), p) for p in MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+    """The numbered files NNNN_*.sql not yet applied (PRAGMA user_version), in order."""
+    steps = sorted((int(p.name[:4]), p) for p in MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql"))
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     for number, path in steps:
         if number > current:

@@ -1,0 +1,170 @@
+"""The orderdesk command line: the `orderdesk` command, and `python run.py` in a checkout.
+
+orderdesk [--host H] [--port P] [--db PATH] [--session-ttl S]   serve the API
+orderdesk create-admin --db PATH --username U --password P      make a merchant
+orderdesk backup --db PATH --to FILE / orderdesk check --db PATH
+"""
+
+import argparse
+import asyncio
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+
+from . import __version__, model, security, validate
+from .config import Config, add_db_argument, add_serve_arguments, config_from_args
+from .errors import Invalid
+from .store import is_postgres_url, open_store, sqlite
+
+# The name the help shows: "orderdesk" when installed, "run.py" in a checkout.
+PROG = os.path.basename(sys.argv[0]) or "orderdesk"
+SHUTDOWN_TIMEOUT = 30.0  # seconds in-flight requests get to finish
+
+log = logging.getLogger("orderdesk")
+
+
+ACCESS_LOG_BUFFER = 256  # lines held before a write; also flushed every second
+
+
+def configure_logging(level: str) -> logging.handlers.MemoryHandler:
+    """Everything to stderr; the access log (a line per request) through a buffer, so
+    a busy server makes one write per few hundred requests instead of one each."""
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    access = logging.getLogger("orderdesk.access")
+    buffered = logging.handlers.MemoryHandler(
+        ACCESS_LOG_BUFFER, flushLevel=logging.ERROR, target=logging.getLogger().handlers[0]
+    )
+    access.addHandler(buffered)
+    access.propagate = False
+    return buffered
+
+
+async def _flush_every_second(handler: logging.Handler) -> None:
+    while True:
+        await asyncio.sleep(1)
+        handler.flush()
+
+
+async def _serve(config: Config, access_log: logging.Handler) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully: stop accepting, let
+    in-flight requests finish (up to SHUTDOWN_TIMEOUT), close the database."""
+    from aiohttp import web
+
+    from .app import create_app
+
+    runner = web.AppRunner(create_app(config), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    await runner.setup()
+    flusher = asyncio.create_task(_flush_every_second(access_log))
+    try:
+        await web.TCPSite(runner, config.host, config.port).start()
+        log.info("serving on http://%s:%s (database %s)", config.host, config.port, config.db)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()
+        flusher.cancel()
+        access_log.flush()
+
+
+def serve(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Serve the orderdesk API. Subcommands (put first, each with its own "
+        "--help): " + ", ".join(SUBCOMMANDS) + ".",
+    )
+    add_serve_arguments(parser, dict(os.environ))
+    parser.add_argument("--version", action="version", version=f"orderdesk {__version__}")
+    config = config_from_args(parser.parse_args(argv))
+    access_log = configure_logging(config.log_level)
+    asyncio.run(_serve(config, access_log))
+    return 0
+
+
+def create_admin(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} create-admin",
+        description="Create a merchant (admin) user, or promote an existing user and set "
+        "its password.",
+    )
+    add_db_argument(parser, dict(os.environ))
+    parser.add_argument("--username", required=True, help="the admin's user name")
+    secret = parser.add_mutually_exclusive_group(required=True)
+    secret.add_argument("--password", help="the password (visible in shell history)")
+    secret.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    args = parser.parse_args(argv)
+    password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else args.password
+    try:
+        name = validate.required_str({"username": args.username}, "username", *model.USER_NAME_LEN)
+        validate.required_str({"password": password}, "password", *model.PASSWORD_LEN, trim=False)
+    except Invalid as error:
+        parser.error(error.msg)
+
+    async def save() -> dict:
+        store = await open_store(args.db)
+        try:
+            return await store.save_admin(name, security.hash_password(password))
+        finally:
+            await store.close()
+
+    user = asyncio.run(save())
+    print(f"admin {user['user_name']!r} (id {user['id']}) saved in {args.db}")
+    return 0
+
+
+def _require_sqlite_file(parser: argparse.ArgumentParser, db: str) -> None:
+    if is_postgres_url(db):
+        parser.error("this command is for SQLite files; on PostgreSQL use pg_dump and amcheck")
+    if not os.path.exists(db):
+        parser.error(f"no database at {db}")
+
+
+def backup(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} backup",
+        description="Copy the database consistently, even while the server is running "
+        "(SQLite's online backup API).",
+    )
+    add_db_argument(parser, dict(os.environ))
+    parser.add_argument("--to", required=True, help="the backup file to write")
+    args = parser.parse_args(argv)
+    _require_sqlite_file(parser, args.db)
+    sqlite.backup(args.db, args.to)
+    print(f"backed up {args.db} to {args.to}")
+    return 0
+
+
+def check(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} check",
+        description="Run SQLite's integrity and foreign key checks; exit 0 when sound.",
+    )
+    add_db_argument(parser, dict(os.environ))
+    args = parser.parse_args(argv)
+    _require_sqlite_file(parser, args.db)
+    problems = sqlite.check(args.db)
+    for problem in problems:
+        print(problem)
+    print("ok" if not problems else f"{len(problems)} problem(s) in {args.db}")
+    return 1 if problems else 0
+
+
+SUBCOMMANDS = {"create-admin": create_admin, "backup": backup, "check": check}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
+    return serve(argv)
+
+

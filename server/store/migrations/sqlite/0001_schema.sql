@@ -1,0 +1,79 @@
+-- orderdesk schema for SQLite, migration 1. Later changes are the numbered files beside
+-- this one; the top-level schema.sql is what all of them build, written out to read.
+
+CREATE TABLE IF NOT EXISTS users (
+    id            INTEGER PRIMARY KEY,
+    -- NOCASE folds ASCII case only: "unique ignoring ASCII case", stored as sent.
+    user_name     TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    email         TEXT UNIQUE COLLATE NOCASE,          -- NULL when not given
+    phone         TEXT UNIQUE,                         -- NULL when not given
+    role          TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')),
+    password_hash TEXT NOT NULL,
+    created_time  INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash   BLOB PRIMARY KEY,                     -- sha256 of the token; the token itself is never stored
+    user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    expires_at   INTEGER NOT NULL,
+    created_time INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id);
+
+CREATE TABLE IF NOT EXISTS comm_orders (
+    id              INTEGER PRIMARY KEY,
+    user_id         INTEGER NOT NULL REFERENCES users (id),
+    order_id        INTEGER NOT NULL DEFAULT 0,
+    archive_id      INTEGER NOT NULL,
+    title           TEXT NOT NULL,
+    content         TEXT NOT NULL,
+    phone           TEXT NOT NULL,
+    images          TEXT NOT NULL DEFAULT '[]',        -- JSON array of strings
+    sketch_images   TEXT NOT NULL DEFAULT '[]',
+    finished_images TEXT NOT NULL DEFAULT '[]',
+    event_date      TEXT NOT NULL DEFAULT '',
+    status          INTEGER NOT NULL DEFAULT 0 CHECK (status IN (-1, 0, 1, 2, 3, 4)),
+    admin_id        INTEGER NOT NULL DEFAULT 0,
+    quote_price     TEXT NOT NULL DEFAULT '',          -- "12000.00", '' before any quote
+    quote_content   TEXT NOT NULL DEFAULT '',
+    order_extra     TEXT NOT NULL DEFAULT '{}',        -- JSON object, merged with json_patch
+    created_time    INTEGER NOT NULL,
+    updated_time    INTEGER NOT NULL,
+    version         INTEGER NOT NULL DEFAULT 1
+);
+
+-- The customer's list (newest first, optionally by status) and the merchant's list.
+CREATE INDEX IF NOT EXISTS comm_orders_user ON comm_orders (user_id, id);
+CREATE INDEX IF NOT EXISTS comm_orders_user_status ON comm_orders (user_id, status, id);
+CREATE INDEX IF NOT EXISTS comm_orders_status ON comm_orders (status, id);
+
+CREATE TABLE IF NOT EXISTS messages (
+    id            INTEGER PRIMARY KEY,
+    comm_order_id INTEGER NOT NULL REFERENCES comm_orders (id),
+    sender_id     INTEGER NOT NULL,                    -- 0 for system messages
+    sender_type   TEXT NOT NULL CHECK (sender_type IN ('user', 'admin', 'system')),
+    sender_name   TEXT NOT NULL,
+    message_type  TEXT NOT NULL,
+    content       TEXT NOT NULL,
+    created_time  INTEGER NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS messages_thread ON messages (comm_order_id, created_time, id);
+
+-- Purchase orders, created when a customer accepts a quote.
+CREATE TABLE IF NOT EXISTS orders (
+    id            INTEGER PRIMARY KEY,
+    user_id       INTEGER NOT NULL REFERENCES users (id),
+    comm_order_id INTEGER NOT NULL UNIQUE REFERENCES comm_orders (id),
+    amount        TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    remark        TEXT NOT NULL DEFAULT '',
+    created_time  INTEGER NOT NULL
+);
+
+-- Small documents such as the order field definitions (key 'order_fields', a JSON array).
+CREATE TABLE IF NOT EXISTS settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
