@@ -10,7 +10,6 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-
 from orderdesk import security
 from orderdesk.app import create_app
 from orderdesk.config import Config

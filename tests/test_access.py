@@ -1,9 +1,9 @@
 """Who may do what: every protected endpoint × every kind of caller."""
 
 import pytest
-
 from orderdesk.access import Access
 from orderdesk.routes import ROUTES
+
 from tests.conftest import ORDER, call, make_admin, make_order, quote, register
 
 CALLERS = ["anonymous", "expired", "revoked", "other customer", "admin", "owner"]

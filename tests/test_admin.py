@@ -1,9 +1,9 @@
 """The merchant side (spec 5): the negotiation, admin endpoints, field definitions."""
 
 import pytest
-
 from orderdesk.access import Access
 from orderdesk.routes import ROUTES
+
 from tests.conftest import (
     PASSWORD,
     admin_detail,
@@ -433,7 +433,6 @@ async def test_update_keeps_required_fields_and_checks_types(client, patch, mess
 
 async def test_create_admin_creates_and_promotes(aiohttp_client, tmp_path):
     from aiohttp import DummyCookieJar
-
     from orderdesk.app import create_app
     from orderdesk.config import Config
 

@@ -3,8 +3,8 @@
 import asyncio
 
 import pytest
-
 from orderdesk.keys import STORE
+
 from tests.conftest import PASSWORD, assert_fail, assert_ok, call, register
 
 

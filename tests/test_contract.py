@@ -4,6 +4,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
+from orderdesk import openapi
+from orderdesk.routes import ROUTES
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -11,8 +13,6 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from orderdesk import openapi
-from orderdesk.routes import ROUTES
 from tests.live import LiveServer, run_cli
 
 API_ROUTES = {(method, path) for method, path, _, _ in ROUTES if path.startswith("/api/")}

@@ -3,10 +3,10 @@
 import io
 
 import pytest
-
 from orderdesk.keys import STORE
 from orderdesk.model import MAX_BODY_BYTES
 from orderdesk.routes import ROUTES
+
 from tests.conftest import assert_fail, assert_ok, call, make_admin, register
 
 # Every /api/ route but the OpenAPI document itself answers the envelope.

@@ -7,8 +7,8 @@ import urllib.parse
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from orderdesk.routes import ROUTES
+
 from tests.live import LiveServer, run_cli
 
 FIELD_NAMES = [

@@ -3,8 +3,8 @@
 import string
 
 import pytest
-
 from orderdesk import messages
+
 from tests.conftest import ORDER, assert_fail, call, make_order, register
 
 

@@ -4,11 +4,11 @@ import logging
 
 import aiohttp
 import pytest
-
 from orderdesk import __version__
 from orderdesk.app import create_app
 from orderdesk.config import Config
 from orderdesk.keys import STORE
+
 from tests.conftest import PASSWORD, assert_ok, call, register
 from tests.live import run_cli
 

@@ -3,7 +3,6 @@
 import sqlite3
 
 import pytest
-
 from orderdesk.store import core
 from orderdesk.store import sqlite as engine
 

@@ -10,8 +10,8 @@ import threading
 import time
 
 import pytest
-
 from orderdesk.keys import STORE
+
 from tests.conftest import assert_ok, call, make_order, register
 from tests.live import ROOT, LiveServer, run_cli
 
@@ -120,9 +120,9 @@ async def test_shutdown_waits_for_a_handler_in_progress(tmp_path, monkeypatch):
     """The same guarantee, deterministic: the handler is provably running when the
     runner starts its cleanup (what SIGTERM triggers), and the database closes after."""
     from aiohttp import ClientSession, web
-
     from orderdesk.app import create_app
     from orderdesk.config import Config
+
     from tests.live import free_port
 
     app = create_app(Config(db=str(tmp_path / "t.db")))

@@ -23,7 +23,9 @@ def _shape(conn: sqlite3.Connection) -> dict:
             cols = [row[2] for row in conn.execute(f"PRAGMA index_xinfo('{name}')") if row[5]]
             key = name if origin == "c" else f"{origin}:{','.join(map(str, cols))}"
             indexes[key] = (cols, unique, partial)
-        foreign = sorted(tuple(row[2:5]) for row in conn.execute(f"PRAGMA foreign_key_list('{table}')"))
+        foreign = sorted(
+            tuple(row[2:5]) for row in conn.execute(f"PRAGMA foreign_key_list('{table}')")
+        )
         shape[table] = (columns, indexes, foreign)
     return shape
 
