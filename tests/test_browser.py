@@ -289,6 +289,31 @@ def test_the_attack_of_issue_11_is_refused_where_the_customer_types_it(server, p
     assert shown["data"]["images"] == [] and shown["data"]["version"] == 1
 
 
+def test_the_merchant_sets_images_by_the_same_rule(server, pages):
+    token = server.register("trent")
+    order = {"archive_id": 1, "title": "Sketch me", "content": "c", "phone": "12345",
+             "order_extra": {"size": "M"}}  # fmt: skip
+    order_id = server.call("POST", "/api/communication/order/create", order, token)["data"]["id"]
+    merchant = pages()
+    sign_in(merchant, server.url, *MERCHANT)
+    merchant.wait_for_selector("[data-testid=orders]")
+    merchant.goto(f"{server.url}/#/admin/order/{order_id}")
+    merchant.fill("#f-sketch_images", ATTACK)
+    merchant.click("#images-form button[type=submit]")
+    assert merchant.wait_for_selector(".error").text_content() == refusal("sketch_images")
+    assert merchant.evaluate("document.activeElement.name") == "sketch_images"
+    stored = merchant.evaluate(FETCH_JSON, f"/api/admin/communication/order/detail?id={order_id}")
+    assert stored["data"]["sketch_images"] == [] and stored["data"]["version"] == 1
+
+    image = f"{server.url}/static/favicon.svg"
+    merchant.fill("#f-sketch_images", "")
+    merchant.fill("#f-finished_images", f"  {image}\n\n{UPLOAD}")
+    merchant.click("#images-form button[type=submit]")
+    merchant.wait_for_selector(f"[data-testid=finished-images] a[href='{image}'] img")
+    assert merchant.query_selector(f"[data-testid=finished-images] a[href='{UPLOAD}']")
+    assert "images updated: finished_images" in merchant.text_content("[data-testid=thread]")
+
+
 FETCH_JSON = "(path) => fetch(path).then((r) => r.json())"
 POST_JSON = """([path, body]) => fetch(path, {
   method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),

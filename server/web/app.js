@@ -114,6 +114,9 @@ function showError(form, error) {
   if (control) control.focus();
 }
 
+// The non-empty lines of a textarea, trimmed: one URL per line.
+const lines = (control) => control.value.split("\n").map((u) => u.trim()).filter(Boolean);
+
 function form(attrs, onsubmit, ...children) {
   const el = h("form", { ...attrs, novalidate: true }, ...children);
   el.addEventListener("submit", async (event) => {
@@ -319,7 +322,7 @@ async function newRequestView() {
       }
       const body = {
         archive_id: 1, title: el.title.value, content: el.content.value, phone: el.phone.value,
-        images: el.images.value.split("\n").map((u) => u.trim()).filter(Boolean),
+        images: lines(el.images),
         event_date: el.event_date.value, order_extra: extra,
       };
       const created = await api("POST", "/communication/order/create", body);
@@ -456,12 +459,22 @@ async function orderView(id, admin) {
   field(t("quoteContent"), textarea("quote_content")),
   h("div", { class: "actions" }, h("button", { type: "submit" }, t("sendQuote")))) : null;
 
+  const imagesForm = admin ? form({ class: "card", id: "images-form" }, async (el) => {
+    await api("POST", "/admin/communication/order/images",
+      { id: order.id, sketch_images: lines(el.sketch_images), finished_images: lines(el.finished_images) });
+    await refresh();
+  }, h("h2", {}, t("merchantImages")),
+  field(t("sketchImages"), textarea("sketch_images", { rows: 2 }, order.sketch_images.join("\n"))),
+  field(t("finishedImages"), textarea("finished_images", { rows: 2 }, order.finished_images.join("\n"))),
+  h("p", { class: "muted" }, t("oneUrlPerLine")),
+  h("div", { class: "actions" }, h("button", { type: "submit" }, t("saveImages")))) : null;
+
   render();
   show(header, notice,
     h("div", { class: "grid" },
       h("section", {}, h("div", { class: "card" }, body, actions), editor,
         h("div", { class: "card" }, h("h2", {}, t("thread")), threadBox, composer)),
-      h("aside", {}, quoteForm, admin ? h("div", { class: "card muted" }, `${t("customer")}: ${order.user.user_name}`) : null)));
+      h("aside", {}, quoteForm, imagesForm, admin ? h("div", { class: "card muted" }, `${t("customer")}: ${order.user.user_name}`) : null)));
   const timer = setInterval(() => refresh().catch(() => {}), POLL_MS);
   stopPolling = () => clearInterval(timer);
 }
