@@ -90,6 +90,13 @@ TOO_MANY_ITEMS = Text("{field} may hold at most {count} items", "{field} 最多 
 ITEM_LENGTH = Text(
     "each of {field} must be 1-{high} characters", "{field} 的每一项长度必须为 1-{high} 个字符"
 )
+
+# console (issue 11.1): image lists hold only links a browser may safely follow
+IMAGE_URL_FORM = Text(
+    "each of {field} must be an http:// or https:// URL with a host, or an /uploads/ path",
+    "{field} 的每一项必须是带主机名的 http:// 或 https:// 网址，或 /uploads/ 路径",
+)
+
 ONE_OF = Text("{field} must be one of {choices}", "{field} 必须是以下之一：{choices}")
 STATUS_ONE_OR_CANCELLED = Text("status must be 1 or -1", "status 必须是 1 或 -1")
 

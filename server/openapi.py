@@ -46,10 +46,23 @@ ID = {
         string(1, 19, pattern="^[0-9]+$"),
     ],
 }
+# The pattern is the shape; the description states the whole rule (validate.is_image_url).
+IMAGE_URL = string(
+    1,
+    model.IMAGE_URL_MAX,
+    pattern=r'^(?:[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#<>"\\^`{|}]+(?:[/?#][^\s<>"\\^`{|}]*)?'
+    r"|/uploads/(?:thumb/)?[A-Za-z0-9_-]+\.[A-Za-z0-9]{1,10})$",
+    description="an absolute http:// or https:// URL with a host (any letter case in the "
+    "scheme; a port, if any, 0-65535), or the path of an upload of this server: /uploads/ "
+    "or /uploads/thumb/, then a name of letters, digits, '_' and '-', a dot and an "
+    "extension of 1-10 letters or digits. Trimmed first; no whitespace, control or format "
+    'character and none of < > " \\ ^ ` { | } anywhere. Anything else (javascript:, '
+    "data:, //host/x, relative paths, other schemes) is refused, naming the field.",
+)
 URLS = {
     "type": "array",
     "maxItems": model.IMAGES_MAX,
-    "items": string(1, model.IMAGE_URL_MAX),
+    "items": IMAGE_URL,
 }
 STATUS = integer(
     enum=[int(s) for s in Status],

@@ -2,11 +2,13 @@
 to typed values. Each failure raises `Invalid` with a message naming the field."""
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -90,7 +92,8 @@ def optional_phone(source: Mapping[str, Any], name: str = "phone") -> str | None
 
 
 def optional_url_list(source: Mapping[str, Any], name: str) -> list[str] | None:
-    """A list of image URLs: at most 20 non-empty strings of at most 1000 characters."""
+    """A list of image URLs: at most 20 strings of 1-1000 characters after trimming,
+    each one that a browser may safely load or follow (`is_image_url`)."""
     value = source.get(name)
     if value is None:
         return None
@@ -105,8 +108,44 @@ def optional_url_list(source: Mapping[str, Any], name: str) -> list[str] | None:
         url = item.strip()
         if not 1 <= len(url) <= model.IMAGE_URL_MAX:
             raise Invalid(M.ITEM_LENGTH, field=name, high=model.IMAGE_URL_MAX)
+        if not is_image_url(url):
+            raise Invalid(M.IMAGE_URL_FORM, field=name)
         urls.append(url)
     return urls
+
+
+# Stored image URLs become links and <img> sources in browsers (issue 11: a stored
+# `javascript:` URL ran in the merchant's console), so the rule is an allow-list.
+# An upload of this server: one name of URL-safe characters and an extension, right
+# under /uploads/ or under /uploads/thumb/ (its thumbnail); no other dot or slash.
+_UPLOAD_PATH = re.compile(r"/uploads/(?:thumb/)?[A-Za-z0-9_-]+\.[A-Za-z0-9]{1,10}")
+_WEB_SCHEME = re.compile(r"https?://", re.IGNORECASE)
+# A host name (letters of any script, digits, dots, hyphens, underscores) or an IPv6
+# address, which urlsplit has already checked inside its brackets.
+_HOST = re.compile(r"[\w.:-]+")
+# Characters that RFC 3986 never allows in a URL; browsers re-encode them.
+_NOT_IN_URLS = frozenset('<>"\\^`{|}')
+
+
+def is_image_url(url: str) -> bool:
+    """An absolute http(s) URL with a host, or the path of an upload of this server.
+    No whitespace, control or format character anywhere, nor a character that URLs
+    never hold: browsers drop or reinterpret those (a tab inside `javascript:`, a
+    backslash for a slash), so what is stored must be what the browser will use."""
+    if any(
+        c.isspace() or c in _NOT_IN_URLS or unicodedata.category(c) in ("Cc", "Cf") for c in url
+    ):
+        return False
+    if _UPLOAD_PATH.fullmatch(url):
+        return True
+    if not _WEB_SCHEME.match(url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a port that is not a number in range)
+    except ValueError:
+        return False
+    return bool(parts.hostname and _HOST.fullmatch(parts.hostname))
 
 
 def optional_note(source: Mapping[str, Any], name: str) -> str:

@@ -29,7 +29,7 @@ REQUESTS = {
         "id": "{id}", "quote_price": "10", "quote_content": "ok",
     },
     "/api/admin/communication/order/status": {"id": "{id}", "status": 1},
-    "/api/admin/communication/order/images": {"id": "{id}", "sketch_images": ["u"]},
+    "/api/admin/communication/order/images": {"id": "{id}", "sketch_images": ["https://x.test/s.png"]},
     "/api/admin/communication/message/send": {
         "comm_order_id": "{id}", "message_type": "text", "content": "hi",
     },

@@ -21,14 +21,26 @@ def extra_of_size(total_bytes: int) -> dict:
     return {"big": "x" * (total_bytes - len('{"big":""}'))}
 
 
+IMAGE = "https://x.test/a.png"
+
+
+def url_of_length(length: int) -> str:
+    return "https://x.test/" + "u" * (length - len("https://x.test/"))
+
+
 # (field, value at the limit, value just past it, message past it)
 ORDER_LIMITS = [
     ("title", "t" * 250, "t" * 251, "title must be 1-250 characters"),
     ("content", "c" * 20000, "c" * 20001, "content must be 1-20000 characters"),
     ("phone", "1" * 32, "1" * 33, "phone must be 5-32 characters"),
     ("phone", "12345", "1234", "phone must be 5-32 characters"),
-    ("images", ["u"] * 20, ["u"] * 21, "images may hold at most 20 items"),
-    ("images", ["u" * 1000], ["u" * 1001], "each of images must be 1-1000 characters"),
+    ("images", [IMAGE] * 20, [IMAGE] * 21, "images may hold at most 20 items"),
+    (
+        "images",
+        [url_of_length(1000)],
+        [url_of_length(1001)],
+        "each of images must be 1-1000 characters",
+    ),
     ("event_date", "e" * 64, "e" * 65, "event_date must be at most 64 characters"),
     (
         "order_extra",

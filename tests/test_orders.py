@@ -59,7 +59,7 @@ BAD_CREATES = [
     ({"phone": "12"}, "phone must be 5-32 characters"),
     ({"phone": "1" * 33}, "phone must be 5-32 characters"),
     ({"phone": "call me"}, "phone may contain only digits, spaces and + - ( )"),
-    ({"images": ["ok", ""]}, "each of images must be 1-1000 characters"),
+    ({"images": ["https://x.test/a.png", ""]}, "each of images must be 1-1000 characters"),
     ({"event_date": 20231231}, "event_date must be a string"),
     ({"order_extra": [1]}, "order_extra must be a JSON object"),
     ({"order_extra": {"a": {"b": {"c": {"d": {}}}}}}, "order_extra may nest at most 4 levels"),

@@ -303,7 +303,7 @@ async def test_limits_are_accepted_at_the_boundary(client):
         title="t" * 250,
         content="c" * 20000,
         phone="1" * 32,
-        images=["u" * 1000] * 20,
+        images=["https://x.test/" + "u" * 985] * 20,
         event_date="e" * 64,
         order_extra=extra,
     )

@@ -9,13 +9,43 @@ const PAGE_SIZE = 10;
 let me = null; // the signed-in user, or null
 let stopPolling = () => {};
 
+// ---------------------------------------------------------------- safe links
+
+// The only stored strings that may become a link or an image source: the server's
+// rule for image lists (spec §3), checked here again so that nothing stored before
+// the rule, or written past the API, is ever followed. Anything else stays text.
+const UPLOAD_PATH = /^\/uploads\/(?:thumb\/)?[A-Za-z0-9_-]+\.[A-Za-z0-9]{1,10}$/;
+// http(s), two slashes, then a host as written: no percent-escapes, no extra slash.
+const WEB_URL = /^https?:\/\/[^/?#%]+(?:[/?#]|$)/i;
+const NOT_IN_URLS = /[\s\p{Cc}\p{Cf}<>"\\^`{|}]/u;
+
+export function safeUrl(text) {
+  if (typeof text !== "string") return null;
+  if (UPLOAD_PATH.test(text)) return text;
+  if (!WEB_URL.test(text) || NOT_IN_URLS.test(text)) return null;
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    return null;
+  }
+  return (url.protocol === "http:" || url.protocol === "https:") && url.hostname ? url.href : null;
+}
+
+// The console's own routes ("#/order/7") are the only other hrefs it makes.
+const ROUTE_LINK = /^#\/[A-Za-z0-9/?=&%._-]*$/;
+
 // ---------------------------------------------------------------- building blocks
 
+// Elements from code: attribute names are always literals of this file, handlers
+// are attached with addEventListener, text is always a text node, and an href or
+// src that is neither a console route nor a safe URL is left out.
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (value === false || value === null || value === undefined) continue;
     if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if ((key === "href" || key === "src") && !(ROUTE_LINK.test(value) || safeUrl(value))) continue;
     else if (key === "class") el.className = value;
     else if (key === "value") el.value = value;
     else if (key === "checked") el.checked = value;
@@ -27,6 +57,23 @@ function h(tag, attrs = {}, ...children) {
     }
   }
   return el;
+}
+
+// A stored URL as a link that opens apart from the console, showing the image when
+// `preview`; as plain text when it is not a safe URL.
+function storedLink(text, preview) {
+  const url = safeUrl(text);
+  if (!url) return h("span", { class: "unsafe-url", "data-testid": "unsafe-url" }, text);
+  return h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: preview ? "image" : null },
+    preview ? h("img", { src: url, alt: text, loading: "lazy", referrerpolicy: "no-referrer" }) : null,
+    h("span", { class: "url" }, text));
+}
+
+function gallery(label, urls, testid) {
+  if (!urls.length) return null;
+  return h("section", { class: "gallery", "data-testid": testid },
+    h("h2", {}, label),
+    h("ul", {}, urls.map((u) => h("li", {}, storedLink(u, true)))));
 }
 
 const badge = (status) => h("span", { class: `badge s${status}`, "data-status": status }, statusName(status));
@@ -66,6 +113,9 @@ function showError(form, error) {
   else form.append(note);
   if (control) control.focus();
 }
+
+// The non-empty lines of a textarea, trimmed: one URL per line.
+const lines = (control) => control.value.split("\n").map((u) => u.trim()).filter(Boolean);
 
 function form(attrs, onsubmit, ...children) {
   const el = h("form", { ...attrs, novalidate: true }, ...children);
@@ -272,7 +322,7 @@ async function newRequestView() {
       }
       const body = {
         archive_id: 1, title: el.title.value, content: el.content.value, phone: el.phone.value,
-        images: el.images.value.split("\n").map((u) => u.trim()).filter(Boolean),
+        images: lines(el.images),
         event_date: el.event_date.value, order_extra: extra,
       };
       const created = await api("POST", "/communication/order/create", body);
@@ -301,10 +351,17 @@ function facts(order, definitions) {
   return h("dl", { class: "facts", "data-testid": "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
+// Image and file messages carry an upload path or URL (spec §7) and show as a link
+// when it is safe; every other message, and any unsafe content, is text.
+function messageBody(m) {
+  if (m.message_type === "image" || m.message_type === "file") return storedLink(m.content, m.message_type === "image");
+  return m.content;
+}
+
 function thread(messages) {
   if (!messages.length) return h("p", { class: "muted", "data-testid": "thread" }, t("noMessages"));
   return h("ol", { class: "thread", "data-testid": "thread" }, messages.map((m) => h("li", { class: m.sender_type },
-    h("span", { class: "who" }, `${m.sender_name} · ${when(m.created_time)}`), m.content)));
+    h("span", { class: "who" }, `${m.sender_name} · ${when(m.created_time)}`), messageBody(m))));
 }
 
 async function orderView(id, admin) {
@@ -321,7 +378,9 @@ async function orderView(id, admin) {
     header.replaceChildren(h("h1", {}, `#${order.id} `, h("span", { "data-testid": "title" }, order.title), " ", badge(order.status)));
     body.replaceChildren(...[h("p", { "data-testid": "content" }, order.content), facts(order, definitions),
       order.quote_content && h("p", { "data-testid": "quote" }, h("strong", {}, `${t("quote")}: `), order.quote_content),
-      order.images.length && h("p", {}, order.images.map((u) => [h("a", { href: u, rel: "noopener" }, u), " "]))].filter(Boolean));
+      gallery(t("referenceImages"), order.images, "images"),
+      gallery(t("sketchImages"), order.sketch_images, "sketch-images"),
+      gallery(t("finishedImages"), order.finished_images, "finished-images")].filter(Boolean));
     threadBox.replaceChildren(thread(order.messages));
     actions.replaceChildren(...(admin ? merchantActions() : customerActions()));
     const list = threadBox.querySelector(".thread");
@@ -400,12 +459,22 @@ async function orderView(id, admin) {
   field(t("quoteContent"), textarea("quote_content")),
   h("div", { class: "actions" }, h("button", { type: "submit" }, t("sendQuote")))) : null;
 
+  const imagesForm = admin ? form({ class: "card", id: "images-form" }, async (el) => {
+    await api("POST", "/admin/communication/order/images",
+      { id: order.id, sketch_images: lines(el.sketch_images), finished_images: lines(el.finished_images) });
+    await refresh();
+  }, h("h2", {}, t("merchantImages")),
+  field(t("sketchImages"), textarea("sketch_images", { rows: 2 }, order.sketch_images.join("\n"))),
+  field(t("finishedImages"), textarea("finished_images", { rows: 2 }, order.finished_images.join("\n"))),
+  h("p", { class: "muted" }, t("oneUrlPerLine")),
+  h("div", { class: "actions" }, h("button", { type: "submit" }, t("saveImages")))) : null;
+
   render();
   show(header, notice,
     h("div", { class: "grid" },
       h("section", {}, h("div", { class: "card" }, body, actions), editor,
         h("div", { class: "card" }, h("h2", {}, t("thread")), threadBox, composer)),
-      h("aside", {}, quoteForm, admin ? h("div", { class: "card muted" }, `${t("customer")}: ${order.user.user_name}`) : null)));
+      h("aside", {}, quoteForm, imagesForm, admin ? h("div", { class: "card muted" }, `${t("customer")}: ${order.user.user_name}`) : null)));
   const timer = setInterval(() => refresh().catch(() => {}), POLL_MS);
   stopPolling = () => clearInterval(timer);
 }

@@ -21,6 +21,8 @@ const WORDS = {
     addField: "Add field", remove: "Remove", saveFields: "Save fields", saved: "Saved.",
     noFields: "No fields defined: requests have only the standard fields.", loading: "Loading…",
     notFound: "Nothing here.", updatedAt: "Updated",
+    referenceImages: "Reference images", sketchImages: "Sketches", finishedImages: "Finished images",
+    merchantImages: "Your images", oneUrlPerLine: "One http(s) URL or /uploads/ path per line.", saveImages: "Save images",
     statuses: { "0": "Pending", "1": "In communication", "2": "Quoted", "3": "Accepted", "4": "Rejected", "-1": "Cancelled" },
   },
   zh: {
@@ -39,6 +41,8 @@ const WORDS = {
     required: "必填", options: "选项（逗号分隔）", addField: "添加字段", remove: "删除",
     saveFields: "保存字段", saved: "已保存。", noFields: "还没有定义字段：需求只包含标准字段。",
     loading: "加载中…", notFound: "这里什么也没有。", updatedAt: "更新于",
+    referenceImages: "参考图片", sketchImages: "草图", finishedImages: "成品图",
+    merchantImages: "商家图片", oneUrlPerLine: "每行一个 http(s) 网址或 /uploads/ 路径。", saveImages: "保存图片",
     statuses: { "0": "待处理", "1": "沟通中", "2": "已报价", "3": "已接受", "4": "已拒绝", "-1": "已取消" },
   },
 };
