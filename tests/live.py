@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -33,7 +34,7 @@ def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
 class LiveServer:
     """`python run.py` on a free port; `db` is a SQLite file or a PostgreSQL URL (then
     `log` names the server's log file). `command` runs another program instead (the
-    installed `orderdesk`), in `cwd`."""
+    installed `orderdesk`), in `cwd`; `env` adds environment variables."""
 
     def __init__(
         self,
@@ -42,6 +43,7 @@ class LiveServer:
         log: Path | None = None,
         command: list[str] | None = None,
         cwd: Path = ROOT,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.db = db
         self.port = free_port()
@@ -52,6 +54,7 @@ class LiveServer:
             stdout=self.log,
             stderr=subprocess.STDOUT,
             cwd=cwd,
+            env={**os.environ, **(env or {})},
         )  # fmt: skip
         self._wait_until_serving()
 
