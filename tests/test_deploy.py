@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import http.client
 import json
+import random
 import shutil
 import signal
 import socket
@@ -24,7 +25,7 @@ import pytest
 from orderdesk import messages as M
 
 from tests.conftest import postgres_database
-from tests.live import ROOT, LiveServer, free_port
+from tests.live import ROOT, LiveServer
 
 DEPLOY = ROOT / "docs" / "deploy"
 PASSWORD = "correct horse battery"
@@ -72,6 +73,21 @@ def make_certificate(folder: Path) -> None:
     )  # fmt: skip
 
 
+def listen_port() -> int:
+    """A free port outside the range that outgoing connections take their local ports
+    from: nginx listens on every address, which such a connection would block."""
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    first_ephemeral = int(ephemeral.read_text().split()[0]) if ephemeral.exists() else 32768
+    for port in random.Random().sample(range(10000, first_ephemeral), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port")
+
+
 class Nginx:
     """nginx from a temporary prefix: its own config, logs, pid and temp folders."""
 
@@ -104,6 +120,18 @@ class Nginx:
             stderr=subprocess.STDOUT,
         )
 
+    def wait_until_serving(self, port: int) -> None:
+        for _ in range(400):
+            if self.process.poll() is not None:
+                log = (self.prefix / "error.log").read_text()
+                raise AssertionError(f"nginx exited: {log}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"nginx does not listen on {port}")
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGQUIT)
         try:
@@ -111,17 +139,6 @@ class Nginx:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-
-
-def wait_for_port(port: int, process: subprocess.Popen) -> None:
-    for _ in range(400):
-        assert process.poll() is None, "nginx exited"
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port}")
 
 
 class Client:
@@ -190,13 +207,13 @@ def deploy(url: str, tmp_path: Path) -> Iterator[Deployment]:
         LiveServer(url, log=tmp_path / "app1.log", env=env) as first,
         LiveServer(url, log=tmp_path / "app2.log", env=env) as second,
     ):
-        http_port, https_port = free_port(), free_port()
+        http_port, https_port = listen_port(), listen_port()
         prefix = tmp_path / "nginx"
         prefix.mkdir()
         site = site_config([first.port, second.port], http_port, https_port, tmp_path)
         nginx = Nginx(prefix, site)
         try:
-            wait_for_port(https_port, nginx.process)
+            nginx.wait_until_serving(https_port)
             yield Deployment(https_port, http_port, tls, (first, second), nginx)
         finally:
             nginx.stop()
