@@ -13,6 +13,7 @@ from .middlewares import (
     session_middleware,
 )
 from .model import MAX_BODY_BYTES
+from .proxies import trusted_proxy_middleware
 from .routes import setup_routes
 from .store import open_store
 
@@ -28,9 +29,11 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(config: Config) -> web.Application:
     cors = [cors_middleware] if config.cors_origins else []
+    # Outermost: everything inside sees the client's address and scheme.
+    proxy = [trusted_proxy_middleware(config.trusted_proxies)] if config.trusted_proxies else []
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[request_id_middleware, *cors, envelope_middleware, session_middleware],
+        middlewares=[*proxy, request_id_middleware, *cors, envelope_middleware, session_middleware],
     )
     app[CONFIG] = config
     app.cleanup_ctx.append(store_ctx)

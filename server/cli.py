@@ -7,6 +7,7 @@ orderdesk backup --db PATH --to FILE / orderdesk check --db PATH
 
 import argparse
 import asyncio
+import fcntl
 import logging
 import logging.handlers
 import os
@@ -74,6 +75,22 @@ async def _serve(config: Config, access_log: logging.Handler) -> None:
         access_log.flush()
 
 
+def _claim_sqlite_file(db: str) -> int | None:
+    """One server process per SQLite file (its caches assume no other writer): an
+    exclusive flock on `<db>.lock`, held until the process ends; None when another
+    process holds it. Not a lock on the database file itself: SQLite's POSIX locks on
+    that file vanish whenever any descriptor of it is closed in the process."""
+    path = os.path.realpath(db) + ".lock"
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def serve(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -83,6 +100,14 @@ def serve(argv: list[str]) -> int:
     add_serve_arguments(parser, dict(os.environ))
     parser.add_argument("--version", action="version", version=f"orderdesk {__version__}")
     config = config_from_args(parser.parse_args(argv))
+    if not is_postgres_url(config.db) and _claim_sqlite_file(config.db) is None:
+        print(
+            f"{PROG}: another orderdesk server is already serving {config.db}; "
+            "one server process per SQLite file (stop it first, or use PostgreSQL "
+            "for several servers)",
+            file=sys.stderr,
+        )
+        return 1
     access_log = configure_logging(config.log_level)
     asyncio.run(_serve(config, access_log))
     return 0

@@ -1,9 +1,12 @@
 """Settings: defaults, then ORDERDESK_* environment variables, then command-line flags."""
 
 import argparse
+import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from .proxies import Network
 
 DEFAULT_DB = "./data/orderdesk.db"
 
@@ -20,6 +23,8 @@ class Config:
     db_pool: int = 10
     # Origins allowed to call the API from a browser (CORS); none by default.
     cors_origins: tuple[str, ...] = ()
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed; none by default.
+    trusted_proxies: tuple[Network, ...] = ()
     log_level: str = "info"
     # Injectable so tests can move time forward (session expiry and renewal).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
@@ -33,6 +38,13 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
     return value
+
+
+def _network(text: str) -> Network:
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an address or CIDR range: {text!r}") from None
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
@@ -72,6 +84,22 @@ def add_serve_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) ->
         help="let browser pages from ORIGIN (e.g. https://shop.example.com) call the API; "
         "repeatable (env ORDERDESK_CORS_ORIGINS, comma-separated; default none)",
     )
+    try:
+        env_proxies = [
+            _network(p) for p in env.get("ORDERDESK_TRUSTED_PROXIES", "").split(",") if p.strip()
+        ]
+    except argparse.ArgumentTypeError as error:
+        parser.error(f"ORDERDESK_TRUSTED_PROXIES: {error}")
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        type=_network,
+        default=env_proxies,
+        metavar="ADDR",
+        help="a reverse proxy (address or CIDR range) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; repeatable (env ORDERDESK_TRUSTED_PROXIES, "
+        "comma-separated; default none)",
+    )
     parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
@@ -108,5 +136,6 @@ def config_from_args(args: argparse.Namespace) -> Config:
         synchronous=args.synchronous,
         db_pool=args.db_pool,
         cors_origins=tuple(args.cors_origin),
+        trusted_proxies=tuple(args.trusted_proxy),
         log_level=args.log_level,
     )

@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -32,18 +33,28 @@ def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
 
 class LiveServer:
     """`python run.py` on a free port; `db` is a SQLite file or a PostgreSQL URL (then
-    `log` names the server's log file)."""
+    `log` names the server's log file). `command` runs another program instead (the
+    installed `orderdesk`), in `cwd`; `env` adds environment variables."""
 
-    def __init__(self, db: Path | str, *extra_args: str, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        db: Path | str,
+        *extra_args: str,
+        log: Path | None = None,
+        command: list[str] | None = None,
+        cwd: Path = ROOT,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.db = db
         self.port = free_port()
         self.log = (log or Path(db).with_suffix(".log")).open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "run.py"), "--db", str(db), "--port", str(self.port),
-             *extra_args],
+            [*(command or [sys.executable, str(ROOT / "run.py")]),
+             "--db", str(db), "--port", str(self.port), *extra_args],
             stdout=self.log,
             stderr=subprocess.STDOUT,
-            cwd=ROOT,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
         )  # fmt: skip
         self._wait_until_serving()
 
