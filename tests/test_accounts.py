@@ -9,10 +9,15 @@ A second client address: the aiohttp test client always connects from 127.0.0.1,
 import asyncio
 import contextlib
 import dataclasses
+import sqlite3
 import time
+from pathlib import Path
 
 import aiohttp
+import asyncpg
+import orderdesk
 import pytest
+from orderdesk import security
 from orderdesk.app import create_app
 from orderdesk.config import Config, add_serve_arguments, config_from_args
 
@@ -545,3 +550,49 @@ def test_the_account_settings_come_from_flags_and_environment():
     assert (flags.remember_ttl, flags.max_login_failures_per_address,
             flags.max_registrations_per_hour) == (90, 3, 0)  # fmt: skip
     assert defaults == Config()
+
+
+# ---------------------------------------------------------------- upgrading
+
+
+async def build_at_migration_2(db: str) -> None:
+    """A database as the previous release left it, with two users and a session."""
+    folder = Path(orderdesk.__file__).parent / "store" / "migrations"
+    rows = """
+        INSERT INTO users (user_name, email, phone, password_hash, created_time)
+        VALUES ('Alice', 'Alice@X.test', '555 0100', '{hash}', 1), ('bob', NULL, NULL, 'x', 2);
+        INSERT INTO sessions (token_hash, user_id, expires_at, created_time)
+        VALUES ({token}, 1, 4000000000, 1);"""
+    hashed = security.hash_password(PASSWORD)
+    token_hash = security.token_hash("old token")
+    if db.startswith("postgresql://"):
+        conn = await asyncpg.connect(db)
+        try:
+            await conn.execute(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                "applied_time BIGINT NOT NULL); INSERT INTO schema_migrations VALUES (1, 0), (2, 0)"
+            )
+            for number in ("0001_schema", "0002_login_failures"):
+                await conn.execute((folder / "postgres" / f"{number}.sql").read_text())
+            await conn.execute(rows.format(hash=hashed, token=f"'\\x{token_hash.hex()}'::bytea"))
+        finally:
+            await conn.close()
+        return
+    with sqlite3.connect(db) as conn:
+        for number in ("0001_schema", "0002_login_failures"):
+            conn.executescript((folder / "sqlite" / f"{number}.sql").read_text())
+        conn.executescript(rows.format(hash=hashed, token=f"x'{token_hash.hex()}'"))
+        conn.execute("PRAGMA user_version = 2")
+
+
+async def test_accounts_made_before_the_namespace_keep_working(aiohttp_client, db, config):
+    await build_at_migration_2(db)
+    client = await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
+    for fields in ({"user_name": "alice"}, {"email": "alice@x.test"}, {"phone": "555 0100"}):
+        assert assert_ok(await login(client, **fields))["user_name"] == "Alice", fields
+    assert_ok(await me(client, "old token"))  # its TTL: the server's --session-ttl
+    for clash, field in (({"user_name": "ALICE@x.test"}, "user_name"),
+                         ({"user_name": "carol", "phone": "555 0100"}, "phone"),
+                         ({"user_name": "BOB"}, "user_name")):  # fmt: skip
+        body = await call(client, "POST", "/api/register", json={"password": PASSWORD, **clash})
+        assert_fail(body, msg=f"{field} is already taken")

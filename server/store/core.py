@@ -160,9 +160,8 @@ async def create_user(
         await tx.run(
             "DELETE FROM registrations WHERE created_time <= ?", now - model.REGISTRATION_WINDOW
         )
-        if await tx.value("SELECT count(*) FROM registrations WHERE address = ?", address) >= (
-            per_hour
-        ):
+        recent = await tx.value("SELECT count(*) FROM registrations WHERE address = ?", address)
+        if recent >= per_hour:
             raise TooManyAttempts()
         await tx.run(
             "INSERT INTO registrations (address, created_time) VALUES (?, ?)", address, now
