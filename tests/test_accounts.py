@@ -306,6 +306,20 @@ async def test_concurrent_wrong_guesses_stop_after_the_fifth_failure(client):
     assert await login(client) == TOO_MANY
 
 
+async def test_two_app_servers_decide_one_pair_one_attempt_at_a_time(make_client, db):
+    """PostgreSQL serves several app servers: the pair's turn is an advisory lock, not
+    only a lock in one process. (A SQLite file is served by one process.)"""
+    if not db.startswith("postgresql://"):
+        pytest.skip("one process per SQLite file")
+    first, second = await make_client(), await make_client()
+    await register(first)
+    answers = await asyncio.gather(
+        *(login(server, f"guess {n}") for n in range(6) for server in (first, second))
+    )
+    assert sum(answer == WRONG for answer in answers) == 5, answers
+    assert sum(answer == TOO_MANY for answer in answers) == 7, answers
+
+
 async def test_old_failures_are_purged(client, db, clock):
     await fail_logins(client, 3, user_name="ghost")
     assert len(await query_rows(db, "SELECT subject FROM login_failures")) == 6
