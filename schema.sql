@@ -18,10 +18,32 @@ CREATE TABLE IF NOT EXISTS sessions (
     token_hash   BLOB PRIMARY KEY,                     -- sha256 of the token; the token itself is never stored
     user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     expires_at   INTEGER NOT NULL,
-    created_time INTEGER NOT NULL
+    created_time INTEGER NOT NULL,
+    ttl          INTEGER NOT NULL DEFAULT 0,           -- seconds a renewal adds (0: the server's --session-ttl)
+    serial       INTEGER NOT NULL DEFAULT 0            -- increasing per user: the oldest session goes first
 ) WITHOUT ROWID;
 
-CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, serial);
+
+-- One login namespace: every user name, email and phone, folded (NFKC, then case-folded:
+-- model.login_key); the key makes each value identify at most one account. Compared
+-- byte for byte (BINARY), never with NOCASE.
+CREATE TABLE IF NOT EXISTS login_names (
+    login   TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind    TEXT NOT NULL CHECK (kind IN ('user_name', 'email', 'phone'))
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS login_names_user ON login_names (user_id, kind);
+
+-- Successful registrations per client address, for --max-registrations-per-hour.
+CREATE TABLE IF NOT EXISTS registrations (
+    address      TEXT NOT NULL,
+    created_time INTEGER NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS registrations_address ON registrations (address, created_time);
+CREATE INDEX IF NOT EXISTS registrations_time ON registrations (created_time);
 
 CREATE TABLE IF NOT EXISTS comm_orders (
     id              INTEGER PRIMARY KEY,
@@ -80,10 +102,12 @@ CREATE TABLE IF NOT EXISTS settings (
     value TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- Failed logins, for throttling: one row per failed (or in-progress) attempt and subject.
+-- Failed logins, for throttling: one row per failed attempt and subject; rows older than
+-- the window are purged.
 CREATE TABLE IF NOT EXISTS login_failures (
-    subject   TEXT NOT NULL,       -- 'name:<login, lower case>' or 'addr:<client address>'
+    subject   TEXT NOT NULL,       -- 'pair:<account>|<client address>' or 'addr:<client address>'
     failed_at INTEGER NOT NULL
 );
 
 CREATE INDEX IF NOT EXISTS login_failures_subject ON login_failures (subject, failed_at);
+CREATE INDEX IF NOT EXISTS login_failures_time ON login_failures (failed_at);

@@ -1,7 +1,7 @@
 """The orderdesk command line: the `orderdesk` command, and `python run.py` in a checkout.
 
 orderdesk [--host H] [--port P] [--db PATH] [--session-ttl S]   serve the API
-orderdesk create-admin --db PATH --username U --password P      make a merchant
+orderdesk create-admin --db PATH --username U --password P [--email E]   make a merchant
 orderdesk backup --db PATH --to FILE / orderdesk check --db PATH
 """
 
@@ -16,7 +16,7 @@ import sys
 
 from . import __version__, model, security, validate
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
-from .errors import Invalid
+from .errors import AlreadyTaken, Invalid
 from .store import is_postgres_url, open_store, sqlite
 
 # The name the help shows: "orderdesk" when installed, "run.py" in a checkout.
@@ -117,7 +117,7 @@ def create_admin(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog=f"{PROG} create-admin",
         description="Create a merchant (admin) user, or promote an existing user and set "
-        "its password.",
+        "its password; either way every session the user had is revoked.",
     )
     add_db_argument(parser, dict(os.environ))
     parser.add_argument("--username", required=True, help="the admin's user name")
@@ -126,23 +126,37 @@ def create_admin(argv: list[str]) -> int:
     secret.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    parser.add_argument("--email", help="the admin's email, where notification mail goes")
     args = parser.parse_args(argv)
     password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else args.password
     try:
-        name = validate.required_str({"username": args.username}, "username", *model.USER_NAME_LEN)
+        # The rules of registration: NFKC names, no control or format characters.
+        name = validate.user_name({"username": args.username}, "username")
         validate.required_str({"password": password}, "password", *model.PASSWORD_LEN, trim=False)
+        email = validate.optional_email({"email": args.email})
     except Invalid as error:
         parser.error(error.msg)
 
-    async def save() -> dict:
+    async def save() -> tuple[dict, bool]:
         store = await open_store(args.db)
         try:
-            return await store.save_admin(name, security.hash_password(password))
+            return await store.save_admin(name, security.hash_password(password), email)
         finally:
             await store.close()
 
-    user = asyncio.run(save())
-    print(f"admin {user['user_name']!r} (id {user['id']}) saved in {args.db}")
+    try:
+        user, promoted = asyncio.run(save())
+    except AlreadyTaken as error:
+        # Another account uses this name or email as its name, email or phone.
+        print(f"{PROG} create-admin: error: {error.msg} (by another account)", file=sys.stderr)
+        return 1
+    if promoted:
+        print(
+            f"existing user {user['user_name']!r} (id {user['id']}) promoted to admin in "
+            f"{args.db}; its password is set and every session it had is revoked"
+        )
+    else:
+        print(f"new admin {user['user_name']!r} (id {user['id']}) created in {args.db}")
     return 0
 
 

@@ -17,6 +17,10 @@ class Config:
     port: int = 8001
     db: str = DEFAULT_DB
     session_ttl: int = 86400
+    # Accounts (spec 2): a "remember" login's session; throttling and registration rate.
+    remember_ttl: int = 2592000
+    max_login_failures_per_address: int = 20  # 0: off
+    max_registrations_per_hour: int = 20  # 0: off
     # "normal" survives a killed process; "full" also survives power loss (slower).
     synchronous: str = "normal"
     # PostgreSQL only: connections in the pool.
@@ -30,14 +34,23 @@ class Config:
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}: {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1)
+_non_negative_int = _int_at_least(0)
 
 
 def _network(text: str) -> Network:
@@ -68,6 +81,32 @@ def add_serve_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) ->
         default=env.get("ORDERDESK_SESSION_TTL", str(defaults.session_ttl)),
         help="seconds a session lives after its last renewal (env ORDERDESK_SESSION_TTL; "
         "default %(default)s)",
+    )
+    parser.add_argument(
+        "--remember-ttl",
+        type=_positive_int,
+        default=env.get("ORDERDESK_REMEMBER_TTL", str(defaults.remember_ttl)),
+        help='seconds a session made with "remember": true lives after its last renewal '
+        "(env ORDERDESK_REMEMBER_TTL; default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-login-failures-per-address",
+        type=_non_negative_int,
+        default=env.get(
+            "ORDERDESK_MAX_LOGIN_FAILURES_PER_ADDRESS", str(defaults.max_login_failures_per_address)
+        ),
+        help="failed logins from one client address in 15 minutes after which it is refused "
+        "for every name; 0 turns it off (env ORDERDESK_MAX_LOGIN_FAILURES_PER_ADDRESS; "
+        "default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-registrations-per-hour",
+        type=_non_negative_int,
+        default=env.get(
+            "ORDERDESK_MAX_REGISTRATIONS_PER_HOUR", str(defaults.max_registrations_per_hour)
+        ),
+        help="successful registrations per client address per hour; 0 turns it off "
+        "(env ORDERDESK_MAX_REGISTRATIONS_PER_HOUR; default %(default)s)",
     )
     parser.add_argument(
         "--db-pool",
@@ -133,6 +172,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
         port=args.port,
         db=args.db,
         session_ttl=args.session_ttl,
+        remember_ttl=args.remember_ttl,
+        max_login_failures_per_address=args.max_login_failures_per_address,
+        max_registrations_per_hour=args.max_registrations_per_hour,
         synchronous=args.synchronous,
         db_pool=args.db_pool,
         cors_origins=tuple(args.cors_origin),

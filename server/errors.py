@@ -70,3 +70,7 @@ class AlreadyTaken(Invalid):
 
     def __init__(self, field: str) -> None:
         super().__init__(field=field)
+
+
+class TooManyAttempts(Invalid):
+    text = M.TOO_MANY_ATTEMPTS

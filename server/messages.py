@@ -185,4 +185,14 @@ CANNOT_CANCEL = Text("this order can no longer be cancelled", "该订单已无�
 CANNOT_QUOTE = Text("this order can no longer be quoted", "该订单已无法报价")
 MESSAGES_CLOSED = Text("messages are closed on a cancelled order", "已取消的订单不能再发送消息")
 
+# ---------------------------------------------------------------- accounts (round 2)
+
+PASSWORD_CHANGED = Text("password changed", "密码已修改")
+USER_NAME_CHARACTERS = Text(
+    "{field} must not contain control, format or line separator characters",
+    "{field} 不能包含控制字符、格式字符或行分隔符",
+)
+NOT_A_BOOLEAN = Text("{field} must be true or false", "{field} 必须是 true 或 false")
+WRONG_OLD_PASSWORD = Text("old_password is wrong", "old_password 不正确")
+
 ALL = {name: value for name, value in dict(globals()).items() if isinstance(value, Text)}

@@ -129,13 +129,12 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     )
     if found is None:
         raise NotLoggedIn()
-    user, renewed = found
-    if access is Access.ADMIN and user["role"] != "admin":
+    if access is Access.ADMIN and found.user["role"] != "admin":
         raise Forbidden()
-    request[USER] = user
+    request[USER] = found.user
     result = await handler(request)
-    if renewed and "Token" not in request.headers:
+    if found.renewed and "Token" not in request.headers:
         # A browser's cookie follows the session's new expiry.
         result = as_response(request, result)
-        sessions.set_cookie(result, request, token, request.app[CONFIG].session_ttl)
+        sessions.set_cookie(result, request, token, found.ttl)
     return result

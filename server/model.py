@@ -1,5 +1,6 @@
 """Domain constants: statuses, message types and every limit of the spec, named once."""
 
+import unicodedata
 from enum import IntEnum
 
 
@@ -60,3 +61,23 @@ EXTRA_MAX_BYTES = 16 * 1024
 
 FIELD_TYPES = frozenset(["text", "textarea", "number", "select", "radio", "checkbox", "date"])
 FIELD_TYPES_WITH_OPTIONS = frozenset({"select", "radio", "checkbox"})
+
+# ---------------------------------------------------------------- accounts (spec 2, round 2)
+
+# A user name holding a character of these Unicode categories is refused: control (Cc),
+# format (Cf: zero-width, bidi overrides, ...), line and paragraph separators (Zl, Zp).
+USER_NAME_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+SESSIONS_PER_USER = 50
+LOGIN_FAILURE_WINDOW = 15 * 60
+LOGIN_FAILURES_PER_PAIR = 5  # per (account, client address) in the window
+REGISTRATION_WINDOW = 60 * 60
+
+
+def normalize_user_name(name: str) -> str:
+    return unicodedata.normalize("NFKC", name)
+
+
+def login_key(value: str) -> str:
+    """A user name, email or phone as the login namespace compares it: NFKC, case-folded
+    (and NFKC again, as case folding can leave a string that is not)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())

@@ -301,12 +301,44 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/login"): Operation(
         "Log in with a user name, email or phone",
         ACCOUNT,
-        body=obj({"user_name": string(1), "password": string(1)}, ("user_name", "password")),
+        body=obj(
+            {
+                "user_name": string(
+                    1, model.EMAIL_MAX, description="the user name, email or phone"
+                ),
+                "email": string(1, model.EMAIL_MAX, description="used when user_name is not sent"),
+                "phone": string(
+                    1, model.EMAIL_MAX, description="used when neither user_name nor email is sent"
+                ),
+                "password": string(1, model.PASSWORD_LEN[1]),
+                "remember": {
+                    "type": "boolean",
+                    "description": "a session of --remember-ttl seconds instead of --session-ttl",
+                },
+            },
+            ("password",),
+        ),
         data=ref("Session"),
         public=True,
     ),
-    ("POST", "/api/logout"): Operation("Revoke the session", ACCOUNT, public=True),
+    ("POST", "/api/logout"): Operation(
+        "Revoke the session, or with all every session of the user",
+        ACCOUNT,
+        body=obj({"all": {"type": "boolean", "description": "every session of the user"}}),
+        public=True,
+    ),
     ("GET", "/api/user/detail"): Operation("The current user", ACCOUNT, data=ref("User")),
+    ("POST", "/api/user/password"): Operation(
+        "Change the password; every other session of the user is revoked",
+        ACCOUNT,
+        body=obj(
+            {
+                "old_password": string(1, model.PASSWORD_LEN[1]),
+                "password": string(*model.PASSWORD_LEN),
+            },
+            ("old_password", "password"),
+        ),
+    ),
     ("POST", "/api/communication/order/create"): Operation(
         "Ask for custom work",
         CUSTOMER,

@@ -14,6 +14,7 @@ ROUTES = [
     ("POST", "/api/login", auth.login, PUBLIC),
     ("POST", "/api/logout", auth.logout, PUBLIC),
     ("GET", "/api/user/detail", auth.user_detail, CUSTOMER),
+    ("POST", "/api/user/password", auth.change_password, CUSTOMER),
     # customer: only the caller's own orders
     ("POST", "/api/communication/order/create", orders.create, CUSTOMER),
     ("GET", "/api/communication/orders", orders.list_orders, CUSTOMER),

@@ -1,7 +1,7 @@
 """Sessions: opaque random tokens, stored hashed, with a sliding expiry (spec 2)."""
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
@@ -18,32 +18,36 @@ def request_token(request: web.Request) -> str | None:
     return request.headers.get(HEADER) or request.cookies.get(COOKIE) or None
 
 
-async def open_session(store: Store, config: Config, user_id: int) -> tuple[str, int]:
+async def open_session(store: Store, config: Config, user_id: int, ttl: int) -> tuple[str, int]:
+    """A new session living `ttl` seconds (--session-ttl, or --remember-ttl)."""
     token = security.new_token()
-    expires_at = math.floor(config.clock()) + config.session_ttl
-    await store.create_session(security.token_hash(token), user_id, expires_at)
+    expires_at = math.floor(config.clock()) + ttl
+    await store.create_session(security.token_hash(token), user_id, expires_at, ttl)
     return token, expires_at
 
 
-async def resolve(store: Store, config: Config, token: str) -> tuple[dict[str, Any], bool] | None:
-    """The session's user and whether the session was renewed just now.
+class Resolved(NamedTuple):
+    user: dict[str, Any]
+    renewed: bool  # just now: a browser's cookie should follow
+    ttl: int  # the session's own TTL
 
-    A session used with less than half its lifetime left moves its expiry to
-    now + TTL; the token stays the same."""
+
+async def resolve(store: Store, config: Config, token: str) -> Resolved | None:
+    """The session's user, and whether the session was renewed just now.
+
+    A session used with less than half of its own TTL left moves its expiry to
+    now + that TTL; the token stays the same."""
     now = math.floor(config.clock())
     hashed = security.token_hash(token)
     found = await store.get_session_user(hashed, now)
     if found is None:
         return None
-    user, expires_at = found
-    renewed = expires_at - now < config.session_ttl / 2
+    user, expires_at, ttl = found
+    ttl = ttl or config.session_ttl  # 0: a session older than stored TTLs
+    renewed = expires_at - now < ttl / 2
     if renewed:
-        await store.renew_session(hashed, now + config.session_ttl)
-    return user, renewed
-
-
-async def close_session(store: Store, token: str) -> None:
-    await store.delete_session(security.token_hash(token))
+        await store.renew_session(hashed, now + ttl)
+    return Resolved(user, renewed, ttl)
 
 
 def set_cookie(response: web.StreamResponse, request: web.Request, token: str, ttl: int) -> None:

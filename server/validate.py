@@ -324,26 +324,76 @@ class Registration:
     phone: str | None
 
 
-def registration(body: Mapping[str, Any]) -> Registration:
-    user_name = required_str(body, "user_name", *model.USER_NAME_LEN)
-    password = required_str(body, "password", *model.PASSWORD_LEN, trim=False)
-    email = optional_str(body, "email", 0, model.EMAIL_MAX) or None
+def user_name(source: Mapping[str, Any], name: str = "user_name") -> str:
+    """A new user name: NFKC-normalized, refused if it holds a control, format or line
+    separator character anywhere (trimming does not excuse one), then trimmed, 2-64."""
+    value = source.get(name)
+    if isinstance(value, str):
+        value = model.normalize_user_name(value)
+        if any(
+            unicodedata.category(char) in model.USER_NAME_FORBIDDEN_CATEGORIES for char in value
+        ):
+            raise Invalid(M.USER_NAME_CHARACTERS, field=name)
+    return required_str({name: value}, name, *model.USER_NAME_LEN)
+
+
+def optional_email(source: Mapping[str, Any]) -> str | None:
+    email = optional_str(source, "email", 0, model.EMAIL_MAX) or None
     if email is not None and "@" not in email:
         raise Invalid(M.EMAIL_AT)
+    return email
+
+
+def optional_bool(source: Mapping[str, Any], name: str) -> bool:
+    """A flag that may be absent (or null): False then."""
+    value = source.get(name)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise Invalid(M.NOT_A_BOOLEAN, field=name)
+    return value
+
+
+def registration(body: Mapping[str, Any]) -> Registration:
+    name = user_name(body)
+    password = required_str(body, "password", *model.PASSWORD_LEN, trim=False)
+    email = optional_email(body)
     phone = optional_phone(body) if body.get("phone") != "" else None
-    return Registration(user_name, password, email, phone)
+    return Registration(name, password, email, phone)
 
 
 @dataclass(frozen=True)
 class Credentials:
     login: str
     password: str
+    remember: bool
+
+
+# AnqiCMS clients log in with `email` or `phone`; the first of these present is used.
+LOGIN_FIELDS = ("user_name", "email", "phone")
 
 
 def credentials(body: Mapping[str, Any]) -> Credentials:
-    login = required_str(body, "user_name", 1, model.EMAIL_MAX)
+    field = next((name for name in LOGIN_FIELDS if body.get(name) is not None), "user_name")
+    login = required_str(body, field, 1, model.EMAIL_MAX)
     password = required_str(body, "password", 1, model.PASSWORD_LEN[1], trim=False)
-    return Credentials(login, password)
+    return Credentials(login, password, optional_bool(body, "remember"))
+
+
+@dataclass(frozen=True)
+class PasswordChange:
+    old_password: str
+    password: str
+
+
+def password_change(body: Mapping[str, Any]) -> PasswordChange:
+    old_password = required_str(body, "old_password", 1, model.PASSWORD_LEN[1], trim=False)
+    password = required_str(body, "password", *model.PASSWORD_LEN, trim=False)
+    return PasswordChange(old_password, password)
+
+
+def logout_everywhere(body: Mapping[str, Any]) -> bool:
+    return optional_bool(body, "all")
 
 
 # ---------------------------------------------------------------- field definitions

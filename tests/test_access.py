@@ -4,13 +4,14 @@ import pytest
 from orderdesk.access import Access
 from orderdesk.routes import ROUTES
 
-from tests.conftest import ORDER, call, make_admin, make_order, quote, register
+from tests.conftest import ORDER, PASSWORD, call, make_admin, make_order, quote, register
 
 CALLERS = ["anonymous", "expired", "revoked", "other customer", "admin", "owner"]
 
 # A request each protected route accepts from the right caller; "{id}" is the order.
 REQUESTS = {
     "/api/user/detail": {},
+    "/api/user/password": {"old_password": PASSWORD, "password": PASSWORD},
     "/api/communication/order/create": ORDER,
     "/api/communication/orders": {},
     "/api/communication/order/detail": {"id": "{id}"},

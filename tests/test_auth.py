@@ -180,7 +180,7 @@ TOO_MANY = {"code": -1, "msg": "too many attempts, try again later"}
 WRONG = {"code": -1, "msg": "wrong user name or password"}
 
 
-async def test_five_failures_lock_the_user_name_for_fifteen_minutes(client, clock):
+async def test_five_failures_lock_the_pair_for_fifteen_minutes(client, clock):
     await register(client)
     for _ in range(5):
         assert await login(client, "alice", "wrong password") == WRONG
@@ -204,20 +204,6 @@ async def test_a_success_resets_the_count(client):
     for _ in range(4):
         assert await login(client, "alice", "wrong password") == WRONG
     assert_ok(await login(client, "alice"))
-
-
-async def test_five_failures_from_one_address_lock_it(client):
-    await register(client, "alice")
-    for n in range(5):
-        await login(client, f"guess{n}", "wrong password")
-    assert await login(client, "alice") == TOO_MANY
-
-
-async def test_concurrent_guesses_get_no_more_than_five_tries(client):
-    await register(client)
-    answers = await asyncio.gather(*(login(client, "alice", f"guess {n}") for n in range(12)))
-    assert sum(a == WRONG for a in answers) == 5
-    assert sum(a == TOO_MANY for a in answers) == 7
 
 
 async def test_tokens_and_passwords_never_reach_the_logs(client, caplog, monkeypatch):
@@ -264,11 +250,9 @@ async def test_a_used_session_still_expires_on_time(client, clock):
     assert_fail(await me(client, token), code=1001)
 
 
-async def test_a_promotion_reaches_live_sessions_within_seconds(client, clock):
+async def test_a_promotion_revokes_live_sessions_at_once(client):
     token, _ = await register(client, "clerk")
-    assert_fail(
-        await call(client, "GET", "/api/admin/communication/orders", token=token), code=1002
-    )
-    await client.server.app[STORE].save_admin("clerk", "scrypt$1$1$1$AA==$AA==")
-    clock.advance(5)
-    assert_ok(await call(client, "GET", "/api/admin/communication/orders", token=token))
+    assert_ok(await me(client, token))  # used: cached where the engine caches
+    _, promoted = await client.server.app[STORE].save_admin("clerk", "scrypt$1$1$1$AA==$AA==")
+    assert promoted
+    assert_fail(await me(client, token), code=1001)

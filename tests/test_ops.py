@@ -108,6 +108,7 @@ def test_version_and_help():
     assert (result.returncode, result.stdout.strip()) == (0, f"orderdesk {__version__}")
     helped = run_cli("--help")
     for flag in ("--host", "--port", "--db", "--session-ttl", "--db-pool", "--cors-origin",
-                 "--log-level", "--synchronous", "--trusted-proxy", "create-admin", "backup",
-                 "check"):  # fmt: skip
+                 "--log-level", "--synchronous", "--trusted-proxy", "--remember-ttl",
+                 "--max-login-failures-per-address", "--max-registrations-per-hour",
+                 "create-admin", "backup", "check"):  # fmt: skip
         assert flag in helped.stdout, flag

@@ -1,59 +1,86 @@
-"""Register, log in, log out, the current user."""
+"""Register, log in, log out, the current user, password change."""
 
 import asyncio
 
 from aiohttp import web
 
 from .. import messages as M
-from .. import security, sessions, validate
+from .. import model, security, sessions, validate
 from ..envelope import Ok, as_response, read_json
 from ..errors import Invalid
 from ..handlers import store_of
 from ..keys import CONFIG, USER
 from ..messages import Text
-
-# At most this many failed logins per user name, and per client address, in the window.
-MAX_FAILED_LOGINS = 5
-FAILED_LOGIN_WINDOW = 15 * 60
+from ..store import LoginLimits
 
 
-async def _logged_in(request: web.Request, user: dict, text: Text) -> web.StreamResponse:
+def client_address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def _account(user_id: int) -> str:
+    """A known account, as login throttling counts it (an unknown name: 'name:<key>')."""
+    return f"user:{user_id}"
+
+
+def _login_limits(request: web.Request) -> LoginLimits:
+    return LoginLimits(
+        window=model.LOGIN_FAILURE_WINDOW,
+        per_pair=model.LOGIN_FAILURES_PER_PAIR,
+        per_address=request.app[CONFIG].max_login_failures_per_address,
+    )
+
+
+async def _logged_in(request: web.Request, user: dict, text: Text, ttl: int) -> web.StreamResponse:
     config = request.app[CONFIG]
-    token, expires_at = await sessions.open_session(store_of(request), config, user["id"])
+    token, expires_at = await sessions.open_session(store_of(request), config, user["id"], ttl)
     response = as_response(request, Ok({**user, "token": token, "expire": expires_at}, text))
-    sessions.set_cookie(response, request, token, config.session_ttl)
+    sessions.set_cookie(response, request, token, ttl)
     return response
 
 
 async def register(request: web.Request) -> web.StreamResponse:
     form = validate.registration(await read_json(request))
+    config = request.app[CONFIG]
     password_hash = await asyncio.to_thread(security.hash_password, form.password)
     user = await store_of(request).create_user(
-        form.user_name, form.email, form.phone, password_hash
+        form.user_name,
+        form.email,
+        form.phone,
+        password_hash,
+        client_address(request),
+        config.max_registrations_per_hour,
     )
-    return await _logged_in(request, user, M.REGISTERED)
+    return await _logged_in(request, user, M.REGISTERED, config.session_ttl)
 
 
 async def login(request: web.Request) -> web.StreamResponse:
     form = validate.credentials(await read_json(request))
     store = store_of(request)
-    # Throttled whether or not the user exists, so the answer reveals nothing.
-    subjects = [f"name:{form.login.lower()}", f"addr:{request.remote or 'unknown'}"]
-    if not await store.reserve_login_attempt(subjects, FAILED_LOGIN_WINDOW, MAX_FAILED_LOGINS):
-        raise Invalid(M.TOO_MANY_ATTEMPTS)
     user = await store.get_login_user(form.login)
-    # The hash is checked even for an unknown user, so both failures look and last the same.
+    # Throttled whether or not the user exists, so the answer reveals nothing; the hash
+    # is checked even for an unknown user, so both failures look and last the same.
+    account = _account(user["id"]) if user else f"name:{model.login_key(form.login)}"
     stored = user.pop("password_hash") if user else security.dummy_hash()
-    if not await asyncio.to_thread(security.verify_password, form.password, stored) or not user:
+    passed = await store.decide_login(
+        account,
+        client_address(request),
+        _login_limits(request),
+        lambda: asyncio.to_thread(security.verify_password, form.password, stored),
+    )
+    if not passed or not user:
         raise Invalid(M.WRONG_CREDENTIALS)
-    await store.clear_login_failures(subjects)
-    return await _logged_in(request, user, M.LOGGED_IN)
+    config = request.app[CONFIG]
+    ttl = config.remember_ttl if form.remember else config.session_ttl
+    return await _logged_in(request, user, M.LOGGED_IN, ttl)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
+    everywhere = validate.logout_everywhere(await read_json(request))
     token = sessions.request_token(request)
     if token:
-        await sessions.close_session(store_of(request), token)
+        store, hashed = store_of(request), security.token_hash(token)
+        await (store.delete_user_sessions(hashed) if everywhere else store.delete_session(hashed))
     response = as_response(request, Ok(text=M.LOGGED_OUT))
     sessions.clear_cookie(response)
     return response
@@ -61,3 +88,22 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 async def user_detail(request: web.Request) -> Ok:
     return Ok(request[USER])
+
+
+async def change_password(request: web.Request) -> Ok:
+    """A wrong old_password counts as a failed login of this account from this address."""
+    form = validate.password_change(await read_json(request))
+    store, user_id = store_of(request), request[USER]["id"]
+    stored = await store.get_password_hash(user_id)
+    passed = await store.decide_login(
+        _account(user_id),
+        client_address(request),
+        _login_limits(request),
+        lambda: asyncio.to_thread(security.verify_password, form.old_password, stored),
+    )
+    if not passed:
+        raise Invalid(M.WRONG_OLD_PASSWORD)
+    password_hash = await asyncio.to_thread(security.hash_password, form.password)
+    keep = security.token_hash(sessions.request_token(request) or "")
+    await store.change_password(user_id, password_hash, keep)
+    return Ok(text=M.PASSWORD_CHANGED)

@@ -8,24 +8,59 @@ consistent read). `owner_id` scopes an order operation to its customer in SQL
 """
 
 import abc
+import asyncio
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from .. import messages as M
 from .. import model
+from ..errors import TooManyAttempts
 from ..model import Status
 from ..store import core
-from ..store.types import ANY_OWNER, OrderFilter, Quote, Row, Sender, Unchanged
+from ..store.types import ANY_OWNER, LoginLimits, OrderFilter, Quote, Row, Sender, Unchanged
 from ..validate import NewMessage, NewOrder, OrderChanges, Page
 
-__all__ = ["ANY_OWNER", "OrderFilter", "Quote", "Row", "Sender", "Store", "open_store"]
+__all__ = [
+    "ANY_OWNER",
+    "LoginLimits",
+    "OrderFilter",
+    "Quote",
+    "Row",
+    "Sender",
+    "Store",
+    "open_store",
+]
+
+
+class KeyedLocks:
+    """One asyncio lock per key, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        lock = lock or asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
 
 class Store(abc.ABC):
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
+        self._login_turns = KeyedLocks()
 
     def _now(self) -> int:
         return math.floor(self._clock())
@@ -44,29 +79,72 @@ class Store(abc.ABC):
 
     # ---------------------------------------------------------------- users and sessions
 
+    def _sessions_revoked(self, token_hashes: list[bytes]) -> None:  # noqa: B027 (a hook)
+        """Called after a commit that revoked these sessions; an engine that caches
+        sessions forgets them. Nothing to do for one that does not."""
+
     async def create_user(
-        self, user_name: str, email: str | None, phone: str | None, password_hash: str
+        self,
+        user_name: str,
+        email: str | None,
+        phone: str | None,
+        password_hash: str,
+        address: str,
+        per_hour: int,
     ) -> Row:
-        """Insert a customer; raises AlreadyTaken naming the field that clashes."""
+        """Insert a customer; raises AlreadyTaken naming the field that clashes with any
+        account's name, email or phone, or TooManyAttempts past `per_hour` successful
+        registrations from `address` in the last hour (0: no limit)."""
         return await self._write(
-            core.create_user, user_name, email, phone, password_hash, self._now()
+            core.create_user,
+            user_name,
+            email,
+            phone,
+            password_hash,
+            address,
+            per_hour,
+            self._now(),
         )
 
     async def get_login_user(self, login: str) -> Row | None:
-        """The user whose name (ignoring ASCII case), email or phone is `login`,
-        with its `password_hash`."""
+        """The user whose name, email or phone is `login` (compared as model.login_key
+        folds them), with its `password_hash`."""
         return await self._read(core.get_login_user, login)
 
-    async def save_admin(self, user_name: str, password_hash: str) -> Row:
-        """Create an admin, or promote an existing user and set its password."""
-        return await self._write(core.save_admin, user_name, password_hash, self._now())
+    async def get_password_hash(self, user_id: int) -> str:
+        return await self._read(core.password_hash, user_id)
 
-    async def create_session(self, token_hash: bytes, user_id: int, expires_at: int) -> None:
-        """Store a new session and drop the user's expired ones."""
-        await self._write(core.create_session, token_hash, user_id, expires_at, self._now())
+    async def save_admin(
+        self, user_name: str, password_hash: str, email: str | None = None
+    ) -> tuple[Row, bool]:
+        """Create an admin, or promote an existing user, set its password (and email if
+        given) and revoke every session it has; True when a user was promoted."""
+        user, promoted, revoked = await self._write(
+            core.save_admin, user_name, email, password_hash, self._now()
+        )
+        self._sessions_revoked(revoked)
+        return user, promoted
 
-    async def get_session_user(self, token_hash: bytes, now: int) -> tuple[Row, int] | None:
-        """The user of an unexpired session and the session's expiry."""
+    async def change_password(self, user_id: int, password_hash: str, keep: bytes) -> None:
+        """Set the password; every session of the user but `keep` is revoked."""
+        self._sessions_revoked(
+            await self._write(core.change_password, user_id, password_hash, keep)
+        )
+
+    async def create_session(
+        self, token_hash: bytes, user_id: int, expires_at: int, ttl: int
+    ) -> None:
+        """Store a new session, drop the user's expired ones and the oldest beyond
+        model.SESSIONS_PER_USER."""
+        self._sessions_revoked(
+            await self._write(
+                core.create_session, token_hash, user_id, expires_at, ttl, self._now()
+            )
+        )
+
+    async def get_session_user(self, token_hash: bytes, now: int) -> tuple[Row, int, int] | None:
+        """The user of an unexpired session, the session's expiry and its TTL (0: the
+        server's default)."""
         found = await self._read(core.session_user, token_hash)
         return found if found is not None and found[1] > now else None
 
@@ -75,19 +153,44 @@ class Store(abc.ABC):
 
     async def delete_session(self, token_hash: bytes) -> None:
         await self._write(core.delete_session, token_hash)
+        self._sessions_revoked([token_hash])
 
-    async def reserve_login_attempt(
-        self, subjects: list[str], window: int, max_failures: int
-    ) -> bool:
-        """Atomically: False if any subject has `max_failures` failures in the last
-        `window` seconds; otherwise count this attempt as a failure (until
-        `clear_login_failures` says it succeeded) and return True."""
-        return await self._write(
-            core.reserve_login_attempt, subjects, window, max_failures, self._now()
+    async def delete_user_sessions(self, token_hash: bytes) -> None:
+        """Every session of the user whose unexpired session `token_hash` is."""
+        self._sessions_revoked(
+            await self._write(core.delete_user_sessions, token_hash, self._now())
         )
 
-    async def clear_login_failures(self, subjects: list[str]) -> None:
-        await self._write(core.clear_login_failures, subjects)
+    @contextlib.asynccontextmanager
+    async def _login_turn(self, pair: str) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+        """The turn of one attempt of `pair`: attempts of one pair wait for each other.
+        Yields how to run a core operation during the turn. One process per SQLite
+        file, so a lock in this process is enough here; PostgreSQL adds its own."""
+        async with self._login_turns.hold(pair):
+            yield self._write
+
+    async def decide_login(
+        self,
+        account: str,
+        address: str,
+        limits: LoginLimits,
+        check_password: Callable[[], Awaitable[bool]],
+    ) -> bool:
+        """One login attempt of `account` (e.g. 'user:7', or 'name:<folded name>' for an
+        unknown one) from `address` (spec 2): refused with TooManyAttempts when the pair or
+        the address has too many recent failures (a refusal is not counted); otherwise
+        the result of `check_password`: a failure counts against the pair and the
+        address, a success clears the pair's count only. Attempts of one pair are
+        decided one at a time, so one being checked is never taken for a failure."""
+        pair, per_address = f"pair:{account}|{address}", f"addr:{address}"
+        async with self._login_turn(pair) as run:
+            if await run(core.login_refused, pair, per_address, limits, self._now()):
+                raise TooManyAttempts()
+            if await check_password():
+                await run(core.clear_login_failures, pair)
+                return True
+            await run(core.record_login_failure, [pair, per_address], limits.window, self._now())
+            return False
 
     # ---------------------------------------------------------------- orders
 

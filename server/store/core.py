@@ -19,11 +19,12 @@ from ..errors import (
     OrderFinal,
     OrderNotFound,
     StatusNotAllowed,
+    TooManyAttempts,
     VersionConflict,
 )
 from ..messages import Text
 from ..model import Status
-from ..store.types import ANY_OWNER, OrderFilter, Quote, Row, Sender, Unchanged
+from ..store.types import ANY_OWNER, LoginLimits, OrderFilter, Quote, Row, Sender, Unchanged
 from ..validate import NewMessage, NewOrder, OrderChanges, Page, check_extra_size
 
 
@@ -79,52 +80,56 @@ def _user(row: Mapping[str, Any]) -> Row:
 
 # ---------------------------------------------------------------- users and sessions
 
-# User names and emails are unique ignoring ASCII case: SQLite's NOCASE columns, and
-# PostgreSQL's unique indexes on ascii_lower(...), a function of migration 0001.
-# A user name match wins over another user's email or phone that happens to equal it.
-LOGIN_USER = {
-    "sqlite": f"""
-        SELECT {USER_COLUMNS}, password_hash FROM users
-        WHERE user_name = ?1 OR email = ?1 OR phone = ?1
-        ORDER BY user_name = ?1 DESC, email = ?1 DESC LIMIT 1""",
-    "postgres": f"""
-        SELECT {USER_COLUMNS}, password_hash FROM users
-        WHERE ascii_lower(user_name) = ascii_lower(?1) OR ascii_lower(email) = ascii_lower(?1)
-              OR phone = ?1
-        ORDER BY ascii_lower(user_name) = ascii_lower(?1) DESC,
-                 ascii_lower(email) = ascii_lower(?1) DESC NULLS LAST
-        LIMIT 1""",
-}
-SAVE_ADMIN = {
-    "sqlite": f"""
-        INSERT INTO users (user_name, password_hash, role, created_time)
-        VALUES (?, ?, 'admin', ?)
-        ON CONFLICT (user_name) DO UPDATE
-            SET role = 'admin', password_hash = excluded.password_hash
-        RETURNING {USER_COLUMNS}""",
-    "postgres": f"""
-        INSERT INTO users (user_name, password_hash, role, created_time)
-        VALUES (?, ?, 'admin', ?)
-        ON CONFLICT (ascii_lower(user_name)) DO UPDATE
-            SET role = 'admin', password_hash = excluded.password_hash
-        RETURNING {USER_COLUMNS}""",
-}
-SESSION_USER = """
-    SELECT u.id, u.user_name, u.email, u.phone, u.role, u.created_time, s.expires_at
+# One login namespace (spec 2): login_names holds every user name, email and phone of
+# every account, folded by model.login_key, under one unique key; logins look accounts
+# up through it. (The users table's own unique columns stay as a second guard.)
+_PREFIXED_USER_COLUMNS = ", ".join(f"u.{column}" for column in USER_COLUMNS.split(", "))
+LOGIN_USER = f"""
+    SELECT {_PREFIXED_USER_COLUMNS}, u.password_hash
+    FROM login_names n JOIN users u ON u.id = n.user_id
+    WHERE n.login = ?"""
+SESSION_USER = f"""
+    SELECT {_PREFIXED_USER_COLUMNS}, s.expires_at, s.ttl
     FROM sessions s JOIN users u ON u.id = s.user_id
     WHERE s.token_hash = ?"""
 
 
-async def create_user(
-    tx: Tx, user_name: str, email: str | None, phone: str | None, password_hash: str, now: int
+async def _claim_login_names(tx: Tx, user_id: int, names: Iterable[tuple[str, str | None]]) -> None:
+    """Put each (field, value) of the user into the namespace; raises AlreadyTaken naming
+    the first field whose value another account holds. Race-free: a concurrent claim of
+    the same key waits for this transaction and then sees its row."""
+    for field, value in names:
+        if value is None:
+            continue
+        key = model.login_key(value)
+        await tx.run(
+            """INSERT INTO login_names (login, user_id, kind) VALUES (?, ?, ?)
+               ON CONFLICT (login) DO NOTHING""",
+            key,
+            user_id,
+            field,
+        )
+        if await tx.value("SELECT user_id FROM login_names WHERE login = ?", key) != user_id:
+            raise AlreadyTaken(field)
+
+
+async def _insert_user(
+    tx: Tx,
+    user_name: str,
+    email: str | None,
+    phone: str | None,
+    password_hash: str,
+    role: str,
+    now: int,
 ) -> Row:
     try:
         row = await tx.one(
-            f"""INSERT INTO users (user_name, email, phone, password_hash, created_time)
-                VALUES (?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}""",
+            f"""INSERT INTO users (user_name, email, phone, role, password_hash, created_time)
+                VALUES (?, ?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}""",
             user_name,
             email,
             phone,
+            role,
             password_hash,
             now,
         )
@@ -133,38 +138,131 @@ async def create_user(
         if field is None:
             raise
         raise AlreadyTaken(field) from None
+    names = (("user_name", user_name), ("email", email), ("phone", phone))
+    await _claim_login_names(tx, row["id"], names)
     return _user(row)
 
 
+async def create_user(
+    tx: Tx,
+    user_name: str,
+    email: str | None,
+    phone: str | None,
+    password_hash: str,
+    address: str,
+    per_hour: int,
+    now: int,
+) -> Row:
+    """A customer; at most `per_hour` successful registrations per client address in the
+    last hour (0: no limit), counted in the same transaction."""
+    if per_hour:
+        await tx.lock(f"register:{address}")
+        await tx.run(
+            "DELETE FROM registrations WHERE created_time <= ?", now - model.REGISTRATION_WINDOW
+        )
+        recent = await tx.value("SELECT count(*) FROM registrations WHERE address = ?", address)
+        if recent >= per_hour:
+            raise TooManyAttempts()
+        await tx.run(
+            "INSERT INTO registrations (address, created_time) VALUES (?, ?)", address, now
+        )
+    return await _insert_user(tx, user_name, email, phone, password_hash, "user", now)
+
+
 async def get_login_user(tx: Tx, login: str) -> Row | None:
-    row = await tx.one(LOGIN_USER[tx.dialect], login)
+    row = await tx.one(LOGIN_USER, model.login_key(login))
     return None if row is None else _user(row)
 
 
-async def save_admin(tx: Tx, user_name: str, password_hash: str, now: int) -> Row:
-    return _user(await tx.one(SAVE_ADMIN[tx.dialect], user_name, password_hash, now))
+async def password_hash(tx: Tx, user_id: int) -> str:
+    return await tx.value("SELECT password_hash FROM users WHERE id = ?", user_id)
+
+
+async def _revoke_sessions(tx: Tx, user_id: int, keep: bytes = b"") -> list[bytes]:
+    """Every session of the user but `keep`; the revoked token hashes."""
+    rows = await tx.all(
+        "DELETE FROM sessions WHERE user_id = ? AND token_hash <> ? RETURNING token_hash",
+        user_id,
+        keep,
+    )
+    return [bytes(row[0]) for row in rows]
+
+
+async def save_admin(
+    tx: Tx, user_name: str, email: str | None, password_hash: str, now: int
+) -> tuple[Row, bool, list[bytes]]:
+    """Promote the user named `user_name` (setting its password, and its email if given)
+    and revoke every session it has, or create a new admin. Returns the user, whether it
+    was promoted, and the revoked token hashes."""
+    user_id = await tx.value(
+        "SELECT user_id FROM login_names WHERE login = ? AND kind = 'user_name'" + tx.for_update,
+        model.login_key(user_name),
+    )
+    if user_id is None:
+        return (
+            await _insert_user(tx, user_name, email, None, password_hash, "admin", now),
+            False,
+            [],
+        )
+    if email is not None:
+        await tx.run("DELETE FROM login_names WHERE user_id = ? AND kind = 'email'", user_id)
+        await _claim_login_names(tx, user_id, [("email", email)])
+    try:
+        row = await tx.one(
+            f"""UPDATE users SET role = 'admin', password_hash = ?, email = coalesce(?, email)
+                WHERE id = ? RETURNING {USER_COLUMNS}""",
+            password_hash,
+            email,
+            user_id,
+        )
+    except Exception as error:
+        if tx.taken_field(error) is None:
+            raise
+        raise AlreadyTaken("email") from None
+    return _user(row), True, await _revoke_sessions(tx, user_id)
+
+
+async def change_password(tx: Tx, user_id: int, password_hash: str, keep: bytes) -> list[bytes]:
+    """Set the password and revoke every other session of the user."""
+    await tx.run("UPDATE users SET password_hash = ? WHERE id = ?", password_hash, user_id)
+    return await _revoke_sessions(tx, user_id, keep)
 
 
 async def create_session(
-    tx: Tx, token_hash: bytes, user_id: int, expires_at: int, now: int
-) -> None:
+    tx: Tx, token_hash: bytes, user_id: int, expires_at: int, ttl: int, now: int
+) -> list[bytes]:
+    """Store a new session, drop the user's expired ones, and revoke the oldest beyond
+    SESSIONS_PER_USER; the revoked token hashes."""
+    await tx.lock(f"sessions:{user_id}")  # serial numbers are taken one at a time
     await tx.run("DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?", user_id, now)
     await tx.run(
-        "INSERT INTO sessions (token_hash, user_id, expires_at, created_time) VALUES (?, ?, ?, ?)",
+        """INSERT INTO sessions (token_hash, user_id, expires_at, ttl, serial, created_time)
+           VALUES (?1, ?2, ?3, ?4,
+                   (SELECT coalesce(max(serial), 0) + 1 FROM sessions WHERE user_id = ?2), ?5)""",
         token_hash,
         user_id,
         expires_at,
+        ttl,
         now,
     )
+    rows = await tx.all(
+        """DELETE FROM sessions WHERE user_id = ?1 AND serial <= (
+               SELECT serial FROM sessions WHERE user_id = ?1
+               ORDER BY serial DESC LIMIT 1 OFFSET ?2)
+           RETURNING token_hash""",
+        user_id,
+        model.SESSIONS_PER_USER,
+    )
+    return [bytes(row[0]) for row in rows]
 
 
-async def session_user(tx: Tx, token_hash: bytes) -> tuple[Row, int] | None:
-    """The session's user and expiry, expired or not: the caller checks the time."""
+async def session_user(tx: Tx, token_hash: bytes) -> tuple[Row, int, int] | None:
+    """The session's user, expiry and TTL, expired or not: the caller checks the time."""
     row = await tx.one(SESSION_USER, token_hash)
     if row is None:
         return None
     user = _user(row)
-    return user, user.pop("expires_at")
+    return user, user.pop("expires_at"), user.pop("ttl")
 
 
 async def renew_session(tx: Tx, token_hash: bytes, expires_at: int) -> None:
@@ -175,27 +273,41 @@ async def delete_session(tx: Tx, token_hash: bytes) -> None:
     await tx.run("DELETE FROM sessions WHERE token_hash = ?", token_hash)
 
 
-async def reserve_login_attempt(
-    tx: Tx, subjects: list[str], window: int, max_failures: int, now: int
-) -> bool:
-    for subject in sorted(subjects):  # one lock order everywhere: no deadlock
-        await tx.lock(f"login:{subject}")
-    for subject in subjects:
-        await tx.run(
-            "DELETE FROM login_failures WHERE subject = ? AND failed_at <= ?", subject, now - window
-        )
-        count = await tx.value("SELECT count(*) FROM login_failures WHERE subject = ?", subject)
-        if count >= max_failures:
-            return False
+async def delete_user_sessions(tx: Tx, token_hash: bytes, now: int) -> list[bytes]:
+    """Every session of the user whose unexpired session this is."""
+    rows = await tx.all(
+        """DELETE FROM sessions WHERE user_id = (
+               SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?)
+           RETURNING token_hash""",
+        token_hash,
+        now,
+    )
+    return [bytes(row[0]) for row in rows]
+
+
+# Login throttling (spec 2). Subjects: 'pair:<account>|<address>' and 'addr:<address>'.
+# The store decides the attempts of one pair one at a time (Store.decide_login).
+
+
+async def login_refused(tx: Tx, pair: str, address: str, limits: LoginLimits, now: int) -> bool:
+    count = "SELECT count(*) FROM login_failures WHERE subject = ? AND failed_at > ?"
+    since = now - limits.window
+    if await tx.value(count, pair, since) >= limits.per_pair:
+        return True
+    return bool(limits.per_address) and await tx.value(count, address, since) >= limits.per_address
+
+
+async def record_login_failure(tx: Tx, subjects: list[str], window: int, now: int) -> None:
+    """Count a failure against each subject, and purge failures older than the window."""
+    await tx.run("DELETE FROM login_failures WHERE failed_at <= ?", now - window)
     await tx.run_many(
         "INSERT INTO login_failures (subject, failed_at) VALUES (?, ?)",
         [(subject, now) for subject in subjects],
     )
-    return True
 
 
-async def clear_login_failures(tx: Tx, subjects: list[str]) -> None:
-    await tx.run_many("DELETE FROM login_failures WHERE subject = ?", [(s,) for s in subjects])
+async def clear_login_failures(tx: Tx, subject: str) -> None:
+    await tx.run("DELETE FROM login_failures WHERE subject = ?", subject)
 
 
 # ---------------------------------------------------------------- orders
@@ -618,8 +730,10 @@ async def ping(tx: Tx) -> None:
 async def bulk_create_users(
     tx: Tx, user_names: list[str], password_hash: str, now: int
 ) -> list[int]:
-    sql = "INSERT INTO users (user_name, password_hash, created_time) VALUES (?, ?, ?) RETURNING id"
-    return [await tx.value(sql, name, password_hash, now) for name in user_names]
+    return [
+        (await _insert_user(tx, name, None, None, password_hash, "user", now))["id"]
+        for name in user_names
+    ]
 
 
 async def bulk_create_orders(tx: Tx, orders: list[tuple[int, NewOrder]], now: int) -> None:

@@ -2,14 +2,16 @@
 
 Every operation is one transaction on a pooled connection. Nothing relies on an
 in-process lock or cache: rows an operation changes are locked with SELECT … FOR
-UPDATE, login throttling serializes on advisory locks, and sessions are read from
-the database on every request, so a logout on one server holds on all of them.
+UPDATE, login attempts of one (account, address) pair serialize on an advisory lock,
+and sessions are read from the database on every request, so a logout on one server
+holds on all of them.
 """
 
+import contextlib
 import functools
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +143,25 @@ class PostgresStore(Store):
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             return await fn(PostgresTx(conn, writing=False), *args)
+
+    @contextlib.asynccontextmanager
+    async def _login_turn(self, pair: str) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+        """Serialized across app servers too: an advisory lock on the pair, held on one
+        connection from the check until the outcome is recorded (the password check runs
+        between, outside any transaction). The in-process lock first means one pool
+        connection per pair waits here, not one per attempt."""
+        key = f"login:{pair}"
+        async with super()._login_turn(pair), self._pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
+            try:
+
+                async def run(fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+                    async with conn.transaction():
+                        return await fn(PostgresTx(conn, writing=True), *args)
+
+                yield run
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
 
     async def close(self) -> None:
         await self._pool.close()

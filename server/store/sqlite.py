@@ -243,8 +243,10 @@ class _ReadCache:
 
     Sound because a SQLite database is served by one process: every change to a
     cached row goes through this store, which drops the entry once the change is
-    committed. A read that was under way while a change happened does not store
-    what it read, so a revoked session can never come back from the cache."""
+    committed; a commit by another process (create-admin) drops everything within
+    CHECKPOINT_SECONDS (see _checkpoint_regularly). A read that was under way while a
+    change happened does not store what it read, so a revoked session can never come
+    back from the cache."""
 
     def __init__(self, max_age: float | None, max_entries: int) -> None:
         self._entries: OrderedDict[Any, tuple[Any, float]] = OrderedDict()
@@ -273,6 +275,10 @@ class _ReadCache:
     def drop(self, key: Any) -> None:
         self.generation += 1
         self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self.generation += 1
+        self._entries.clear()
 
 
 class SqliteStore(Store):
@@ -310,12 +316,23 @@ class SqliteStore(Store):
         return cls(*connections, clock)
 
     async def _checkpoint_regularly(self) -> None:
+        """Checkpoints, and a look for commits made by another process (create-admin
+        revoking sessions): PRAGMA data_version on the writer changes only then, and the
+        cached rows are dropped, so a revoked session is refused within about
+        CHECKPOINT_SECONDS instead of SESSION_CACHE_SECONDS."""
+        outside_version = None
         while True:
             await asyncio.sleep(CHECKPOINT_SECONDS)
             try:
                 await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error:
                 log.exception("background checkpoint failed; the writer's own will run instead")
+            async with self._writes.conn.execute("PRAGMA data_version") as cursor:
+                version = (await cursor.fetchone())[0]
+            if version != outside_version:
+                outside_version = version
+                self._sessions.clear()
+                self._fields.clear()
 
     async def _write(self, fn, *args):
         return await self._writes.submit(fn, *args)
@@ -341,17 +358,17 @@ class SqliteStore(Store):
             if found is None:
                 return None
             self._sessions.put(token_hash, found, now, generation)
-        user, expires_at = found
+        user, expires_at, ttl = found
         # Expiry is checked on every use, cached or not.
-        return (dict(user), expires_at) if expires_at > now else None
+        return (dict(user), expires_at, ttl) if expires_at > now else None
 
     async def renew_session(self, token_hash, expires_at):
         await super().renew_session(token_hash, expires_at)
         self._sessions.drop(token_hash)
 
-    async def delete_session(self, token_hash):
-        await super().delete_session(token_hash)
-        self._sessions.drop(token_hash)
+    def _sessions_revoked(self, token_hashes):
+        for token_hash in token_hashes:
+            self._sessions.drop(token_hash)
 
     async def get_field_definitions(self):
         fields = self._fields.get("all", 0)

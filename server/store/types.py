@@ -36,3 +36,13 @@ class Unchanged(Exception):
 
     def __init__(self, order: Row) -> None:
         self.order = order
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """Login throttling (spec 2): failures counted per (account, client address) pair and
+    per client address within `window` seconds."""
+
+    window: int
+    per_pair: int
+    per_address: int  # 0: no limit per address
