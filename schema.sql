@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, serial);
 
--- One login namespace: every user name, email and phone, folded (NFKC, then case-folded:
+-- One login namespace: every user name, email and phone, folded (NFKC, ASCII lower case:
 -- model.login_key); the key makes each value identify at most one account. Compared
 -- byte for byte (BINARY), never with NOCASE.
 CREATE TABLE IF NOT EXISTS login_names (

@@ -1,5 +1,6 @@
 """Domain constants: statuses, message types and every limit of the spec, named once."""
 
+import string
 import unicodedata
 from enum import IntEnum
 
@@ -77,7 +78,11 @@ def normalize_user_name(name: str) -> str:
     return unicodedata.normalize("NFKC", name)
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def login_key(value: str) -> str:
-    """A user name, email or phone as the login namespace compares it: NFKC, case-folded
-    (and NFKC again, as case folding can leave a string that is not)."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+    """A user name, email or phone as the login namespace compares it: NFKC, ignoring
+    ASCII case only (spec 2: "unique ignoring ASCII case"; `Straße` and `STRASSE`, or
+    `Ä` and `ä`, stay different names)."""
+    return unicodedata.normalize("NFKC", value).translate(_ASCII_LOWER)

@@ -177,7 +177,7 @@ async def test_control_format_and_separator_characters_are_refused(client, name)
         ({"user_name": "555 0100"}, "user_name"),  # another account's phone
         ({"user_name": "bob", "email": "CAROL@x.test"}, "email"),  # another account's name
         ({"user_name": "bob", "phone": "555 0100"}, "phone"),
-        ({"user_name": "Straße"}, "user_name"),  # case folding beyond ASCII: STRASSE
+        ({"user_name": "sTrAsse"}, "user_name"),  # ASCII case is ignored
     ],
 )
 async def test_a_value_in_use_as_any_login_cannot_be_taken_as_another(client, clash, field):
@@ -186,6 +186,15 @@ async def test_a_value_in_use_as_any_login_cannot_be_taken_as_another(client, cl
     await register(client, "carol@x.test")
     body = await call(client, "POST", "/api/register", json={"password": PASSWORD, **clash})
     assert_fail(body, msg=f"{field} is already taken")
+
+
+async def test_only_ascii_case_is_ignored(client):
+    """Spec 2: unique ignoring ASCII case; other letters keep their case."""
+    await register(client, "STRASSE")
+    await register(client, "Straße")
+    await register(client, "ÄRGER")
+    _, other = await register(client, "ärger")
+    assert assert_ok(await login(client, user_name="ärger"))["id"] == other["id"]
 
 
 async def test_one_account_may_use_one_value_twice(client):

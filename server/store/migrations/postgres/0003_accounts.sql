@@ -1,6 +1,6 @@
 -- Accounts, round 2 (spec 2): the counterpart of SQLite's migration 3.
 
--- Every user name, email and phone, folded (NFKC, then case-folded: model.login_key), in
+-- Every user name, email and phone, folded (NFKC, ASCII lower case: model.login_key), in
 -- one table whose key makes each value identify at most one account. Users made before
 -- this migration are folded with ascii_lower(); where two of them clashed, the older
 -- account keeps the value.

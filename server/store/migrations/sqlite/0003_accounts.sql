@@ -1,7 +1,7 @@
 -- Accounts, round 2 (spec 2): one login namespace, sessions that keep their own TTL and
 -- their order, registration rate, and purgeable login failures.
 
--- Every user name, email and phone, folded (NFKC, then case-folded: model.login_key), in
+-- Every user name, email and phone, folded (NFKC, ASCII lower case: model.login_key), in
 -- one table whose key makes each value identify at most one account. Compared byte for
 -- byte (BINARY), never with NOCASE. Users made before this migration are folded with
 -- ASCII lower(); where two of them clashed, the older account keeps the value.
