@@ -4,11 +4,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from . import headers
 from .config import Config
 from .keys import CONFIG, STORE
 from .middlewares import (
     cors_middleware,
     envelope_middleware,
+    query_middleware,
     request_id_middleware,
     session_middleware,
 )
@@ -30,9 +32,16 @@ def create_app(config: Config) -> web.Application:
     cors = [cors_middleware] if config.cors_origins else []
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[request_id_middleware, *cors, envelope_middleware, session_middleware],
+        middlewares=[
+            request_id_middleware,
+            *cors,
+            envelope_middleware,
+            session_middleware,
+            query_middleware,
+        ],
     )
     app[CONFIG] = config
+    headers.install(app)
     app.cleanup_ctx.append(store_ctx)
     setup_routes(app)
     return app

@@ -61,6 +61,13 @@ class VersionConflict(Invalid):
         super().__init__(data={"version": current_version})
 
 
+class QuoteChanged(Invalid):
+    text = M.QUOTE_CHANGED
+
+    def __init__(self, current_price: str) -> None:
+        super().__init__(data={"quote_price": current_price})
+
+
 class StatusNotAllowed(Invalid):
     """The order exists but its status does not allow the action."""
 
@@ -70,3 +77,8 @@ class AlreadyTaken(Invalid):
 
     def __init__(self, field: str) -> None:
         super().__init__(field=field)
+
+
+class ClientDisconnected(Exception):
+    """The client closed the connection before its request body was complete: nothing
+    to answer and nothing wrong with the server."""

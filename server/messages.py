@@ -178,4 +178,18 @@ CANNOT_CANCEL = Text("this order can no longer be cancelled", "该订单已无�
 CANNOT_QUOTE = Text("this order can no longer be quoted", "该订单已无法报价")
 MESSAGES_CLOSED = Text("messages are closed on a cancelled order", "已取消的订单不能再发送消息")
 
+# ---------------------------------------------------------------- hardening (security round 2)
+
+NUL_CHARACTER = Text(
+    "{field} must not contain the NUL character (U+0000)", "{field} 不能包含 NUL 字符 (U+0000)"
+)
+INTEGER_TOO_LARGE = Text(
+    "{field} must be an integer of at most 19 digits, no larger than {max}",
+    "{field} 必须是不超过 19 位且不大于 {max} 的整数",
+)
+QUOTE_CHANGED = Text(
+    "the quote has changed: check the current price before accepting",
+    "报价已变更：请确认当前价格后再接受",
+)
+
 ALL = {name: value for name, value in dict(globals()).items() if isinstance(value, Text)}

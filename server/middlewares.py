@@ -1,5 +1,5 @@
 """Middlewares, outermost first: request id and access log → CORS (when origins are
-configured) → envelope/errors → session.
+configured) → envelope/errors → session → query.
 
 The order matters: the request id must exist before anything logs; CORS must answer
 preflights before routing turns OPTIONS into "method not allowed" and must mark
@@ -16,10 +16,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from . import messages as M
-from . import sessions
+from . import sessions, validate
 from .access import Access
 from .envelope import as_response, envelope, request_language
-from .errors import ApiError, Forbidden, NotLoggedIn
+from .errors import ApiError, ClientDisconnected, Forbidden, NotLoggedIn
 from .keys import ACCESS, CONFIG, REQUEST_ID, RESULT_CODE, ROUTE_ACCESS, STORE, USER
 
 log = logging.getLogger("orderdesk")
@@ -106,6 +106,13 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
         request[RESULT_CODE] = -1
         text = _HTTP_TEXTS.get(exc.status, M.BAD_REQUEST)
         return envelope(-1, text.render(request_language(request), {}))
+    except ClientDisconnected:
+        request[RESULT_CODE] = -1
+        log.info(
+            "request %s %s %s: the client disconnected before sending the whole body",
+            request[REQUEST_ID], request.method, request.path,
+        )  # fmt: skip
+        return envelope(-1, M.BAD_REQUEST.render("en", {}))  # nobody is left to read it
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -116,8 +123,13 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
 
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Resolve the session once for routes that need one, and check the role."""
-    access = request.app[ROUTE_ACCESS].get(request.match_info.route, Access.PUBLIC)
+    """Resolve the session once for routes that need one, and check the role. A route
+    missing from the access table is refused: access is granted, never assumed."""
+    if request.match_info.http_exception is not None:
+        return await handler(request)  # no such route or method: "not found" etc.
+    access = request.app[ROUTE_ACCESS].get(request.match_info.route)
+    if access is None:
+        raise Forbidden() if request.path.startswith("/api/") else web.HTTPForbidden()
     request[ACCESS] = access
     request[USER] = None
     if access is Access.PUBLIC:
@@ -139,3 +151,12 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         result = as_response(request, result)
         sessions.set_cookie(result, request, token, request.app[CONFIG].session_ttl)
     return result
+
+
+@web.middleware
+async def query_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """After route, session and role: no query key or value under /api/ may hold a NUL
+    character (spec 1), whether or not the handler reads it."""
+    if request.path.startswith("/api/") and request.match_info.http_exception is None:
+        validate.reject_nul(request.query)
+    return await handler(request)
