@@ -16,7 +16,6 @@ from .errors import Invalid
 from .model import Status
 
 _DIGITS = re.compile(r"[0-9]+")
-_INTEGER = re.compile(r"-?[0-9]+")
 # Digits of the largest ID: a longer string is refused before int() ever sees it, so
 # neither Python's 4300-digit limit nor a 20-digit ID with leading zeros gets through.
 _MAX_ID_DIGITS = len(str(model.MAX_ID))
@@ -131,8 +130,11 @@ def optional_status(query: Mapping[str, str], name: str = "status") -> Status | 
     text = query.get(name, "").strip()
     if not text:
         return None
-    if _INTEGER.fullmatch(text) and len(text) <= _MAX_ID_DIGITS + 1 and int(text) in _STATUS_VALUES:
-        return Status(int(text))
+    digits = text.removeprefix("-")
+    if _DIGITS.fullmatch(digits) and len(digits) <= _MAX_ID_DIGITS:
+        number = int(text)
+        if number in _STATUS_VALUES:
+            return Status(number)
     raise Invalid(M.ONE_OF, field=name, choices=", ".join(map(str, sorted(_STATUS_VALUES))))
 
 

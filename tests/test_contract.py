@@ -13,6 +13,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from tests.faults import assert_not_internal_error
 from tests.live import LiveServer, run_cli
 
 API_ROUTES = {(method, path) for method, path, _, _ in ROUTES if path.startswith("/api/")}
@@ -69,6 +70,13 @@ def live(tmp_path_factory):
         yield server
 
 
+@schemathesis.check
+def not_an_internal_error(ctx, response, case):
+    """HTTP 200 hides a fault inside the envelope: code -1 "internal server error"."""
+    if response.headers.get("content-type", [""])[0].startswith("application/json"):
+        assert_not_internal_error(response.json())
+
+
 # Logging out would end the session the rest of the run uses.
 contract = schemathesis.openapi.from_dict(openapi.document()).exclude(path="/api/logout")
 
@@ -83,8 +91,10 @@ def test_the_server_keeps_the_contract(case, live):
         headers={"Token": live.token},
         checks=[
             not_a_server_error,
+            not_an_internal_error,
             response_schema_conformance,
             status_code_conformance,
             content_type_conformance,
         ],
     )
+    live.assert_no_faults()
