@@ -93,6 +93,13 @@ def _fuzzed_server(db, log):
         live.nesting_order = live.call(
             "POST", "/api/communication/order/create", order, live.nesting_token
         )["data"]["id"]
+        live.odd_customer = live.register("odd")
+        live.odd_admin = live.call(
+            "POST", "/api/login", {"user_name": "boss", "password": "boss pass 1"}
+        )["data"]["token"]
+        live.odd_order = live.call(
+            "POST", "/api/communication/order/create", order, live.odd_customer
+        )["data"]["id"]
         yield live
 
 
@@ -122,6 +129,49 @@ def test_random_query_strings(server, route, query, who):
     url = path + "?" + urllib.parse.urlencode(query)
     assume(len(url) < MAX_REQUEST_LINE)  # longer ones aiohttp's parser answers 400 itself
     assert_envelope(server.call("GET", url, token=server.tokens[who]))
+
+
+# Valid requests that reach the database, to get one odd value each (a whole random body
+# is nearly always refused before the database sees it). "{id}" is the caller's order.
+VALID = [
+    ("/api/register", {"user_name": "odd2", "password": "pw pw pw 1", "email": "o@x.org"}),
+    ("/api/login", {"user_name": "odd", "password": "correct horse battery"}),
+    ("/api/communication/order/create",
+     {"archive_id": 1, "title": "t", "content": "c", "phone": "12345", "event_date": "soon",
+      "images": ["https://img.example/a.png"], "order_extra": {"k": {"n": ["v"]}}}),
+    ("/api/communication/order/update",
+     {"id": "{id}", "title": "t2", "version": None, "order_extra": {"k": "v"}}),
+    ("/api/communication/message/send",
+     {"comm_order_id": "{id}", "message_type": "text", "content": "hi"}),
+    ("/api/admin/communication/order/quote",
+     {"id": "{id}", "quote_price": "10", "quote_content": "ok"}),
+    ("/api/admin/communication/message/send",
+     {"comm_order_id": "{id}", "message_type": "text", "content": "hi"}),
+    ("/api/admin/communication/order/images",
+     {"id": "{id}", "finished_images": ["https://img.example/b.png"]}),
+    ("/api/communication/order/accept", {"id": "{id}", "remark": "r", "quote_price": "10"}),
+    ("/api/admin/communication/order/status", {"id": "{id}", "status": 1}),
+    ("/api/admin/communication/fields", {"fields": [{"field_name": "f", "type": "text"}]}),
+]  # fmt: skip
+ODD_VALUES = ODD_TEXT | IDS | JSON
+
+
+@given(
+    request=st.sampled_from(VALID),
+    data=st.data(),
+    value=ODD_VALUES,
+    extra_key=ODD_TEXT,
+)
+@FUZZ
+def test_one_odd_value_in_a_valid_request(server, request, data, value, extra_key):
+    path, template = request
+    body = {k: server.odd_order if v == "{id}" else v for k, v in template.items()}
+    body[data.draw(st.sampled_from([*body, "order_extra"]))] = value
+    if isinstance(body.get("order_extra"), dict):
+        body["order_extra"] = {**body["order_extra"], extra_key: value}
+    token = server.odd_admin if "/admin/" in path else server.odd_customer
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    assert_envelope(server.call("POST", path, token=token, raw=raw))
 
 
 @given(raw=st.binary(max_size=200), path=st.sampled_from([p for _, p, _, _ in API_ROUTES]))
