@@ -253,3 +253,26 @@ def test_a_client_gone_mid_body_is_one_info_line(tmp_path, engine):
     assert gone[0].endswith(
         "POST /api/register: the client disconnected before sending the whole body"
     )
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /api/communication/orders?current=" + b"9" * 9000 + b" HTTP/1.1\r\nHost: t",
+        b"GET / HTTP/1.1\r\nHost: t\r\nX-Long: " + b"x" * 9000,
+        b"GET / HTTP/1.1\r\nHost: t\r\nBad Header Name: x",
+    ],
+)
+def test_a_request_the_http_parser_refuses_is_one_info_line(tmp_path, head):
+    """aiohttp's own 400 (before any application code) is the client's mistake."""
+    with LiveServer(tmp_path / "bad.db") as live:
+        with socket.create_connection(("127.0.0.1", live.port)) as sock:
+            sock.sendall(head + b"\r\n\r\n")
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.") and b" 400 " in answer.split(b"\r\n")[0]
+        assert live.stop() == 0
+    log = (tmp_path / "bad.log").read_text()
+    assert_no_faults_logged(log)
+    refused = [line for line in log.splitlines() if "malformed HTTP request" in line]
+    assert len(refused) == 1, log
+    assert " INFO aiohttp.server refused a malformed HTTP request from 127.0.0.1: " in refused[0]
