@@ -117,3 +117,12 @@ async def test_the_guard_message_in_chinese(client):
         "msg": "报价已变更：请确认当前价格后再接受",
         "data": {"quote_price": "5000.00"},
     }
+
+
+async def test_the_guards_are_described(client):
+    described = await (await client.get("/api/openapi.json")).json()
+    accept = described["paths"][ACCEPT]["post"]["requestBody"]["content"]["application/json"]
+    properties = accept["schema"]["properties"]
+    assert set(properties) == {"id", "remark", "version", "quote_price"}
+    assert '{"quote_price": "<current>"}' in properties["quote_price"]["description"]
+    assert '{"version": <current>}' in properties["version"]["description"]
