@@ -19,7 +19,7 @@ _DIGITS = re.compile(r"[0-9]+")
 # Digits of the largest ID: a longer string is refused before int() ever sees it, so
 # neither Python's 4300-digit limit nor a 20-digit ID with leading zeros gets through.
 _MAX_ID_DIGITS = len(str(model.MAX_ID))
-NUL = "\x00"
+_NUL = "\x00"
 _PHONE = re.compile(r"[0-9 +\-()]+")
 _STATUS_VALUES = frozenset(int(s) for s in Status)
 
@@ -146,8 +146,8 @@ def reject_nul(source: Mapping[str, Any]) -> None:
         stack = [name, value]
         while stack:
             node = stack.pop()
-            if isinstance(node, str) and NUL in node:
-                raise Invalid(M.NUL_CHARACTER, field=name.replace(NUL, "\\u0000"))
+            if isinstance(node, str) and _NUL in node:
+                raise Invalid(M.NUL_CHARACTER, field=name.replace(_NUL, "\\u0000"))
             if isinstance(node, dict):
                 stack.extend(node)
                 stack.extend(node.values())

@@ -81,3 +81,10 @@ async def test_not_even_the_http_parser_names_versions(client):
     head = answer.split(b"\r\n\r\n")[0].decode()
     assert head.startswith("HTTP/1.") and " 400 " in head.splitlines()[0]
     assert "\r\nServer: orderdesk" in head and "aiohttp" not in head and "Python" not in head
+
+
+async def test_uploads_carry_a_policy_that_runs_nothing(client):
+    """Whatever /uploads/ serves (spec 7) is shown, never run: a sandboxed document."""
+    response = await client.get("/uploads/2030/01/picture.svg")
+    assert_browser_safe(response)
+    assert response.headers["Content-Security-Policy"].endswith("; sandbox")
