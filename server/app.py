@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from . import headers
 from .config import Config
 from .keys import CONFIG, STORE
 from .middlewares import (
@@ -33,9 +34,16 @@ def create_app(config: Config) -> web.Application:
     proxy = [trusted_proxy_middleware(config.trusted_proxies)] if config.trusted_proxies else []
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[*proxy, request_id_middleware, *cors, envelope_middleware, session_middleware],
+        middlewares=[
+            *proxy,
+            request_id_middleware,
+            *cors,
+            envelope_middleware,
+            session_middleware,
+        ],
     )
     app[CONFIG] = config
+    headers.install(app)
     app.cleanup_ctx.append(store_ctx)
     setup_routes(app)
     return app

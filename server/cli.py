@@ -17,6 +17,7 @@ import sys
 from . import __version__, model, security, validate
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
 from .errors import AlreadyTaken, Invalid
+from .logs import MalformedRequestsAsInfo
 from .store import is_postgres_url, open_store, sqlite
 
 # The name the help shows: "orderdesk" when installed, "run.py" in a checkout.
@@ -41,6 +42,7 @@ def configure_logging(level: str) -> logging.handlers.MemoryHandler:
     )
     access.addHandler(buffered)
     access.propagate = False
+    logging.getLogger("aiohttp.server").addFilter(MalformedRequestsAsInfo())
     return buffered
 
 

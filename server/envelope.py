@@ -7,8 +7,9 @@ import orjson
 from aiohttp import web
 
 from . import messages as M
-from .errors import Invalid
+from .errors import ClientDisconnected, Invalid
 from .messages import Text, language_of
+from .validate import reject_nul
 
 _ABSENT = object()
 
@@ -45,7 +46,10 @@ def as_response(request: web.Request, result: Ok | web.StreamResponse) -> web.St
 async def read_json(request: web.Request) -> dict[str, Any]:
     """The body as a JSON object; no body counts as {}. Size is capped by the app's
     client_max_size (aiohttp raises HTTPRequestEntityTooLarge past it)."""
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except ConnectionResetError:
+        raise ClientDisconnected() from None
     if not raw:
         return {}
     if request.content_type != "application/json":
@@ -56,4 +60,5 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise Invalid(M.INVALID_JSON) from None
     if not isinstance(body, dict):
         raise Invalid(M.NOT_AN_OBJECT)
+    reject_nul(body)
     return body

@@ -61,6 +61,13 @@ class VersionConflict(Invalid):
         super().__init__(data={"version": current_version})
 
 
+class QuoteChanged(Invalid):
+    text = M.QUOTE_CHANGED
+
+    def __init__(self, current_price: str) -> None:
+        super().__init__(data={"quote_price": current_price})
+
+
 class StatusNotAllowed(Invalid):
     """The order exists but its status does not allow the action."""
 
@@ -74,3 +81,8 @@ class AlreadyTaken(Invalid):
 
 class TooManyAttempts(Invalid):
     text = M.TOO_MANY_ATTEMPTS
+
+
+class ClientDisconnected(Exception):
+    """The client closed the connection before its request body was complete: nothing
+    to answer and nothing wrong with the server."""

@@ -195,4 +195,18 @@ USER_NAME_CHARACTERS = Text(
 NOT_A_BOOLEAN = Text("{field} must be true or false", "{field} 必须是 true 或 false")
 WRONG_OLD_PASSWORD = Text("old_password is wrong", "old_password 不正确")
 
+# ---------------------------------------------------------------- hardening (security round 2)
+
+NUL_CHARACTER = Text(
+    "{field} must not contain the NUL character (U+0000)", "{field} 不能包含 NUL 字符 (U+0000)"
+)
+INTEGER_TOO_LARGE = Text(
+    "{field} must be an integer of at most 19 digits, no larger than {max}",
+    "{field} 必须是不超过 19 位且不大于 {max} 的整数",
+)
+QUOTE_CHANGED = Text(
+    "the quote has changed: check the current price before accepting",
+    "报价已变更：请确认当前价格后再接受",
+)
+
 ALL = {name: value for name, value in dict(globals()).items() if isinstance(value, Text)}

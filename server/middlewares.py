@@ -16,10 +16,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from . import messages as M
-from . import sessions
+from . import sessions, validate
 from .access import Access
 from .envelope import as_response, envelope, request_language
-from .errors import ApiError, Forbidden, NotLoggedIn
+from .errors import ApiError, ClientDisconnected, Forbidden, NotLoggedIn
 from .keys import ACCESS, CONFIG, REQUEST_ID, RESULT_CODE, ROUTE_ACCESS, STORE, USER
 
 log = logging.getLogger("orderdesk")
@@ -106,6 +106,13 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
         request[RESULT_CODE] = -1
         text = _HTTP_TEXTS.get(exc.status, M.BAD_REQUEST)
         return envelope(-1, text.render(request_language(request), {}))
+    except ClientDisconnected:
+        request[RESULT_CODE] = -1
+        log.info(
+            "request %s %s %s: the client disconnected before sending the whole body",
+            request[REQUEST_ID], request.method, request.path,
+        )  # fmt: skip
+        return envelope(-1, M.BAD_REQUEST.render("en", {}))  # nobody is left to read it
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -116,11 +123,19 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
 
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Resolve the session once for routes that need one, and check the role."""
-    access = request.app[ROUTE_ACCESS].get(request.match_info.route, Access.PUBLIC)
+    """Resolve the session once for routes that need one, and check the role. A route
+    missing from the access table is refused: access is granted, never assumed. Then,
+    as the last check before input (spec 1's order), no query key or value may hold a
+    NUL character, whether or not the handler reads it."""
+    if request.match_info.http_exception is not None:
+        return await handler(request)  # no such route or method: "not found" etc.
+    access = request.app[ROUTE_ACCESS].get(request.match_info.route)
+    if access is None:
+        raise Forbidden() if request.path.startswith("/api/") else web.HTTPForbidden()
     request[ACCESS] = access
     request[USER] = None
     if access is Access.PUBLIC:
+        _reject_nul_in_query(request)
         return await handler(request)
 
     token = sessions.request_token(request)
@@ -132,9 +147,15 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     if access is Access.ADMIN and found.user["role"] != "admin":
         raise Forbidden()
     request[USER] = found.user
+    _reject_nul_in_query(request)
     result = await handler(request)
     if found.renewed and "Token" not in request.headers:
         # A browser's cookie follows the session's new expiry.
         result = as_response(request, result)
         sessions.set_cookie(result, request, token, found.ttl)
     return result
+
+
+def _reject_nul_in_query(request: web.Request) -> None:
+    if request.query_string and request.path.startswith("/api/"):
+        validate.reject_nul(request.query)

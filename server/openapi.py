@@ -202,7 +202,10 @@ FAILURE = obj(
             description="-1 error (reason in msg), 1001 not logged in, 1002 not allowed",
         ),
         "msg": string(),
-        "data": {"description": 'on a version conflict: {"version": <current>}'},
+        "data": {
+            "description": 'on a version conflict: {"version": <current>}; on an accept '
+            'whose quote_price is not the current one: {"quote_price": "<current>"}'
+        },
     },
     ("code", "msg"),
 )
@@ -270,8 +273,32 @@ MESSAGE_BODY = obj(
     },
     ("comm_order_id", "message_type", "content"),
 )
-NOTE_BODY = {"remark": obj({"id": ID, "remark": NOTE}, ("id",)),
-             "reason": obj({"id": ID, "reason": NOTE}, ("id",))}  # fmt: skip
+REASON_BODY = obj({"id": ID, "reason": NOTE}, ("id",))
+PRICE = {
+    "description": "> 0, at most 999999999.99, at most 2 decimals",
+    "oneOf": [
+        string(1, 13, pattern="^[0-9]+(\\.[0-9]{1,2})?$"),
+        {"type": "number", "minimum": 0.01, "maximum": 999999999.99},
+    ],
+}
+# Spec 4.5: the customer accepts exactly the quote they saw.
+ACCEPT_BODY = obj(
+    {
+        "id": ID,
+        "remark": NOTE,
+        "version": ID
+        | {
+            "description": "if sent and not the order's version: -1, data "
+            '{"version": <current>}, nothing changes'
+        },
+        "quote_price": PRICE
+        | {
+            "description": "the price seen, as in the quote; if sent and not the stored "
+            'price: -1, data {"quote_price": "<current>"}, nothing changes'
+        },
+    },
+    ("id",),
+)
 ORDER_FIELDS = {
     "title": string(*model.TITLE_LEN),
     "content": string(*model.CONTENT_LEN),
@@ -367,14 +394,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/communication/order/accept"): Operation(
         "Accept the quote (status 2 to 3); creates the purchase order",
         CUSTOMER,
-        body=NOTE_BODY["remark"],
+        body=ACCEPT_BODY,
         data=ORDER_DATA,
     ),
     ("POST", "/api/communication/order/reject"): Operation(
-        "Reject the quote (status 2 to 4)", CUSTOMER, body=NOTE_BODY["reason"], data=ORDER_DATA
+        "Reject the quote (status 2 to 4)", CUSTOMER, body=REASON_BODY, data=ORDER_DATA
     ),
     ("POST", "/api/communication/order/cancel"): Operation(
-        "Cancel the order (from 0, 1, 2 or 4)", CUSTOMER, body=NOTE_BODY["reason"], data=ORDER_DATA
+        "Cancel the order (from 0, 1, 2 or 4)", CUSTOMER, body=REASON_BODY, data=ORDER_DATA
     ),
     ("GET", "/api/communication/messages"): Operation(
         "An order's thread, oldest first",
@@ -420,13 +447,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         body=obj(
             {
                 "id": ID,
-                "quote_price": {
-                    "description": "> 0, at most 999999999.99, at most 2 decimals",
-                    "oneOf": [
-                        string(1, 13, pattern="^[0-9]+(\\.[0-9]{1,2})?$"),
-                        {"type": "number", "minimum": 0.01, "maximum": 999999999.99},
-                    ],
-                },
+                "quote_price": PRICE,
                 "quote_content": string(*model.QUOTE_CONTENT_LEN),
             },
             ("id", "quote_price", "quote_content"),

@@ -1,6 +1,5 @@
 """Every method and path, with who may call it, on one screen."""
 
-import swagger_ui_bundle
 from aiohttp import web
 
 from .access import Access
@@ -41,15 +40,17 @@ ROUTES = [
     ("GET", "/", ops.console, PUBLIC),
     ("GET", "/docs", ops.docs_page, PUBLIC),
     ("GET", "/docs/openapi.json", ops.docs_openapi_json, PUBLIC),
+    ("GET", "/docs/init.js", ops.docs_script, PUBLIC),
+    ("GET", "/docs/static/{name}", ops.docs_asset, PUBLIC),
     ("GET", "/healthz", ops.healthz, PUBLIC),
 ]
 
 
 def setup_routes(app: web.Application) -> None:
+    """Every route gets its access level here; one missing from the table is refused."""
     access: dict[web.AbstractRoute, Access] = {}
     for method, path, handler, level in ROUTES:
         access[app.router.add_route(method, path, handler)] = level
+    for route in app.router.add_static("/static/", ops.WEB):
+        access[route] = PUBLIC
     app[ROUTE_ACCESS] = access
-    # Swagger UI's files, from the swagger-ui-bundle package: no CDN, works offline.
-    app.router.add_static("/docs/static/", swagger_ui_bundle.swagger_ui_path)
-    app.router.add_static("/static/", ops.WEB)

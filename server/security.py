@@ -53,4 +53,5 @@ def new_token() -> str:
 
 def token_hash(token: str) -> bytes:
     # A fast hash is enough: the token has 256 bits of entropy, nothing to brute-force.
-    return hashlib.sha256(token.encode()).digest()
+    # surrogateescape: a header that is not UTF-8 hashes to no session, it never fails.
+    return hashlib.sha256(token.encode(errors="surrogateescape")).digest()

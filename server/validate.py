@@ -18,7 +18,10 @@ from .errors import Invalid
 from .model import Status
 
 _DIGITS = re.compile(r"[0-9]+")
-_INTEGER = re.compile(r"-?[0-9]+")
+# Digits of the largest ID: a longer string is refused before int() ever sees it, so
+# neither Python's 4300-digit limit nor a 20-digit ID with leading zeros gets through.
+_MAX_ID_DIGITS = len(str(model.MAX_ID))
+_NUL = "\x00"
 _PHONE = re.compile(r"[0-9 +\-()]+")
 _STATUS_VALUES = frozenset(int(s) for s in Status)
 
@@ -27,16 +30,24 @@ _STATUS_VALUES = frozenset(int(s) for s in Status)
 
 
 def parse_id(value: Any, name: str) -> int:
-    """An ID: a JSON integer or a string of ASCII digits, 1 … 2^63-1."""
+    """An ID: a JSON integer or a string of at most 19 ASCII digits, 1 … 2^63-1."""
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, str) and _DIGITS.fullmatch(value):
+        if len(value) > _MAX_ID_DIGITS:
+            raise _too_large(name)
         number = int(value)
     else:
         raise Invalid(M.POSITIVE_INTEGER, field=name)
-    if not 1 <= number <= model.MAX_ID:
+    if number > model.MAX_ID:
+        raise _too_large(name)
+    if number < 1:
         raise Invalid(M.POSITIVE_INTEGER, field=name)
     return number
+
+
+def _too_large(name: str) -> Invalid:
+    return Invalid(M.INTEGER_TOO_LARGE, field=name, max=model.MAX_ID)
 
 
 def required_id(source: Mapping[str, Any], name: str) -> int:
@@ -158,9 +169,29 @@ def optional_status(query: Mapping[str, str], name: str = "status") -> Status | 
     text = query.get(name, "").strip()
     if not text:
         return None
-    if _INTEGER.fullmatch(text) and int(text) in _STATUS_VALUES:
-        return Status(int(text))
+    digits = text.removeprefix("-")
+    if _DIGITS.fullmatch(digits) and len(digits) <= _MAX_ID_DIGITS:
+        number = int(text)
+        if number in _STATUS_VALUES:
+            return Status(number)
     raise Invalid(M.ONE_OF, field=name, choices=", ".join(map(str, sorted(_STATUS_VALUES))))
+
+
+def reject_nul(source: Mapping[str, Any]) -> None:
+    """No string in a request body or query (keys included, at any depth) may hold
+    U+0000 (spec 1): PostgreSQL cannot store it and SQLite would keep a different
+    value than the one shown. The message names the top-level field it is under."""
+    for name, value in source.items():
+        stack = [name, value]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, str) and _NUL in node:
+                raise Invalid(M.NUL_CHARACTER, field=name.replace(_NUL, "\\u0000"))
+            if isinstance(node, dict):
+                stack.extend(node)
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
 
 
 # ---------------------------------------------------------------- pagination
@@ -178,11 +209,7 @@ class Page:
 
 def _page_number(query: Mapping[str, str], name: str, default: int) -> int:
     text = query.get(name, "").strip()
-    if not text:
-        return default
-    if not _INTEGER.fullmatch(text) or int(text) < 1:
-        raise Invalid(M.POSITIVE_INTEGER, field=name)
-    return int(text)
+    return parse_id(text, name) if text else default
 
 
 def page(query: Mapping[str, str]) -> Page:
@@ -500,14 +527,42 @@ def check_extra_fields(
 
 # ---------------------------------------------------------------- quotes
 
+
+@dataclass(frozen=True)
+class Acceptance:
+    """A customer's accept (spec 4.5): the guards say which quote they saw."""
+
+    order_id: int
+    remark: str
+    version: int | None
+    quote_price: str | None
+
+
+def acceptance(body: Mapping[str, Any]) -> Acceptance:
+    return Acceptance(
+        order_id=required_id(body, "id"),
+        remark=optional_note(body, "remark"),
+        version=optional_id(body, "version"),
+        quote_price=optional_quote_price(body),
+    )
+
+
 _PRICE = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 
 
 def quote_price(body: Mapping[str, Any]) -> str:
     """A price > 0 and ≤ 999999999.99 with at most 2 decimals, as "12000.00"."""
+    price = optional_quote_price(body)
+    if price is None:
+        raise Invalid(M.REQUIRED, field="quote_price")
+    return price
+
+
+def optional_quote_price(body: Mapping[str, Any]) -> str | None:
+    """`quote_price` as the merchant's quote takes it (string or number), or None."""
     value = body.get("quote_price")
     if value is None:
-        raise Invalid(M.REQUIRED, field="quote_price")
+        return None
     if isinstance(value, str):
         text = value.strip()
     elif isinstance(value, int | float) and not isinstance(value, bool):

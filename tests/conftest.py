@@ -1,6 +1,8 @@
 """Shared fixtures: the real app on a fresh SQLite file per test, and API helpers."""
 
+import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
 import time
@@ -14,6 +16,8 @@ from orderdesk import security
 from orderdesk.app import create_app
 from orderdesk.config import Config
 from orderdesk.keys import STORE
+
+from tests.faults import LOG_FORMAT, assert_no_faults_logged, assert_not_internal_error
 
 PASSWORD = "correct horse battery"
 
@@ -53,18 +57,35 @@ async def _run_on_postgres(sql: str) -> None:
         await conn.close()
 
 
-@contextlib.asynccontextmanager
-async def postgres_database():
-    """A fresh schema on the test server, as a URL whose search_path points at it
-    (asyncpg passes unknown URL query parameters on as settings); dropped after."""
+def _new_schema() -> tuple[str, str]:
+    """A schema name, and the URL whose search_path points at it (asyncpg passes
+    unknown URL query parameters on as settings)."""
     if not POSTGRES_URL:
         pytest.skip(NO_POSTGRES)
     schema = f"test_{uuid.uuid4().hex[:16]}"
+    return schema, f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}search_path={schema}"
+
+
+@contextlib.asynccontextmanager
+async def postgres_database():
+    """A fresh schema on the test server, as a URL; dropped after."""
+    schema, url = _new_schema()
     await _run_on_postgres(f'CREATE SCHEMA "{schema}"')
     try:
-        yield f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}search_path={schema}"
+        yield url
     finally:
         await _run_on_postgres(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@contextlib.contextmanager
+def postgres_database_for_live_server():
+    """postgres_database for synchronous (module-scoped) fixtures around a LiveServer."""
+    schema, url = _new_schema()
+    asyncio.run(_run_on_postgres(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield url
+    finally:
+        asyncio.run(_run_on_postgres(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -95,8 +116,40 @@ def config(db, clock) -> Config:
     return Config(db=db, session_ttl=3600, clock=clock)
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "faults_expected: the test makes the server log an error on purpose"
+    )
+
+
+class ServerLog(logging.Handler):
+    """Every ERROR (or record with a traceback) logged in this process during a test."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.setFormatter(logging.Formatter(LOG_FORMAT))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
 @pytest.fixture
-async def client(aiohttp_client, config):
+def server_log(request):
+    """The in-process server's faults: after the test, none may have been logged
+    (unless the test is marked `faults_expected`)."""
+    handler = ServerLog()
+    logging.getLogger().addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logging.getLogger().removeHandler(handler)
+    if request.node.get_closest_marker("faults_expected") is None:
+        assert_no_faults_logged("\n".join(handler.lines))
+
+
+@pytest.fixture
+async def client(aiohttp_client, config, server_log):
     # No cookie jar: each request is authenticated only by what the test sends.
     return await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
 
@@ -112,7 +165,8 @@ async def call(
     headers: dict | None = None,
     data: Any = None,
 ) -> dict[str, Any]:
-    """One request; asserts the HTTP 200 envelope and returns its JSON body."""
+    """One request; asserts the HTTP 200 envelope, not the internal-error one, and
+    returns its JSON body."""
     all_headers = {"Token": token} if token else {}
     all_headers.update(headers or {})
     response = await client.request(
@@ -122,6 +176,7 @@ async def call(
     body = await response.json()
     assert isinstance(body["code"], int) and isinstance(body["msg"], str), body
     assert set(body) <= {"code", "msg", "data", "total"}, body
+    assert_not_internal_error(body)
     return body
 
 

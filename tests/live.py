@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.faults import assert_no_faults_logged, assert_not_internal_error
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -47,7 +49,9 @@ class LiveServer:
     ) -> None:
         self.db = db
         self.port = free_port()
-        self.log = (log or Path(db).with_suffix(".log")).open("ab")
+        self.log_path = log or Path(db).with_suffix(".log")
+        self.log = self.log_path.open("ab")
+        self._checked_up_to = self.log.tell()
         self.process = subprocess.Popen(
             [*(command or [sys.executable, str(ROOT / "run.py")]),
              "--db", str(db), "--port", str(self.port), *extra_args],
@@ -77,7 +81,8 @@ class LiveServer:
     def call(
         self, method: str, path: str, body: Any = None, token: str | None = None, raw: bytes = b""
     ) -> dict[str, Any]:
-        """One request on a fresh connection; returns the envelope."""
+        """One request on a fresh connection; returns the envelope, which must not be
+        the internal-error one."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         headers = {"Content-Type": "application/json"}
         if token:
@@ -87,9 +92,20 @@ class LiveServer:
             connection.request(method, path, body=payload, headers=headers)
             response = connection.getresponse()
             assert response.status == 200, response.status
-            return json.loads(response.read())
+            body = json.loads(response.read())
         finally:
             connection.close()
+        assert_not_internal_error(body)
+        return body
+
+    def assert_no_faults(self) -> None:
+        """Nothing the server logged since the last check is an ERROR or a traceback."""
+        self.log.flush()
+        with self.log_path.open("rb") as log:
+            log.seek(self._checked_up_to)
+            new = log.read()
+        self._checked_up_to += len(new)
+        assert_no_faults_logged(new.decode(errors="replace"))
 
     def register(self, name: str, password: str = "correct horse battery") -> str:
         body = self.call("POST", "/api/register", {"user_name": name, "password": password})

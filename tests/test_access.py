@@ -1,7 +1,10 @@
 """Who may do what: every protected endpoint × every kind of caller."""
 
+import aiohttp
 import pytest
+from aiohttp import web
 from orderdesk.access import Access
+from orderdesk.app import create_app
 from orderdesk.routes import ROUTES
 
 from tests.conftest import ORDER, PASSWORD, call, make_admin, make_order, quote, register
@@ -93,3 +96,28 @@ async def test_access_matrix(client, clock, method, path, access):
             assert body == {"code": code, "msg": msg}
             # Indistinguishable from an order that does not exist.
             assert await send(tokens[caller], order["id"] + 1000) == body
+
+
+async def test_a_route_missing_from_the_access_table_is_refused(aiohttp_client, config, server_log):
+    """Access is granted by the table, never assumed: a route added without an entry
+    answers 1002 to everyone, the merchant included, and its handler never runs."""
+    ran = []
+
+    async def unlisted(request: web.Request) -> web.Response:
+        ran.append(request.path)
+        return web.json_response({"code": 0, "msg": "ok"})
+
+    app = create_app(config)
+    app.router.add_post("/api/unlisted", unlisted)
+    app.router.add_get("/unlisted", unlisted)
+    client = await aiohttp_client(app, cookie_jar=aiohttp.DummyCookieJar())
+    customer, _ = await register(client)
+    admin = await make_admin(client)
+    for token in (None, customer, admin):
+        body = await call(client, "POST", "/api/unlisted", token=token, json={})
+        assert body == {"code": 1002, "msg": "permission denied"}
+    assert (await client.get("/unlisted")).status == 403
+    assert ran == []
+    # Route and method still come first.
+    wrong_method = await call(client, "GET", "/api/unlisted")
+    assert wrong_method == {"code": -1, "msg": "method not allowed"}

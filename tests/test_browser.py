@@ -451,3 +451,29 @@ def test_the_page_checks_urls_by_the_servers_rule(server, pages):
         **dict.fromkeys(REFUSED, False),
         **dict.fromkeys(ACCEPTED, True),
     }
+
+
+def test_the_docs_render_every_operation_under_their_policy(server, pages):
+    """/docs forbids inline script: Swagger UI must still start from its served files."""
+    from orderdesk import openapi
+
+    page = pages()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e =>"
+        " console.error('Content Security Policy violation: ' + e.violatedDirective))"
+    )
+    response = page.goto(server.url + "/docs")
+    assert "script-src" not in response.headers["content-security-policy"]
+    page.wait_for_selector(".opblock")
+    page.wait_for_function(
+        f"document.querySelectorAll('.opblock').length === {len(openapi.OPERATIONS)}"
+    )
+    assert page.locator(".opblock-summary-path").first.text_content().startswith("/api/")
+    assert violations == []

@@ -13,6 +13,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from tests.faults import assert_not_internal_error
 from tests.live import LiveServer, run_cli
 
 API_ROUTES = {(method, path) for method, path, _, _ in ROUTES if path.startswith("/api/")}
@@ -34,11 +35,27 @@ async def test_the_document_and_the_docs_are_served(client):
     assert for_docs["openapi"] == "3.0.3" and for_docs["paths"] == described["paths"]
     page = await client.get("/docs")
     html = await page.text()
-    assert page.status == 200 and "SwaggerUIBundle" in html and "persistAuthorization" in html
+    # No inline script: the page's Content-Security-Policy would block it.
+    assert page.status == 200 and '<script src="/docs/init.js"></script>' in html
+    assert "<script>" not in html and "SwaggerUIBundle(" not in html
+    script = await client.get("/docs/init.js")
+    started = await script.text()
+    assert script.status == 200 and script.content_type == "text/javascript"
+    assert "SwaggerUIBundle(" in started and "persistAuthorization" in started
     for asset in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
         response = await client.get(f"/docs/static/{asset}")
         assert response.status == 200, asset
         assert len(await response.read()) > 10_000  # the real file, served locally
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["index.html", "oauth2-redirect.html", "swagger-initializer.js", "index.css",
+     "swagger-ui.js", "swagger-ui-bundle.js.map", "favicon-32x32.png", "..%2f__init__.py"],
+)  # fmt: skip
+async def test_only_the_swagger_ui_files_the_docs_use_are_served(client, name):
+    response = await client.get(f"/docs/static/{name}")
+    assert response.status == 404, name
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +68,13 @@ def live(tmp_path_factory):
         order = {"archive_id": 1, "title": "t", "content": "c", "phone": "12345"}
         server.call("POST", "/api/communication/order/create", order, server.token)
         yield server
+
+
+@schemathesis.check
+def not_an_internal_error(ctx, response, case):
+    """HTTP 200 hides a fault inside the envelope: code -1 "internal server error"."""
+    if response.headers.get("content-type", [""])[0].startswith("application/json"):
+        assert_not_internal_error(response.json())
 
 
 # Logging out would end the session the rest of the run uses.
@@ -67,8 +91,10 @@ def test_the_server_keeps_the_contract(case, live):
         headers={"Token": live.token},
         checks=[
             not_a_server_error,
+            not_an_internal_error,
             response_schema_conformance,
             status_code_conformance,
             content_type_conformance,
         ],
     )
+    live.assert_no_faults()

@@ -104,6 +104,7 @@ async def test_bodies_over_one_mebibyte_are_refused(client):
     assert listed["total"] == 1
 
 
+@pytest.mark.faults_expected
 async def test_unexpected_faults_answer_a_generic_error_without_a_trace(
     client, monkeypatch, caplog
 ):

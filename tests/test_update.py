@@ -248,7 +248,10 @@ BAD_UPDATES = [
     ({"id": ""}, "id must be a positive integer"),
     ({"id": " 1"}, "id must be a positive integer"),
     ({"id": "+1"}, "id must be a positive integer"),
-    ({"id": 2**63}, "id must be a positive integer"),
+    (
+        {"id": 2**63},
+        "id must be an integer of at most 19 digits, no larger than 9223372036854775807",
+    ),
     ({"id": "1", "title": ""}, "title must not be empty"),
     ({"id": "1", "title": "   "}, "title must not be empty"),
     ({"id": "1", "title": 5}, "title must be a string"),

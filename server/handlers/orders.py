@@ -56,9 +56,8 @@ async def update(request: web.Request) -> Ok:
 
 
 async def accept(request: web.Request) -> Ok:
-    body = await read_json(request)
-    order_id, remark = validate.required_id(body, "id"), validate.optional_note(body, "remark")
-    order = await store_of(request).accept_quote(order_id, request[USER]["id"], remark)
+    accepted = validate.acceptance(await read_json(request))
+    order = await store_of(request).accept_quote(accepted, request[USER]["id"])
     return Ok(order, M.QUOTE_ACCEPTED)
 
 

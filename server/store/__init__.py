@@ -21,7 +21,7 @@ from ..errors import TooManyAttempts
 from ..model import Status
 from ..store import core
 from ..store.types import ANY_OWNER, LoginLimits, OrderFilter, Quote, Row, Sender, Unchanged
-from ..validate import NewMessage, NewOrder, OrderChanges, Page
+from ..validate import Acceptance, NewMessage, NewOrder, OrderChanges, Page
 
 __all__ = [
     "ANY_OWNER",
@@ -219,9 +219,10 @@ class Store(abc.ABC):
         except Unchanged as unchanged:
             return unchanged.order
 
-    async def accept_quote(self, order_id: int, owner_id: int, remark: str) -> Row:
-        """2 → 3 and a purchase order for the quoted price."""
-        return await self._write(core.accept_quote, order_id, owner_id, remark, self._now())
+    async def accept_quote(self, accepted: Acceptance, owner_id: int) -> Row:
+        """2 → 3 and a purchase order for the quoted price, unless the order's version or
+        price is no longer the one the customer sent (spec 4.5)."""
+        return await self._write(core.accept_quote, accepted, owner_id, self._now())
 
     async def reject_quote(self, order_id: int, owner_id: int, reason: str) -> Row:
         return await self._write(

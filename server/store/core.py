@@ -18,6 +18,7 @@ from ..errors import (
     AlreadyTaken,
     OrderFinal,
     OrderNotFound,
+    QuoteChanged,
     StatusNotAllowed,
     TooManyAttempts,
     VersionConflict,
@@ -25,7 +26,7 @@ from ..errors import (
 from ..messages import Text
 from ..model import Status
 from ..store.types import ANY_OWNER, LoginLimits, OrderFilter, Quote, Row, Sender, Unchanged
-from ..validate import NewMessage, NewOrder, OrderChanges, Page, check_extra_size
+from ..validate import Acceptance, NewMessage, NewOrder, OrderChanges, Page, check_extra_size
 
 
 class Tx(Protocol):
@@ -496,11 +497,15 @@ async def move_status(
     status: Status,
     message: str,
     now: int,
+    seen: Acceptance | None = None,
 ) -> Row:
-    """One status move with its system message; refused unless the order is in `allowed`."""
+    """One status move with its system message; refused unless the order is in `allowed`
+    and, for an accept, still has the version and price the customer saw."""
     old = await _fetch_order(tx, order_id, owner_id)
     if old["status"] not in allowed:
         raise StatusNotAllowed(refusal)
+    if seen is not None:
+        _check_accept_guards(old, seen)
     row = await tx.one(
         f"""UPDATE comm_orders SET status = ?, version = version + 1, updated_time = ?
             WHERE id = ? RETURNING {ORDER_COLUMNS}""",
@@ -516,7 +521,15 @@ def with_note(text: str, label: str, note: str) -> str:
     return f"{text}; {label}: {note}" if note else text
 
 
-async def accept_quote(tx: Tx, order_id: int, owner_id: int, remark: str, now: int) -> Row:
+def _check_accept_guards(order: Mapping[str, Any], seen: Acceptance) -> None:
+    if seen.version is not None and seen.version != order["version"]:
+        raise VersionConflict(order["version"])
+    if seen.quote_price is not None and seen.quote_price != order["quote_price"]:
+        raise QuoteChanged(order["quote_price"])
+
+
+async def accept_quote(tx: Tx, accepted: Acceptance, owner_id: int, now: int) -> Row:
+    order_id, remark = accepted.order_id, accepted.remark
     order = await move_status(
         tx,
         order_id,
@@ -526,6 +539,7 @@ async def accept_quote(tx: Tx, order_id: int, owner_id: int, remark: str, now: i
         Status.ACCEPTED,
         with_note("quote accepted", "remark", remark),
         now,
+        seen=accepted,
     )
     purchase_id = await tx.value(
         """INSERT INTO orders (user_id, comm_order_id, amount, status, remark, created_time)

@@ -1,0 +1,49 @@
+"""Headers every answer gets by its path (spec 1 and the browser safety rule of spec 6)."""
+
+from aiohttp import web, web_response
+
+# aiohttp names its and Python's versions in `Server` on every answer it writes, even
+# the 400s of its own HTTP parser that no application code sees: this is its default.
+SERVER_NAME = "orderdesk"
+
+NOSNIFF_AND_REFERRER = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+# The console (server/web/): its own scripts and styles only, images from anywhere
+# (reference images are links to other sites).
+CONSOLE_CSP = (
+    "default-src 'self'; img-src 'self' http: https:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+# Swagger UI: its own files; its icons are data: images and it sets inline styles.
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+# Uploaded files are shown, never run: a sandboxed document executes no script.
+UPLOADS_CSP = (
+    "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; sandbox"
+)
+
+
+def headers_for(path: str) -> dict[str, str]:
+    if path.startswith("/api/"):
+        return {"Cache-Control": "no-store"}
+    if path == "/" or path.startswith("/static/"):
+        return NOSNIFF_AND_REFERRER | {"Content-Security-Policy": CONSOLE_CSP}
+    if path.startswith("/docs"):
+        return NOSNIFF_AND_REFERRER | {"Content-Security-Policy": DOCS_CSP}
+    if path.startswith("/uploads/"):
+        return NOSNIFF_AND_REFERRER | {"Content-Security-Policy": UPLOADS_CSP}
+    return {}
+
+
+async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: every answer the application writes, errors included."""
+    response.headers.update(headers_for(request.path))
+
+
+def install(app: web.Application) -> None:
+    web_response.SERVER_SOFTWARE = SERVER_NAME
+    app.on_response_prepare.append(add_headers)
