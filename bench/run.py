@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from orderdesk import security  # noqa: E402
+from orderdesk.model import NewOrder  # noqa: E402
 from orderdesk.store import open_store  # noqa: E402
-from orderdesk.validate import NewOrder  # noqa: E402
 
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"

@@ -2,7 +2,12 @@
 
 import string
 import unicodedata
+from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
+
+from . import messages as M
+from .errors import Invalid
 
 
 class Status(IntEnum):
@@ -86,3 +91,64 @@ def login_key(value: str) -> str:
     ASCII case only (spec 2: "unique ignoring ASCII case"; `Straße` and `STRASSE`, or
     `Ä` and `ä`, stay different names)."""
     return unicodedata.normalize("NFKC", value).translate(_ASCII_LOWER)
+
+
+# ---------------------------------------------------------------- values the store takes
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    archive_id: int
+    title: str
+    content: str
+    phone: str
+    images: list[str]
+    event_date: str
+    order_extra: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OrderChanges:
+    """The customer's update (spec 4.4): None means "not sent"."""
+
+    title: str | None = None
+    content: str | None = None
+    phone: str | None = None
+    images: list[str] | None = None
+    event_date: str | None = None
+    order_extra: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    comm_order_id: int
+    message_type: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """A customer's accept (spec 4.5): the guards say which quote they saw."""
+
+    order_id: int
+    remark: str
+    version: int | None
+    quote_price: str | None
+
+
+def check_extra_size(key_count: int, json_bytes: int) -> None:
+    """The limits a merge can break even when the patch keeps them."""
+    if key_count > EXTRA_MAX_KEYS:
+        raise Invalid(M.EXTRA_TOO_MANY_KEYS, count=EXTRA_MAX_KEYS)
+    if json_bytes > EXTRA_MAX_BYTES:
+        raise Invalid(M.EXTRA_TOO_BIG, size=EXTRA_MAX_BYTES)

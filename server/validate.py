@@ -15,7 +15,15 @@ import orjson
 from . import messages as M
 from . import model
 from .errors import Invalid
-from .model import Status
+from .model import (
+    Acceptance,
+    NewMessage,
+    NewOrder,
+    OrderChanges,
+    Page,
+    Status,
+    check_extra_size,
+)
 
 _DIGITS = re.compile(r"[0-9]+")
 # Digits of the largest ID: a longer string is refused before int() ever sees it, so
@@ -197,16 +205,6 @@ def reject_nul(source: Mapping[str, Any]) -> None:
 # ---------------------------------------------------------------- pagination
 
 
-@dataclass(frozen=True)
-class Page:
-    number: int
-    size: int
-
-    @property
-    def offset(self) -> int:
-        return (self.number - 1) * self.size
-
-
 def _page_number(query: Mapping[str, str], name: str, default: int) -> int:
     text = query.get(name, "").strip()
     return parse_id(text, name) if text else default
@@ -246,14 +244,6 @@ def _too_deep() -> Invalid:
     return Invalid(M.EXTRA_TOO_DEEP, depth=model.EXTRA_MAX_DEPTH)
 
 
-def check_extra_size(key_count: int, json_bytes: int) -> None:
-    """The limits a merge can break even when the patch keeps them."""
-    if key_count > model.EXTRA_MAX_KEYS:
-        raise Invalid(M.EXTRA_TOO_MANY_KEYS, count=model.EXTRA_MAX_KEYS)
-    if json_bytes > model.EXTRA_MAX_BYTES:
-        raise Invalid(M.EXTRA_TOO_BIG, size=model.EXTRA_MAX_BYTES)
-
-
 def optional_extra(source: Mapping[str, Any]) -> dict[str, Any] | None:
     """`order_extra`: a JSON object within the limits (checked again on the merge result)."""
     extra = source.get("order_extra")
@@ -268,17 +258,6 @@ def optional_extra(source: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 # ---------------------------------------------------------------- requests
-
-
-@dataclass(frozen=True)
-class NewOrder:
-    archive_id: int
-    title: str
-    content: str
-    phone: str
-    images: list[str]
-    event_date: str
-    order_extra: dict[str, Any]
 
 
 def new_order(body: Mapping[str, Any]) -> NewOrder:
@@ -299,18 +278,6 @@ def new_order(body: Mapping[str, Any]) -> NewOrder:
     )
 
 
-@dataclass(frozen=True)
-class OrderChanges:
-    """The customer's update (spec 4.4): None means "not sent"."""
-
-    title: str | None = None
-    content: str | None = None
-    phone: str | None = None
-    images: list[str] | None = None
-    event_date: str | None = None
-    order_extra: dict[str, Any] | None = None
-
-
 def order_changes(body: Mapping[str, Any]) -> tuple[int, OrderChanges, int | None]:
     """The order id, the changes and the expected version of an update request."""
     order_id = required_id(body, "id")
@@ -323,13 +290,6 @@ def order_changes(body: Mapping[str, Any]) -> tuple[int, OrderChanges, int | Non
         order_extra=optional_extra(body),
     )
     return order_id, changes, optional_id(body, "version")
-
-
-@dataclass(frozen=True)
-class NewMessage:
-    comm_order_id: int
-    message_type: str
-    content: str
 
 
 def new_message(body: Mapping[str, Any]) -> NewMessage:
@@ -526,16 +486,6 @@ def check_extra_fields(
 
 
 # ---------------------------------------------------------------- quotes
-
-
-@dataclass(frozen=True)
-class Acceptance:
-    """A customer's accept (spec 4.5): the guards say which quote they saw."""
-
-    order_id: int
-    remark: str
-    version: int | None
-    quote_price: str | None
 
 
 def acceptance(body: Mapping[str, Any]) -> Acceptance:

@@ -3,7 +3,7 @@
 import sqlite3
 
 import pytest
-from orderdesk.store import core
+from orderdesk.store import accounts, orders, threads, tx
 from orderdesk.store import sqlite as engine
 
 
@@ -18,11 +18,11 @@ def conn(tmp_path):
 HOT_QUERIES = [
     (
         "the customer's order",
-        f"SELECT {core.ORDER_COLUMNS} FROM comm_orders WHERE id = ? AND user_id = ?",
+        f"SELECT {tx.ORDER_COLUMNS} FROM comm_orders WHERE id = ? AND user_id = ?",
         (1, 1),
     ),
-    ("the merchant's order", f"SELECT {core.ORDER_COLUMNS} FROM comm_orders WHERE id = ?", (1,)),
-    ("a thread page", core.THREAD_OLDEST_FIRST, (1, 10, 0)),
+    ("the merchant's order", f"SELECT {tx.ORDER_COLUMNS} FROM comm_orders WHERE id = ?", (1,)),
+    ("a thread page", threads.THREAD_OLDEST_FIRST, (1, 10, 0)),
     ("a thread's size", "SELECT count(*) FROM messages WHERE comm_order_id = ?", (1,)),
     (
         "the customer's list",
@@ -39,9 +39,9 @@ HOT_QUERIES = [
         "SELECT id FROM comm_orders WHERE status = ? ORDER BY id DESC LIMIT 10",
         (0,),
     ),
-    ("a session", core.SESSION_USER, (b"x",)),
-    ("a login", core.LOGIN_USER, ("alice",)),
-    ("the update", core._UPDATE_ORDER, (None,) * 6 + (1, 1, 1)),
+    ("a session", accounts.SESSION_USER, (b"x",)),
+    ("a login", accounts.LOGIN_USER, ("alice",)),
+    ("the update", orders._UPDATE_ORDER, (None,) * 6 + (1, 1, 1)),
     (
         "failed logins",
         "SELECT count(*) FROM login_failures WHERE subject = ? AND failed_at > ?",

@@ -1,7 +1,8 @@
 """The storage layer: the only code that holds SQL or knows which engine is in use.
 
 `Store` offers intent-named async operations, each one transaction; the operations
-themselves live once, in `core`, and an engine supplies how a transaction runs:
+themselves live once, by subject (`accounts`, `orders`, `threads`, `fields`, all
+over `tx.Tx`), and an engine supplies how a transaction runs:
 `_write` (a write transaction, committed before it returns) and `_read` (a
 consistent read). `owner_id` scopes an order operation to its customer in SQL
 (`AND user_id = ?`); merchant operations pass `ANY_OWNER`.
@@ -18,10 +19,9 @@ from typing import Any
 from .. import messages as M
 from .. import model
 from ..errors import TooManyAttempts
-from ..model import Status
-from ..store import core
-from ..store.types import ANY_OWNER, LoginLimits, OrderFilter, Quote, Row, Sender, Unchanged
-from ..validate import Acceptance, NewMessage, NewOrder, OrderChanges, Page
+from ..model import Acceptance, NewMessage, NewOrder, OrderChanges, Page, Status
+from . import accounts, fields, orders, threads, tx
+from .types import ANY_OWNER, LoginLimits, OrderFilter, Quote, Row, Sender, Unchanged
 
 __all__ = [
     "ANY_OWNER",
@@ -96,7 +96,7 @@ class Store(abc.ABC):
         account's name, email or phone, or TooManyAttempts past `per_hour` successful
         registrations from `address` in the last hour (0: no limit)."""
         return await self._write(
-            core.create_user,
+            accounts.create_user,
             user_name,
             email,
             phone,
@@ -109,10 +109,10 @@ class Store(abc.ABC):
     async def get_login_user(self, login: str) -> Row | None:
         """The user whose name, email or phone is `login` (compared as model.login_key
         folds them), with its `password_hash`."""
-        return await self._read(core.get_login_user, login)
+        return await self._read(accounts.get_login_user, login)
 
     async def get_password_hash(self, user_id: int) -> str:
-        return await self._read(core.password_hash, user_id)
+        return await self._read(accounts.password_hash, user_id)
 
     async def save_admin(
         self, user_name: str, password_hash: str, email: str | None = None
@@ -120,7 +120,7 @@ class Store(abc.ABC):
         """Create an admin, or promote an existing user, set its password (and email if
         given) and revoke every session it has; True when a user was promoted."""
         user, promoted, revoked = await self._write(
-            core.save_admin, user_name, email, password_hash, self._now()
+            accounts.save_admin, user_name, email, password_hash, self._now()
         )
         self._sessions_revoked(revoked)
         return user, promoted
@@ -128,7 +128,7 @@ class Store(abc.ABC):
     async def change_password(self, user_id: int, password_hash: str, keep: bytes) -> None:
         """Set the password; every session of the user but `keep` is revoked."""
         self._sessions_revoked(
-            await self._write(core.change_password, user_id, password_hash, keep)
+            await self._write(accounts.change_password, user_id, password_hash, keep)
         )
 
     async def create_session(
@@ -138,33 +138,33 @@ class Store(abc.ABC):
         model.SESSIONS_PER_USER."""
         self._sessions_revoked(
             await self._write(
-                core.create_session, token_hash, user_id, expires_at, ttl, self._now()
+                accounts.create_session, token_hash, user_id, expires_at, ttl, self._now()
             )
         )
 
     async def get_session_user(self, token_hash: bytes, now: int) -> tuple[Row, int, int] | None:
         """The user of an unexpired session, the session's expiry and its TTL (0: the
         server's default)."""
-        found = await self._read(core.session_user, token_hash)
+        found = await self._read(accounts.session_user, token_hash)
         return found if found is not None and found[1] > now else None
 
     async def renew_session(self, token_hash: bytes, expires_at: int) -> None:
-        await self._write(core.renew_session, token_hash, expires_at)
+        await self._write(accounts.renew_session, token_hash, expires_at)
 
     async def delete_session(self, token_hash: bytes) -> None:
-        await self._write(core.delete_session, token_hash)
+        await self._write(accounts.delete_session, token_hash)
         self._sessions_revoked([token_hash])
 
     async def delete_user_sessions(self, token_hash: bytes) -> None:
         """Every session of the user whose unexpired session `token_hash` is."""
         self._sessions_revoked(
-            await self._write(core.delete_user_sessions, token_hash, self._now())
+            await self._write(accounts.delete_user_sessions, token_hash, self._now())
         )
 
     @contextlib.asynccontextmanager
     async def _login_turn(self, pair: str) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
         """The turn of one attempt of `pair`: attempts of one pair wait for each other.
-        Yields how to run a core operation during the turn. One process per SQLite
+        Yields how to run a store operation during the turn. One process per SQLite
         file, so a lock in this process is enough here; PostgreSQL adds its own."""
         async with self._login_turns.hold(pair):
             yield self._write
@@ -184,26 +184,28 @@ class Store(abc.ABC):
         decided one at a time, so one being checked is never taken for a failure."""
         pair, per_address = f"pair:{account}|{address}", f"addr:{address}"
         async with self._login_turn(pair) as run:
-            if await run(core.login_refused, pair, per_address, limits, self._now()):
+            if await run(accounts.login_refused, pair, per_address, limits, self._now()):
                 raise TooManyAttempts()
             if await check_password():
-                await run(core.clear_login_failures, pair)
+                await run(accounts.clear_login_failures, pair)
                 return True
-            await run(core.record_login_failure, [pair, per_address], limits.window, self._now())
+            await run(
+                accounts.record_login_failure, [pair, per_address], limits.window, self._now()
+            )
             return False
 
     # ---------------------------------------------------------------- orders
 
     async def create_order(self, user_id: int, order: NewOrder) -> Row:
-        return await self._write(core.create_order, user_id, order, self._now())
+        return await self._write(orders.create_order, user_id, order, self._now())
 
     async def list_orders(self, where: OrderFilter, page: Page) -> tuple[list[Row], int]:
         """Newest first, with the count of all matches."""
-        return await self._read(core.list_orders, where, page)
+        return await self._read(orders.list_orders, where, page)
 
     async def get_order_detail(self, order_id: int, owner_id: int | None) -> Row:
         """The order with `order_fields`, `user`, the last messages and `messages_total`."""
-        return await self._read(core.order_detail, order_id, owner_id)
+        return await self._read(orders.order_detail, order_id, owner_id)
 
     async def update_order(
         self, order_id: int, owner_id: int, changes: OrderChanges, expected_version: int | None
@@ -214,7 +216,7 @@ class Store(abc.ABC):
         (and bumps nothing) when every sent value equals the stored one."""
         try:
             return await self._write(
-                core.update_order, order_id, owner_id, changes, expected_version, self._now()
+                orders.update_order, order_id, owner_id, changes, expected_version, self._now()
             )
         except Unchanged as unchanged:
             return unchanged.order
@@ -222,44 +224,44 @@ class Store(abc.ABC):
     async def accept_quote(self, accepted: Acceptance, owner_id: int) -> Row:
         """2 → 3 and a purchase order for the quoted price, unless the order's version or
         price is no longer the one the customer sent (spec 4.5)."""
-        return await self._write(core.accept_quote, accepted, owner_id, self._now())
+        return await self._write(orders.accept_quote, accepted, owner_id, self._now())
 
     async def reject_quote(self, order_id: int, owner_id: int, reason: str) -> Row:
         return await self._write(
-            core.move_status,
+            orders.move_status,
             order_id,
             owner_id,
             (Status.QUOTED,),
             M.ONLY_QUOTED_REJECT,
             Status.REJECTED,
-            core.with_note("quote rejected", "reason", reason),
+            orders.with_note("quote rejected", "reason", reason),
             self._now(),
         )
 
     async def cancel_order(self, order_id: int, owner_id: int, reason: str) -> Row:
         return await self._write(
-            core.move_status,
+            orders.move_status,
             order_id,
             owner_id,
             model.CANCELLABLE_STATUSES,
             M.CANNOT_CANCEL,
             Status.CANCELLED,
-            core.with_note("order cancelled", "reason", reason),
+            orders.with_note("order cancelled", "reason", reason),
             self._now(),
         )
 
     async def quote_order(self, order_id: int, admin: Sender, quote: Quote) -> Row:
-        return await self._write(core.quote_order, order_id, admin, quote, self._now())
+        return await self._write(orders.quote_order, order_id, admin, quote, self._now())
 
     async def set_order_status(self, order_id: int, admin: Sender, status: int) -> Row:
         return await self._write(
-            core.set_order_status, order_id, admin, Status(status), self._now()
+            orders.set_order_status, order_id, admin, Status(status), self._now()
         )
 
     async def set_order_images(
         self, order_id: int, sketch: list[str] | None, finished: list[str] | None
     ) -> Row:
-        return await self._write(core.set_order_images, order_id, sketch, finished, self._now())
+        return await self._write(orders.set_order_images, order_id, sketch, finished, self._now())
 
     # ---------------------------------------------------------------- messages
 
@@ -267,35 +269,35 @@ class Store(abc.ABC):
         self, order_id: int, owner_id: int | None, page: Page
     ) -> tuple[list[Row], int]:
         """Oldest first (ties by id)."""
-        return await self._read(core.list_messages, order_id, owner_id, page)
+        return await self._read(threads.list_messages, order_id, owner_id, page)
 
     async def add_message(self, message: NewMessage, owner_id: int | None, sender: Sender) -> Row:
         """Append to a thread that is not cancelled; an admin's message moves a
         pending order to 1."""
-        return await self._write(core.add_message, message, owner_id, sender, self._now())
+        return await self._write(threads.add_message, message, owner_id, sender, self._now())
 
     # ---------------------------------------------------------------- field definitions
 
     async def get_field_definitions(self) -> list[Row]:
-        return await self._read(core.field_definitions)
+        return await self._read(fields.field_definitions)
 
-    async def replace_field_definitions(self, fields: list[Row]) -> list[Row]:
-        await self._write(core.replace_field_definitions, fields)
-        return fields
+    async def replace_field_definitions(self, definitions: list[Row]) -> list[Row]:
+        await self._write(fields.replace_field_definitions, definitions)
+        return definitions
 
     async def ping(self) -> None:
         """Raises unless the database answers a query."""
-        await self._read(core.ping)
+        await self._read(tx.ping)
 
     # ---------------------------------------------------------------- bulk loading
 
     async def bulk_create_users(self, user_names: list[str], password_hash: str) -> list[int]:
         """Insert many customers sharing one password hash (benchmarks, imports)."""
-        return await self._write(core.bulk_create_users, user_names, password_hash, self._now())
+        return await self._write(accounts.bulk_create_users, user_names, password_hash, self._now())
 
     async def bulk_create_orders(self, orders: list[tuple[int, NewOrder]]) -> None:
         """Insert many (user_id, order) pairs in one transaction; writes no messages."""
-        await self._write(core.bulk_create_orders, orders, self._now())
+        await self._write(orders.bulk_create_orders, orders, self._now())
 
 
 def is_postgres_url(db: str) -> bool:

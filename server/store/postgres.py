@@ -48,7 +48,7 @@ def _numbered(sql: str) -> str:
 
 
 class PostgresTx:
-    """core.Tx over an asyncpg connection in a transaction."""
+    """tx.Tx over an asyncpg connection in a transaction."""
 
     dialect = "postgres"
 
@@ -84,7 +84,7 @@ class PostgresTx:
 
 
 async def _prepare_connection(conn: asyncpg.Connection) -> None:
-    # JSON goes in as the text core already serialized, and comes out as Python data.
+    # JSON goes in as the text the store already serialized, and comes out as Python data.
     await conn.set_type_codec(
         "jsonb", schema="pg_catalog", encoder=lambda text: text, decoder=orjson.loads
     )

@@ -5,7 +5,8 @@ the last committed state while the writer works. Store calls queue on their
 connection and run in batches, each batch whole on the connection's own thread: a
 round trip from the event loop serves many requests, and aiosqlite's thread runs
 one batch at a time, so transactions never interleave. The operations are the
-coroutines of `core`; `SqliteTx` never suspends, so each runs to its end in one go.
+coroutines of the store's subject modules; `SqliteTx` never suspends, so each runs
+to its end in one go.
 """
 
 import asyncio
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 import aiosqlite
 import orjson
 
-from ..store import Store, core
+from . import Store, accounts
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "sqlite"
 BUSY_TIMEOUT_MS = 5000
@@ -36,7 +37,7 @@ log = logging.getLogger("orderdesk.store")
 
 
 class SqliteTx:
-    """core.Tx over a sqlite3 connection in a transaction."""
+    """tx.Tx over a sqlite3 connection in a transaction."""
 
     dialect = "sqlite"
     for_update = ""  # the write transaction already holds the whole database
@@ -354,7 +355,7 @@ class SqliteStore(Store):
         found = self._sessions.get(token_hash, now)
         if found is None:
             generation = self._sessions.generation
-            found = await self._read(core.session_user, token_hash)
+            found = await self._read(accounts.session_user, token_hash)
             if found is None:
                 return None
             self._sessions.put(token_hash, found, now, generation)
@@ -371,14 +372,14 @@ class SqliteStore(Store):
             self._sessions.drop(token_hash)
 
     async def get_field_definitions(self):
-        fields = self._fields.get("all", 0)
-        if fields is None:
+        definitions = self._fields.get("all", 0)
+        if definitions is None:
             generation = self._fields.generation
-            fields = await super().get_field_definitions()
-            self._fields.put("all", fields, 0, generation)
-        return fields
+            definitions = await super().get_field_definitions()
+            self._fields.put("all", definitions, 0, generation)
+        return definitions
 
-    async def replace_field_definitions(self, fields):
-        await super().replace_field_definitions(fields)
+    async def replace_field_definitions(self, definitions):
+        await super().replace_field_definitions(definitions)
         self._fields.drop("all")
-        return fields
+        return definitions

@@ -1,0 +1,244 @@
+"""Accounts and sessions: users, the login namespace, sessions, login throttling."""
+
+from collections.abc import Iterable
+
+from .. import model
+from ..errors import AlreadyTaken, TooManyAttempts
+from .tx import USER_COLUMNS, Tx, user_row
+from .types import LoginLimits, Row
+
+# One login namespace (spec 2): login_names holds every user name, email and phone of
+# every account, folded by model.login_key, under one unique key; logins look accounts
+# up through it. (The users table's own unique columns stay as a second guard.)
+_PREFIXED_USER_COLUMNS = ", ".join(f"u.{column}" for column in USER_COLUMNS.split(", "))
+
+LOGIN_USER = f"""
+    SELECT {_PREFIXED_USER_COLUMNS}, u.password_hash
+    FROM login_names n JOIN users u ON u.id = n.user_id
+    WHERE n.login = ?"""
+
+SESSION_USER = f"""
+    SELECT {_PREFIXED_USER_COLUMNS}, s.expires_at, s.ttl
+    FROM sessions s JOIN users u ON u.id = s.user_id
+    WHERE s.token_hash = ?"""
+
+
+async def _claim_login_names(tx: Tx, user_id: int, names: Iterable[tuple[str, str | None]]) -> None:
+    """Put each (field, value) of the user into the namespace; raises AlreadyTaken naming
+    the first field whose value another account holds. Race-free: a concurrent claim of
+    the same key waits for this transaction and then sees its row."""
+    for field, value in names:
+        if value is None:
+            continue
+        key = model.login_key(value)
+        await tx.run(
+            """INSERT INTO login_names (login, user_id, kind) VALUES (?, ?, ?)
+               ON CONFLICT (login) DO NOTHING""",
+            key,
+            user_id,
+            field,
+        )
+        if await tx.value("SELECT user_id FROM login_names WHERE login = ?", key) != user_id:
+            raise AlreadyTaken(field)
+
+
+async def _insert_user(
+    tx: Tx,
+    user_name: str,
+    email: str | None,
+    phone: str | None,
+    password_hash: str,
+    role: str,
+    now: int,
+) -> Row:
+    try:
+        row = await tx.one(
+            f"""INSERT INTO users (user_name, email, phone, role, password_hash, created_time)
+                VALUES (?, ?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}""",
+            user_name,
+            email,
+            phone,
+            role,
+            password_hash,
+            now,
+        )
+    except Exception as error:
+        field = tx.taken_field(error)
+        if field is None:
+            raise
+        raise AlreadyTaken(field) from None
+    names = (("user_name", user_name), ("email", email), ("phone", phone))
+    await _claim_login_names(tx, row["id"], names)
+    return user_row(row)
+
+
+async def create_user(
+    tx: Tx,
+    user_name: str,
+    email: str | None,
+    phone: str | None,
+    password_hash: str,
+    address: str,
+    per_hour: int,
+    now: int,
+) -> Row:
+    """A customer; at most `per_hour` successful registrations per client address in the
+    last hour (0: no limit), counted in the same transaction."""
+    if per_hour:
+        await tx.lock(f"register:{address}")
+        await tx.run(
+            "DELETE FROM registrations WHERE created_time <= ?", now - model.REGISTRATION_WINDOW
+        )
+        recent = await tx.value("SELECT count(*) FROM registrations WHERE address = ?", address)
+        if recent >= per_hour:
+            raise TooManyAttempts()
+        await tx.run(
+            "INSERT INTO registrations (address, created_time) VALUES (?, ?)", address, now
+        )
+    return await _insert_user(tx, user_name, email, phone, password_hash, "user", now)
+
+
+async def get_login_user(tx: Tx, login: str) -> Row | None:
+    row = await tx.one(LOGIN_USER, model.login_key(login))
+    return None if row is None else user_row(row)
+
+
+async def password_hash(tx: Tx, user_id: int) -> str:
+    return await tx.value("SELECT password_hash FROM users WHERE id = ?", user_id)
+
+
+async def _revoke_sessions(tx: Tx, user_id: int, keep: bytes = b"") -> list[bytes]:
+    """Every session of the user but `keep`; the revoked token hashes."""
+    rows = await tx.all(
+        "DELETE FROM sessions WHERE user_id = ? AND token_hash <> ? RETURNING token_hash",
+        user_id,
+        keep,
+    )
+    return [bytes(row[0]) for row in rows]
+
+
+async def save_admin(
+    tx: Tx, user_name: str, email: str | None, password_hash: str, now: int
+) -> tuple[Row, bool, list[bytes]]:
+    """Promote the user named `user_name` (setting its password, and its email if given)
+    and revoke every session it has, or create a new admin. Returns the user, whether it
+    was promoted, and the revoked token hashes."""
+    user_id = await tx.value(
+        "SELECT user_id FROM login_names WHERE login = ? AND kind = 'user_name'" + tx.for_update,
+        model.login_key(user_name),
+    )
+    if user_id is None:
+        return (
+            await _insert_user(tx, user_name, email, None, password_hash, "admin", now),
+            False,
+            [],
+        )
+    if email is not None:
+        await tx.run("DELETE FROM login_names WHERE user_id = ? AND kind = 'email'", user_id)
+        await _claim_login_names(tx, user_id, [("email", email)])
+    try:
+        row = await tx.one(
+            f"""UPDATE users SET role = 'admin', password_hash = ?, email = coalesce(?, email)
+                WHERE id = ? RETURNING {USER_COLUMNS}""",
+            password_hash,
+            email,
+            user_id,
+        )
+    except Exception as error:
+        if tx.taken_field(error) is None:
+            raise
+        raise AlreadyTaken("email") from None
+    return user_row(row), True, await _revoke_sessions(tx, user_id)
+
+
+async def change_password(tx: Tx, user_id: int, password_hash: str, keep: bytes) -> list[bytes]:
+    """Set the password and revoke every other session of the user."""
+    await tx.run("UPDATE users SET password_hash = ? WHERE id = ?", password_hash, user_id)
+    return await _revoke_sessions(tx, user_id, keep)
+
+
+async def create_session(
+    tx: Tx, token_hash: bytes, user_id: int, expires_at: int, ttl: int, now: int
+) -> list[bytes]:
+    """Store a new session, drop the user's expired ones, and revoke the oldest beyond
+    SESSIONS_PER_USER; the revoked token hashes."""
+    await tx.lock(f"sessions:{user_id}")  # serial numbers are taken one at a time
+    await tx.run("DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?", user_id, now)
+    await tx.run(
+        """INSERT INTO sessions (token_hash, user_id, expires_at, ttl, serial, created_time)
+           VALUES (?1, ?2, ?3, ?4,
+                   (SELECT coalesce(max(serial), 0) + 1 FROM sessions WHERE user_id = ?2), ?5)""",
+        token_hash,
+        user_id,
+        expires_at,
+        ttl,
+        now,
+    )
+    rows = await tx.all(
+        """DELETE FROM sessions WHERE user_id = ?1 AND serial <= (
+               SELECT serial FROM sessions WHERE user_id = ?1
+               ORDER BY serial DESC LIMIT 1 OFFSET ?2)
+           RETURNING token_hash""",
+        user_id,
+        model.SESSIONS_PER_USER,
+    )
+    return [bytes(row[0]) for row in rows]
+
+
+async def session_user(tx: Tx, token_hash: bytes) -> tuple[Row, int, int] | None:
+    """The session's user, expiry and TTL, expired or not: the caller checks the time."""
+    row = await tx.one(SESSION_USER, token_hash)
+    if row is None:
+        return None
+    user = user_row(row)
+    return user, user.pop("expires_at"), user.pop("ttl")
+
+
+async def renew_session(tx: Tx, token_hash: bytes, expires_at: int) -> None:
+    await tx.run("UPDATE sessions SET expires_at = ? WHERE token_hash = ?", expires_at, token_hash)
+
+
+async def delete_session(tx: Tx, token_hash: bytes) -> None:
+    await tx.run("DELETE FROM sessions WHERE token_hash = ?", token_hash)
+
+
+async def delete_user_sessions(tx: Tx, token_hash: bytes, now: int) -> list[bytes]:
+    """Every session of the user whose unexpired session this is."""
+    rows = await tx.all(
+        """DELETE FROM sessions WHERE user_id = (
+               SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?)
+           RETURNING token_hash""",
+        token_hash,
+        now,
+    )
+    return [bytes(row[0]) for row in rows]
+
+
+async def login_refused(tx: Tx, pair: str, address: str, limits: LoginLimits, now: int) -> bool:
+    count = "SELECT count(*) FROM login_failures WHERE subject = ? AND failed_at > ?"
+    since = now - limits.window
+    if await tx.value(count, pair, since) >= limits.per_pair:
+        return True
+    return bool(limits.per_address) and await tx.value(count, address, since) >= limits.per_address
+
+
+async def record_login_failure(tx: Tx, subjects: list[str], window: int, now: int) -> None:
+    """Count a failure against each subject, and purge failures older than the window."""
+    await tx.run("DELETE FROM login_failures WHERE failed_at <= ?", now - window)
+    await tx.run_many(
+        "INSERT INTO login_failures (subject, failed_at) VALUES (?, ?)",
+        [(subject, now) for subject in subjects],
+    )
+
+
+async def clear_login_failures(tx: Tx, subject: str) -> None:
+    await tx.run("DELETE FROM login_failures WHERE subject = ?", subject)
+
+
+async def bulk_create_users(
+    tx: Tx, user_names: list[str], password_hash: str, now: int
+) -> list[int]:
+    return [
+        (await _insert_user(tx, name, None, None, password_hash, "user", now))["id"]
+        for name in user_names
+    ]

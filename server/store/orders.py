@@ -1,0 +1,339 @@
+"""The communication order: create, the seed's update, status moves, quotes, images,
+lists and the detail."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from .. import messages as M
+from .. import model
+from ..errors import OrderFinal, QuoteChanged, StatusNotAllowed, VersionConflict
+from ..messages import Text
+from ..model import Acceptance, NewOrder, OrderChanges, Page, Status, check_extra_size
+from .fields import field_definitions
+from .threads import THREAD_OLDEST_FIRST, add_system_message, count_messages, insert_message
+from .tx import ORDER_COLUMNS, Tx, fetch_changeable_order, fetch_order, order_row, to_json
+from .types import ANY_OWNER, OrderFilter, Quote, Row, Sender, Unchanged
+
+
+def _check_stored_extra(extra: dict[str, Any]) -> None:
+    check_extra_size(len(extra), len(orjson.dumps(extra)))
+
+
+_INSERT_ORDER = """
+    INSERT INTO comm_orders (user_id, archive_id, title, content, phone, images,
+                             event_date, order_extra, created_time, updated_time)
+    VALUES (?, ?, ?, ?, ?, ?, ?, json_patch('{}', ?), ?, ?)"""
+
+
+def _order_values(user_id: int, order: NewOrder, now: int) -> tuple:
+    return (
+        user_id,
+        order.archive_id,
+        order.title,
+        order.content,
+        order.phone,
+        to_json(order.images),
+        order.event_date,
+        to_json(order.order_extra),
+        now,
+        now,
+    )
+
+
+async def create_order(tx: Tx, user_id: int, order: NewOrder, now: int) -> Row:
+    # json_patch into '{}' drops null values at every level, as an update would.
+    row = await tx.one(
+        _INSERT_ORDER + f" RETURNING {ORDER_COLUMNS}", *_order_values(user_id, order, now)
+    )
+    created = order_row(tx, row)
+    _check_stored_extra(created["order_extra"])
+    return created
+
+
+# The seed's update: one statement, scoped to the owner, merging order_extra in the
+# database (json_patch returns NULL for a NULL patch: order_extra then stays).
+_UPDATE_ORDER = f"""
+    UPDATE comm_orders SET
+        title = coalesce(?1, title),
+        content = coalesce(?2, content),
+        phone = coalesce(?3, phone),
+        images = coalesce(?4, images),
+        event_date = coalesce(?5, event_date),
+        order_extra = coalesce(json_patch(order_extra, ?6), order_extra),
+        version = version + 1,
+        updated_time = ?7
+    WHERE id = ?8 AND user_id = ?9
+    RETURNING {ORDER_COLUMNS}"""
+
+_MISSING = object()
+
+
+def _canonical(value: Any) -> bytes:
+    """JSON with sorted keys, so `true` and `1`, or `1` and `1.0`, stay different."""
+    return b"" if value is _MISSING else orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any], patch: dict[str, Any]) -> list[str]:
+    """Top-level keys of the patch whose value differs after the merge."""
+    return [
+        key
+        for key in patch
+        if _canonical(old.get(key, _MISSING)) != _canonical(new.get(key, _MISSING))
+    ]
+
+
+async def update_order(
+    tx: Tx,
+    order_id: int,
+    owner_id: int,
+    changes: OrderChanges,
+    expected_version: int | None,
+    now: int,
+) -> Row:
+    old = order_row(tx, await fetch_changeable_order(tx, order_id, owner_id))
+    if expected_version is not None and expected_version != old["version"]:
+        raise VersionConflict(old["version"])
+    sent = {
+        "title": changes.title,
+        "content": changes.content,
+        "phone": changes.phone,
+        "images": changes.images,
+        "event_date": changes.event_date,
+    }
+    changed = [name for name, value in sent.items() if value not in (None, old[name])]
+    if not changed and changes.order_extra is None:
+        return old
+
+    images = None if changes.images is None else to_json(changes.images)
+    patch = None if changes.order_extra is None else to_json(changes.order_extra)
+    row = await tx.one(
+        _UPDATE_ORDER,
+        changes.title,
+        changes.content,
+        changes.phone,
+        images,
+        changes.event_date,
+        patch,
+        now,
+        order_id,
+        owner_id,
+    )
+    new = order_row(tx, row)
+    if changes.order_extra is not None:
+        keys = _changed_keys(old["order_extra"], new["order_extra"], changes.order_extra)
+        changed += [f"order_extra.{key}" for key in keys]
+        if keys:
+            _check_stored_extra(new["order_extra"])
+    if not changed:
+        raise Unchanged(old)  # the write is rolled back: nothing bumps
+
+    requirements = [n for n in changed if n in ("title", "content") or n.startswith("order_extra.")]
+    if old["status"] == Status.QUOTED and requirements:
+        # The customer may no longer accept a quote made for other requirements.
+        await tx.run(
+            "UPDATE comm_orders SET status = ? WHERE id = ?", Status.IN_COMMUNICATION, order_id
+        )
+        new["status"] = Status.IN_COMMUNICATION
+    await add_system_message(tx, order_id, "order updated: " + ", ".join(changed), now)
+    return new
+
+
+async def move_status(
+    tx: Tx,
+    order_id: int,
+    owner_id: int | None,
+    allowed: tuple[Status, ...],
+    refusal: Text,
+    status: Status,
+    message: str,
+    now: int,
+    seen: Acceptance | None = None,
+) -> Row:
+    """One status move with its system message; refused unless the order is in `allowed`
+    and, for an accept, still has the version and price the customer saw."""
+    old = await fetch_order(tx, order_id, owner_id)
+    if old["status"] not in allowed:
+        raise StatusNotAllowed(refusal)
+    if seen is not None:
+        _check_accept_guards(old, seen)
+    row = await tx.one(
+        f"""UPDATE comm_orders SET status = ?, version = version + 1, updated_time = ?
+            WHERE id = ? RETURNING {ORDER_COLUMNS}""",
+        status,
+        now,
+        order_id,
+    )
+    await add_system_message(tx, order_id, message, now)
+    return order_row(tx, row)
+
+
+def with_note(text: str, label: str, note: str) -> str:
+    return f"{text}; {label}: {note}" if note else text
+
+
+def _check_accept_guards(order: Mapping[str, Any], seen: Acceptance) -> None:
+    if seen.version is not None and seen.version != order["version"]:
+        raise VersionConflict(order["version"])
+    if seen.quote_price is not None and seen.quote_price != order["quote_price"]:
+        raise QuoteChanged(order["quote_price"])
+
+
+async def accept_quote(tx: Tx, accepted: Acceptance, owner_id: int, now: int) -> Row:
+    order_id, remark = accepted.order_id, accepted.remark
+    order = await move_status(
+        tx,
+        order_id,
+        owner_id,
+        (Status.QUOTED,),
+        M.ONLY_QUOTED_ACCEPT,
+        Status.ACCEPTED,
+        with_note("quote accepted", "remark", remark),
+        now,
+        seen=accepted,
+    )
+    purchase_id = await tx.value(
+        """INSERT INTO orders (user_id, comm_order_id, amount, status, remark, created_time)
+           VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
+        owner_id,
+        order_id,
+        order["quote_price"],
+        model.PURCHASE_ORDER_STATUS,
+        remark,
+        now,
+    )
+    await tx.run("UPDATE comm_orders SET order_id = ? WHERE id = ?", purchase_id, order_id)
+    order["order_id"] = purchase_id
+    return order
+
+
+async def quote_order(tx: Tx, order_id: int, admin: Sender, quote: Quote, now: int) -> Row:
+    old = await fetch_order(tx, order_id, ANY_OWNER)
+    if old["status"] not in model.QUOTABLE_STATUSES:
+        raise StatusNotAllowed(M.CANNOT_QUOTE)
+    row = await tx.one(
+        f"""UPDATE comm_orders SET status = ?, quote_price = ?, quote_content = ?,
+                admin_id = ?, version = version + 1, updated_time = ?
+            WHERE id = ? RETURNING {ORDER_COLUMNS}""",
+        Status.QUOTED,
+        quote.price,
+        quote.content,
+        admin.user_id,
+        now,
+        order_id,
+    )
+    content = f"quote: {quote.price}\n{quote.content}"
+    await insert_message(tx, order_id, admin, "quote", content, now)
+    return order_row(tx, row)
+
+
+STATUS_NAMES = {
+    Status.CANCELLED: "cancelled",
+    Status.PENDING: "pending",
+    Status.IN_COMMUNICATION: "in communication",
+    Status.QUOTED: "quoted",
+    Status.ACCEPTED: "accepted",
+    Status.REJECTED: "rejected",
+}
+
+
+async def set_order_status(tx: Tx, order_id: int, admin: Sender, status: Status, now: int) -> Row:
+    old = await fetch_changeable_order(tx, order_id, ANY_OWNER)
+    if old["status"] == status:
+        return order_row(tx, old)
+    row = await tx.one(
+        f"""UPDATE comm_orders SET status = ?, admin_id = ?, version = version + 1,
+                updated_time = ?
+            WHERE id = ? RETURNING {ORDER_COLUMNS}""",
+        status,
+        admin.user_id,
+        now,
+        order_id,
+    )
+    moved = f"{STATUS_NAMES[Status(old['status'])]} → {STATUS_NAMES[status]}"
+    await add_system_message(tx, order_id, f"status changed by {admin.user_name}: {moved}", now)
+    return order_row(tx, row)
+
+
+async def set_order_images(
+    tx: Tx, order_id: int, sketch: list[str] | None, finished: list[str] | None, now: int
+) -> Row:
+    old = order_row(tx, await fetch_order(tx, order_id, ANY_OWNER))
+    if old["status"] == Status.CANCELLED:
+        raise OrderFinal()
+    sent = {"sketch_images": sketch, "finished_images": finished}
+    changed = [name for name, value in sent.items() if value not in (None, old[name])]
+    if not changed:
+        return old
+    row = await tx.one(
+        f"""UPDATE comm_orders SET
+                sketch_images = coalesce(?, sketch_images),
+                finished_images = coalesce(?, finished_images),
+                version = version + 1, updated_time = ?
+            WHERE id = ? RETURNING {ORDER_COLUMNS}""",
+        None if sketch is None else to_json(sketch),
+        None if finished is None else to_json(finished),
+        now,
+        order_id,
+    )
+    await add_system_message(tx, order_id, "images updated: " + ", ".join(changed), now)
+    return order_row(tx, row)
+
+
+# SQLite's LIKE ignores ASCII case; PostgreSQL's needs ILIKE for the same.
+_SEARCH = {
+    "sqlite": "(title LIKE ? ESCAPE '\\' OR content LIKE ? ESCAPE '\\')",
+    "postgres": "(title ILIKE ? ESCAPE '\\' OR content ILIKE ? ESCAPE '\\')",
+}
+
+
+async def list_orders(tx: Tx, where: OrderFilter, page: Page) -> tuple[list[Row], int]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if where.owner_id is not ANY_OWNER:
+        clauses.append("user_id = ?")
+        params.append(where.owner_id)
+    if where.user_id is not None:
+        clauses.append("user_id = ?")
+        params.append(where.user_id)
+    if where.status is not None:
+        clauses.append("status = ?")
+        params.append(int(where.status))
+    if where.search:
+        escaped = where.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append(_SEARCH[tx.dialect])
+        params += [f"%{escaped}%"] * 2
+    # Only fixed clause texts are joined here; every value is a bound parameter.
+    condition = " AND ".join(clauses) or "1 = 1"
+    total = await tx.value(f"SELECT count(*) FROM comm_orders WHERE {condition}", *params)
+    rows = await tx.all(
+        f"""SELECT {ORDER_COLUMNS} FROM comm_orders WHERE {condition}
+            ORDER BY id DESC LIMIT ? OFFSET ?""",
+        *params,
+        page.size,
+        page.offset,
+    )
+    return [order_row(tx, row) for row in rows], total
+
+
+async def order_detail(tx: Tx, order_id: int, owner_id: int | None) -> Row:
+    order = order_row(tx, await fetch_order(tx, order_id, owner_id))
+    user = await tx.one("SELECT id, user_name FROM users WHERE id = ?", order["user_id"])
+    total = await count_messages(tx, order_id)
+    last = max(total - model.DETAIL_MESSAGES, 0)
+    messages = await tx.all(THREAD_OLDEST_FIRST, order_id, model.DETAIL_MESSAGES, last)
+    extra = order["order_extra"]
+    order["order_fields"] = [
+        {**field, "value": extra.get(field["field_name"])} for field in await field_definitions(tx)
+    ]
+    order["user"] = dict(user)
+    order["messages"] = [dict(row) for row in messages]
+    order["messages_total"] = total
+    return order
+
+
+async def bulk_create_orders(tx: Tx, orders: list[tuple[int, NewOrder]], now: int) -> None:
+    await tx.run_many(
+        _INSERT_ORDER, [_order_values(user_id, order, now) for user_id, order in orders]
+    )
