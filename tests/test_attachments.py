@@ -90,7 +90,9 @@ def form(data: bytes | None, file_name: str = "photo.jpg", field: str = "file") 
     # Multipart even without a file; the file name as a browser sends it.
     body = aiohttp.FormData(quote_fields=False, default_to_multipart=True)
     if data is not None:
-        body.add_field(field, io.BytesIO(data), filename=file_name, content_type="application/octet-stream")
+        body.add_field(
+            field, io.BytesIO(data), filename=file_name, content_type="application/octet-stream"
+        )
     else:
         body.add_field("note", "no file here")
     return body
@@ -266,6 +268,11 @@ async def test_no_file_part_and_not_multipart_are_refused(client, db):
     assert_fail(await upload(client, token, None), msg=M.UPLOAD_NO_FILE.en)
     assert_fail(await upload(client, token, PDF, field="attachment"), msg=M.UPLOAD_NO_FILE.en)
     body = await call(client, "POST", UPLOAD, token=token, json={"file": "x"})
+    assert_fail(body, msg=M.UPLOAD_NOT_MULTIPART.en)
+    malformed = {"Content-Type": "multipart/form-data; boundary=b"}  # a part with no headers
+    body = await call(
+        client, "POST", UPLOAD, token=token, data=b"--b\r\nTrue--b--\r\n", headers=malformed
+    )
     assert_fail(body, msg=M.UPLOAD_NOT_MULTIPART.en)
     assert await stored(db) == []
 

@@ -6,6 +6,7 @@ import secrets
 import unicodedata
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .. import media, model
 from .. import messages as M
@@ -68,7 +69,7 @@ async def _read_file_part(request: web.Request, limit_mb: int) -> tuple[bytes, s
                 return bytes(data), _client_file_name(part.filename or "")  # type: ignore[union-attr]
     except ConnectionResetError:
         raise ClientDisconnected() from None
-    except (ValueError, AssertionError, RuntimeError):  # aiohttp's malformed multipart
+    except (ValueError, AssertionError, RuntimeError, HttpProcessingError):  # malformed multipart
         raise Invalid(M.UPLOAD_NOT_MULTIPART) from None
     raise Invalid(M.UPLOAD_NO_FILE)
 
