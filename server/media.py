@@ -75,6 +75,7 @@ def prepare(data: bytes) -> Prepared:
         image = Image.open(io.BytesIO(stripped), formats=[kind.pillow_format])
         _check_pixels(image)
         image.load()
+        width, height = image.size
         thumb = _thumbnail(image, kind)
     except Invalid:
         raise
@@ -82,9 +83,7 @@ def prepare(data: bytes) -> Prepared:
         raise Invalid(M.UPLOAD_TOO_MANY_PIXELS, limit=MAX_PIXELS // 1_000_000) from None
     except (OSError, ValueError, SyntaxError, EOFError, IndexError):
         raise Invalid(M.UPLOAD_DAMAGED) from None
-    return Prepared(
-        kind, stripped, hashlib.md5(stripped).hexdigest(), image.width, image.height, thumb
-    )
+    return Prepared(kind, stripped, hashlib.md5(stripped).hexdigest(), width, height, thumb)
 
 
 def _header_format(data: bytes) -> str | None:
@@ -107,12 +106,13 @@ def _check_pixels(image: Image.Image) -> None:
 
 def _thumbnail(image: Image.Image, kind: Kind) -> bytes:
     """At most THUMB_SIDE on the long side, in the file's own format, no metadata; the
-    first frame of an animation."""
+    first frame of an animation. Shrinks `image` itself where its mode allows, so a
+    large photo is not copied whole first."""
     image.seek(0)
-    frame = image.convert("RGBA" if image.mode in ("P", "PA", "LA", "RGBA") else "RGB")
-    if kind.pillow_format == "JPEG":
-        frame = frame.convert("RGB")
+    frame = image if image.mode in ("RGB", "RGBA", "L", "LA") else image.convert("RGBA")
     frame.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    if kind.pillow_format == "JPEG" or frame.mode not in ("RGBA", "LA"):
+        frame = frame.convert("RGB")
     out = io.BytesIO()
     options = {"quality": 85} if kind.pillow_format in ("JPEG", "WEBP") else {}
     frame.save(out, kind.pillow_format, **options)
