@@ -46,6 +46,10 @@ KINDS = {
     "WEBP": Kind("webp", "image/webp", "WEBP"),
 }
 PDF = Kind("pdf", "application/pdf", "")
+# Pillow names a JPEG holding more pictures (many phone cameras write them) MPO: it is
+# stored as the plain JPEG of its first picture, the rest goes with the metadata.
+_DECODERS = list(KINDS)  # Pillow's JPEG decoder opens MPO files too
+KINDS["MPO"] = KINDS["JPEG"]
 KIND_BY_EXTENSION = {kind.extension: kind for kind in (*KINDS.values(), PDF)}
 
 
@@ -90,7 +94,7 @@ def _header_format(data: bytes) -> str | None:
     """The Pillow format whose decoder accepts the header, if one of ours; reads no
     pixels, and refuses a size past MAX_PIXELS before anything is decoded."""
     try:
-        image = Image.open(io.BytesIO(data), formats=list(KINDS))
+        image = Image.open(io.BytesIO(data), formats=_DECODERS)
     except _BOMB:
         raise Invalid(M.UPLOAD_TOO_MANY_PIXELS, limit=MAX_PIXELS // 1_000_000) from None
     except (OSError, ValueError, SyntaxError, EOFError, IndexError):

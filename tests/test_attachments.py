@@ -23,6 +23,7 @@ from tests.conftest import (
     detail,
     make_admin,
     make_order,
+    postgres_database_for_live_server,
     query_rows,
     register,
 )
@@ -189,6 +190,27 @@ async def test_metadata_is_gone_from_the_served_bytes(client):
             assert "comment" not in image.info and "Comment" not in image.info
             for secret in (b"SecretCam", b"firmware", b"private note", b"GPS", b"Exif"):
                 assert secret not in served, (image.format, secret)
+
+
+async def test_a_phone_jpeg_with_more_pictures_is_stored_as_its_first(client):
+    first, second = picture(64, 48), Image.new("RGB", (64, 48), "blue")
+    mpo = encode(first, "MPO", save_all=True, append_images=[second], exif=exif_with_gps())
+    token, _ = await register(client)
+    item = await uploaded(client, token, mpo, "phone.jpg")
+    assert item["logo"].endswith(".jpg") and (item["width"], item["height"]) == (64, 48)
+    _, body = await fetch(client, item["logo"])
+    served = decoded(body)
+    assert served.format == "JPEG" and not served.getexif()
+    assert same_pixels(served, decoded(encode(first, "JPEG")))  # the first picture, as decoded
+    assert b"SecretCam" not in body
+
+
+@pytest.mark.parametrize("size, thumb", [((200, 1000), (64, 320)), ((100, 50), (100, 50))])
+async def test_thumbnails_fit_320_pixels_on_the_long_side(client, size, thumb):
+    token, _ = await register(client)
+    item = await uploaded(client, token, encode(picture(*size), "PNG"), "tall.png")
+    _, body = await fetch(client, item["thumb"])
+    assert decoded(body).size == thumb
 
 
 async def test_a_pdf_is_stored_as_sent_and_served_as_a_download(client):
@@ -494,6 +516,21 @@ def test_a_restart_keeps_the_files_and_backup_and_check_hold_them(tmp_path):
         assert live_get(server, item["logo"]) == (200, before)
         server.stop()
     assert run_cli("check", "--db", str(copy)).stdout.strip() == "ok"
+
+
+def test_a_restart_keeps_the_files_on_postgresql(tmp_path):
+    with postgres_database_for_live_server() as url:
+        with LiveServer(url, log=tmp_path / "first.log") as server:
+            token = server.register("alice")
+            item = live_upload(server, token, jpeg_with_metadata(), "photo.jpg")
+            status, before = live_get(server, item["logo"])
+            assert status == 200
+            server.stop()
+        with LiveServer(url, log=tmp_path / "second.log") as server:
+            assert live_get(server, item["logo"]) == (200, before)
+            assert live_get(server, item["thumb"])[0] == 200
+            server.assert_no_faults()
+            server.stop()
 
 
 def test_check_finds_a_corrupted_attachment(tmp_path):

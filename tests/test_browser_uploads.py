@@ -58,6 +58,15 @@ def test_a_photo_attached_by_the_customer_reaches_the_merchant(server, pages, tm
     customer.wait_for_selector(shown)
     assert loaded(customer, shown)
 
+    # Editing the request: another picture attached the same way.
+    customer.click("#edit")
+    customer.set_input_files("#attach-edit-images", str(photo))
+    customer.wait_for_selector("[data-testid=attach-edit-images] [data-testid=attached-thumb]")
+    assert customer.input_value("#f-edit-images").splitlines()[0] == path
+    customer.click("#edit-form button[type=submit]")
+    customer.wait_for_selector("text=Order updated.")
+    customer.wait_for_function("document.querySelectorAll('[data-testid=images] img').length === 2")
+
     # A PDF into the thread: a download link, not an image.
     customer.set_input_files("#attach-message", str(brief))
     link = customer.wait_for_selector("[data-testid=thread] [data-testid=download]")
