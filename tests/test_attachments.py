@@ -551,3 +551,18 @@ def test_check_finds_a_corrupted_attachment(tmp_path):
     result = run_cli("check", "--db", str(db))
     assert result.returncode == 1
     assert f"attachment {item['id']}" in result.stdout and "md5" in result.stdout
+
+
+def test_a_client_leaving_during_a_download_is_no_fault(tmp_path):
+    import socket
+
+    with LiveServer(tmp_path / "live.db") as server:
+        token = server.register("alice")
+        item = live_upload(server, token, PDF + b"x" * (4 * 2**20), "big.pdf")
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", server.port)) as sock:
+                sock.sendall(f"GET {item['logo']} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                assert sock.recv(1000).startswith(b"HTTP/1.1 200")
+        assert live_get(server, item["logo"])[0] == 200  # still serving
+        server.stop()
+        server.assert_no_faults()

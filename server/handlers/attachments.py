@@ -1,6 +1,7 @@
 """Attachments (spec 7): the upload, and serving files and thumbnails to anyone with the URL."""
 
 import asyncio
+import logging
 import re
 import secrets
 import unicodedata
@@ -14,6 +15,8 @@ from ..envelope import Ok
 from ..errors import ClientDisconnected, Invalid
 from ..handlers import store_of
 from ..keys import CONFIG, MEDIA_POOL, USER
+
+log = logging.getLogger("orderdesk")
 
 READ_CHUNK = 64 * 1024
 # The body may exceed the file's limit by this much: boundaries and part headers.
@@ -112,9 +115,12 @@ async def _serve(request: web.Request, *, thumb: bool) -> web.StreamResponse:
     response.content_type = stored["content_type"]
     response.content_length = stored["size"]
     await response.prepare(request)
-    for offset in range(0, stored["size"], SERVE_SLICE):
-        await response.write(await store.read_file_slice(stored, offset, SERVE_SLICE))
-    await response.write_eof()
+    try:
+        for offset in range(0, stored["size"], SERVE_SLICE):
+            await response.write(await store.read_file_slice(stored, offset, SERVE_SLICE))
+        await response.write_eof()
+    except ConnectionResetError:  # the client went away: nothing wrong with the server
+        log.info("%s: the client disconnected during the download", request.path)
     return response
 
 
