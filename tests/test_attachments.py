@@ -564,5 +564,4 @@ def test_a_client_leaving_during_a_download_is_no_fault(tmp_path):
                 sock.sendall(f"GET {item['logo']} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
                 assert sock.recv(1000).startswith(b"HTTP/1.1 200")
         assert live_get(server, item["logo"])[0] == 200  # still serving
-        server.stop()
         server.assert_no_faults()
