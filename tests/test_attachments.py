@@ -565,3 +565,11 @@ def test_a_client_leaving_during_a_download_is_no_fault(tmp_path):
                 assert sock.recv(1000).startswith(b"HTTP/1.1 200")
         assert live_get(server, item["logo"])[0] == 200  # still serving
         server.assert_no_faults()
+
+
+async def test_the_client_file_name_is_kept_short_and_plain(client):
+    token, _ = await register(client)
+    long_name = "x" * 300 + ".pdf"
+    assert (await uploaded(client, token, PDF, long_name))["file_name"] == "x" * 255
+    assert (await uploaded(client, token, PDF, "../../etc/passwd"))["file_name"] == "passwd"
+    assert (await uploaded(client, token, PDF, "a\tb.pdf"))["file_name"] == "ab.pdf"
