@@ -1,12 +1,14 @@
 """The application factory: keys, the database's lifetime, middlewares and routes."""
 
+import os
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
 from . import headers
 from .config import Config
-from .keys import CONFIG, STORE
+from .keys import CONFIG, MEDIA_POOL, STORE
 from .middlewares import (
     cors_middleware,
     envelope_middleware,
@@ -28,6 +30,14 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[STORE].close()
 
 
+async def media_pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Upload decoding runs on these threads (Pillow releases the GIL while it decodes
+    and resizes); as many as there are cores, so uploads cannot take every core."""
+    app[MEDIA_POOL] = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="media")
+    yield
+    app[MEDIA_POOL].shutdown(wait=True, cancel_futures=True)
+
+
 def create_app(config: Config) -> web.Application:
     cors = [cors_middleware] if config.cors_origins else []
     # Outermost: everything inside sees the client's address and scheme.
@@ -45,5 +55,6 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     headers.install(app)
     app.cleanup_ctx.append(store_ctx)
+    app.cleanup_ctx.append(media_pool_ctx)
     setup_routes(app)
     return app

@@ -187,7 +187,8 @@ def backup(argv: list[str]) -> int:
 def check(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog=f"{PROG} check",
-        description="Run SQLite's integrity and foreign key checks; exit 0 when sound.",
+        description="Run SQLite's integrity and foreign key checks and compare every "
+        "attachment's bytes with its recorded size and md5; exit 0 when sound.",
     )
     add_db_argument(parser, dict(os.environ))
     args = parser.parse_args(argv)

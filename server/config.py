@@ -30,6 +30,9 @@ class Config:
     # Reverse proxies whose X-Forwarded-For/-Proto are believed; none by default.
     trusted_proxies: tuple[Network, ...] = ()
     log_level: str = "info"
+    # Attachments (spec 7): the upload body limit and each user's total.
+    max_upload_mb: int = 10
+    upload_quota_mb: int = 200
     # Injectable so tests can move time forward (session expiry and renewal).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
@@ -140,6 +143,20 @@ def add_serve_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) ->
         "comma-separated; default none)",
     )
     parser.add_argument(
+        "--max-upload-mb",
+        type=_positive_int,
+        default=env.get("ORDERDESK_MAX_UPLOAD_MB", str(defaults.max_upload_mb)),
+        help="largest file POST /api/attachment/upload takes, in MiB "
+        "(env ORDERDESK_MAX_UPLOAD_MB; default %(default)s)",
+    )
+    parser.add_argument(
+        "--upload-quota-mb",
+        type=_positive_int,
+        default=env.get("ORDERDESK_UPLOAD_QUOTA_MB", str(defaults.upload_quota_mb)),
+        help="total MiB of uploads each user may store "
+        "(env ORDERDESK_UPLOAD_QUOTA_MB; default %(default)s)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default=env.get("ORDERDESK_LOG_LEVEL", defaults.log_level),
@@ -180,4 +197,6 @@ def config_from_args(args: argparse.Namespace) -> Config:
         cors_origins=tuple(args.cors_origin),
         trusted_proxies=tuple(args.trusted_proxy),
         log_level=args.log_level,
+        max_upload_mb=args.max_upload_mb,
+        upload_quota_mb=args.upload_quota_mb,
     )

@@ -1,5 +1,7 @@
 """Typed application keys, and the names of per-request values."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 from aiohttp import web
 
 from .access import Access
@@ -9,6 +11,8 @@ from .store import Store
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", Store)
 ROUTE_ACCESS = web.AppKey("route_access", dict[web.AbstractRoute, Access])
+# Attachments: the threads that decode and thumbnail uploads, off the event loop.
+MEDIA_POOL = web.AppKey("media_pool", ThreadPoolExecutor)
 
 # Per request.
 USER = web.RequestKey("user", dict | None)  # the session's user; None on public routes

@@ -209,4 +209,29 @@ QUOTE_CHANGED = Text(
     "报价已变更：请确认当前价格后再接受",
 )
 
+# ---------------------------------------------------------------- attachments (issue 16, spec 7)
+
+UPLOADED = Text("file uploaded", "文件已上传")
+UPLOAD_NOT_MULTIPART = Text(
+    "the upload must be multipart/form-data with a file part named file",
+    "上传必须是 multipart/form-data，并包含名为 file 的文件部分",
+)
+UPLOAD_NO_FILE = Text(
+    "file is required: send one file part named file", "缺少 file：请发送名为 file 的文件部分"
+)
+UPLOAD_EMPTY = Text("file is empty", "file 是空文件")
+UPLOAD_TYPE = Text(
+    "file must be a JPEG, PNG, GIF or WebP image or a PDF document",
+    "file 必须是 JPEG、PNG、GIF、WebP 图片或 PDF 文档",
+)
+UPLOAD_DAMAGED = Text("file is a damaged or incomplete image", "file 是损坏或不完整的图片")
+UPLOAD_TOO_MANY_PIXELS = Text(
+    "image must be at most {limit} megapixels", "图片不能超过 {limit} 百万像素"
+)
+UPLOAD_TOO_LARGE = Text("file must be at most {limit} MB", "file 不能超过 {limit} MB")
+UPLOAD_QUOTA = Text(
+    "upload quota of {limit} MB reached: this file does not fit",
+    "已达到 {limit} MB 的上传配额：无法存放此文件",
+)
+
 ALL = {name: value for name, value in dict(globals()).items() if isinstance(value, Text)}

@@ -1,5 +1,6 @@
 """Domain constants: statuses, message types and every limit of the spec, named once."""
 
+import re
 import string
 import unicodedata
 from dataclasses import dataclass
@@ -152,3 +153,38 @@ def check_extra_size(key_count: int, json_bytes: int) -> None:
         raise Invalid(M.EXTRA_TOO_MANY_KEYS, count=EXTRA_MAX_KEYS)
     if json_bytes > EXTRA_MAX_BYTES:
         raise Invalid(M.EXTRA_TOO_BIG, size=EXTRA_MAX_BYTES)
+
+
+# ---------------------------------------------------------------- attachments (spec 7)
+
+UPLOADS_PREFIX = "/uploads/"
+THUMBS_PREFIX = "/uploads/thumb/"
+FILE_NAME_MAX = 255
+UPLOAD_NAME_BYTES = 18  # 144 random bits, 24 URL-safe characters
+# An upload's name: the random part and one of the extensions media.py gives.
+UPLOAD_NAME = re.compile(r"[A-Za-z0-9_-]{22,64}\.(jpg|png|gif|webp|pdf)")
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    name: str  # "<random>.<ext>": the URL's last part, also of its thumbnail
+    file_name: str
+    content_type: str
+    data: bytes
+    md5: str
+    width: int
+    height: int
+    thumb: bytes | None  # None for a PDF
+
+
+def order_thumb(images: list[str]) -> str:
+    """Spec 3's `thumb`: the thumbnail of the first image when it is an upload of this
+    server ("" for an uploaded PDF, which has none), else the first image, else ""."""
+    if not images:
+        return ""
+    first = images[0]
+    if first.startswith(UPLOADS_PREFIX):
+        found = UPLOAD_NAME.fullmatch(first[len(UPLOADS_PREFIX) :])
+        if found:
+            return "" if found[1] == "pdf" else THUMBS_PREFIX + found[0]
+    return first

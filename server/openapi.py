@@ -107,6 +107,10 @@ COMPONENTS: dict[str, Schema] = {
             "images": {"type": "array", "items": string()},
             "sketch_images": {"type": "array", "items": string()},
             "finished_images": {"type": "array", "items": string()},
+            "thumb": string(
+                description="the thumbnail URL of the first image when it is an upload of "
+                'this server ("" for an uploaded PDF), else the first image, else ""'
+            ),
             "event_date": string(),
             "status": STATUS,
             "admin_id": integer(),
@@ -128,6 +132,7 @@ COMPONENTS: dict[str, Schema] = {
             "images",
             "sketch_images",
             "finished_images",
+            "thumb",
             "event_date",
             "status",
             "admin_id",
@@ -220,6 +225,7 @@ class Operation:
     data: Schema | None = None  # what `data` holds on success; None: no data
     paginated: bool = False
     public: bool = False
+    body_media_type: str = "application/json"
 
     def describe(self) -> dict[str, Any]:
         success = obj(
@@ -244,7 +250,7 @@ class Operation:
         if self.body is not None:
             described["requestBody"] = {
                 "required": False,
-                "content": {"application/json": {"schema": self.body}},
+                "content": {self.body_media_type: {"schema": self.body}},
             }
         if self.query:
             described["parameters"] = [
@@ -487,6 +493,49 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "This description (the document itself, not an envelope)", ACCOUNT, public=True
     ),
 }
+
+
+# ---------------------------------------------------------------- attachments (spec 7)
+
+COMPONENTS["Attachment"] = obj(
+    {
+        "id": integer(),
+        "file_name": string(0, model.FILE_NAME_MAX, description="the client's, no directory"),
+        "file_location": string(description="uploads/<name>"),
+        "file_size": integer(minimum=1, description="bytes stored"),
+        "file_md5": string(32, 32, description="hex md5 of the bytes stored"),
+        "width": integer(minimum=0, description="0 for a PDF"),
+        "height": integer(minimum=0, description="0 for a PDF"),
+        "is_image": integer(enum=[0, 1]),
+        "logo": string(description="the file's URL path, /uploads/<name>"),
+        "thumb": string(
+            description='/uploads/thumb/<name>, at most 320 px on its long side; "" for a PDF'
+        ),
+        "created_time": integer(),
+        "updated_time": integer(),
+    },
+    ("id", "file_name", "file_location", "file_size", "file_md5", "width", "height",
+     "is_image", "logo", "thumb", "created_time", "updated_time"),
+)  # fmt: skip
+OPERATIONS[("POST", "/api/attachment/upload")] = Operation(
+    "Upload an image (JPEG, PNG, GIF, WebP) or a PDF",
+    ACCOUNT,
+    body=obj(
+        {
+            "file": string(
+                format="binary",
+                description="the file, at most --max-upload-mb MiB (default 10). Images are "
+                "recognized by decoding them (at most 40 megapixels) and stored without "
+                "their metadata (EXIF, GPS, XMP, comments, text); a PDF (starting %PDF-) is "
+                "stored as sent. Anything else, an empty file or no file part is refused, as "
+                "is an upload past the user's --upload-quota-mb (default 200).",
+            )
+        },
+        ("file",),
+    ),
+    body_media_type="multipart/form-data",
+    data=ref("Attachment"),
+)
 
 
 def document(version: str = "3.1.0") -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from aiohttp import web
 
 from .access import Access
-from .handlers import admin, auth, messages, ops, orders
+from .handlers import admin, attachments, auth, messages, ops, orders
 from .keys import ROUTE_ACCESS
 
 PUBLIC, CUSTOMER, ADMIN = Access.PUBLIC, Access.CUSTOMER, Access.ADMIN
@@ -36,6 +36,10 @@ ROUTES = [
     ("GET", "/api/admin/communication/fields", orders.list_fields, ADMIN),
     ("POST", "/api/admin/communication/fields", admin.replace_fields, ADMIN),
     ("GET", "/api/openapi.json", ops.openapi_json, PUBLIC),
+    # attachments (spec 7): upload with a session; files to anyone with the URL
+    ("POST", "/api/attachment/upload", attachments.upload, CUSTOMER),
+    ("GET", "/uploads/{name}", attachments.serve_file, PUBLIC),
+    ("GET", "/uploads/thumb/{name}", attachments.serve_thumb, PUBLIC),
     # outside the envelope
     ("GET", "/", ops.console, PUBLIC),
     ("GET", "/docs", ops.docs_page, PUBLIC),

@@ -38,6 +38,7 @@ REQUESTS = {
         "comm_order_id": "{id}", "message_type": "text", "content": "hi",
     },
     "/api/admin/communication/fields": {"fields": []},
+    "/api/attachment/upload": {"file": b"%PDF-1.4 a small document"},  # sent as multipart
 }  # fmt: skip
 
 PROTECTED = [(m, p, access) for m, p, _, access in ROUTES if access is not Access.PUBLIC]
@@ -86,6 +87,10 @@ async def test_access_matrix(client, clock, method, path, access):
         payload = request_for(order_id)
         if method == "GET":
             return await call(client, method, path, token=token, params=payload)
+        if path == "/api/attachment/upload":
+            form = aiohttp.FormData()
+            form.add_field("file", payload["file"], filename="brief.pdf")
+            return await call(client, method, path, token=token, data=form)
         return await call(client, method, path, token=token, json=payload)
 
     for caller in CALLERS:  # the caller that may change the order comes last

@@ -19,8 +19,8 @@ from typing import Any
 from .. import messages as M
 from .. import model
 from ..errors import TooManyAttempts
-from ..model import Acceptance, NewMessage, NewOrder, OrderChanges, Page, Status
-from . import accounts, fields, orders, threads, tx
+from ..model import Acceptance, NewAttachment, NewMessage, NewOrder, OrderChanges, Page, Status
+from . import accounts, attachments, fields, orders, threads, tx
 from .types import ANY_OWNER, LoginLimits, OrderFilter, Quote, Row, Sender, Unchanged
 
 __all__ = [
@@ -284,6 +284,25 @@ class Store(abc.ABC):
     async def replace_field_definitions(self, definitions: list[Row]) -> list[Row]:
         await self._write(fields.replace_field_definitions, definitions)
         return definitions
+
+    # ---------------------------------------------------------------- attachments (spec 7)
+
+    async def save_attachment(self, owner_id: int, new: NewAttachment, quota_bytes: int) -> Row:
+        """Store an upload, unless the owner's uploads would pass `quota_bytes` (then
+        Invalid, and nothing is stored). Answers AnqiCMS's attachment shape."""
+        return await self._write(
+            attachments.save_attachment, owner_id, new, quota_bytes, self._now()
+        )
+
+    async def stored_file(self, name: str, thumb: bool) -> Row | None:
+        """The upload `name` (or its thumbnail) to serve, without its bytes; None if none."""
+        return await self._read(attachments.stored_file, name, thumb)
+
+    async def read_file_slice(self, stored: Row, offset: int, length: int) -> bytes:
+        """Up to `length` bytes of a file found by `stored_file`, from `offset`."""
+        return await self._read(
+            attachments.read_slice, stored["id"], stored["column"], offset, length
+        )
 
     async def ping(self) -> None:
         """Raises unless the database answers a query."""

@@ -82,6 +82,17 @@ class PostgresTx:
     async def lock(self, name: str) -> None:
         await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", name)
 
+    async def read_slice(
+        self, table: str, column: str, row_id: int, offset: int, length: int
+    ) -> bytes:
+        # The column's storage is EXTERNAL (uncompressed): only the TOAST chunks read.
+        return await self.conn.fetchval(
+            f"SELECT substring({column} FROM $1 FOR $2) FROM {table} WHERE id = $3",
+            offset + 1,
+            length,
+            row_id,
+        )
+
 
 async def _prepare_connection(conn: asyncpg.Connection) -> None:
     # JSON goes in as the text the store already serialized, and comes out as Python data.

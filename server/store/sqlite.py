@@ -11,6 +11,7 @@ to its end in one go.
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import sqlite3
 import time
@@ -73,6 +74,14 @@ class SqliteTx:
 
     async def lock(self, name: str) -> None:
         """Nothing to do: a SQLite write transaction excludes every other writer."""
+
+    async def read_slice(
+        self, table: str, column: str, row_id: int, offset: int, length: int
+    ) -> bytes:
+        # Incremental blob I/O: substr() would load the whole value for every slice.
+        with self.conn.blobopen(table, column, row_id, readonly=True) as blob:
+            blob.seek(offset)
+            return blob.read(length)
 
 
 def _run_now(operation: Coroutine[Any, Any, T]) -> T:
@@ -220,7 +229,8 @@ def backup(path: str, target: str) -> None:
 
 
 def check(path: str) -> list[str]:
-    """Problems found by integrity_check and foreign_key_check; [] when the file is sound."""
+    """Problems found by integrity_check, foreign_key_check and the attachments' size and
+    md5; [] when the file is sound."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         problems = [row[0] for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
@@ -228,8 +238,32 @@ def check(path: str) -> list[str]:
             f"foreign key: {table} row {rowid} points to a missing {parent}"
             for table, rowid, parent, _ in conn.execute("PRAGMA foreign_key_check")
         ]
+        problems += _attachment_problems(conn)
     finally:
         conn.close()
+    return problems
+
+
+CHECK_SLICE = 1 << 20
+
+
+def _attachment_problems(conn: sqlite3.Connection) -> list[str]:
+    """Each attachment's bytes against its recorded size and md5, read a slice at a time."""
+    problems: list[str] = []
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'attachments'").fetchone() is None:
+        return problems  # a database from before migration 6
+    rows = conn.execute("SELECT id, name, file_size, file_md5 FROM attachments ORDER BY id")
+    for attachment_id, name, size, md5 in rows.fetchall():
+        digest, length = hashlib.md5(), 0
+        with conn.blobopen("attachments", "data", attachment_id, readonly=True) as blob:
+            while chunk := blob.read(CHECK_SLICE):
+                digest.update(chunk)
+                length += len(chunk)
+        if length != size or digest.hexdigest() != md5:
+            problems.append(
+                f"attachment {attachment_id} ({name}): its bytes do not match the recorded "
+                f"size and md5 ({length} bytes, md5 {digest.hexdigest()}; recorded {size}, {md5})"
+            )
     return problems
 
 

@@ -39,6 +39,11 @@ class Tx(Protocol):
     async def lock(self, name: str) -> None:
         """Serialize with every other transaction locking `name`, until this one ends."""
 
+    async def read_slice(
+        self, table: str, column: str, row_id: int, offset: int, length: int
+    ) -> bytes:
+        """Up to `length` bytes of a BLOB/bytea column from `offset`, reading only those."""
+
 
 ORDER_COLUMNS = """id, user_id, order_id, archive_id, title, content, phone, images,
     sketch_images, finished_images, event_date, status, admin_id, quote_price,
@@ -60,6 +65,7 @@ def order_row(tx: Tx, row: Mapping[str, Any]) -> Row:
     order = dict(row)
     for name in _JSON_ORDER_FIELDS:
         order[name] = tx.json(order[name])
+    order["thumb"] = model.order_thumb(order["images"])  # spec 3, from the stored images
     return order
 
 

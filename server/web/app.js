@@ -1,6 +1,7 @@
 // orderdesk console: a small single-page app over the public API (no build step).
 import { api, ApiError } from "./api.js";
 import { statusName, t } from "./i18n.js";
+import { appendLine, attachControl, isUploadedPdf, uploadThumb } from "./uploads.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -60,12 +61,16 @@ function h(tag, attrs = {}, ...children) {
 }
 
 // A stored URL as a link that opens apart from the console, showing the image when
-// `preview`; as plain text when it is not a safe URL.
+// `preview` (an upload's thumbnail for an upload); an uploaded PDF as a download link;
+// as plain text when it is not a safe URL.
 function storedLink(text, preview) {
   const url = safeUrl(text);
   if (!url) return h("span", { class: "unsafe-url", "data-testid": "unsafe-url" }, text);
+  if (isUploadedPdf(url)) {
+    return h("a", { href: url, download: true, class: "download", "data-testid": "download" }, t("downloadPdf"));
+  }
   return h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: preview ? "image" : null },
-    preview ? h("img", { src: url, alt: text, loading: "lazy", referrerpolicy: "no-referrer" }) : null,
+    preview ? h("img", { src: uploadThumb(url) ?? url, alt: text, loading: "lazy", referrerpolicy: "no-referrer" }) : null,
     h("span", { class: "url" }, text));
 }
 
@@ -273,6 +278,7 @@ function orderList(orders, admin) {
       admin ? null : h("a", { href: "#/new" }, t("startOne")));
   }
   return h("ul", { class: "list", "data-testid": "orders" }, orders.map((order) => h("li", {},
+    safeUrl(order.thumb) ? h("img", { src: order.thumb, alt: "", class: "thumb", loading: "lazy", referrerpolicy: "no-referrer", "data-testid": "thumb" }) : null,
     h("a", { href: `#/${admin ? "admin/order" : "order"}/${order.id}` }, `#${order.id} ${order.title}`),
     h("span", { class: "muted" }, admin ? `${t("customer")} ${order.user_id} · ` : "", `${t("updatedAt")} ${when(order.updated_time)}`),
     badge(order.status))));
@@ -313,6 +319,7 @@ async function inboxView() {
 
 async function newRequestView() {
   const definitions = (await api("GET", "/communication/fields")).data;
+  const images = textarea("images", { rows: 2 });
   show(h("h1", {}, t("newRequest")),
     form({ class: "card", id: "new-order" }, async (el) => {
       const extra = {};
@@ -332,7 +339,8 @@ async function newRequestView() {
     field(t("content"), textarea("content")),
     field(t("phone"), input("phone", { type: "tel", autocomplete: "tel" })),
     definitions.map((def) => fieldControl(def, undefined)),
-    field(t("images"), textarea("images", { rows: 2 })),
+    field(t("images"), images),
+    attachControl("images", (attachment) => appendLine(images, attachment.logo)),
     field(t("eventDate"), input("event_date")),
     h("div", { class: "actions" }, h("button", { type: "submit" }, t("create")))));
 }
@@ -421,10 +429,12 @@ async function orderView(id, admin) {
   };
   const actions = h("div", { class: "actions", "data-testid": "actions" });
 
+  const editedImages = textarea("images", { rows: 2, id: "f-edit-images" }, order.images.join("\n"));
   const editor = form({ class: "card", id: "edit-form", hidden: true }, async (el) => {
     const changes = { id: order.id, version: order.version };
     if (el.title.value !== order.title) changes.title = el.title.value;
     if (el.content.value !== order.content) changes.content = el.content.value;
+    if (lines(el.images).join("\n") !== order.images.join("\n")) changes.images = lines(el.images);
     const extra = {};
     for (const def of definitions) {
       const value = fieldValue(el, def) ?? null; // emptied: removed
@@ -441,6 +451,8 @@ async function orderView(id, admin) {
   h("h2", {}, t("edit")),
   field(t("title"), input("title", { value: order.title })),
   field(t("content"), textarea("content", {}, order.content)),
+  field(t("images"), editedImages),
+  attachControl("edit-images", (attachment) => appendLine(editedImages, attachment.logo)),
   definitions.map((def) => fieldControl(def, order.order_extra[def.field_name])),
   h("div", { class: "actions" }, h("button", { type: "submit" }, t("save"))));
 
@@ -449,7 +461,12 @@ async function orderView(id, admin) {
     el.reset();
     await refresh();
   }, field(t("writeMessage"), textarea("content", { rows: 2, id: "f-message" })),
-  h("div", { class: "actions" }, h("button", { type: "submit" }, t("send"))));
+  h("div", { class: "actions" }, h("button", { type: "submit" }, t("send"))),
+  attachControl("message", async (attachment) => {
+    await api("POST", `${scope}/message/send`,
+      { comm_order_id: order.id, message_type: attachment.is_image ? "image" : "file", content: attachment.logo });
+    await refresh();
+  }));
 
   const quoteForm = admin ? form({ class: "card", id: "quote-form" }, async (el) => {
     await api("POST", "/admin/communication/order/quote", { id: order.id, quote_price: el.quote_price.value, quote_content: el.quote_content.value });
@@ -459,13 +476,17 @@ async function orderView(id, admin) {
   field(t("quoteContent"), textarea("quote_content")),
   h("div", { class: "actions" }, h("button", { type: "submit" }, t("sendQuote")))) : null;
 
+  const sketchImages = textarea("sketch_images", { rows: 2 }, order.sketch_images.join("\n"));
+  const finishedImages = textarea("finished_images", { rows: 2 }, order.finished_images.join("\n"));
   const imagesForm = admin ? form({ class: "card", id: "images-form" }, async (el) => {
     await api("POST", "/admin/communication/order/images",
       { id: order.id, sketch_images: lines(el.sketch_images), finished_images: lines(el.finished_images) });
     await refresh();
   }, h("h2", {}, t("merchantImages")),
-  field(t("sketchImages"), textarea("sketch_images", { rows: 2 }, order.sketch_images.join("\n"))),
-  field(t("finishedImages"), textarea("finished_images", { rows: 2 }, order.finished_images.join("\n"))),
+  field(t("sketchImages"), sketchImages),
+  attachControl("sketch-images", (attachment) => appendLine(sketchImages, attachment.logo)),
+  field(t("finishedImages"), finishedImages),
+  attachControl("finished-images", (attachment) => appendLine(finishedImages, attachment.logo)),
   h("p", { class: "muted" }, t("oneUrlPerLine")),
   h("div", { class: "actions" }, h("button", { type: "submit" }, t("saveImages")))) : null;
 

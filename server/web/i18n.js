@@ -23,6 +23,8 @@ const WORDS = {
     notFound: "Nothing here.", updatedAt: "Updated",
     referenceImages: "Reference images", sketchImages: "Sketches", finishedImages: "Finished images",
     merchantImages: "Your images", oneUrlPerLine: "One http(s) URL or /uploads/ path per line.", saveImages: "Save images",
+    attachFile: "Attach an image or PDF", orDrop: "or drop files here", uploading: "Uploading",
+    attached: "Attached:", uploadFailed: "The upload failed; try again.", downloadPdf: "Download PDF",
     statuses: { "0": "Pending", "1": "In communication", "2": "Quoted", "3": "Accepted", "4": "Rejected", "-1": "Cancelled" },
   },
   zh: {
@@ -43,6 +45,8 @@ const WORDS = {
     loading: "加载中…", notFound: "这里什么也没有。", updatedAt: "更新于",
     referenceImages: "参考图片", sketchImages: "草图", finishedImages: "成品图",
     merchantImages: "商家图片", oneUrlPerLine: "每行一个 http(s) 网址或 /uploads/ 路径。", saveImages: "保存图片",
+    attachFile: "添加图片或 PDF", orDrop: "或将文件拖到这里", uploading: "正在上传",
+    attached: "已添加：", uploadFailed: "上传失败，请重试。", downloadPdf: "下载 PDF",
     statuses: { "0": "待处理", "1": "沟通中", "2": "已报价", "3": "已接受", "4": "已拒绝", "-1": "已取消" },
   },
 };
