@@ -278,9 +278,14 @@ def quote_price(value: Any, name: str) -> str:
 
 
 PRICE_SCHEMA = {
-    "description": "> 0, at most 999999999.99, at most 2 decimals",
+    "description": "> 0, at most 999999999.99, at most 2 decimals; a string is trimmed first",
     "oneOf": [
-        string(1, 13, pattern="^[0-9]+(\\.[0-9]{1,2})?$"),
+        # The same rule as a pattern: up to 9 digits before the point (leading zeros
+        # aside), and not zero.
+        string(
+            1,
+            pattern=r"^0*(?:[1-9][0-9]{0,8}(?:\.[0-9]{1,2})?|0\.(?:[1-9][0-9]?|0[1-9]))$",
+        ),
         {"type": "number", "minimum": 0.01, "maximum": 999999999.99},
     ],
 }
