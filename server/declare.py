@@ -10,7 +10,7 @@ here are the generic parts and the JSON Schema helpers openapi.py uses too.
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import messages as M
@@ -69,6 +69,8 @@ class Str:
     pattern_message: Text | None = None
     prepare: Callable[[str, str], str] | None = None
     description: str = ""
+    # Built once, with the declaration: nothing is compiled per request.
+    _compiled: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         compiled = re.compile(self.pattern) if self.pattern else None
@@ -81,11 +83,11 @@ class Str:
             value = self.prepare(value, name)
         if self.trim:
             value = value.strip()
-        if not self.low <= len(value) <= (self.high if self.high is not None else len(value)):
+        if len(value) < self.low or (self.high is not None and len(value) > self.high):
             if self.low and not value:
                 raise Invalid(M.EMPTY, field=name)
             raise _length_rule(name, self.low, self.high or 0)
-        if self._compiled is not None and not self._compiled.fullmatch(value):  # type: ignore[attr-defined]
+        if self._compiled is not None and not self._compiled.fullmatch(value):
             raise Invalid(self.pattern_message or M.BAD_REQUEST, field=name)
         return value
 
@@ -192,20 +194,22 @@ class Form:
     fields: tuple[Field, ...]
     one_of_required: tuple[str, ...] = ()
 
+    by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
-        object.__setattr__(self, "by_name", {field.name: field for field in self.fields})
+        object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
 
     def read(self, source: Mapping[str, Any]) -> dict[str, Any]:
         """Every field's value (None when absent), checked in order."""
-        return {field.name: field.read(source) for field in self.fields}
+        return {one.name: one.read(source) for one in self.fields}
 
     def __getitem__(self, name: str) -> Field:
-        return self.by_name[name]  # type: ignore[attr-defined]
+        return self.by_name[name]
 
     def schema(self) -> Schema:
         schema = obj(
-            {field.name: field.schema() for field in self.fields},
-            tuple(field.name for field in self.fields if field.required),
+            {one.name: one.schema() for one in self.fields},
+            tuple(one.name for one in self.fields if one.required),
         )
         if self.one_of_required:
             schema["anyOf"] = [{"required": [name]} for name in self.one_of_required]
@@ -215,10 +219,10 @@ class Form:
         """The form as OpenAPI query parameters."""
         return [
             {
-                "name": field.name,
+                "name": one.name,
                 "in": "query",
-                "required": field.required,
-                "schema": field.schema(),
+                "required": one.required,
+                "schema": one.schema(),
             }
-            for field in self.fields
+            for one in self.fields
         ]
