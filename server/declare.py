@@ -182,7 +182,7 @@ class Field:
     def schema(self) -> Schema:
         schema = self.rule.schema()
         if self.empty_is_absent:
-            return {"oneOf": [string(0, 0, description='"": not sent'), schema]}
+            return {"description": '"" counts as not sent', "oneOf": [string(0, 0), schema]}
         return schema
 
 

@@ -306,13 +306,19 @@ def _user_name_characters(value: str, name: str) -> str:
 USER_NAME = Str(
     *model.USER_NAME_LEN,
     prepare=_user_name_characters,
-    description="NFKC-normalized; no control, format or line separator character.",
+    description="NFKC-normalized; no control, format or line separator character",
 )
 PASSWORD = Str(*model.PASSWORD_LEN, trim=False)
 # A password being checked, not set: any length up to the maximum.
 PASSWORD_SENT = Str(1, model.PASSWORD_LEN[1], trim=False)
 PHONE = Str(*model.PHONE_LEN, pattern=r"[0-9 +()-]+", pattern_message=M.PHONE_CHARACTERS)
-EMAIL = Str(0, model.EMAIL_MAX, pattern=r"(?:[\s\S]*@[\s\S]*)?", pattern_message=M.EMAIL_AT)
+EMAIL = Str(
+    0,
+    model.EMAIL_MAX,
+    pattern=r"|[\s\S]*@[\s\S]*",
+    pattern_message=M.EMAIL_AT,
+    description="empty (no email) or holding an @",
+)
 LOGIN_NAME = Str(1, model.EMAIL_MAX)
 NOTE = Str(0, model.NOTE_MAX)  # remark and reason
 
@@ -325,7 +331,7 @@ DEFINITION = Form(
     (
         Field("field_name", Str(*model.EXTRA_KEY_LEN), required=True),
         Field("type", Str(1, 16), required=True),
-        Field("name", Str(0, model.TITLE_LEN[1], description="Default: field_name.")),
+        Field("name", Str(0, model.TITLE_LEN[1], description="default: field_name")),
     )
 )
 
@@ -477,11 +483,11 @@ REGISTER = Form(
 LOGIN_FIELDS = ("user_name", "email", "phone")
 LOGIN = Form(
     (
-        Field("user_name", Str(1, model.EMAIL_MAX, description="The user name, email or phone.")),
-        Field("email", Str(1, model.EMAIL_MAX, description="Used when user_name is not sent.")),
+        Field("user_name", Str(1, model.EMAIL_MAX, description="the user name, email or phone")),
+        Field("email", Str(1, model.EMAIL_MAX, description="used when user_name is not sent")),
         Field(
             "phone",
-            Str(1, model.EMAIL_MAX, description="Used when neither user_name nor email is sent."),
+            Str(1, model.EMAIL_MAX, description="used when neither user_name nor email is sent"),
         ),
         Field("password", PASSWORD_SENT, required=True),
         Field(
@@ -605,7 +611,7 @@ ADMIN_ORDER_LIST_QUERY = Form(
     (
         STATUS_FILTER,
         Field("user_id", Id(in_query=True), empty_is_absent=True),
-        Field("q", Str(0, None, description="Searched in title and content.")),
+        Field("q", Str(0, None, description="searched in title and content")),
         *PAGE_FIELDS,
     )
 )
