@@ -83,7 +83,7 @@ CREATE TABLE IF NOT EXISTS messages (
     created_time  INTEGER NOT NULL
 );
 
-CREATE INDEX IF NOT EXISTS messages_thread ON messages (comm_order_id, created_time, id);
+CREATE INDEX IF NOT EXISTS messages_thread ON messages (comm_order_id, id);
 
 -- Purchase orders, created when a customer accepts a quote.
 CREATE TABLE IF NOT EXISTS orders (

@@ -14,8 +14,9 @@ import os
 import signal
 import sys
 
-from . import __version__, model, security, validate
+from . import __version__, security, validate
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
+from .declare import Field
 from .errors import AlreadyTaken, Invalid
 from .logs import MalformedRequestsAsInfo
 from .store import is_postgres_url, open_store, sqlite
@@ -133,9 +134,9 @@ def create_admin(argv: list[str]) -> int:
     password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else args.password
     try:
         # The rules of registration: NFKC names, no control or format characters.
-        name = validate.user_name({"username": args.username}, "username")
-        validate.required_str({"password": password}, "password", *model.PASSWORD_LEN, trim=False)
-        email = validate.optional_email({"email": args.email})
+        name = Field("username", validate.USER_NAME, required=True).read(vars(args))
+        validate.REGISTER["password"].read({"password": password})
+        email = validate.REGISTER["email"].read({"email": args.email}) or None
     except Invalid as error:
         parser.error(error.msg)
 

@@ -6,76 +6,17 @@ share, so the same document serves as 3.1 (/api/openapi.json) and, for the bundl
 Swagger UI 4 that reads 3.0 only, as 3.0.3 (/docs/openapi.json).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import __version__, model
-from .model import Status
-
-Schema = dict[str, Any]
+from . import validate as V
+from .declare import Form, Schema, integer, obj, string
 
 
 def ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
-
-def string(low: int = 0, high: int | None = None, **extra: Any) -> Schema:
-    schema: Schema = {"type": "string", **extra}
-    if low:
-        schema["minLength"] = low
-    if high is not None:
-        schema["maxLength"] = high
-    return schema
-
-
-def integer(**extra: Any) -> Schema:
-    return {"type": "integer", **extra}
-
-
-def obj(properties: dict[str, Schema], required: tuple[str, ...] = ()) -> Schema:
-    schema: Schema = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = list(required)
-    return schema
-
-
-ID = {
-    "description": "a positive integer, as a JSON integer or a string of ASCII digits",
-    "oneOf": [
-        integer(minimum=1, maximum=model.MAX_ID),
-        string(1, 19, pattern="^[0-9]+$"),
-    ],
-}
-# The pattern is the shape; the description states the whole rule (validate.is_image_url).
-IMAGE_URL = string(
-    1,
-    model.IMAGE_URL_MAX,
-    pattern=r'^(?:[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#<>"\\^`{|}]+(?:[/?#][^\s<>"\\^`{|}]*)?'
-    r"|/uploads/(?:thumb/)?[A-Za-z0-9_-]+\.[A-Za-z0-9]{1,10})$",
-    description="an absolute http:// or https:// URL with a host (any letter case in the "
-    "scheme; a port, if any, 0-65535), or the path of an upload of this server: /uploads/ "
-    "or /uploads/thumb/, then a name of letters, digits, '_' and '-', a dot and an "
-    "extension of 1-10 letters or digits. Trimmed first; no whitespace, control or format "
-    'character and none of < > " \\ ^ ` { | } anywhere. Anything else (javascript:, '
-    "data:, //host/x, relative paths, other schemes) is refused, naming the field.",
-)
-URLS = {
-    "type": "array",
-    "maxItems": model.IMAGES_MAX,
-    "items": IMAGE_URL,
-}
-STATUS = integer(
-    enum=[int(s) for s in Status],
-    description="0 pending, 1 in communication, 2 quoted, 3 accepted, 4 rejected, -1 cancelled",
-)
-NOTE = string(0, model.NOTE_MAX)
-EXTRA = {
-    "type": "object",
-    "maxProperties": model.EXTRA_MAX_KEYS,
-    "description": "merged as an RFC 7396 JSON Merge Patch: null removes a key; at most "
-    f"{model.EXTRA_MAX_KEYS} keys, keys of 1-64 characters, nesting at most "
-    f"{model.EXTRA_MAX_DEPTH} levels, {model.EXTRA_MAX_BYTES} bytes as compact JSON",
-}
 
 COMPONENTS: dict[str, Schema] = {
     "User": obj(
@@ -112,7 +53,7 @@ COMPONENTS: dict[str, Schema] = {
                 'this server ("" for an uploaded PDF), else the first image, else ""'
             ),
             "event_date": string(),
-            "status": STATUS,
+            "status": V.STATUS_SCHEMA,
             "admin_id": integer(),
             "quote_price": string(description='"12000.00", or "" before any quote'),
             "quote_content": string(),
@@ -166,16 +107,7 @@ COMPONENTS: dict[str, Schema] = {
             "created_time",
         ),
     ),  # fmt: skip
-    "FieldDefinition": obj(
-        {
-            "field_name": string(1, 64),
-            "name": string(),
-            "type": string(enum=sorted(model.FIELD_TYPES)),
-            "required": {"type": "boolean"},
-            "options": {"type": "array", "items": string()},
-        },
-        ("field_name", "type"),
-    ),
+    "FieldDefinition": V.DEFINITION_SCHEMA,
 }
 COMPONENTS["OrderDetail"] = {
     "allOf": [
@@ -220,12 +152,13 @@ FAILURE = obj(
 class Operation:
     summary: str
     tag: str
-    body: Schema | None = None
-    query: dict[str, tuple[Schema, bool]] = field(default_factory=dict)
+    body: Form | None = None  # declared in validate.py, as the handler reads it
+    query: Form | None = None
     data: Schema | None = None  # what `data` holds on success; None: no data
     paginated: bool = False
     public: bool = False
-    body_media_type: str = "application/json"
+    # A multipart/form-data body, which its handler streams and checks itself (uploads).
+    multipart: Schema | None = None
 
     def describe(self) -> dict[str, Any]:
         success = obj(
@@ -247,177 +180,95 @@ class Operation:
             },
             "security": [] if self.public else [{"TokenHeader": []}, {"TokenCookie": []}],
         }
+        content = None
         if self.body is not None:
-            described["requestBody"] = {
-                "required": False,
-                "content": {self.body_media_type: {"schema": self.body}},
-            }
+            content = {"application/json": {"schema": self.body.schema()}}
+        elif self.multipart is not None:
+            content = {"multipart/form-data": {"schema": self.multipart}}
+        if content is not None:
+            described["requestBody"] = {"required": False, "content": content}
         if self.query:
-            described["parameters"] = [
-                {"name": name, "in": "query", "required": required, "schema": schema}
-                for name, (schema, required) in self.query.items()
-            ]
+            described["parameters"] = self.query.parameters()
         return described
 
 
-PAGE = {
-    "current": (integer(minimum=1, description="page, default 1"), False),
-    "page_size": (integer(minimum=1, description="default 10, capped at 100"), False),
-}
-STATUS_FILTER = {"status": (STATUS, False)}
-ORDER_ID = {"id": (integer(minimum=1, maximum=model.MAX_ID), True)}
-THREAD = {"comm_order_id": (integer(minimum=1, maximum=model.MAX_ID), True)} | PAGE
 ORDER_DATA = ref("Order")
 ORDERS = {"type": "array", "items": ref("Order")}
-MESSAGE_BODY = obj(
-    {
-        "comm_order_id": ID,
-        "message_type": string(enum=sorted(model.MESSAGE_TYPES)),
-        "content": string(*model.MESSAGE_LEN),
-        "sender_id": {"description": "accepted and ignored: the sender is the session's user"},
-        "sender_name": {"description": "accepted and ignored"},
-    },
-    ("comm_order_id", "message_type", "content"),
-)
-REASON_BODY = obj({"id": ID, "reason": NOTE}, ("id",))
-PRICE = {
-    "description": "> 0, at most 999999999.99, at most 2 decimals",
-    "oneOf": [
-        string(1, 13, pattern="^[0-9]+(\\.[0-9]{1,2})?$"),
-        {"type": "number", "minimum": 0.01, "maximum": 999999999.99},
-    ],
-}
-# Spec 4.5: the customer accepts exactly the quote they saw.
-ACCEPT_BODY = obj(
-    {
-        "id": ID,
-        "remark": NOTE,
-        "version": ID
-        | {
-            "description": "if sent and not the order's version: -1, data "
-            '{"version": <current>}, nothing changes'
-        },
-        "quote_price": PRICE
-        | {
-            "description": "the price seen, as in the quote; if sent and not the stored "
-            'price: -1, data {"quote_price": "<current>"}, nothing changes'
-        },
-    },
-    ("id",),
-)
-ORDER_FIELDS = {
-    "title": string(*model.TITLE_LEN),
-    "content": string(*model.CONTENT_LEN),
-    "phone": string(*model.PHONE_LEN, pattern="^[0-9 +()-]+$"),
-    "images": URLS,
-    "event_date": string(0, model.EVENT_DATE_MAX),
-    "order_extra": EXTRA,
-}
 CUSTOMER, MERCHANT, ACCOUNT = "customer", "merchant", "account"
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/register"): Operation(
         "Create an account and log in",
         ACCOUNT,
-        body=obj(
-            {
-                "user_name": string(*model.USER_NAME_LEN),
-                "password": string(*model.PASSWORD_LEN),
-                "email": string(0, model.EMAIL_MAX),
-                "phone": string(0, model.PHONE_LEN[1]),
-            },
-            ("user_name", "password"),
-        ),
+        body=V.REGISTER,
         data=ref("Session"),
         public=True,
     ),
     ("POST", "/api/login"): Operation(
         "Log in with a user name, email or phone",
         ACCOUNT,
-        body=obj(
-            {
-                "user_name": string(
-                    1, model.EMAIL_MAX, description="the user name, email or phone"
-                ),
-                "email": string(1, model.EMAIL_MAX, description="used when user_name is not sent"),
-                "phone": string(
-                    1, model.EMAIL_MAX, description="used when neither user_name nor email is sent"
-                ),
-                "password": string(1, model.PASSWORD_LEN[1]),
-                "remember": {
-                    "type": "boolean",
-                    "description": "a session of --remember-ttl seconds instead of --session-ttl",
-                },
-            },
-            ("password",),
-        ),
+        body=V.LOGIN,
         data=ref("Session"),
         public=True,
     ),
     ("POST", "/api/logout"): Operation(
         "Revoke the session, or with all every session of the user",
         ACCOUNT,
-        body=obj({"all": {"type": "boolean", "description": "every session of the user"}}),
+        body=V.LOGOUT,
         public=True,
     ),
     ("GET", "/api/user/detail"): Operation("The current user", ACCOUNT, data=ref("User")),
     ("POST", "/api/user/password"): Operation(
         "Change the password; every other session of the user is revoked",
         ACCOUNT,
-        body=obj(
-            {
-                "old_password": string(1, model.PASSWORD_LEN[1]),
-                "password": string(*model.PASSWORD_LEN),
-            },
-            ("old_password", "password"),
-        ),
+        body=V.PASSWORD_CHANGE,
     ),
     ("POST", "/api/communication/order/create"): Operation(
         "Ask for custom work",
         CUSTOMER,
-        body=obj({"archive_id": ID, **ORDER_FIELDS}, ("archive_id", "title", "content", "phone")),
+        body=V.CREATE_ORDER,
         data=ORDER_DATA,
     ),
     ("GET", "/api/communication/orders"): Operation(
         "The caller's orders, newest first",
         CUSTOMER,
-        query=PAGE | STATUS_FILTER,
+        query=V.ORDER_LIST_QUERY,
         data=ORDERS,
         paginated=True,
     ),
     ("GET", "/api/communication/order/detail"): Operation(
         "One of the caller's orders, with its last 100 messages and its fields",
         CUSTOMER,
-        query=ORDER_ID,
+        query=V.QUERY_ORDER_ID,
         data=ref("OrderDetail"),
     ),
     ("POST", "/api/communication/order/update"): Operation(
         "Change an order (the seed endpoint): only the fields sent; order_extra merged",
         CUSTOMER,
-        body=obj({"id": ID, **ORDER_FIELDS, "version": ID}, ("id",)),
+        body=V.UPDATE_ORDER,
         data=ORDER_DATA,
     ),
     ("POST", "/api/communication/order/accept"): Operation(
         "Accept the quote (status 2 to 3); creates the purchase order",
         CUSTOMER,
-        body=ACCEPT_BODY,
+        body=V.ACCEPT,
         data=ORDER_DATA,
     ),
     ("POST", "/api/communication/order/reject"): Operation(
-        "Reject the quote (status 2 to 4)", CUSTOMER, body=REASON_BODY, data=ORDER_DATA
+        "Reject the quote (status 2 to 4)", CUSTOMER, body=V.REJECT, data=ORDER_DATA
     ),
     ("POST", "/api/communication/order/cancel"): Operation(
-        "Cancel the order (from 0, 1, 2 or 4)", CUSTOMER, body=REASON_BODY, data=ORDER_DATA
+        "Cancel the order (from 0, 1, 2 or 4)", CUSTOMER, body=V.CANCEL, data=ORDER_DATA
     ),
     ("GET", "/api/communication/messages"): Operation(
         "An order's thread, oldest first",
         CUSTOMER,
-        query=THREAD,
+        query=V.THREAD_QUERY,
         data={"type": "array", "items": ref("Message")},
         paginated=True,
     ),
     ("POST", "/api/communication/message/send"): Operation(
-        "Write in an order's thread", CUSTOMER, body=MESSAGE_BODY, data=ref("Message")
+        "Write in an order's thread", CUSTOMER, body=V.SEND_MESSAGE, data=ref("Message")
     ),
     ("GET", "/api/communication/fields"): Operation(
         "The order field definitions (for forms)",
@@ -428,54 +279,45 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/api/admin/communication/orders"): Operation(
         "Every order, newest first",
         MERCHANT,
-        query=PAGE
-        | STATUS_FILTER
-        | {
-            "user_id": (integer(minimum=1, maximum=model.MAX_ID), False),
-            "q": (string(description="searched in title and content"), False),
-        },
+        query=V.ADMIN_ORDER_LIST_QUERY,
         data=ORDERS,
         paginated=True,
     ),
     ("GET", "/api/admin/communication/order/detail"): Operation(
-        "Any order, as the customer's detail", MERCHANT, query=ORDER_ID, data=ref("OrderDetail")
+        "Any order, as the customer's detail",
+        MERCHANT,
+        query=V.QUERY_ORDER_ID,
+        data=ref("OrderDetail"),
     ),
     ("GET", "/api/admin/communication/messages"): Operation(
         "Any order's thread",
         MERCHANT,
-        query=THREAD,
+        query=V.THREAD_QUERY,
         data={"type": "array", "items": ref("Message")},
         paginated=True,
     ),
     ("POST", "/api/admin/communication/order/quote"): Operation(
         "Quote (from 0, 1, 2 or 4 to 2)",
         MERCHANT,
-        body=obj(
-            {
-                "id": ID,
-                "quote_price": PRICE,
-                "quote_content": string(*model.QUOTE_CONTENT_LEN),
-            },
-            ("id", "quote_price", "quote_content"),
-        ),
+        body=V.QUOTE,
         data=ORDER_DATA,
     ),
     ("POST", "/api/admin/communication/order/status"): Operation(
         "Set the status to 1 (in communication) or -1 (cancelled)",
         MERCHANT,
-        body=obj({"id": ID, "status": integer(enum=[1, -1])}, ("id", "status")),
+        body=V.SET_STATUS,
         data=ORDER_DATA,
     ),
     ("POST", "/api/admin/communication/order/images"): Operation(
         "Set the sketch and finished images",
         MERCHANT,
-        body=obj({"id": ID, "sketch_images": URLS, "finished_images": URLS}, ("id",)),
+        body=V.SET_IMAGES,
         data=ORDER_DATA,
     ),
     ("POST", "/api/admin/communication/message/send"): Operation(
         "Reply in any order's thread; a pending order moves to 1",
         MERCHANT,
-        body=MESSAGE_BODY,
+        body=V.SEND_MESSAGE,
         data=ref("Message"),
     ),
     ("GET", "/api/admin/communication/fields"): Operation(
@@ -486,7 +328,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/admin/communication/fields"): Operation(
         "Replace the order field definitions",
         MERCHANT,
-        body=obj({"fields": {"type": "array", "items": ref("FieldDefinition")}}, ("fields",)),
+        body=V.REPLACE_FIELDS,
         data={"type": "array", "items": ref("FieldDefinition")},
     ),
     ("GET", "/api/openapi.json"): Operation(
@@ -520,7 +362,7 @@ COMPONENTS["Attachment"] = obj(
 OPERATIONS[("POST", "/api/attachment/upload")] = Operation(
     "Upload an image (JPEG, PNG, GIF, WebP) or a PDF",
     ACCOUNT,
-    body=obj(
+    multipart=obj(
         {
             "file": string(
                 format="binary",
@@ -533,7 +375,6 @@ OPERATIONS[("POST", "/api/attachment/upload")] = Operation(
         },
         ("file",),
     ),
-    body_media_type="multipart/form-data",
     data=ref("Attachment"),
 )
 

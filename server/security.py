@@ -4,10 +4,18 @@ import base64
 import functools
 import hashlib
 import hmac
+import os
 import secrets
 
-# scrypt cost: 16 MiB of memory and ~50 ms a hash on a small machine.
-_N, _R, _P = 2**14, 8, 1
+# scrypt cost of new hashes: N = 2^14, 16 MiB of memory and ~50 ms a hash on a small
+# machine. ORDERDESK_SCRYPT_COST (log2 of N, 1-20) lowers it for the test suite only;
+# a stored hash carries its own parameters, so it always verifies at the cost it was
+# made with.
+SCRYPT_COST_DEFAULT = 14
+SCRYPT_COST = int(os.environ.get("ORDERDESK_SCRYPT_COST", SCRYPT_COST_DEFAULT))
+if not 1 <= SCRYPT_COST <= 20:
+    raise ValueError(f"ORDERDESK_SCRYPT_COST must be 1-20, not {SCRYPT_COST}")
+_N, _R, _P = 2**SCRYPT_COST, 8, 1
 _MAXMEM = 64 * 1024 * 1024
 
 

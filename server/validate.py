@@ -1,5 +1,8 @@
 """Parsing and checking of every input: pure functions from raw JSON or query values
-to typed values. Each failure raises `Invalid` with a message naming the field."""
+to typed values. Each failure raises `Invalid` with a message naming the field.
+
+Every request field is declared once, in the Forms below (see declare.py): the checks
+here and the request schemas of openapi.py are both built from them."""
 
 import re
 import unicodedata
@@ -14,6 +17,7 @@ import orjson
 
 from . import messages as M
 from . import model
+from .declare import Choice, Custom, Field, Flag, Form, Ignored, Schema, Str, integer, string
 from .errors import Invalid
 from .model import (
     Acceptance,
@@ -30,11 +34,10 @@ _DIGITS = re.compile(r"[0-9]+")
 # neither Python's 4300-digit limit nor a 20-digit ID with leading zeros gets through.
 _MAX_ID_DIGITS = len(str(model.MAX_ID))
 _NUL = "\x00"
-_PHONE = re.compile(r"[0-9 +\-()]+")
 _STATUS_VALUES = frozenset(int(s) for s in Status)
 
 
-# ---------------------------------------------------------------- scalars
+# ---------------------------------------------------------------- IDs
 
 
 def parse_id(value: Any, name: str) -> int:
@@ -58,80 +61,70 @@ def _too_large(name: str) -> Invalid:
     return Invalid(M.INTEGER_TOO_LARGE, field=name, max=model.MAX_ID)
 
 
-def required_id(source: Mapping[str, Any], name: str) -> int:
-    value = source.get(name)
-    if value is None:
-        raise Invalid(M.REQUIRED, field=name)
-    return parse_id(value, name)
+@dataclass(frozen=True)
+class Id:
+    """An ID in a JSON body (integer or digit string) or in a query (digits)."""
+
+    in_query: bool = False
+    description: str = ""
+
+    def parse(self, value: Any, name: str) -> int:
+        return parse_id(value, name)
+
+    def schema(self) -> Schema:
+        noted = {"description": self.description} if self.description else {}
+        if self.in_query:
+            return integer(minimum=1, maximum=model.MAX_ID, **noted)
+        return {
+            "description": self.description
+            or "a positive integer, as a JSON integer or a string of ASCII digits",
+            "oneOf": [
+                integer(minimum=1, maximum=model.MAX_ID),
+                string(1, _MAX_ID_DIGITS, pattern="^[0-9]+$"),
+            ],
+        }
 
 
-def optional_id(source: Mapping[str, Any], name: str) -> int | None:
-    value = source.get(name)
-    return None if value is None else parse_id(value, name)
+@dataclass(frozen=True)
+class QueryNumber:
+    """A page number or size in the query: blank means not sent."""
+
+    description: str
+
+    def parse(self, value: str, name: str) -> int | None:
+        text = value.strip()
+        return parse_id(text, name) if text else None
+
+    def schema(self) -> Schema:
+        return integer(minimum=1, maximum=model.MAX_ID, description=self.description)
 
 
-def _length_rule(name: str, low: int, high: int) -> Invalid:
-    if low == 0:
-        return Invalid(M.LENGTH_MAX, field=name, high=high)
-    return Invalid(M.LENGTH_RANGE, field=name, low=low, high=high)
+@dataclass(frozen=True)
+class StatusFilter:
+    """A status filter from the query string; blank means no filter."""
+
+    def parse(self, value: str, name: str) -> Status | None:
+        text = value.strip()
+        if not text:
+            return None
+        digits = text.removeprefix("-")
+        if _DIGITS.fullmatch(digits) and len(digits) <= _MAX_ID_DIGITS:
+            number = int(text)
+            if number in _STATUS_VALUES:
+                return Status(number)
+        raise Invalid(M.ONE_OF, field=name, choices=", ".join(map(str, sorted(_STATUS_VALUES))))
+
+    def schema(self) -> Schema:
+        return STATUS_SCHEMA
 
 
-def optional_str(
-    source: Mapping[str, Any], name: str, low: int, high: int, *, trim: bool = True
-) -> str | None:
-    """A string field that may be absent (or null). Trimmed unless `trim` is off."""
-    value = source.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise Invalid(M.NOT_A_STRING, field=name)
-    if trim:
-        value = value.strip()
-    if not low <= len(value) <= high:
-        if low and not value:
-            raise Invalid(M.EMPTY, field=name)
-        raise _length_rule(name, low, high)
-    return value
+STATUS_SCHEMA = integer(
+    enum=[int(s) for s in Status],
+    description="0 pending, 1 in communication, 2 quoted, 3 accepted, 4 rejected, -1 cancelled",
+)
 
 
-def required_str(
-    source: Mapping[str, Any], name: str, low: int, high: int, *, trim: bool = True
-) -> str:
-    value = optional_str(source, name, low, high, trim=trim)
-    if value is None:
-        raise Invalid(M.REQUIRED, field=name)
-    return value
-
-
-def optional_phone(source: Mapping[str, Any], name: str = "phone") -> str | None:
-    phone = optional_str(source, name, *model.PHONE_LEN)
-    if phone is not None and not _PHONE.fullmatch(phone):
-        raise Invalid(M.PHONE_CHARACTERS, field=name)
-    return phone
-
-
-def optional_url_list(source: Mapping[str, Any], name: str) -> list[str] | None:
-    """A list of image URLs: at most 20 strings of 1-1000 characters after trimming,
-    each one that a browser may safely load or follow (`is_image_url`)."""
-    value = source.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise Invalid(M.NOT_A_STRING_LIST, field=name)
-    if len(value) > model.IMAGES_MAX:
-        raise Invalid(M.TOO_MANY_ITEMS, field=name, count=model.IMAGES_MAX)
-    urls = []
-    for item in value:
-        if not isinstance(item, str):
-            raise Invalid(M.NOT_A_STRING_LIST, field=name)
-        url = item.strip()
-        if not 1 <= len(url) <= model.IMAGE_URL_MAX:
-            raise Invalid(M.ITEM_LENGTH, field=name, high=model.IMAGE_URL_MAX)
-        if not is_image_url(url):
-            raise Invalid(M.IMAGE_URL_FORM, field=name)
-        urls.append(url)
-    return urls
-
+# ---------------------------------------------------------------- image URLs
 
 # Stored image URLs become links and <img> sources in browsers (issue 11: a stored
 # `javascript:` URL ran in the merchant's console), so the rule is an allow-list.
@@ -167,22 +160,48 @@ def is_image_url(url: str) -> bool:
     return bool(parts.hostname and _HOST.fullmatch(parts.hostname))
 
 
-def optional_note(source: Mapping[str, Any], name: str) -> str:
-    """`remark` / `reason`: optional, at most 1000 characters, '' when absent."""
-    return optional_str(source, name, 0, model.NOTE_MAX) or ""
+# The pattern is the shape; the description states the whole rule (is_image_url).
+IMAGE_URL_SCHEMA = string(
+    1,
+    model.IMAGE_URL_MAX,
+    pattern=r'^(?:[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#<>"\\^`{|}]+(?:[/?#][^\s<>"\\^`{|}]*)?'
+    r"|/uploads/(?:thumb/)?[A-Za-z0-9_-]+\.[A-Za-z0-9]{1,10})$",
+    description="an absolute http:// or https:// URL with a host (any letter case in the "
+    "scheme; a port, if any, 0-65535), or the path of an upload of this server: /uploads/ "
+    "or /uploads/thumb/, then a name of letters, digits, '_' and '-', a dot and an "
+    "extension of 1-10 letters or digits. Trimmed first; no whitespace, control or format "
+    'character and none of < > " \\ ^ ` { | } anywhere. Anything else (javascript:, '
+    "data:, //host/x, relative paths, other schemes) is refused, naming the field.",
+)
 
 
-def optional_status(query: Mapping[str, str], name: str = "status") -> Status | None:
-    """A status filter from the query string; empty means no filter."""
-    text = query.get(name, "").strip()
-    if not text:
-        return None
-    digits = text.removeprefix("-")
-    if _DIGITS.fullmatch(digits) and len(digits) <= _MAX_ID_DIGITS:
-        number = int(text)
-        if number in _STATUS_VALUES:
-            return Status(number)
-    raise Invalid(M.ONE_OF, field=name, choices=", ".join(map(str, sorted(_STATUS_VALUES))))
+@dataclass(frozen=True)
+class UrlList:
+    """A list of image URLs: at most 20 strings of 1-1000 characters after trimming,
+    each one that a browser may safely load or follow (`is_image_url`)."""
+
+    def parse(self, value: Any, name: str) -> list[str]:
+        if not isinstance(value, list):
+            raise Invalid(M.NOT_A_STRING_LIST, field=name)
+        if len(value) > model.IMAGES_MAX:
+            raise Invalid(M.TOO_MANY_ITEMS, field=name, count=model.IMAGES_MAX)
+        urls = []
+        for item in value:
+            if not isinstance(item, str):
+                raise Invalid(M.NOT_A_STRING_LIST, field=name)
+            url = item.strip()
+            if not 1 <= len(url) <= model.IMAGE_URL_MAX:
+                raise Invalid(M.ITEM_LENGTH, field=name, high=model.IMAGE_URL_MAX)
+            if not is_image_url(url):
+                raise Invalid(M.IMAGE_URL_FORM, field=name)
+            urls.append(url)
+        return urls
+
+    def schema(self) -> Schema:
+        return {"type": "array", "maxItems": model.IMAGES_MAX, "items": IMAGE_URL_SCHEMA}
+
+
+# ---------------------------------------------------------------- NUL
 
 
 def reject_nul(source: Mapping[str, Any]) -> None:
@@ -200,24 +219,6 @@ def reject_nul(source: Mapping[str, Any]) -> None:
                 stack.extend(node.values())
             elif isinstance(node, list):
                 stack.extend(node)
-
-
-# ---------------------------------------------------------------- pagination
-
-
-def _page_number(query: Mapping[str, str], name: str, default: int) -> int:
-    text = query.get(name, "").strip()
-    return parse_id(text, name) if text else default
-
-
-def page(query: Mapping[str, str]) -> Page:
-    """`current` (default 1) and `page_size` / `pageSize` (default 10, capped at 100)."""
-    number = _page_number(query, "current", 1)
-    size_name = "page_size" if query.get("page_size", "").strip() else "pageSize"
-    size = _page_number(query, size_name, model.DEFAULT_PAGE_SIZE)
-    # An offset past what SQLite's 64-bit integers hold can only mean an empty page.
-    number = min(number, model.MAX_ID // model.MAX_PAGE_SIZE)
-    return Page(number, min(size, model.MAX_PAGE_SIZE))
 
 
 # ---------------------------------------------------------------- order_extra
@@ -244,11 +245,8 @@ def _too_deep() -> Invalid:
     return Invalid(M.EXTRA_TOO_DEEP, depth=model.EXTRA_MAX_DEPTH)
 
 
-def optional_extra(source: Mapping[str, Any]) -> dict[str, Any] | None:
+def order_extra(extra: Any, name: str) -> dict[str, Any]:
     """`order_extra`: a JSON object within the limits (checked again on the merge result)."""
-    extra = source.get("order_extra")
-    if extra is None:
-        return None
     if not isinstance(extra, dict):
         raise Invalid(M.EXTRA_NOT_OBJECT)
     check_extra_size(len(extra), 0)
@@ -257,140 +255,89 @@ def optional_extra(source: Mapping[str, Any]) -> dict[str, Any] | None:
     return extra
 
 
-# ---------------------------------------------------------------- requests
+# ---------------------------------------------------------------- prices
+
+_PRICE = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 
 
-def new_order(body: Mapping[str, Any]) -> NewOrder:
-    archive_id = required_id(body, "archive_id")
-    title = required_str(body, "title", *model.TITLE_LEN)
-    content = required_str(body, "content", *model.CONTENT_LEN)
-    phone = optional_phone(body)
-    if phone is None:
-        raise Invalid(M.REQUIRED, field="phone")
-    return NewOrder(
-        archive_id=archive_id,
-        title=title,
-        content=content,
-        phone=phone,
-        images=optional_url_list(body, "images") or [],
-        event_date=optional_str(body, "event_date", 0, model.EVENT_DATE_MAX) or "",
-        order_extra=optional_extra(body) or {},
-    )
-
-
-def order_changes(body: Mapping[str, Any]) -> tuple[int, OrderChanges, int | None]:
-    """The order id, the changes and the expected version of an update request."""
-    order_id = required_id(body, "id")
-    changes = OrderChanges(
-        title=optional_str(body, "title", *model.TITLE_LEN),
-        content=optional_str(body, "content", *model.CONTENT_LEN),
-        phone=optional_phone(body),
-        images=optional_url_list(body, "images"),
-        event_date=optional_str(body, "event_date", 0, model.EVENT_DATE_MAX),
-        order_extra=optional_extra(body),
-    )
-    return order_id, changes, optional_id(body, "version")
-
-
-def new_message(body: Mapping[str, Any]) -> NewMessage:
-    comm_order_id = required_id(body, "comm_order_id")
-    message_type = required_str(body, "message_type", 1, 32)
-    if message_type not in model.MESSAGE_TYPES:
-        raise Invalid(
-            M.ONE_OF, field="message_type", choices=", ".join(sorted(model.MESSAGE_TYPES))
-        )
-    content = required_str(body, "content", *model.MESSAGE_LEN)
-    return NewMessage(comm_order_id, message_type, content)
-
-
-@dataclass(frozen=True)
-class Registration:
-    user_name: str
-    password: str
-    email: str | None
-    phone: str | None
-
-
-def user_name(source: Mapping[str, Any], name: str = "user_name") -> str:
-    """A new user name: NFKC-normalized, refused if it holds a control, format or line
-    separator character anywhere (trimming does not excuse one), then trimmed, 2-64."""
-    value = source.get(name)
+def quote_price(value: Any, name: str) -> str:
+    """A price > 0 and ≤ 999999999.99 with at most 2 decimals (string or number), as
+    "12000.00"."""
     if isinstance(value, str):
-        value = model.normalize_user_name(value)
-        if any(
-            unicodedata.category(char) in model.USER_NAME_FORBIDDEN_CATEGORIES for char in value
-        ):
-            raise Invalid(M.USER_NAME_CHARACTERS, field=name)
-    return required_str({name: value}, name, *model.USER_NAME_LEN)
+        text = value.strip()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        text = repr(value)
+    else:
+        raise Invalid(M.QUOTE_PRICE_FORMAT)
+    if not _PRICE.fullmatch(text):
+        raise Invalid(M.QUOTE_PRICE_FORMAT)
+    price = Decimal(text)
+    if not 0 < price <= Decimal(model.QUOTE_PRICE_MAX_CENTS) / 100:
+        raise Invalid(M.QUOTE_PRICE_RANGE)
+    return f"{price:.2f}"
 
 
-def optional_email(source: Mapping[str, Any]) -> str | None:
-    email = optional_str(source, "email", 0, model.EMAIL_MAX) or None
-    if email is not None and "@" not in email:
-        raise Invalid(M.EMAIL_AT)
-    return email
+PRICE_SCHEMA = {
+    "description": "> 0, at most 999999999.99, at most 2 decimals; a string is trimmed first",
+    "oneOf": [
+        # The same rule as a pattern: up to 9 digits before the point (leading zeros
+        # aside), and not zero.
+        string(
+            1,
+            pattern=r"^0*(?:[1-9][0-9]{0,8}(?:\.[0-9]{1,2})?|0\.(?:[1-9][0-9]?|0[1-9]))$",
+        ),
+        {"type": "number", "minimum": 0.01, "maximum": 999999999.99},
+    ],
+}
 
 
-def optional_bool(source: Mapping[str, Any], name: str) -> bool:
-    """A flag that may be absent (or null): False then."""
-    value = source.get(name)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise Invalid(M.NOT_A_BOOLEAN, field=name)
+# ---------------------------------------------------------------- user names
+
+
+def _user_name_characters(value: str, name: str) -> str:
+    """NFKC-normalized, refused if it holds a control, format or line separator
+    character anywhere (trimming does not excuse one)."""
+    value = model.normalize_user_name(value)
+    if any(unicodedata.category(char) in model.USER_NAME_FORBIDDEN_CATEGORIES for char in value):
+        raise Invalid(M.USER_NAME_CHARACTERS, field=name)
     return value
 
 
-def registration(body: Mapping[str, Any]) -> Registration:
-    name = user_name(body)
-    password = required_str(body, "password", *model.PASSWORD_LEN, trim=False)
-    email = optional_email(body)
-    phone = optional_phone(body) if body.get("phone") != "" else None
-    return Registration(name, password, email, phone)
-
-
-@dataclass(frozen=True)
-class Credentials:
-    login: str
-    password: str
-    remember: bool
-
-
-# AnqiCMS clients log in with `email` or `phone`; the first of these present is used.
-LOGIN_FIELDS = ("user_name", "email", "phone")
-
-
-def credentials(body: Mapping[str, Any]) -> Credentials:
-    field = next((name for name in LOGIN_FIELDS if body.get(name) is not None), "user_name")
-    login = required_str(body, field, 1, model.EMAIL_MAX)
-    password = required_str(body, "password", 1, model.PASSWORD_LEN[1], trim=False)
-    return Credentials(login, password, optional_bool(body, "remember"))
-
-
-@dataclass(frozen=True)
-class PasswordChange:
-    old_password: str
-    password: str
-
-
-def password_change(body: Mapping[str, Any]) -> PasswordChange:
-    old_password = required_str(body, "old_password", 1, model.PASSWORD_LEN[1], trim=False)
-    password = required_str(body, "password", *model.PASSWORD_LEN, trim=False)
-    return PasswordChange(old_password, password)
-
-
-def logout_everywhere(body: Mapping[str, Any]) -> bool:
-    return optional_bool(body, "all")
+USER_NAME = Str(
+    *model.USER_NAME_LEN,
+    prepare=_user_name_characters,
+    description="NFKC-normalized; no control, format or line separator character",
+)
+PASSWORD = Str(*model.PASSWORD_LEN, trim=False)
+# A password being checked, not set: any length up to the maximum.
+PASSWORD_SENT = Str(1, model.PASSWORD_LEN[1], trim=False)
+PHONE = Str(*model.PHONE_LEN, pattern=r"[0-9 +()-]+", pattern_message=M.PHONE_CHARACTERS)
+EMAIL = Str(
+    0,
+    model.EMAIL_MAX,
+    pattern=r"|[\s\S]*@[\s\S]*",
+    pattern_message=M.EMAIL_AT,
+    description="empty (no email) or holding an @",
+)
+LOGIN_NAME = Str(1, model.EMAIL_MAX)
+NOTE = Str(0, model.NOTE_MAX)  # remark and reason
 
 
 # ---------------------------------------------------------------- field definitions
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# One definition of the merchant's list; the value rules are in field_definitions.
+DEFINITION = Form(
+    (
+        Field("field_name", Str(*model.EXTRA_KEY_LEN), required=True),
+        Field("type", Str(1, 16), required=True),
+        Field("name", Str(0, model.TITLE_LEN[1], description="default: field_name")),
+    )
+)
 
 
-def field_definitions(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+def field_definitions(fields: Any, name: str = "fields") -> list[dict[str, Any]]:
     """The merchant's `{"fields": [...]}`: the whole list of order field definitions."""
-    fields = body.get("fields")
     if not isinstance(fields, list):
         raise Invalid(M.FIELDS_NOT_LIST)
     if len(fields) > model.EXTRA_MAX_KEYS:
@@ -400,11 +347,11 @@ def field_definitions(body: Mapping[str, Any]) -> list[dict[str, Any]]:
         where = f"fields[{position}]"
         if not isinstance(raw, dict):
             raise Invalid(M.DEFINITION_NOT_OBJECT, where=where)
-        field_name = required_str(raw, "field_name", *model.EXTRA_KEY_LEN)
+        field_name = DEFINITION["field_name"].read(raw)
         if field_name in names:
             raise Invalid(M.DEFINITION_DUPLICATE, where=where, name=field_name)
         names.add(field_name)
-        kind = required_str(raw, "type", 1, 16)
+        kind = DEFINITION["type"].read(raw)
         if kind not in model.FIELD_TYPES:
             raise Invalid(
                 M.DEFINITION_TYPE, where=where, choices=", ".join(sorted(model.FIELD_TYPES))
@@ -415,7 +362,7 @@ def field_definitions(body: Mapping[str, Any]) -> list[dict[str, Any]]:
         definitions.append(
             {
                 "field_name": field_name,
-                "name": optional_str(raw, "name", 0, model.TITLE_LEN[1]) or field_name,
+                "name": DEFINITION["name"].read(raw) or field_name,
                 "type": kind,
                 "required": required,
                 "options": _field_options(raw, kind, where),
@@ -485,43 +432,344 @@ def check_extra_fields(
             _check_field_value(definition, value)
 
 
-# ---------------------------------------------------------------- quotes
+# ---------------------------------------------------------------- the forms
+# Every operation's body and query, declared once: openapi.py documents these Forms and
+# the functions below read requests with them. Fields are listed in the order they are
+# checked, so the first error named stays the same.
+
+BODY_ID = Field("id", Id(), required=True)
+VERSION = Field(
+    "version",
+    Id(
+        description="if sent and not the order's version: -1, data "
+        '{"version": <current>}, nothing changes'
+    ),
+)
+REMARK, REASON = Field("remark", NOTE), Field("reason", NOTE)
+EXTRA_DESCRIPTION = (
+    "merged as an RFC 7396 JSON Merge Patch: null removes a key; at most "
+    f"{model.EXTRA_MAX_KEYS} keys, keys of 1-64 characters, nesting at most "
+    f"{model.EXTRA_MAX_DEPTH} levels, {model.EXTRA_MAX_BYTES} bytes as compact JSON"
+)
+ORDER_FIELDS = (
+    Field("title", Str(*model.TITLE_LEN)),
+    Field("content", Str(*model.CONTENT_LEN)),
+    Field("phone", PHONE),
+    Field("images", UrlList()),
+    Field("event_date", Str(0, model.EVENT_DATE_MAX)),
+    Field(
+        "order_extra",
+        Custom(
+            order_extra,
+            {
+                "type": "object",
+                "maxProperties": model.EXTRA_MAX_KEYS,
+                "description": EXTRA_DESCRIPTION,
+            },
+        ),
+    ),
+)
+_REQUIRED_ON_CREATE = ("title", "content", "phone")
+
+REGISTER = Form(
+    (
+        Field("user_name", USER_NAME, required=True),
+        Field("password", PASSWORD, required=True),
+        Field("email", EMAIL),
+        Field("phone", PHONE, empty_is_absent=True),
+    )
+)
+# AnqiCMS clients log in with `email` or `phone`; the first of these present is used.
+LOGIN_FIELDS = ("user_name", "email", "phone")
+LOGIN = Form(
+    (
+        Field("user_name", Str(1, model.EMAIL_MAX, description="the user name, email or phone")),
+        Field("email", Str(1, model.EMAIL_MAX, description="used when user_name is not sent")),
+        Field(
+            "phone",
+            Str(1, model.EMAIL_MAX, description="used when neither user_name nor email is sent"),
+        ),
+        Field("password", PASSWORD_SENT, required=True),
+        Field(
+            "remember",
+            Flag("a session of --remember-ttl seconds instead of --session-ttl"),
+        ),
+    ),
+    one_of_required=LOGIN_FIELDS,
+)
+LOGOUT = Form((Field("all", Flag("every session of the user")),))
+PASSWORD_CHANGE = Form(
+    (
+        Field("old_password", PASSWORD_SENT, required=True),
+        Field("password", PASSWORD, required=True),
+    )
+)
+CREATE_ORDER = Form(
+    (
+        Field("archive_id", Id(), required=True),
+        *(
+            Field(f.name, f.rule, required=True) if f.name in _REQUIRED_ON_CREATE else f
+            for f in ORDER_FIELDS
+        ),
+    )
+)
+UPDATE_ORDER = Form((BODY_ID, *ORDER_FIELDS, VERSION))
+ACCEPT = Form(
+    (
+        BODY_ID,
+        REMARK,
+        VERSION,
+        # Spec 4.5: the customer accepts exactly the quote they saw.
+        Field(
+            "quote_price",
+            Custom(
+                quote_price,
+                PRICE_SCHEMA
+                | {
+                    "description": "the price seen, as in the quote; if sent and not the "
+                    'stored price: -1, data {"quote_price": "<current>"}, nothing changes'
+                },
+            ),
+        ),
+    )
+)
+REJECT = CANCEL = Form((BODY_ID, REASON))
+SEND_MESSAGE = Form(
+    (
+        Field("comm_order_id", Id(), required=True),
+        Field("message_type", Choice(model.MESSAGE_TYPES, Str(1, 32)), required=True),
+        Field("content", Str(*model.MESSAGE_LEN), required=True),
+        Field("sender_id", Ignored("accepted and ignored: the sender is the session's user")),
+        Field("sender_name", Ignored("accepted and ignored")),
+    )
+)
+QUOTE = Form(
+    (
+        BODY_ID,
+        Field("quote_price", Custom(quote_price, PRICE_SCHEMA), required=True),
+        Field("quote_content", Str(*model.QUOTE_CONTENT_LEN), required=True),
+    )
+)
+_SETTABLE_STATUSES = (Status.IN_COMMUNICATION, Status.CANCELLED)
 
 
-def acceptance(body: Mapping[str, Any]) -> Acceptance:
-    return Acceptance(
-        order_id=required_id(body, "id"),
-        remark=optional_note(body, "remark"),
-        version=optional_id(body, "version"),
-        quote_price=optional_quote_price(body),
+def _settable_status(value: Any, name: str) -> Status:
+    if type(value) is not int or value not in _SETTABLE_STATUSES:
+        raise Invalid(M.STATUS_ONE_OR_CANCELLED)
+    return Status(value)
+
+
+SET_STATUS = Form(
+    (
+        BODY_ID,
+        Field(
+            "status",
+            Custom(_settable_status, integer(enum=[int(s) for s in _SETTABLE_STATUSES])),
+            required=True,
+            missing=M.STATUS_ONE_OR_CANCELLED,
+        ),
+    )
+)
+SET_IMAGES = Form((BODY_ID, Field("sketch_images", UrlList()), Field("finished_images", UrlList())))
+DEFINITION_SCHEMA = DEFINITION.schema()
+DEFINITION_SCHEMA["properties"] |= {
+    "type": string(enum=sorted(model.FIELD_TYPES)),
+    "required": {"type": "boolean"},
+    "options": {
+        "type": "array",
+        "items": string(),
+        "description": "for select, radio and checkbox: distinct, non-empty",
+    },
+}
+REPLACE_FIELDS = Form(
+    (
+        Field(
+            "fields",
+            Custom(
+                field_definitions,
+                {
+                    "type": "array",
+                    "maxItems": model.EXTRA_MAX_KEYS,
+                    "items": {"$ref": "#/components/schemas/FieldDefinition"},
+                },
+            ),
+            required=True,
+            missing=M.FIELDS_NOT_LIST,
+        ),
+    )
+)
+
+# Queries.
+QUERY_ORDER_ID = Form((Field("id", Id(in_query=True), required=True),))
+CURRENT = Field("current", QueryNumber("page, default 1"))
+PAGE_SIZE = Field("page_size", QueryNumber("default 10, capped at 100"))
+PAGE_SIZE_ALIAS = Field("pageSize", QueryNumber("AnqiCMS's name of page_size, used without it"))
+PAGE_FIELDS = (CURRENT, PAGE_SIZE, PAGE_SIZE_ALIAS)
+STATUS_FILTER = Field("status", StatusFilter())
+ORDER_LIST_QUERY = Form((STATUS_FILTER, *PAGE_FIELDS))
+ADMIN_ORDER_LIST_QUERY = Form(
+    (
+        STATUS_FILTER,
+        Field("user_id", Id(in_query=True), empty_is_absent=True),
+        Field("q", Str(0, None, description="searched in title and content")),
+        *PAGE_FIELDS,
+    )
+)
+THREAD_QUERY = Form((Field("comm_order_id", Id(in_query=True), required=True), *PAGE_FIELDS))
+
+
+# ---------------------------------------------------------------- requests
+
+
+def page(query: Mapping[str, str]) -> Page:
+    """`current` (default 1) and `page_size` / `pageSize` (default 10, capped at 100)."""
+    number = CURRENT.read(query) or 1
+    size_field = PAGE_SIZE if query.get("page_size", "").strip() else PAGE_SIZE_ALIAS
+    size = size_field.read(query) or model.DEFAULT_PAGE_SIZE
+    # An offset past what SQLite's 64-bit integers hold can only mean an empty page.
+    number = min(number, model.MAX_ID // model.MAX_PAGE_SIZE)
+    return Page(number, min(size, model.MAX_PAGE_SIZE))
+
+
+@dataclass(frozen=True)
+class OrderListQuery:
+    status: Status | None
+    user_id: int | None
+    search: str | None
+    page: Page
+
+
+def order_list_query(query: Mapping[str, str], *, admin: bool) -> OrderListQuery:
+    status = STATUS_FILTER.read(query)
+    if admin:
+        user_id = ADMIN_ORDER_LIST_QUERY["user_id"].read(query)
+        search = ADMIN_ORDER_LIST_QUERY["q"].read(query) or None
+    else:
+        user_id = search = None
+    return OrderListQuery(status, user_id, search, page(query))
+
+
+def order_id_query(query: Mapping[str, str]) -> int:
+    return QUERY_ORDER_ID["id"].read(query)
+
+
+def thread_query(query: Mapping[str, str]) -> tuple[int, Page]:
+    return THREAD_QUERY["comm_order_id"].read(query), page(query)
+
+
+def new_order(body: Mapping[str, Any]) -> NewOrder:
+    values = CREATE_ORDER.read(body)
+    return NewOrder(
+        archive_id=values["archive_id"],
+        title=values["title"],
+        content=values["content"],
+        phone=values["phone"],
+        images=values["images"] or [],
+        event_date=values["event_date"] or "",
+        order_extra=values["order_extra"] or {},
     )
 
 
-_PRICE = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
+def order_changes(body: Mapping[str, Any]) -> tuple[int, OrderChanges, int | None]:
+    """The order id, the changes and the expected version of an update request."""
+    values = UPDATE_ORDER.read(body)
+    changes = OrderChanges(
+        title=values["title"],
+        content=values["content"],
+        phone=values["phone"],
+        images=values["images"],
+        event_date=values["event_date"],
+        order_extra=values["order_extra"],
+    )
+    return values["id"], changes, values["version"]
 
 
-def quote_price(body: Mapping[str, Any]) -> str:
-    """A price > 0 and ≤ 999999999.99 with at most 2 decimals, as "12000.00"."""
-    price = optional_quote_price(body)
-    if price is None:
-        raise Invalid(M.REQUIRED, field="quote_price")
-    return price
+def new_message(body: Mapping[str, Any]) -> NewMessage:
+    values = SEND_MESSAGE.read(body)
+    return NewMessage(values["comm_order_id"], values["message_type"], values["content"])
 
 
-def optional_quote_price(body: Mapping[str, Any]) -> str | None:
-    """`quote_price` as the merchant's quote takes it (string or number), or None."""
-    value = body.get("quote_price")
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        text = repr(value)
-    else:
-        raise Invalid(M.QUOTE_PRICE_FORMAT)
-    if not _PRICE.fullmatch(text):
-        raise Invalid(M.QUOTE_PRICE_FORMAT)
-    price = Decimal(text)
-    if not 0 < price <= Decimal(model.QUOTE_PRICE_MAX_CENTS) / 100:
-        raise Invalid(M.QUOTE_PRICE_RANGE)
-    return f"{price:.2f}"
+@dataclass(frozen=True)
+class Registration:
+    user_name: str
+    password: str
+    email: str | None
+    phone: str | None
+
+
+def registration(body: Mapping[str, Any]) -> Registration:
+    values = REGISTER.read(body)
+    return Registration(
+        values["user_name"], values["password"], values["email"] or None, values["phone"]
+    )
+
+
+@dataclass(frozen=True)
+class Credentials:
+    login: str
+    password: str
+    remember: bool
+
+
+def credentials(body: Mapping[str, Any]) -> Credentials:
+    name = next((name for name in LOGIN_FIELDS if body.get(name) is not None), "user_name")
+    login = Field(name, LOGIN[name].rule, required=True).read(body)
+    password = LOGIN["password"].read(body)
+    return Credentials(login, password, bool(LOGIN["remember"].read(body)))
+
+
+@dataclass(frozen=True)
+class PasswordChange:
+    old_password: str
+    password: str
+
+
+def password_change(body: Mapping[str, Any]) -> PasswordChange:
+    values = PASSWORD_CHANGE.read(body)
+    return PasswordChange(values["old_password"], values["password"])
+
+
+def logout_everywhere(body: Mapping[str, Any]) -> bool:
+    return bool(LOGOUT.read(body)["all"])
+
+
+def acceptance(body: Mapping[str, Any]) -> Acceptance:
+    values = ACCEPT.read(body)
+    return Acceptance(
+        order_id=values["id"],
+        remark=values["remark"] or "",
+        version=values["version"],
+        quote_price=values["quote_price"],
+    )
+
+
+def order_note(body: Mapping[str, Any]) -> tuple[int, str]:
+    """The order id and the optional reason of a reject or cancel ('' when absent)."""
+    values = REJECT.read(body)
+    return values["id"], values["reason"] or ""
+
+
+@dataclass(frozen=True)
+class QuoteRequest:
+    order_id: int
+    price: str
+    content: str
+
+
+def quote_request(body: Mapping[str, Any]) -> QuoteRequest:
+    values = QUOTE.read(body)
+    return QuoteRequest(values["id"], values["quote_price"], values["quote_content"])
+
+
+def status_change(body: Mapping[str, Any]) -> tuple[int, Status]:
+    values = SET_STATUS.read(body)
+    return values["id"], values["status"]
+
+
+def images_change(body: Mapping[str, Any]) -> tuple[int, list[str] | None, list[str] | None]:
+    values = SET_IMAGES.read(body)
+    return values["id"], values["sketch_images"], values["finished_images"]
+
+
+def replacement_fields(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return REPLACE_FIELDS.read(body)["fields"]

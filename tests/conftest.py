@@ -12,7 +12,13 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from orderdesk import security
+
+# A cheap scrypt for the suite (register and login dominated its time); set before the
+# server is imported, and inherited by every LiveServer process. tests/test_auth.py
+# keeps one test at the real cost.
+os.environ["ORDERDESK_SCRYPT_COST"] = "4"
+
+from orderdesk import security  # noqa: E402
 from orderdesk.app import create_app
 from orderdesk.config import Config
 from orderdesk.keys import STORE

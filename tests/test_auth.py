@@ -1,8 +1,12 @@
 """Accounts and sessions (spec 2)."""
 
 import asyncio
+import os
+import subprocess
+import sys
 
 import pytest
+from orderdesk import security
 from orderdesk.keys import STORE
 
 from tests.conftest import PASSWORD, assert_fail, assert_ok, call, register
@@ -42,6 +46,29 @@ async def test_the_password_is_stored_hashed_and_never_returned(client):
     assert "password" not in str(assert_ok(await me(client, token)))
     stored = await client.server.app[STORE].get_login_user("alice")
     assert stored["password_hash"].startswith("scrypt$") and PASSWORD not in stored["password_hash"]
+
+
+def test_passwords_are_hashed_at_the_real_cost_unless_lowered():
+    """The suite lowers the scrypt cost (conftest); a server without the setting hashes
+    at N=2^14, and every hash verifies at its own stored cost, whichever is set."""
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from orderdesk import security; print(security.hash_password('pw'))",
+        ],
+        env={k: v for k, v in os.environ.items() if k != "ORDERDESK_SCRYPT_COST"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert made.startswith("scrypt$16384$8$1$")
+    assert security.SCRYPT_COST < security.SCRYPT_COST_DEFAULT
+    cheap = security.hash_password("pw")
+    assert cheap.startswith(f"scrypt${2**security.SCRYPT_COST}$8$1$")
+    for stored in (made, cheap):
+        assert security.verify_password("pw", stored)
+        assert not security.verify_password("pW", stored)
 
 
 @pytest.mark.parametrize(

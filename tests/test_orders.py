@@ -1,6 +1,7 @@
 """Customer order endpoints (spec 4.1-4.3, 4.5-4.7, 4.10)."""
 
 import pytest
+from orderdesk.keys import CONFIG
 
 from tests.conftest import (
     ORDER,
@@ -155,6 +156,42 @@ async def test_detail_shows_the_last_hundred_messages_oldest_first(client):
     shown = await detail(client, token, order["id"])
     assert shown["messages_total"] == 105
     assert [m["content"] for m in shown["messages"]] == [f"m{i}" for i in range(5, 105)]
+
+
+async def test_a_clock_stepping_back_does_not_hide_the_newest_message(client, db):
+    """Threads sort by id: 100 messages written while the clock was an hour ahead, then
+    one written after it stepped back, which must still be the last one shown."""
+    token, _ = await register(client)
+    order = await make_order(client, token)
+    ahead = int(client.server.app[CONFIG].clock()) + 3600
+    await query_rows(
+        db,
+        f"""WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+            INSERT INTO messages (comm_order_id, sender_id, sender_type, sender_name,
+                                  message_type, content, created_time)
+            SELECT {order["id"]}, 0, 'system', 'system', 'text', 'early ' || i, {ahead}
+            FROM n""",
+    )
+    await call(
+        client,
+        "POST",
+        "/api/communication/message/send",
+        token=token,
+        json={"comm_order_id": order["id"], "message_type": "text", "content": "newest"},
+    )
+    shown = await detail(client, token, order["id"])
+    assert shown["messages_total"] == 101
+    assert shown["messages"][-1]["content"] == "newest"
+    assert shown["messages"][-1]["created_time"] < shown["messages"][0]["created_time"]
+    assert [m["content"] for m in shown["messages"][:-1]] == [f"early {i}" for i in range(2, 101)]
+    last_page = await call(
+        client,
+        "GET",
+        "/api/communication/messages",
+        token=token,
+        params={"comm_order_id": order["id"], "current": 11, "page_size": 10},
+    )
+    assert [m["content"] for m in assert_ok(last_page)] == ["newest"]
 
 
 @pytest.mark.parametrize(

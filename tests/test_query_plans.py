@@ -23,6 +23,7 @@ HOT_QUERIES = [
     ),
     ("the merchant's order", f"SELECT {tx.ORDER_COLUMNS} FROM comm_orders WHERE id = ?", (1,)),
     ("a thread page", threads.THREAD_OLDEST_FIRST, (1, 10, 0)),
+    ("a detail's last messages", threads.THREAD_NEWEST_FIRST, (1, 100)),
     ("a thread's size", "SELECT count(*) FROM messages WHERE comm_order_id = ?", (1,)),
     (
         "the customer's list",

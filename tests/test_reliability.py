@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+from orderdesk import security
 from orderdesk.keys import STORE
 
 from tests.conftest import assert_ok, call, make_order, register
@@ -85,7 +86,8 @@ def test_every_acknowledged_update_survives_sigkill(tmp_path):
 def test_sigterm_lets_in_flight_requests_finish(tmp_path):
     """Registrations hash a password (tens of ms each) while SIGTERM arrives."""
     db = tmp_path / "graceful.db"
-    server = LiveServer(db)
+    # The real scrypt cost, so the requests are still hashing when SIGTERM arrives.
+    server = LiveServer(db, env={"ORDERDESK_SCRYPT_COST": str(security.SCRYPT_COST_DEFAULT)})
     answers: list[dict] = []
     sent = threading.Semaphore(0)
 

@@ -9,8 +9,7 @@ from ..handlers import owner_scope, sender_of, store_of
 
 
 async def list_messages(request: web.Request) -> Ok:
-    order_id = validate.required_id(request.query, "comm_order_id")
-    page = validate.page(request.query)
+    order_id, page = validate.thread_query(request.query)
     messages, total = await store_of(request).list_messages(order_id, owner_scope(request), page)
     return Ok(messages, total=total)
 

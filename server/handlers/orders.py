@@ -28,20 +28,19 @@ async def create(request: web.Request) -> Ok:
 
 
 async def list_orders(request: web.Request) -> Ok:
-    query = request.query
-    where = OrderFilter(owner_id=owner_scope(request), status=validate.optional_status(query))
-    if request[ACCESS] is Access.ADMIN:
-        where = OrderFilter(
-            status=where.status,
-            user_id=validate.optional_id(query, "user_id") if query.get("user_id") else None,
-            search=query.get("q", "").strip() or None,
-        )
-    orders, total = await store_of(request).list_orders(where, validate.page(query))
+    query = validate.order_list_query(request.query, admin=request[ACCESS] is Access.ADMIN)
+    where = OrderFilter(
+        owner_id=owner_scope(request),
+        status=query.status,
+        user_id=query.user_id,
+        search=query.search,
+    )
+    orders, total = await store_of(request).list_orders(where, query.page)
     return Ok(orders, total=total)
 
 
 async def detail(request: web.Request) -> Ok:
-    order_id = validate.required_id(request.query, "id")
+    order_id = validate.order_id_query(request.query)
     return Ok(await store_of(request).get_order_detail(order_id, owner_scope(request)))
 
 
@@ -62,15 +61,13 @@ async def accept(request: web.Request) -> Ok:
 
 
 async def reject(request: web.Request) -> Ok:
-    body = await read_json(request)
-    order_id, reason = validate.required_id(body, "id"), validate.optional_note(body, "reason")
+    order_id, reason = validate.order_note(await read_json(request))
     order = await store_of(request).reject_quote(order_id, request[USER]["id"], reason)
     return Ok(order, M.QUOTE_REJECTED)
 
 
 async def cancel(request: web.Request) -> Ok:
-    body = await read_json(request)
-    order_id, reason = validate.required_id(body, "id"), validate.optional_note(body, "reason")
+    order_id, reason = validate.order_note(await read_json(request))
     order = await store_of(request).cancel_order(order_id, request[USER]["id"], reason)
     return Ok(order, M.ORDER_CANCELLED)
 

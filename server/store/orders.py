@@ -12,7 +12,7 @@ from ..errors import OrderFinal, QuoteChanged, StatusNotAllowed, VersionConflict
 from ..messages import Text
 from ..model import Acceptance, NewOrder, OrderChanges, Page, Status, check_extra_size
 from .fields import field_definitions
-from .threads import THREAD_OLDEST_FIRST, add_system_message, count_messages, insert_message
+from .threads import add_system_message, count_messages, insert_message, last_messages
 from .tx import ORDER_COLUMNS, Tx, fetch_changeable_order, fetch_order, order_row, to_json
 from .types import ANY_OWNER, OrderFilter, Quote, Row, Sender, Unchanged
 
@@ -321,14 +321,13 @@ async def order_detail(tx: Tx, order_id: int, owner_id: int | None) -> Row:
     order = order_row(tx, await fetch_order(tx, order_id, owner_id))
     user = await tx.one("SELECT id, user_name FROM users WHERE id = ?", order["user_id"])
     total = await count_messages(tx, order_id)
-    last = max(total - model.DETAIL_MESSAGES, 0)
-    messages = await tx.all(THREAD_OLDEST_FIRST, order_id, model.DETAIL_MESSAGES, last)
+    messages = await last_messages(tx, order_id, model.DETAIL_MESSAGES)
     extra = order["order_extra"]
     order["order_fields"] = [
         {**field, "value": extra.get(field["field_name"])} for field in await field_definitions(tx)
     ]
     order["user"] = dict(user)
-    order["messages"] = [dict(row) for row in messages]
+    order["messages"] = messages
     order["messages_total"] = total
     return order
 

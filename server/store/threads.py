@@ -57,13 +57,24 @@ async def add_message(
     return await insert_message(tx, order["id"], sender, message.message_type, message.content, now)
 
 
+# Threads sort by id, the order the messages were written in; created_time is a wall
+# clock and may step back.
 THREAD_OLDEST_FIRST = f"""
     SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?
-    ORDER BY created_time, id LIMIT ? OFFSET ?"""
+    ORDER BY id LIMIT ? OFFSET ?"""
+THREAD_NEWEST_FIRST = f"""
+    SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?
+    ORDER BY id DESC LIMIT ?"""
 
 
 async def count_messages(tx: Tx, order_id: int) -> int:
     return await tx.value("SELECT count(*) FROM messages WHERE comm_order_id = ?", order_id)
+
+
+async def last_messages(tx: Tx, order_id: int, count: int) -> list[Row]:
+    """The thread's last `count` messages, oldest first."""
+    rows = await tx.all(THREAD_NEWEST_FIRST, order_id, count)
+    return [dict(row) for row in reversed(rows)]
 
 
 async def list_messages(
