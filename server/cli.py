@@ -13,11 +13,12 @@ import logging.handlers
 import os
 import signal
 import sys
+from collections.abc import Callable
 
 from . import __version__, model, security, validate
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
 from .errors import AlreadyTaken, Invalid
-from .logs import MalformedRequestsAsInfo
+from .logs import ACCESS_LOG, ACCESS_LOG_OPTIONS, MalformedRequestsAsInfo
 from .store import is_postgres_url, open_store, sqlite
 
 # The name the help shows: "orderdesk" when installed, "run.py" in a checkout.
@@ -36,12 +37,11 @@ def configure_logging(level: str) -> logging.handlers.MemoryHandler:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    access = logging.getLogger("orderdesk.access")
     buffered = logging.handlers.MemoryHandler(
         ACCESS_LOG_BUFFER, flushLevel=logging.ERROR, target=logging.getLogger().handlers[0]
     )
-    access.addHandler(buffered)
-    access.propagate = False
+    ACCESS_LOG.addHandler(buffered)
+    ACCESS_LOG.propagate = False
     logging.getLogger("aiohttp.server").addFilter(MalformedRequestsAsInfo())
     return buffered
 
@@ -59,7 +59,9 @@ async def _serve(config: Config, access_log: logging.Handler) -> None:
 
     from .app import create_app
 
-    runner = web.AppRunner(create_app(config), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    runner = web.AppRunner(
+        create_app(config), shutdown_timeout=SHUTDOWN_TIMEOUT, **ACCESS_LOG_OPTIONS
+    )
     await runner.setup()
     flusher = asyncio.create_task(_flush_every_second(access_log))
     try:
@@ -111,8 +113,21 @@ def serve(argv: list[str]) -> int:
         )
         return 1
     access_log = configure_logging(config.log_level)
-    asyncio.run(_serve(config, access_log))
+    with asyncio.Runner(loop_factory=event_loop_factory(config.loop)) as runner:
+        runner.run(_serve(config, access_log))
     return 0
+
+
+def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when asked for and installed; None: asyncio's default loop."""
+    if name == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            log.info("uvloop is not installed: serving on asyncio's own event loop")
+        else:
+            return uvloop.new_event_loop
+    return None
 
 
 def create_admin(argv: list[str]) -> int:

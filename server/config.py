@@ -30,6 +30,8 @@ class Config:
     # Reverse proxies whose X-Forwarded-For/-Proto are believed; none by default.
     trusted_proxies: tuple[Network, ...] = ()
     log_level: str = "info"
+    # The event loop: uvloop (faster) where it is installed, else asyncio's own.
+    loop: str = "uvloop"
     # Injectable so tests can move time forward (session expiry and renewal).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
@@ -156,6 +158,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) ->
     )
 
 
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default=env.get("ORDERDESK_LOOP", defaults.loop),
+        help="the event loop: 'uvloop' (used where it is installed) or Python's own "
+        "'asyncio' (env ORDERDESK_LOOP; default %(default)s)",
+    )
+
+
 def add_db_argument(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
     parser.add_argument(
         "--db",
@@ -180,4 +191,5 @@ def config_from_args(args: argparse.Namespace) -> Config:
         cors_origins=tuple(args.cors_origin),
         trusted_proxies=tuple(args.trusted_proxy),
         log_level=args.log_level,
+        loop=args.loop,
     )

@@ -10,10 +10,12 @@ import uuid
 from typing import Any
 
 import aiohttp
+from aiohttp.test_utils import TestServer
 import asyncpg
 import pytest
 from orderdesk import security
 from orderdesk.app import create_app
+from orderdesk.logs import ACCESS_LOG_OPTIONS
 from orderdesk.config import Config
 from orderdesk.keys import STORE
 
@@ -150,8 +152,11 @@ def server_log(request):
 
 @pytest.fixture
 async def client(aiohttp_client, config, server_log):
-    # No cookie jar: each request is authenticated only by what the test sends.
-    return await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
+    # No cookie jar: each request is authenticated only by what the test sends. The
+    # access log is written as the served app writes it.
+    server = TestServer(create_app(config))
+    await server.start_server(**ACCESS_LOG_OPTIONS)
+    return await aiohttp_client(server, cookie_jar=aiohttp.DummyCookieJar())
 
 
 async def call(

@@ -1,5 +1,6 @@
 """Operations: CORS for browser clients, health, the access log, the version."""
 
+import asyncio
 import logging
 
 import aiohttp
@@ -94,7 +95,13 @@ async def test_one_access_log_line_per_request(client, caplog):
     caplog.clear()
     response = await client.get("/api/communication/order/detail?id=404", headers={"Token": token})
     request_id = response.headers["X-Request-Id"]
-    lines = [r.getMessage() for r in caplog.records if r.name == "orderdesk.access"]
+    await response.read()
+    # aiohttp writes the line once the answer is sent: let the server's task get there.
+    for _ in range(100):
+        lines = [r.getMessage() for r in caplog.records if r.name == "orderdesk.access"]
+        if lines:
+            break
+        await asyncio.sleep(0)
     assert len(lines) == 1
     logged_id, method, path, code, duration = lines[0].split(" ")
     assert (logged_id, method, path, code) == (
