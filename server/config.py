@@ -157,7 +157,6 @@ def add_serve_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) ->
         "(env ORDERDESK_SYNCHRONOUS; default %(default)s)",
     )
 
-
     parser.add_argument(
         "--loop",
         choices=("uvloop", "asyncio"),

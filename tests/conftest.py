@@ -10,14 +10,14 @@ import uuid
 from typing import Any
 
 import aiohttp
-from aiohttp.test_utils import TestServer
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestServer
 from orderdesk import security
 from orderdesk.app import create_app
-from orderdesk.logs import ACCESS_LOG_OPTIONS
 from orderdesk.config import Config
 from orderdesk.keys import STORE
+from orderdesk.logs import ACCESS_LOG_OPTIONS
 
 from tests.faults import LOG_FORMAT, assert_no_faults_logged, assert_not_internal_error
 
