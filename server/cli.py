@@ -31,13 +31,32 @@ log = logging.getLogger("orderdesk")
 ACCESS_LOG_BUFFER = 256  # lines held before a write; also flushed every second
 
 
+class BatchedLines(logging.handlers.MemoryHandler):
+    """Holds up to ACCESS_LOG_BUFFER records and writes them to the target handler's
+    stream in one write (MemoryHandler's own flush makes a write per record)."""
+
+    def flush(self) -> None:
+        with self.lock:
+            records, self.buffer = self.buffer, []
+        if not records:
+            return
+        target = self.target
+        try:
+            text = "".join(target.format(record) + target.terminator for record in records)
+            with target.lock:
+                target.stream.write(text)
+                target.stream.flush()
+        except Exception:
+            self.handleError(records[-1])
+
+
 def configure_logging(level: str) -> logging.handlers.MemoryHandler:
     """Everything to stderr; the access log (a line per request) through a buffer, so
     a busy server makes one write per few hundred requests instead of one each."""
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    buffered = logging.handlers.MemoryHandler(
+    buffered = BatchedLines(
         ACCESS_LOG_BUFFER, flushLevel=logging.ERROR, target=logging.getLogger().handlers[0]
     )
     ACCESS_LOG.addHandler(buffered)
