@@ -85,9 +85,13 @@ async def _serve(config: Config, access_log: logging.Handler) -> None:
     flusher = asyncio.create_task(_flush_every_second(access_log))
     try:
         await web.TCPSite(runner, config.host, config.port).start()
-        log.info("serving on http://%s:%s (database %s)", config.host, config.port, config.db)
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        log.info(
+            "serving on http://%s:%s (database %s, event loop %s)",
+            config.host, config.port, config.db,
+            "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio",
+        )  # fmt: skip
+        stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
