@@ -17,6 +17,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[bench]"
+	touch $@
+
 run: $(VENV)/.installed
 	$(BIN)/python run.py $(ARGS)
 
@@ -26,6 +30,7 @@ test: $(VENV)/.installed-test
 clean:
 	rm -rf $(VENV) data .pytest_cache
 
-# The benchmark needs wrk: apt-get install wrk. BENCH_ARGS="--orders 10000,1000000" etc.
-bench: $(VENV)/.installed
+# The benchmark needs wrk: apt-get install wrk. BENCH_ARGS="--orders 10000,1000000 --db postgresql://..." etc.
+# The peer (FastAPI + uvicorn) is installed for the benchmark only: the `bench` extra.
+bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

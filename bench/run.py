@@ -1,7 +1,13 @@
 """orderdesk benchmark: seed a fresh database, drive the real server with wrk, and
 report every result as a ratio to a bare aiohttp app measured in the same run.
 
-    python bench/run.py [--orders 100000[,1000000]] [--users 1000] [--duration 10]
+    python bench/run.py [--orders 10000[,1000000]] [--users 1000] [--duration 10]
+                        [--db postgresql://...] [--no-peer]
+
+Measured in one run: the bare aiohttp ceiling (at the start and at the end, on uvloop,
+orderdesk's default loop; once more on asyncio's loop), orderdesk on SQLite (and on
+PostgreSQL with --db), orderdesk's update on asyncio's loop (a ratio to the asyncio
+ceiling), and the FastAPI + uvicorn peer (bench/peer.py) on the same SQLite file.
 
 Needs wrk (Debian: apt-get install wrk). Writes bench/results/latest.json. Exits 1 if
 any server answered anything but code 0 during a measured run.
@@ -176,9 +182,26 @@ def measure(url: str, mode: str, sessions: Path, args: argparse.Namespace) -> di
     return wrk(url, mode, sessions, args.duration, args.connections)
 
 
+def measure_ceiling(loop: str, work: Path, args: argparse.Namespace) -> dict:
+    sessions = work / "no-sessions.lua"
+    sessions.write_text("return {users = 1, orders = 1, sessions = {{token = '', user_id = 1}}}")
+    ceiling = Server(["bench/ceiling.py", "--loop", loop], work / "ceiling.log")
+    try:
+        return {**measure(ceiling.url, "update", sessions, args),
+                "peak_rss_mb": round(ceiling.peak_rss_mb(), 1)}  # fmt: skip
+    finally:
+        ceiling.stop()
+
+
+def postgres_schema(url: str, size: int) -> tuple[str, str]:
+    schema = f"bench_{size}_{int(time.time())}"
+    asyncio.run(run_sql(url, f'CREATE SCHEMA "{schema}"'))
+    return schema, f"{url}{'&' if '?' in url else '?'}search_path={schema}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--orders", default="100000", help="order counts, comma-separated")
+    parser.add_argument("--orders", default="10000", help="order counts, comma-separated")
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per run")
@@ -186,63 +209,93 @@ def main() -> int:
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
     parser.add_argument(
         "--db",
-        help="a postgresql:// URL to benchmark on PostgreSQL (each size gets a fresh schema "
-        "there, dropped afterwards); default: a fresh SQLite file",
+        help="a postgresql:// URL: PostgreSQL is measured too, after SQLite (each size gets "
+        "a fresh schema there, dropped afterwards)",
+    )
+    parser.add_argument(
+        "--no-peer", action="store_true", help="skip the FastAPI + uvicorn peer and the asyncio run"
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk (Debian) or see github.com/wg/wrk")
     sizes = [int(n) for n in args.orders.split(",")]
     endpoints = args.endpoints.split(",")
+    engines = ["sqlite"] + (["postgresql"] if args.db else [])
     RESULTS.mkdir(parents=True, exist_ok=True)
 
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="orderdesk-bench-") as work:
-        sessions = Path(work) / "sessions.lua"
-        sessions.write_text(
-            "return {users = 1, orders = 1, sessions = {{token = '', user_id = 1}}}"
-        )
-        ceiling = Server(["bench/ceiling.py"], Path(work) / "ceiling.log")
-        try:
-            top = measure(ceiling.url, "update", sessions, args)
-            rows.append({"endpoint": "ceiling (bare aiohttp)", "orders": 0, **top,
-                         "ratio": 1.0, "peak_rss_mb": round(ceiling.peak_rss_mb(), 1)})  # fmt: skip
-        finally:
-            ceiling.stop()
-        for size in sizes:
-            if args.db:
-                schema = f"bench_{size}_{int(time.time())}"
-                asyncio.run(run_sql(args.db, f'CREATE SCHEMA "{schema}"'))
-                db = f"{args.db}{'&' if '?' in args.db else '?'}search_path={schema}"
-            else:
-                db = str(Path(work) / f"bench-{size}.db")
-            asyncio.run(seed(db, args.users, size))
-            server = Server(["run.py", "--db", db], Path(work) / f"server-{size}.log")
-            try:
-                login_sessions(server.url, args.users, size, sessions)
-                for mode in endpoints:
-                    result = measure(server.url, mode, sessions, args)
-                    rows.append({"endpoint": mode, "orders": size, **result,
-                                 "ratio": round(result["rps"] / top["rps"], 3),
-                                 "peak_rss_mb": round(server.peak_rss_mb(), 1)})  # fmt: skip
-            finally:
-                server.stop()
-                if args.db:
-                    asyncio.run(run_sql(args.db, f'DROP SCHEMA "{schema}" CASCADE'))
+    rows: list[dict] = []
 
-    print(f"\n{'endpoint':<24}{'orders':>9}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'ratio':>7}{'RSS MB':>8}{'errors':>8}")  # fmt: skip
+    def add(server: str, engine: str, size: int, mode: str, result: dict, top: dict) -> None:
+        rows.append({"server": server, "engine": engine, "endpoint": mode, "orders": size,
+                     **result, "ratio": round(result["rps"] / top["rps"], 3)})  # fmt: skip
+
+    with tempfile.TemporaryDirectory(prefix="orderdesk-bench-") as temp:
+        work = Path(temp)
+        sessions = work / "sessions.lua"
+        # The ceiling on orderdesk's default loop at the start and at the end: every
+        # figure is a ratio to their mean; the two show how steady the machine was.
+        first = measure_ceiling("uvloop", work, args)
+        asyncio_top = None if args.no_peer else measure_ceiling("asyncio", work, args)
+        for engine in engines:
+            for size in sizes:
+                schema = None
+                if engine == "postgresql":
+                    schema, db = postgres_schema(args.db, size)
+                else:
+                    db = str(work / f"bench-{size}.db")
+                asyncio.run(seed(db, args.users, size))
+                try:
+                    server = Server(["run.py", "--db", db], work / f"server-{size}.log")
+                    try:
+                        login_sessions(server.url, args.users, size, sessions)
+                        for mode in endpoints:
+                            result = measure(server.url, mode, sessions, args)
+                            result["peak_rss_mb"] = round(server.peak_rss_mb(), 1)
+                            add("orderdesk", engine, size, mode, result, first)
+                    finally:
+                        server.stop()
+                    if engine == "sqlite" and size == sizes[0] and not args.no_peer:
+                        for label, argv in (
+                            ("orderdesk --loop asyncio", ["run.py", "--loop", "asyncio"]),
+                            ("FastAPI + uvicorn peer", ["bench/peer.py"]),
+                        ):
+                            peer = Server([*argv, "--db", db], work / "peer.log")
+                            try:
+                                result = measure(peer.url, "update", sessions, args)
+                                result["peak_rss_mb"] = round(peer.peak_rss_mb(), 1)
+                                top = asyncio_top if "asyncio" in label else first
+                                add(label, engine, size, "update", result, top)
+                            finally:
+                                peer.stop()
+                finally:
+                    if schema:
+                        asyncio.run(run_sql(args.db, f'DROP SCHEMA "{schema}" CASCADE'))
+        last = measure_ceiling("uvloop", work, args)
+    top = {"rps": (first["rps"] + last["rps"]) / 2}
     for row in rows:
-        print(f"{row['endpoint']:<24}{row['orders']:>9}{row['rps']:>10.0f}{row['p50_ms']:>9.2f}"
-              f"{row['p99_ms']:>9.2f}{row['ratio']:>7.2f}{row['peak_rss_mb']:>8.1f}"
-              f"{row['errors']:>8}")  # fmt: skip
-    report = {"when": int(time.time()), "engine": "postgresql" if args.db else "sqlite",
-              "connections": args.connections,
+        if row["server"] != "orderdesk --loop asyncio":
+            row["ratio"] = round(row["rps"] / top["rps"], 3)
+    ceilings = [("bare aiohttp, start", first), ("bare aiohttp, end", last)]
+    if asyncio_top:
+        ceilings.append(("bare aiohttp, asyncio", asyncio_top))
+    for label, result in reversed(ceilings):
+        reference = asyncio_top if "asyncio" in label else top
+        rows.insert(0, {"server": label, "engine": "", "endpoint": "update", "orders": 0,
+                        **result, "ratio": round(result["rps"] / reference["rps"], 3)})  # fmt: skip
+
+    print(f"\n{'server':<28}{'engine':<11}{'endpoint':<9}{'orders':>9}{'req/s':>9}"
+          f"{'p50 ms':>8}{'p99 ms':>8}{'ratio':>7}{'RSS MB':>8}{'errors':>7}")  # fmt: skip
+    for row in rows:
+        print(f"{row['server']:<28}{row['engine']:<11}{row['endpoint']:<9}{row['orders']:>9}"
+              f"{row['rps']:>9.0f}{row['p50_ms']:>8.2f}{row['p99_ms']:>8.2f}{row['ratio']:>7.2f}"
+              f"{row['peak_rss_mb']:>8.1f}{row['errors']:>7}")  # fmt: skip
+    report = {"when": int(time.time()), "connections": args.connections,
               "duration_s": args.duration, "users": args.users, "results": rows}  # fmt: skip
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     failed = [r for r in rows if r["errors"] or r["socket_errors"]]
     for row in failed:
-        print(f"FAILED: {row['endpoint']} had {row['errors']} bad answers {row['socket_errors']}")
+        print(f"FAILED: {row['server']} {row['endpoint']} had {row['errors']} bad answers "
+              f"{row['socket_errors']}")  # fmt: skip
     return 1 if failed else 0
 
 

@@ -9,12 +9,7 @@ from aiohttp import web
 from . import headers
 from .config import Config
 from .keys import CONFIG, MEDIA_POOL, STORE
-from .middlewares import (
-    cors_middleware,
-    envelope_middleware,
-    request_id_middleware,
-    session_middleware,
-)
+from .middlewares import orderdesk_middleware
 from .model import MAX_BODY_BYTES
 from .proxies import trusted_proxy_middleware
 from .routes import setup_routes
@@ -39,18 +34,11 @@ async def media_pool_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(config: Config) -> web.Application:
-    cors = [cors_middleware] if config.cors_origins else []
     # Outermost: everything inside sees the client's address and scheme.
     proxy = [trusted_proxy_middleware(config.trusted_proxies)] if config.trusted_proxies else []
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[
-            *proxy,
-            request_id_middleware,
-            *cors,
-            envelope_middleware,
-            session_middleware,
-        ],
+        middlewares=[*proxy, orderdesk_middleware(config)],
     )
     app[CONFIG] = config
     headers.install(app)

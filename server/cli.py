@@ -13,12 +13,13 @@ import logging.handlers
 import os
 import signal
 import sys
+from collections.abc import Callable
 
 from . import __version__, security, validate
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
 from .declare import Field
 from .errors import AlreadyTaken, Invalid
-from .logs import MalformedRequestsAsInfo
+from .logs import ACCESS_LOG, ACCESS_LOG_OPTIONS, MalformedRequestsAsInfo
 from .store import is_postgres_url, open_store, sqlite
 
 # The name the help shows: "orderdesk" when installed, "run.py" in a checkout.
@@ -31,18 +32,36 @@ log = logging.getLogger("orderdesk")
 ACCESS_LOG_BUFFER = 256  # lines held before a write; also flushed every second
 
 
+class BatchedLines(logging.handlers.MemoryHandler):
+    """Holds up to ACCESS_LOG_BUFFER records and writes them to the target handler's
+    stream in one write (MemoryHandler's own flush makes a write per record)."""
+
+    def flush(self) -> None:
+        with self.lock:
+            records, self.buffer = self.buffer, []
+        if not records:
+            return
+        target = self.target
+        try:
+            text = "".join(target.format(record) + target.terminator for record in records)
+            with target.lock:
+                target.stream.write(text)
+                target.stream.flush()
+        except Exception:
+            self.handleError(records[-1])
+
+
 def configure_logging(level: str) -> logging.handlers.MemoryHandler:
     """Everything to stderr; the access log (a line per request) through a buffer, so
     a busy server makes one write per few hundred requests instead of one each."""
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    access = logging.getLogger("orderdesk.access")
-    buffered = logging.handlers.MemoryHandler(
+    buffered = BatchedLines(
         ACCESS_LOG_BUFFER, flushLevel=logging.ERROR, target=logging.getLogger().handlers[0]
     )
-    access.addHandler(buffered)
-    access.propagate = False
+    ACCESS_LOG.addHandler(buffered)
+    ACCESS_LOG.propagate = False
     logging.getLogger("aiohttp.server").addFilter(MalformedRequestsAsInfo())
     return buffered
 
@@ -60,14 +79,20 @@ async def _serve(config: Config, access_log: logging.Handler) -> None:
 
     from .app import create_app
 
-    runner = web.AppRunner(create_app(config), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    runner = web.AppRunner(
+        create_app(config), shutdown_timeout=SHUTDOWN_TIMEOUT, **ACCESS_LOG_OPTIONS
+    )
     await runner.setup()
     flusher = asyncio.create_task(_flush_every_second(access_log))
     try:
         await web.TCPSite(runner, config.host, config.port).start()
-        log.info("serving on http://%s:%s (database %s)", config.host, config.port, config.db)
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        log.info(
+            "serving on http://%s:%s (database %s, event loop %s)",
+            config.host, config.port, config.db,
+            "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio",
+        )  # fmt: skip
+        stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
@@ -112,8 +137,21 @@ def serve(argv: list[str]) -> int:
         )
         return 1
     access_log = configure_logging(config.log_level)
-    asyncio.run(_serve(config, access_log))
+    with asyncio.Runner(loop_factory=event_loop_factory(config.loop)) as runner:
+        runner.run(_serve(config, access_log))
     return 0
+
+
+def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when asked for and installed; None: asyncio's default loop."""
+    if name == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            log.info("uvloop is not installed: serving on asyncio's own event loop")
+        else:
+            return uvloop.new_event_loop
+    return None
 
 
 def create_admin(argv: list[str]) -> int:

@@ -33,6 +33,8 @@ class Config:
     # Attachments (spec 7): the upload body limit and each user's total.
     max_upload_mb: int = 10
     upload_quota_mb: int = 200
+    # The event loop: uvloop (faster) where it is installed, else asyncio's own.
+    loop: str = "uvloop"
     # Injectable so tests can move time forward (session expiry and renewal).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
@@ -172,6 +174,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) ->
         "(env ORDERDESK_SYNCHRONOUS; default %(default)s)",
     )
 
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default=env.get("ORDERDESK_LOOP", defaults.loop),
+        help="the event loop: 'uvloop' (used where it is installed) or Python's own "
+        "'asyncio' (env ORDERDESK_LOOP; default %(default)s)",
+    )
+
 
 def add_db_argument(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
     parser.add_argument(
@@ -199,4 +209,5 @@ def config_from_args(args: argparse.Namespace) -> Config:
         log_level=args.log_level,
         max_upload_mb=args.max_upload_mb,
         upload_quota_mb=args.upload_quota_mb,
+        loop=args.loop,
     )

@@ -1,29 +1,32 @@
-"""Middlewares, outermost first: request id and access log → CORS (when origins are
-configured) → envelope/errors → session.
+"""The one application middleware (inside the trusted-proxy one, when configured).
 
-The order matters: the request id must exist before anything logs; CORS must answer
-preflights before routing turns OPTIONS into "method not allowed" and must mark
-error answers too; the envelope middleware must wrap the session middleware so that
-1001/1002 come out as envelopes.
+Per request, in this order: a request id (every answer carries it in X-Request-Id; the
+access log, written by aiohttp after the answer is sent, names it: see logs.py);
+CORS for the configured origins, answering preflights before routing turns OPTIONS
+into "method not allowed"; under /api/ the envelope, which turns every error
+(including the session check's 1001/1002) into {code, msg}; the session and the
+route's role; last before input (spec 1's order), no NUL in the query string.
+
+One middleware instead of four: each layer of aiohttp middleware costs a coroutine
+and a handler wrapper per request, and these steps always run together.
 """
 
 import asyncio
 import logging
 import random
-import time
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from . import messages as M
 from . import sessions, validate
 from .access import Access
+from .config import Config
 from .envelope import as_response, envelope, request_language
 from .errors import ApiError, ClientDisconnected, Forbidden, NotLoggedIn
 from .keys import ACCESS, CONFIG, REQUEST_ID, RESULT_CODE, ROUTE_ACCESS, STORE, USER
 
 log = logging.getLogger("orderdesk")
-access_log = logging.getLogger("orderdesk.access")
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # Request ids only need to be unique in the logs, not unguessable: no syscall per request.
@@ -35,33 +38,6 @@ _HTTP_TEXTS = {
     413: M.BODY_TOO_LARGE,
 }
 
-
-@web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Tags every answer with X-Request-Id and logs one line for it: id, method, path,
-    code (the envelope's under /api/, else the HTTP status), duration. Never a body,
-    a query string or a token."""
-    request_id = f"{_request_ids.getrandbits(64):016x}"
-    request[REQUEST_ID] = request_id
-    started = time.perf_counter()
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        exc.headers[REQUEST_ID_HEADER] = request_id
-        _log_access(request, exc.status, started)
-        raise
-    response.headers[REQUEST_ID_HEADER] = request_id
-    _log_access(request, request.get(RESULT_CODE, response.status), started)
-    return response
-
-
-def _log_access(request: web.Request, code: int, started: float) -> None:
-    milliseconds = (time.perf_counter() - started) * 1000
-    access_log.info(
-        "%s %s %s %s %.1fms", request[REQUEST_ID], request.method, request.path, code, milliseconds
-    )
-
-
 PREFLIGHT_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST",
     "Access-Control-Allow-Headers": "Content-Type, Token, Accept-Language",
@@ -69,31 +45,55 @@ PREFLIGHT_HEADERS = {
 }
 
 
-@web.middleware
-async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Cross-origin access for the configured origins only (--cors-origin)."""
-    origin = request.headers.get("Origin")
-    if origin is None or origin not in request.app[CONFIG].cors_origins:
-        return await handler(request)
-    allow = {
+def _cors_headers(origin: str) -> dict[str, str]:
+    return {
         "Access-Control-Allow-Origin": origin,
         "Access-Control-Allow-Credentials": "true",
         "Vary": "Origin",
     }
-    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-        return web.Response(status=204, headers=allow | PREFLIGHT_HEADERS)
-    response = await handler(request)
-    response.headers.update(allow | {"Access-Control-Expose-Headers": REQUEST_ID_HEADER})
-    return response
 
 
-@web.middleware
-async def envelope_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def orderdesk_middleware(config: Config) -> Middleware:
+    cors_origins = frozenset(config.cors_origins)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request_id = f"{_request_ids.getrandbits(64):016x}"
+        request[REQUEST_ID] = request_id
+        allow = None
+        if cors_origins:
+            origin = request.headers.get("Origin")
+            if origin in cors_origins:
+                allow = _cors_headers(origin)
+                if (
+                    request.method == "OPTIONS"
+                    and "Access-Control-Request-Method" in request.headers
+                ):
+                    headers = allow | PREFLIGHT_HEADERS
+                    headers[REQUEST_ID_HEADER] = request_id
+                    return web.Response(status=204, headers=headers)
+        try:
+            if request.path.startswith("/api/"):
+                response = await _enveloped(request, handler)
+            else:
+                response = await _authorized(request, handler)
+        except web.HTTPException as exc:
+            exc.headers[REQUEST_ID_HEADER] = request_id
+            raise
+        headers = response.headers
+        headers[REQUEST_ID_HEADER] = request_id
+        if allow is not None:
+            headers.update(allow)
+            headers["Access-Control-Expose-Headers"] = REQUEST_ID_HEADER
+        return response
+
+    return middleware
+
+
+async def _enveloped(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every answer under /api/ is HTTP 200 with {code, msg, data?}, errors included."""
-    if not request.path.startswith("/api/"):
-        return await handler(request)
     try:
-        response = as_response(request, await handler(request))
+        response = as_response(request, await _authorized(request, handler))
         request[RESULT_CODE] = 0
         return response
     except ApiError as error:
@@ -121,15 +121,15 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
         return envelope(-1, M.INTERNAL_ERROR.render(request_language(request), {}))
 
 
-@web.middleware
-async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def _authorized(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Resolve the session once for routes that need one, and check the role. A route
     missing from the access table is refused: access is granted, never assumed. Then,
     as the last check before input (spec 1's order), no query key or value may hold a
     NUL character, whether or not the handler reads it."""
-    if request.match_info.http_exception is not None:
+    match_info = request.match_info
+    if match_info.http_exception is not None:
         return await handler(request)  # no such route or method: "not found" etc.
-    access = request.app[ROUTE_ACCESS].get(request.match_info.route)
+    access = request.app[ROUTE_ACCESS].get(match_info.route)
     if access is None:
         raise Forbidden() if request.path.startswith("/api/") else web.HTTPForbidden()
     request[ACCESS] = access

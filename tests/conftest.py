@@ -18,10 +18,12 @@ import pytest
 # keeps one test at the real cost.
 os.environ["ORDERDESK_SCRYPT_COST"] = "4"
 
+from aiohttp.test_utils import TestServer  # noqa: E402
 from orderdesk import security  # noqa: E402
 from orderdesk.app import create_app
 from orderdesk.config import Config
 from orderdesk.keys import STORE
+from orderdesk.logs import ACCESS_LOG_OPTIONS
 
 from tests.faults import LOG_FORMAT, assert_no_faults_logged, assert_not_internal_error
 
@@ -156,8 +158,11 @@ def server_log(request):
 
 @pytest.fixture
 async def client(aiohttp_client, config, server_log):
-    # No cookie jar: each request is authenticated only by what the test sends.
-    return await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
+    # No cookie jar: each request is authenticated only by what the test sends. The
+    # access log is written as the served app writes it.
+    server = TestServer(create_app(config))
+    await server.start_server(**ACCESS_LOG_OPTIONS)
+    return await aiohttp_client(server, cookie_jar=aiohttp.DummyCookieJar())
 
 
 async def call(

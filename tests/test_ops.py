@@ -1,5 +1,6 @@
 """Operations: CORS for browser clients, health, the access log, the version."""
 
+import asyncio
 import logging
 
 import aiohttp
@@ -10,7 +11,7 @@ from orderdesk.config import Config
 from orderdesk.keys import STORE
 
 from tests.conftest import PASSWORD, assert_ok, call, register
-from tests.live import run_cli
+from tests.live import LiveServer, run_cli
 
 SHOP = "https://shop.example.com"
 
@@ -94,7 +95,13 @@ async def test_one_access_log_line_per_request(client, caplog):
     caplog.clear()
     response = await client.get("/api/communication/order/detail?id=404", headers={"Token": token})
     request_id = response.headers["X-Request-Id"]
-    lines = [r.getMessage() for r in caplog.records if r.name == "orderdesk.access"]
+    await response.read()
+    # aiohttp writes the line once the answer is sent: let the server's task get there.
+    for _ in range(100):
+        lines = [r.getMessage() for r in caplog.records if r.name == "orderdesk.access"]
+        if lines:
+            break
+        await asyncio.sleep(0)
     assert len(lines) == 1
     logged_id, method, path, code, duration = lines[0].split(" ")
     assert (logged_id, method, path, code) == (
@@ -104,12 +111,21 @@ async def test_one_access_log_line_per_request(client, caplog):
     assert token not in lines[0] and "404" not in lines[0]  # no query string, no token
 
 
+@pytest.mark.parametrize("chosen, running", [(None, "uvloop"), ("asyncio", "asyncio")])
+def test_the_event_loop_is_uvloop_unless_asyncio_is_chosen(tmp_path, chosen, running):
+    env = {"ORDERDESK_LOOP": chosen} if chosen else {}
+    with LiveServer(tmp_path / "loop.db", env=env) as server:
+        assert server.register("looper")
+        server.stop()
+    assert f"event loop {running})" in (tmp_path / "loop.log").read_text()
+
+
 def test_version_and_help():
     result = run_cli("--version")
     assert (result.returncode, result.stdout.strip()) == (0, f"orderdesk {__version__}")
     helped = run_cli("--help")
     for flag in ("--host", "--port", "--db", "--session-ttl", "--db-pool", "--cors-origin",
-                 "--log-level", "--synchronous", "--trusted-proxy", "--remember-ttl",
+                 "--log-level", "--loop", "--synchronous", "--trusted-proxy", "--remember-ttl",
                  "--max-login-failures-per-address", "--max-registrations-per-hour",
                  "create-admin", "backup", "check"):  # fmt: skip
         assert flag in helped.stdout, flag

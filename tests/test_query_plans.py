@@ -42,7 +42,7 @@ HOT_QUERIES = [
     ),
     ("a session", accounts.SESSION_USER, (b"x",)),
     ("a login", accounts.LOGIN_USER, ("alice",)),
-    ("the update", orders._UPDATE_ORDER, (None,) * 6 + (1, 1, 1)),
+    ("the update", orders._UPDATE_ORDER, (None,) * 6 + (1, 1, 1, 1)),
     (
         "failed logins",
         "SELECT count(*) FROM login_failures WHERE subject = ? AND failed_at > ?",

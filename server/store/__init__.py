@@ -21,7 +21,7 @@ from .. import model
 from ..errors import TooManyAttempts
 from ..model import Acceptance, NewAttachment, NewMessage, NewOrder, OrderChanges, Page, Status
 from . import accounts, attachments, fields, orders, threads, tx
-from .types import ANY_OWNER, LoginLimits, OrderFilter, Quote, Row, Sender, Unchanged
+from .types import ANY_OWNER, LoginLimits, OrderFilter, Quote, Row, Sender
 
 __all__ = [
     "ANY_OWNER",
@@ -211,15 +211,12 @@ class Store(abc.ABC):
         self, order_id: int, owner_id: int, changes: OrderChanges, expected_version: int | None
     ) -> Row:
         """The seed's update (spec 4.4), one transaction: merge `order_extra` with
-        json_patch, send a quoted order back to 1 when its requirements change, bump
+        RFC 7396 merge, send a quoted order back to 1 when its requirements change, bump
         the version and append a system message naming what changed. Changes nothing
         (and bumps nothing) when every sent value equals the stored one."""
-        try:
-            return await self._write(
-                orders.update_order, order_id, owner_id, changes, expected_version, self._now()
-            )
-        except Unchanged as unchanged:
-            return unchanged.order
+        return await self._write(
+            orders.update_order, order_id, owner_id, changes, expected_version, self._now()
+        )
 
     async def accept_quote(self, accepted: Acceptance, owner_id: int) -> Row:
         """2 → 3 and a purchase order for the quoted price, unless the order's version or

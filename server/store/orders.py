@@ -14,7 +14,7 @@ from ..model import Acceptance, NewOrder, OrderChanges, Page, Status, check_extr
 from .fields import field_definitions
 from .threads import add_system_message, count_messages, insert_message, last_messages
 from .tx import ORDER_COLUMNS, Tx, fetch_changeable_order, fetch_order, order_row, to_json
-from .types import ANY_OWNER, OrderFilter, Quote, Row, Sender, Unchanged
+from .types import ANY_OWNER, OrderFilter, Quote, Row, Sender
 
 
 def _check_stored_extra(extra: dict[str, Any]) -> None:
@@ -53,7 +53,7 @@ async def create_order(tx: Tx, user_id: int, order: NewOrder, now: int) -> Row:
 
 
 # The seed's update: one statement, scoped to the owner, merging order_extra in the
-# database (json_patch returns NULL for a NULL patch: order_extra then stays).
+# database (json_patch; NULL for a NULL patch, so order_extra then stays).
 _UPDATE_ORDER = f"""
     UPDATE comm_orders SET
         title = coalesce(?1, title),
@@ -62,10 +62,19 @@ _UPDATE_ORDER = f"""
         images = coalesce(?4, images),
         event_date = coalesce(?5, event_date),
         order_extra = coalesce(json_patch(order_extra, ?6), order_extra),
+        status = ?7,
         version = version + 1,
-        updated_time = ?7
-    WHERE id = ?8 AND user_id = ?9
+        updated_time = ?8
+    WHERE id = ?9 AND user_id = ?10
     RETURNING {ORDER_COLUMNS}"""
+# PostgreSQL: the update and its system message in one statement (one round trip).
+_UPDATE_ORDER_NOTED = f"""
+    WITH updated AS ({_UPDATE_ORDER}),
+    noted AS (
+        INSERT INTO messages (comm_order_id, sender_id, sender_type, sender_name,
+                              message_type, content, created_time)
+        SELECT id, 0, 'system', ?11, 'text', ?12, ?8 FROM updated)
+    SELECT * FROM updated"""
 
 _MISSING = object()
 
@@ -82,6 +91,23 @@ def _changed_keys(old: dict[str, Any], new: dict[str, Any], patch: dict[str, Any
         for key in patch
         if _canonical(old.get(key, _MISSING)) != _canonical(new.get(key, _MISSING))
     ]
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON Merge Patch, as the database's json_patch computes it: a key with a
+    value sets it (objects merge recursively), a key with null removes it, other keys
+    stay; a patch that is not an object replaces the target. Used only to foresee what
+    the update's json_patch will change (the audit message, a no-op, the size limit)
+    before anything is written: the row is locked, so the database merges the same."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
 
 
 async def update_order(
@@ -103,41 +129,32 @@ async def update_order(
         "event_date": changes.event_date,
     }
     changed = [name for name, value in sent.items() if value not in (None, old[name])]
-    if not changed and changes.order_extra is None:
-        return old
-
-    images = None if changes.images is None else to_json(changes.images)
-    patch = None if changes.order_extra is None else to_json(changes.order_extra)
-    row = await tx.one(
-        _UPDATE_ORDER,
-        changes.title,
-        changes.content,
-        changes.phone,
-        images,
-        changes.event_date,
-        patch,
-        now,
-        order_id,
-        owner_id,
-    )
-    new = order_row(tx, row)
+    extra = None
     if changes.order_extra is not None:
-        keys = _changed_keys(old["order_extra"], new["order_extra"], changes.order_extra)
-        changed += [f"order_extra.{key}" for key in keys]
+        merged = merge_patch(old["order_extra"], changes.order_extra)
+        keys = _changed_keys(old["order_extra"], merged, changes.order_extra)
         if keys:
-            _check_stored_extra(new["order_extra"])
+            _check_stored_extra(merged)
+            changed += [f"order_extra.{key}" for key in keys]
+            extra = to_json(changes.order_extra)  # the patch: merged by json_patch
     if not changed:
-        raise Unchanged(old)  # the write is rolled back: nothing bumps
+        return old  # nothing is written: nothing bumps
 
+    status = old["status"]
     requirements = [n for n in changed if n in ("title", "content") or n.startswith("order_extra.")]
-    if old["status"] == Status.QUOTED and requirements:
+    if status == Status.QUOTED and requirements:
         # The customer may no longer accept a quote made for other requirements.
-        await tx.run(
-            "UPDATE comm_orders SET status = ? WHERE id = ?", Status.IN_COMMUNICATION, order_id
-        )
-        new["status"] = Status.IN_COMMUNICATION
-    await add_system_message(tx, order_id, "order updated: " + ", ".join(changed), now)
-    return new
+        status = Status.IN_COMMUNICATION
+    images = None if changes.images is None else to_json(changes.images)
+    values = (changes.title, changes.content, changes.phone, images, changes.event_date, extra,
+              status, now, order_id, owner_id)  # fmt: skip
+    note = "order updated: " + ", ".join(changed)
+    if tx.dialect == "postgres":
+        row = await tx.one(_UPDATE_ORDER_NOTED, *values, model.SYSTEM_SENDER_NAME, note)
+    else:
+        row = await tx.one(_UPDATE_ORDER, *values)
+        await add_system_message(tx, order_id, note, now)
+    return order_row(tx, row)
 
 
 async def move_status(

@@ -1,13 +1,24 @@
 """The PostgreSQL engine (asyncpg), for several app servers over one database.
 
 Every operation is one transaction on a pooled connection. Nothing relies on an
-in-process lock or cache: rows an operation changes are locked with SELECT … FOR
-UPDATE, login attempts of one (account, address) pair serialize on an advisory lock,
-and sessions are read from the database on every request, so a logout on one server
-holds on all of them.
+in-process lock or cache that another server could make stale: rows an operation
+changes are locked with SELECT … FOR UPDATE, login attempts of one (account, address)
+pair serialize on an advisory lock, and sessions are read from the database on every
+request, so a logout on one server holds on all of them.
+
+Round trips are what an operation costs here (issue 17: an authenticated update takes
+5: the session, BEGIN, the locked read, the update with its message, COMMIT):
+- the session is read by one statement outside a transaction, which also reads the
+  version of the field definitions (the settings row's xmin: every write of the row
+  gives it a new one), so the definitions are kept in memory and read again only when
+  a request has seen another version; never a cache that assumes one server;
+- a connection goes back to the pool without asyncpg's reset query: the store's
+  transactions always end (asyncpg rolls back one that did not), and only the login
+  turn takes session state (an advisory lock), so only its connection is reset.
 """
 
 import contextlib
+import contextvars
 import functools
 import re
 import time
@@ -19,6 +30,9 @@ import asyncpg
 import orjson
 
 from ..store import Store
+from .accounts import SESSION_USER
+from .tx import user_row
+from .types import Row
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "postgres"
 # Held while migrating, so app servers starting together apply each step once.
@@ -94,6 +108,38 @@ class PostgresTx:
         )
 
 
+class _Connection(asyncpg.Connection):
+    """A pooled connection that is reset on release only if it took session state."""
+
+    took_session_state = False
+
+    def mark_session_state(self) -> None:
+        self.took_session_state = True
+
+
+async def _reset_if_needed(conn: _Connection) -> None:
+    """The pool's reset: asyncpg has already rolled back any open transaction and dropped
+    listener callbacks; the reset query (advisory locks, settings, LISTENs) runs only
+    for a connection that took session state."""
+    if conn.took_session_state:
+        conn.took_session_state = False
+        await conn.execute(conn.get_reset_query())
+
+
+# The session's statement also reads the field definitions' version (see the docstring).
+_SESSION_USER_AND_FIELDS_VERSION = _numbered(f"""
+    SELECT found.*,
+           (SELECT xmin::text FROM settings WHERE key = 'order_fields') AS fields_version
+    FROM ({SESSION_USER}) AS found""")
+_FIELD_DEFINITIONS = "SELECT value, xmin::text AS version FROM settings WHERE key = 'order_fields'"
+_UNSEEN = object()
+# The definitions' version that this request's session lookup read (a request runs in
+# its own task, and a task has its own context).
+_fields_version_seen: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "fields_version_seen", default=_UNSEEN
+)
+
+
 async def _prepare_connection(conn: asyncpg.Connection) -> None:
     # JSON goes in as the text the store already serialized, and comes out as Python data.
     await conn.set_type_codec(
@@ -128,13 +174,19 @@ class PostgresStore(Store):
     def __init__(self, pool: asyncpg.Pool, clock: Callable[[], float]) -> None:
         super().__init__(clock)
         self._pool = pool
+        self._fields: tuple[Any, list[Row]] | None = None  # (version, definitions)
 
     @classmethod
     async def open(
         cls, url: str, *, clock: Callable[[], float] = time.time, pool_size: int = 10
     ) -> "PostgresStore":
         pool = await asyncpg.create_pool(
-            url, min_size=1, max_size=pool_size, init=_prepare_connection
+            url,
+            min_size=1,
+            max_size=pool_size,
+            init=_prepare_connection,
+            connection_class=_Connection,
+            reset=_reset_if_needed,
         )
         try:
             async with pool.acquire() as conn:
@@ -163,6 +215,7 @@ class PostgresStore(Store):
         connection per pair waits here, not one per attempt."""
         key = f"login:{pair}"
         async with super()._login_turn(pair), self._pool.acquire() as conn:
+            conn.mark_session_state()  # reset on release, even if the unlock fails
             await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
             try:
 
@@ -173,6 +226,26 @@ class PostgresStore(Store):
                 yield run
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+
+    async def get_session_user(self, token_hash, now):
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(_SESSION_USER_AND_FIELDS_VERSION, token_hash)
+        if row is None:
+            return None
+        user = user_row(row)
+        _fields_version_seen.set(user.pop("fields_version"))
+        expires_at, ttl = user.pop("expires_at"), user.pop("ttl")
+        return (user, expires_at, ttl) if expires_at > now else None
+
+    async def get_field_definitions(self):
+        """From memory when this request's session lookup saw the version kept there."""
+        seen = _fields_version_seen.get()
+        if self._fields is not None and seen is not _UNSEEN and self._fields[0] == seen:
+            return self._fields[1]
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(_FIELD_DEFINITIONS)
+        self._fields = (None, []) if row is None else (row["version"], row["value"])
+        return self._fields[1]
 
     async def close(self) -> None:
         await self._pool.close()

@@ -31,13 +31,6 @@ class Quote:
     content: str
 
 
-class Unchanged(Exception):
-    """Raised inside a write to roll it back when every sent value equals the stored one."""
-
-    def __init__(self, order: Row) -> None:
-        self.order = order
-
-
 @dataclass(frozen=True)
 class LoginLimits:
     """Login throttling (spec 2): failures counted per (account, client address) pair and

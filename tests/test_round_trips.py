@@ -1,0 +1,156 @@
+"""PostgreSQL round trips per request (issue 17), counted on the wire between the app
+server and the database, and the field definitions it keeps in memory staying right
+when another app server changes them."""
+
+import asyncio
+import contextlib
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+from aiohttp.test_utils import TestClient, TestServer
+from orderdesk.app import create_app
+from orderdesk.config import Config
+
+from tests.conftest import assert_fail, assert_ok, call, make_admin, make_order, postgres_database
+
+FIELDS = "/api/admin/communication/fields"
+
+
+class RoundTripCounter:
+    """A TCP relay in front of PostgreSQL. The protocol is request and answer, so each
+    time the client starts sending again after the server has answered (or for the first
+    time on a connection) is one round trip."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.round_trips = 0
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.Task] = set()
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        self._server.close()
+        for pipe in self._pipes:
+            pipe.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+        for writer in self._writers:
+            writer.close()
+
+    async def _relay(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter):
+        server_in, server_out = await asyncio.open_connection(*self.upstream)
+        self._writers += [client_out, server_out]
+        turn = {"client": False}  # True while the client is sending
+
+        async def pipe(source, sink, from_client: bool) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await source.read(65536):
+                    if from_client and not turn["client"]:
+                        self.round_trips += 1
+                    turn["client"] = from_client
+                    sink.write(data)
+                    await sink.drain()
+            sink.close()
+
+        for source, sink, from_client in (
+            (client_in, server_out, True),
+            (server_in, client_out, False),
+        ):
+            task = asyncio.ensure_future(pipe(source, sink, from_client))
+            self._pipes.add(task)
+
+
+@contextlib.asynccontextmanager
+async def counted_postgres():
+    """A fresh PostgreSQL schema reached through a RoundTripCounter: (url, counter)."""
+    async with postgres_database() as url:
+        parts = urlsplit(url)
+        counter = RoundTripCounter(parts.hostname, parts.port or 5432)
+        port = await counter.start()
+        user = f"{parts.username}@" if parts.username else ""
+        relayed = urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
+        try:
+            yield relayed, counter
+        finally:
+            await counter.close()
+
+
+@contextlib.asynccontextmanager
+async def app_client(db: str):
+    """An app server on `db`, closed (its pool too) before the database goes."""
+    server = TestServer(create_app(Config(db=db, session_ttl=3600)))
+    client = TestClient(server, cookie_jar=aiohttp.DummyCookieJar())
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def customer_token(client) -> str:
+    body = await call(
+        client, "POST", "/api/register", json={"user_name": "alice", "password": "pass word 1"}
+    )
+    return assert_ok(body)["token"]
+
+
+async def update(client, token: str, order_id: int, extra: dict) -> dict:
+    return await call(
+        client,
+        "POST",
+        "/api/communication/order/update",
+        token=token,
+        json={"id": order_id, "order_extra": extra},
+    )
+
+
+async def test_an_authenticated_update_takes_at_most_five_round_trips(server_log):
+    async with counted_postgres() as (db, counter), app_client(db) as client:
+        token = await customer_token(client)
+        order = await make_order(client, token)
+        # The first update prepares its statements and reads the field definitions.
+        assert_ok(await update(client, token, order["id"], {"size": "M"}))
+        counter.round_trips = 0
+        updated = assert_ok(await update(client, token, order["id"], {"size": "L"}))
+        assert counter.round_trips <= 5, counter.round_trips
+        assert (updated["order_extra"]["size"], updated["version"]) == ("L", 3)
+        thread = assert_ok(
+            await call(
+                client,
+                "GET",
+                "/api/communication/order/detail",
+                token=token,
+                params={"id": order["id"]},
+            )
+        )["messages"]
+        assert [m["content"] for m in thread][-1] == "order updated: order_extra.size"
+
+
+async def test_an_unchanged_update_writes_nothing(server_log):
+    async with counted_postgres() as (db, counter), app_client(db) as client:
+        token = await customer_token(client)
+        order = await make_order(client, token, order_extra={"size": "M"})
+        assert_ok(await update(client, token, order["id"], {"size": "L"}))
+        counter.round_trips = 0
+        same = assert_ok(await update(client, token, order["id"], {"size": "L"}))
+        assert same["version"] == 2
+        assert counter.round_trips <= 4, counter.round_trips  # no update, no message
+
+
+async def test_field_definitions_changed_on_another_server_apply_at_once(server_log):
+    async with postgres_database() as db, app_client(db) as one, app_client(db) as other:
+        token = await customer_token(one)
+        admin = await make_admin(other)
+        order = await make_order(one, token)
+        assert_ok(await update(one, token, order["id"], {"size": "XL"}))  # none defined
+
+        sizes = [{"field_name": "size", "type": "select", "options": ["S", "M", "L"]}]
+        assert_ok(await call(other, "POST", FIELDS, token=admin, json={"fields": sizes}))
+        refused = await update(one, token, order["id"], {"size": "XXL"})
+        assert_fail(refused, msg="order_extra.size must be one of the field's options")
+
+        assert_ok(await call(other, "POST", FIELDS, token=admin, json={"fields": []}))
+        assert_ok(await update(one, token, order["id"], {"size": "XXL"}))
