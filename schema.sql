@@ -111,3 +111,18 @@ CREATE TABLE IF NOT EXISTS login_failures (
 
 CREATE INDEX IF NOT EXISTS login_failures_subject ON login_failures (subject, failed_at);
 CREATE INDEX IF NOT EXISTS login_failures_time ON login_failures (failed_at);
+
+-- Live events (spec 8): one row per change, written in the change's own transaction;
+-- pruned after EVENT_KEEP_SECONDS. AUTOINCREMENT: ids are never reused after pruning.
+CREATE TABLE IF NOT EXISTS events (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    type          TEXT NOT NULL,       -- 'order.created', 'order.updated', 'message.created'
+    comm_order_id INTEGER NOT NULL REFERENCES comm_orders (id),
+    user_id       INTEGER NOT NULL,    -- the order's owner: who may see the event
+    data          TEXT NOT NULL,       -- JSON: the order or the message, as the API answers
+    created_time  INTEGER NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS events_user ON events (user_id, id);
+CREATE INDEX IF NOT EXISTS events_order ON events (comm_order_id, id);
+CREATE INDEX IF NOT EXISTS events_created ON events (created_time);

@@ -6,7 +6,8 @@ from aiohttp import web
 
 from . import headers
 from .config import Config
-from .keys import CONFIG, STORE
+from .keys import BROADCASTER, CONFIG, STORE
+from .live import Broadcaster
 from .middlewares import (
     cors_middleware,
     envelope_middleware,
@@ -28,6 +29,19 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[STORE].close()
 
 
+async def live_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The live events' broadcaster (spec 8), stopped before the store closes."""
+    app[BROADCASTER] = Broadcaster(app[STORE])
+    await app[BROADCASTER].start()
+    yield
+    await app[BROADCASTER].stop()
+
+
+async def end_streams(app: web.Application) -> None:
+    """on_shutdown: open event streams end at once instead of holding the stop."""
+    app[BROADCASTER].close_streams()
+
+
 def create_app(config: Config) -> web.Application:
     cors = [cors_middleware] if config.cors_origins else []
     # Outermost: everything inside sees the client's address and scheme.
@@ -45,5 +59,7 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     headers.install(app)
     app.cleanup_ctx.append(store_ctx)
+    app.cleanup_ctx.append(live_ctx)
+    app.on_shutdown.append(end_streams)
     setup_routes(app)
     return app

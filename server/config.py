@@ -30,6 +30,8 @@ class Config:
     # Reverse proxies whose X-Forwarded-For/-Proto are believed; none by default.
     trusted_proxies: tuple[Network, ...] = ()
     log_level: str = "info"
+    # Live events (spec 8): seconds between `: ping` lines on an idle stream.
+    ping_seconds: float = 15.0
     # Injectable so tests can move time forward (session expiry and renewal).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 

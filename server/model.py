@@ -152,3 +152,10 @@ def check_extra_size(key_count: int, json_bytes: int) -> None:
         raise Invalid(M.EXTRA_TOO_MANY_KEYS, count=EXTRA_MAX_KEYS)
     if json_bytes > EXTRA_MAX_BYTES:
         raise Invalid(M.EXTRA_TOO_BIG, size=EXTRA_MAX_BYTES)
+
+
+# ---------------------------------------------------------------- live events (spec 8)
+
+# Events are kept at least a day for resuming streams; open streams per user.
+EVENT_KEEP_SECONDS = 86400
+STREAMS_PER_USER = 10

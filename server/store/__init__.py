@@ -20,7 +20,7 @@ from .. import messages as M
 from .. import model
 from ..errors import TooManyAttempts
 from ..model import Acceptance, NewMessage, NewOrder, OrderChanges, Page, Status
-from . import accounts, fields, orders, threads, tx
+from . import accounts, events, fields, orders, threads, tx
 from .types import ANY_OWNER, LoginLimits, OrderFilter, Quote, Row, Sender, Unchanged
 
 __all__ = [
@@ -275,6 +275,32 @@ class Store(abc.ABC):
         """Append to a thread that is not cancelled; an admin's message moves a
         pending order to 1."""
         return await self._write(threads.add_message, message, owner_id, sender, self._now())
+
+    # ---------------------------------------------------------------- events (spec 8)
+
+    @abc.abstractmethod
+    async def watch_events(self, wake: Callable[[], None]) -> None:
+        """Make sure `wake` is called soon after any commit that wrote events, including
+        (on PostgreSQL) those of other app servers; called again now and then, so a lost
+        listening connection is opened again."""
+
+    async def find_order(self, order_id: int, owner_id: int | None) -> None:
+        """Raises OrderNotFound unless the order exists within `owner_id`'s scope."""
+        await self._read(tx.fetch_order, order_id, owner_id)
+
+    async def events_after(
+        self, after: int, upto: int | None, user_id: int, comm_order_id: int, limit: int
+    ) -> list[Row]:
+        """Kept events with after < id <= upto (no upper bound when None), oldest first:
+        of `user_id`'s orders (0: all) and of `comm_order_id` (0: any)."""
+        return await self._read(events.events_after, after, upto, user_id, comm_order_id, limit)
+
+    async def last_event_id(self) -> int:
+        return await self._read(events.last_event_id)
+
+    async def prune_events(self) -> None:
+        """Drop events older than model.EVENT_KEEP_SECONDS."""
+        await self._write(events.prune_events, self._now() - model.EVENT_KEEP_SECONDS)
 
     # ---------------------------------------------------------------- field definitions
 

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from ..store import Store
+from ..store import Store, events
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "postgres"
 # Held while migrating, so app servers starting together apply each step once.
@@ -114,9 +114,11 @@ async def _migrate(conn: asyncpg.Connection) -> None:
 
 
 class PostgresStore(Store):
-    def __init__(self, pool: asyncpg.Pool, clock: Callable[[], float]) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str, clock: Callable[[], float]) -> None:
         super().__init__(clock)
         self._pool = pool
+        self._url = url
+        self._listener: asyncpg.Connection | None = None
 
     @classmethod
     async def open(
@@ -131,7 +133,7 @@ class PostgresStore(Store):
         except BaseException:
             await pool.close()
             raise
-        return cls(pool, clock)
+        return cls(pool, url, clock)
 
     async def _write(self, fn, *args):
         async with self._pool.acquire() as conn, conn.transaction():
@@ -163,5 +165,15 @@ class PostgresStore(Store):
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
 
+    async def watch_events(self, wake):
+        """LISTEN on a connection of its own (a pooled one would go back to the pool),
+        opened again when it was lost."""
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        self._listener = await asyncpg.connect(self._url)
+        await self._listener.add_listener(events.NOTIFY_CHANNEL, lambda *_: wake())
+
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
         await self._pool.close()
