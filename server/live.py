@@ -44,12 +44,6 @@ class Audience:
     user_id: int
     comm_order_id: int = 0
 
-    def sees(self, event: Row) -> bool:
-        return self.user_id in (0, event["user_id"]) and self.comm_order_id in (
-            0,
-            event["comm_order_id"],
-        )
-
 
 class Subscription:
     """One open stream's queue of frames; None in it means the stream must end."""
@@ -84,6 +78,9 @@ class Broadcaster:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._streams: dict[int, list[Subscription]] = {}  # by owner, oldest first
+        # By the user whose orders they see (0: every user's), so that an event is
+        # offered to the streams that may see it, not tested against every stream.
+        self._audiences: dict[int, set[Subscription]] = {}
         self._position = 0  # the last event id read
         self._turn = asyncio.Lock()  # reading the table vs. subscribing
         self._wake = asyncio.Event()
@@ -121,6 +118,7 @@ class Broadcaster:
             await self._catch_up()
             streams = self._streams.setdefault(owner, [])
             streams.append(stream)
+            self._audiences.setdefault(audience.user_id, set()).add(stream)
             if len(streams) > model.STREAMS_PER_USER:
                 streams.pop(0).close()
             position = self._position
@@ -134,6 +132,10 @@ class Broadcaster:
                 streams.remove(stream)
             if not streams:
                 self._streams.pop(owner, None)
+            audience_streams = self._audiences[audience.user_id]
+            audience_streams.discard(stream)
+            if not audience_streams:
+                del self._audiences[audience.user_id]
 
     async def replay(self, audience: Audience, after: int, upto: int) -> AsyncIterator[bytes]:
         """The kept events `audience` sees with after < id <= upto, as frames."""
@@ -180,9 +182,9 @@ class Broadcaster:
             events = await self._store.events_after(self._position, None, 0, 0, READ_BATCH)
             for event in events:
                 data = frame(event)
-                for streams in self._streams.values():
-                    for stream in streams:
-                        if stream.audience.sees(event):
+                for key in {event["user_id"], 0}:
+                    for stream in self._audiences.get(key, ()):
+                        if stream.audience.comm_order_id in (0, event["comm_order_id"]):
                             stream.offer(data)
                 self._position = event["id"]
             if len(events) < READ_BATCH:

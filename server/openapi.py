@@ -514,7 +514,7 @@ EVENTS_DESCRIPTION = (
     "after N (kept at least 24 hours), then live ones, none missing or repeated. A `: ping` "
     "comment comes at least every 15 s. At most 10 open streams per user: another closes "
     "the oldest. Without a session, or for an order the caller may not see, the answer is "
-    "the JSON envelope (1001, or -1 \"order not found\")."
+    'the JSON envelope (1001, or -1 "order not found").'
 )
 EVENTS_HEADER = {
     "name": "Last-Event-ID",

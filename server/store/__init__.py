@@ -321,9 +321,10 @@ class Store(abc.ABC):
         """Insert many customers sharing one password hash (benchmarks, imports)."""
         return await self._write(accounts.bulk_create_users, user_names, password_hash, self._now())
 
-    async def bulk_create_orders(self, orders: list[tuple[int, NewOrder]]) -> None:
-        """Insert many (user_id, order) pairs in one transaction; writes no messages."""
-        await self._write(orders.bulk_create_orders, orders, self._now())
+    async def bulk_create_orders(self, owned: list[tuple[int, NewOrder]]) -> None:
+        """Insert many (user_id, order) pairs in one transaction; writes no messages (and
+        no events)."""
+        await self._write(orders.bulk_create_orders, owned, self._now())
 
 
 def is_postgres_url(db: str) -> bool:
