@@ -40,7 +40,12 @@ REQUESTS = {
     "/api/admin/communication/fields": {"fields": []},
 }  # fmt: skip
 
-PROTECTED = [(m, p, access) for m, p, _, access in ROUTES if access is not Access.PUBLIC]
+# The event stream answers a stream, not an envelope, to a caller it admits: its access
+# (every kind of caller, and whose events each sees) is tested in tests/test_events.py.
+STREAM = "/api/events"
+PROTECTED = [
+    (m, p, access) for m, p, _, access in ROUTES if access is not Access.PUBLIC and p != STREAM
+]
 
 
 def expected(path: str, access: Access, caller: str) -> tuple[int, str | None]:

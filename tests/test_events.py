@@ -231,9 +231,13 @@ async def test_comm_order_id_narrows_to_one_visible_order(client):
     merchant.close()
 
 
-async def test_without_a_session_the_answer_is_the_1001_envelope(client):
-    assert_fail(await call(client, "GET", EVENTS), 1001, "not logged in")
-    assert_fail(await call(client, "GET", EVENTS, token="nope"), 1001, "not logged in")
+async def test_without_a_valid_session_the_answer_is_the_1001_envelope(client, clock):
+    expired, _ = await register(client, "late")
+    clock.advance(10 * 86400 + 1)
+    revoked, _ = await register(client, "gone")
+    assert_ok(await call(client, "POST", "/api/logout", token=revoked))
+    for token in (None, "nope", expired, revoked):
+        assert_fail(await call(client, "GET", EVENTS, token=token), 1001, "not logged in")
 
 
 async def test_ids_increase_in_commit_order_under_concurrent_writers(client):
