@@ -224,6 +224,12 @@ async def test_comm_order_id_narrows_to_one_visible_order(client):
         (bobs["id"], "order not found"),
         (999, "order not found"),
         ("x", "comm_order_id must be a positive integer"),
+        ("0", "comm_order_id must be a positive integer"),
+        (
+            "9" * 20,
+            "comm_order_id must be an integer of at most 19 digits, no larger than "
+            "9223372036854775807",
+        ),
     ]:
         body = await call(client, "GET", EVENTS, token=alice, params={"comm_order_id": value})
         assert_fail(body, msg=message)
