@@ -168,6 +168,8 @@ class Broadcaster:
                 log.warning("reading new events failed; retrying", exc_info=True)
 
     async def _read_new_events(self) -> None:
+        if not self._streams:
+            return  # nobody listens: the next subscriber finds the table's end itself
         async with self._turn:
             await self._catch_up()
 

@@ -54,22 +54,23 @@ async def record(
         await tx.run_many(_INSERT["sqlite"], rows)
 
 
-_VISIBLE = """(CAST(?1 AS BIGINT) = 0 OR user_id = ?1)
-    AND (CAST(?2 AS BIGINT) = 0 OR comm_order_id = ?2)"""
-
-
 async def events_after(
     tx: Tx, after: int, upto: int | None, user_id: int, comm_order_id: int, limit: int
 ) -> list[Row]:
     """Kept events with after < id (<= upto when given), oldest first, at most `limit`:
     those of `user_id`'s orders (0: every user's) and of `comm_order_id` (0: any)."""
+    clauses, params = ["id > ?", "id <= ?"], [after, upto if upto is not None else 2**63 - 1]
+    if user_id:
+        clauses.append("user_id = ?")  # the events_user index
+        params.append(user_id)
+    if comm_order_id:
+        clauses.append("comm_order_id = ?")
+        params.append(comm_order_id)
+    # Only fixed clause texts are joined here; every value is a bound parameter.
     rows = await tx.all(
         f"""SELECT id, type, comm_order_id, user_id, data FROM events
-            WHERE {_VISIBLE} AND id > ?3 AND id <= ?4 ORDER BY id LIMIT ?5""",
-        user_id,
-        comm_order_id,
-        after,
-        upto if upto is not None else 2**63 - 1,
+            WHERE {" AND ".join(clauses)} ORDER BY id LIMIT ?""",
+        *params,
         limit,
     )
     return [dict(row) for row in rows]
@@ -80,4 +81,12 @@ async def last_event_id(tx: Tx) -> int:
 
 
 async def prune_events(tx: Tx, before: int) -> None:
-    await tx.run("DELETE FROM events WHERE created_time < ?", before)
+    """Events older than `before`. Ids grow with time, so the old ones are the lowest:
+    the scan from the first id stops at the first event to keep (no index on time, one
+    less to update on every write)."""
+    await tx.run(
+        """DELETE FROM events WHERE created_time < ?1 AND id < coalesce(
+               (SELECT id FROM events WHERE created_time >= ?1 ORDER BY id LIMIT 1),
+               (SELECT max(id) + 1 FROM events))""",
+        before,
+    )

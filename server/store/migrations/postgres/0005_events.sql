@@ -14,5 +14,3 @@ CREATE TABLE IF NOT EXISTS events (
 );
 
 CREATE INDEX IF NOT EXISTS events_user ON events (user_id, id);
-CREATE INDEX IF NOT EXISTS events_order ON events (comm_order_id, id);
-CREATE INDEX IF NOT EXISTS events_created ON events (created_time);
