@@ -81,14 +81,13 @@ class Broadcaster:
         # By the user whose orders they see (0: every user's), so that an event is
         # offered to the streams that may see it, not tested against every stream.
         self._audiences: dict[int, set[Subscription]] = {}
-        self._position = 0  # the last event id read
+        self._position = 0  # the last event id read (while a stream is open)
         self._turn = asyncio.Lock()  # reading the table vs. subscribing
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        self._position = await self._store.last_event_id()
         await self._store.watch_events(self._wake.set)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
