@@ -250,14 +250,20 @@ async def test_ids_increase_in_commit_order_under_concurrent_writers(client):
     token, _ = await register(client)
     orders = [await make_order(client, token) for _ in range(4)]
     stream = await open_stream(client, token)
-    await asyncio.gather(*(send(client, token, orders[i % 4]["id"], f"m{i}") for i in range(40)))
-    events = await stream.take(40)
+    # Concurrent commits, while the stream reads: an id taken early but committed late
+    # (PostgreSQL, without the event lock) would be skipped, and take() would time out.
+    for burst in range(4):
+        await asyncio.gather(
+            *(send(client, token, orders[i % 4]["id"], f"{burst}.{i}") for i in range(40))
+        )
+    events = await stream.take(160)
     ids = [e["id"] for e in events]
-    assert ids == sorted(ids) and len(set(ids)) == 40
+    assert ids == sorted(ids) and len(set(ids)) == 160
     # Per order, the stream's order is the thread's order.
     for order in orders:
         thread = await call(client, "GET", "/api/communication/messages", token=token,
                             params={"comm_order_id": order["id"], "page_size": 100})  # fmt: skip
+        assert thread["total"] == 40
         mine = [e["data"]["id"] for e in events if e["data"]["comm_order_id"] == order["id"]]
         assert mine == [m["id"] for m in thread["data"]]
     stream.close()
