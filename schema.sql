@@ -131,3 +131,16 @@ CREATE TABLE IF NOT EXISTS attachments (
 );
 
 CREATE INDEX IF NOT EXISTS attachments_user ON attachments (user_id);
+
+-- Live events (spec 8): one row per change, written in the change's own transaction;
+-- pruned after EVENT_KEEP_SECONDS. AUTOINCREMENT: ids are never reused after pruning.
+CREATE TABLE IF NOT EXISTS events (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    type          TEXT NOT NULL,       -- 'order.created', 'order.updated', 'message.created'
+    comm_order_id INTEGER NOT NULL REFERENCES comm_orders (id),
+    user_id       INTEGER NOT NULL,    -- the order's owner: who may see the event
+    data          TEXT NOT NULL,       -- JSON: the order or the message, as the API answers
+    created_time  INTEGER NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS events_user ON events (user_id, id);

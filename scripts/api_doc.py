@@ -124,9 +124,12 @@ def success_of(operation: Schema) -> Schema:
 def operation_section(method: str, path: str, operation: Schema) -> list[str]:
     lines = [f"### {method.upper()} {path}", "", operation["summary"] + ".", "",
              f"Who may call it: {who_may_call(path, operation)}.", ""]  # fmt: skip
+    if "description" in operation:
+        lines += [operation["description"], ""]
     parameters = operation.get("parameters", [])
     if parameters:
-        rows = [(f"`{p['name']}`", type_of(p["schema"]), "yes" if p["required"] else "",
+        rows = [(f"`{p['name']}`" + (" (header)" if p["in"] == "header" else ""),
+                 type_of(p["schema"]), "yes" if p["required"] else "",
                  rules_of(p["schema"])) for p in parameters]  # fmt: skip
         lines += ["Query parameters:", "", *table(("name", "type", "required", "rules"), rows), ""]
     body = operation.get("requestBody", {}).get("content", {}).get("application/json")
@@ -134,7 +137,9 @@ def operation_section(method: str, path: str, operation: Schema) -> list[str]:
         rows = fields(body["schema"])
         lines += ["Body (JSON):", "", *table(("field", "type", "required", "rules"), rows), ""]
     success = success_of(operation).get("properties", {})
-    if "data" in success:
+    if "text/event-stream" in operation["responses"]["200"]["content"]:
+        answer = "On success, the answer is the `text/event-stream` itself, not an envelope."
+    elif "data" in success:
         answer = f"On success, `data` is {type_of(success['data'])}"
         answer += " and `total` counts all matches." if "total" in success else "."
     elif "code" in success:

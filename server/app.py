@@ -8,7 +8,8 @@ from aiohttp import web
 
 from . import headers
 from .config import Config
-from .keys import CONFIG, MEDIA_POOL, STORE
+from .keys import BROADCASTER, CONFIG, MEDIA_POOL, STORE
+from .live import Broadcaster
 from .middlewares import orderdesk_middleware
 from .model import MAX_BODY_BYTES
 from .proxies import trusted_proxy_middleware
@@ -33,6 +34,19 @@ async def media_pool_ctx(app: web.Application) -> AsyncIterator[None]:
     app[MEDIA_POOL].shutdown(wait=True, cancel_futures=True)
 
 
+async def live_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The live events' broadcaster (spec 8), stopped before the store closes."""
+    app[BROADCASTER] = Broadcaster(app[STORE])
+    await app[BROADCASTER].start()
+    yield
+    await app[BROADCASTER].stop()
+
+
+async def end_streams(app: web.Application) -> None:
+    """on_shutdown: open event streams end at once instead of holding the stop."""
+    app[BROADCASTER].close_streams()
+
+
 def create_app(config: Config) -> web.Application:
     # Outermost: everything inside sees the client's address and scheme.
     proxy = [trusted_proxy_middleware(config.trusted_proxies)] if config.trusted_proxies else []
@@ -44,5 +58,7 @@ def create_app(config: Config) -> web.Application:
     headers.install(app)
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(media_pool_ctx)
+    app.cleanup_ctx.append(live_ctx)
+    app.on_shutdown.append(end_streams)
     setup_routes(app)
     return app

@@ -35,6 +35,8 @@ class Config:
     upload_quota_mb: int = 200
     # The event loop: uvloop (faster) where it is installed, else asyncio's own.
     loop: str = "uvloop"
+    # Live events (spec 8): seconds between `: ping` lines on an idle stream.
+    ping_seconds: float = 15.0
     # Injectable so tests can move time forward (session expiry and renewal).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 

@@ -188,3 +188,10 @@ def order_thumb(images: list[str]) -> str:
         if found:
             return "" if found[1] == "pdf" else THUMBS_PREFIX + found[0]
     return first
+
+
+# ---------------------------------------------------------------- live events (spec 8)
+
+# Events are kept at least a day for resuming streams; open streams per user.
+EVENT_KEEP_SECONDS = 86400
+STREAMS_PER_USER = 10

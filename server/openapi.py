@@ -336,6 +336,37 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
 }
 
+# ---------------------------------------------------------------- live events (spec 8)
+
+EVENTS_PATH = "/api/events"
+OPERATIONS[("GET", EVENTS_PATH)] = Operation(
+    "Live events of the caller's orders (every order for an admin), as text/event-stream",
+    CUSTOMER,
+    query=V.EVENTS_QUERY,
+)
+EVENT_STREAM = {
+    "schema": {"type": "string"},
+    "example": 'retry: 2000\n\nid: 42\nevent: message.created\ndata: {"id": 7, '
+    '"comm_order_id": 3, "sender_type": "admin", "content": "Hello", ...}\n\n: ping\n\n',
+}
+EVENTS_DESCRIPTION = (
+    "An open stream (`curl -N`, or a browser's EventSource). Each event is `id: <event "
+    "id>` (increasing), `event: <type>`, `data: <JSON>`: `order.created` and "
+    "`order.updated` carry the order as the order endpoints answer it, `message.created` "
+    "the stored message. Send `Last-Event-ID: N` to first receive the caller's kept events "
+    "after N (kept at least 24 hours), then live ones, none missing or repeated. A `: ping` "
+    "comment comes at least every 15 s. At most 10 open streams per user: another closes "
+    "the oldest. Without a session, or for an order the caller may not see, the answer is "
+    'the JSON envelope (1001, or -1 "order not found").'
+)
+EVENTS_HEADER = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    "description": "resume after this event id",
+}
+
 
 # ---------------------------------------------------------------- attachments (spec 7)
 
@@ -390,6 +421,10 @@ def document(version: str = "3.1.0") -> dict[str, Any]:
                     "content": {"application/json": {"schema": {"type": "object"}}},
                 }
             }
+        if path == EVENTS_PATH:
+            described["description"] = EVENTS_DESCRIPTION
+            described["parameters"].append(EVENTS_HEADER)
+            described["responses"]["200"]["content"]["text/event-stream"] = EVENT_STREAM
         paths.setdefault(path, {})[method.lower()] = described
     return {
         "openapi": version,

@@ -3,7 +3,7 @@
 from aiohttp import web
 
 from .access import Access
-from .handlers import admin, attachments, auth, messages, ops, orders
+from .handlers import admin, attachments, auth, events, messages, ops, orders
 from .keys import ROUTE_ACCESS
 
 PUBLIC, CUSTOMER, ADMIN = Access.PUBLIC, Access.CUSTOMER, Access.ADMIN
@@ -35,6 +35,7 @@ ROUTES = [
     ("POST", "/api/admin/communication/message/send", messages.send, ADMIN),
     ("GET", "/api/admin/communication/fields", orders.list_fields, ADMIN),
     ("POST", "/api/admin/communication/fields", admin.replace_fields, ADMIN),
+    ("GET", "/api/events", events.stream, CUSTOMER),  # text/event-stream (spec 8)
     ("GET", "/api/openapi.json", ops.openapi_json, PUBLIC),
     # attachments (spec 7): upload with a session; files to anyone with the URL
     ("POST", "/api/attachment/upload", attachments.upload, CUSTOMER),

@@ -616,6 +616,15 @@ ADMIN_ORDER_LIST_QUERY = Form(
     )
 )
 THREAD_QUERY = Form((Field("comm_order_id", Id(in_query=True), required=True), *PAGE_FIELDS))
+EVENTS_QUERY = Form(
+    (
+        Field(
+            "comm_order_id",
+            Id(in_query=True, description="only this order's events"),
+            empty_is_absent=True,
+        ),
+    )
+)
 
 
 # ---------------------------------------------------------------- requests
@@ -651,6 +660,11 @@ def order_list_query(query: Mapping[str, str], *, admin: bool) -> OrderListQuery
 
 def order_id_query(query: Mapping[str, str]) -> int:
     return QUERY_ORDER_ID["id"].read(query)
+
+
+def events_order_id(query: Mapping[str, str]) -> int | None:
+    """The order a live stream is narrowed to, if any (spec 8)."""
+    return EVENTS_QUERY["comm_order_id"].read(query)
 
 
 def thread_query(query: Mapping[str, str]) -> tuple[int, Page]:

@@ -41,7 +41,12 @@ REQUESTS = {
     "/api/attachment/upload": {"file": b"%PDF-1.4 a small document"},  # sent as multipart
 }  # fmt: skip
 
-PROTECTED = [(m, p, access) for m, p, _, access in ROUTES if access is not Access.PUBLIC]
+# The event stream answers a stream, not an envelope, to a caller it admits: its access
+# (every kind of caller, and whose events each sees) is tested in tests/test_events.py.
+STREAM = "/api/events"
+PROTECTED = [
+    (m, p, access) for m, p, _, access in ROUTES if access is not Access.PUBLIC and p != STREAM
+]
 
 
 def expected(path: str, access: Access, caller: str) -> tuple[int, str | None]:

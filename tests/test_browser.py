@@ -208,7 +208,7 @@ def test_the_whole_negotiation_on_screen(server, pages):
     merchant.fill("#f-quote_content", "Gold costs more")
     merchant.click("#quote-form button[type=submit]")
     merchant.wait_for_selector("h1 [data-status='2']")
-    customer.wait_for_selector("text=Accept quote", timeout=10_000)  # the page polls
+    customer.wait_for_selector("text=Accept quote", timeout=10_000)  # the page listens
     customer.click("text=Accept quote")
     customer.wait_for_selector("h1 [data-status='3']")
     assert customer.query_selector("#edit") is None
@@ -480,3 +480,67 @@ def test_the_docs_render_every_operation_under_their_policy(server, pages):
     )
     assert page.locator(".opblock-summary-path").first.text_content().startswith("/api/")
     assert violations == []
+
+
+# ---------------------------------------------------------------- live events (spec 8)
+
+LIVE_MS = 3000  # an event shows within this (spec 8: 1 s; the console used to poll every 4 s)
+
+
+def api_token(server, name: str, password: str = "correct horse battery") -> str:
+    return server.call("POST", "/api/login", {"user_name": name, "password": password})["data"][
+        "token"
+    ]
+
+
+def test_the_merchants_reply_appears_on_the_open_pages_without_a_reload(server, pages):
+    customer = pages()
+    sign_up(customer, server.url, "carol")
+    merchant = pages()
+    sign_in(merchant, server.url, *MERCHANT)
+    merchant.wait_for_selector("#inbox-filters")
+
+    # A new order shows in the merchant's open inbox.
+    token = api_token(server, "carol")
+    order = {"archive_id": 1, "title": "A live theme", "content": "c", "phone": "12345",
+             "order_extra": {"size": "S"}}  # fmt: skip
+    order_id = server.call("POST", "/api/communication/order/create", order, token)["data"]["id"]
+    merchant.wait_for_selector("text=A live theme", timeout=LIVE_MS)
+
+    customer.goto(f"{server.url}/#/order/{order_id}")
+    customer.wait_for_selector("[data-testid=title]")
+    admin = api_token(server, MERCHANT[0], MERCHANT[1])
+    reply = {"comm_order_id": order_id, "message_type": "text", "content": "Happy to help"}
+    server.call("POST", "/api/admin/communication/message/send", reply, admin)
+    customer.wait_for_selector("[data-testid=thread] >> text=Happy to help", timeout=LIVE_MS)
+    customer.wait_for_selector("h1 [data-status='1']", timeout=LIVE_MS)  # the order moved too
+    quote = {"id": order_id, "quote_price": "900", "quote_content": "A week"}
+    server.call("POST", "/api/admin/communication/order/quote", quote, admin)
+    customer.wait_for_selector("text=Accept quote", timeout=LIVE_MS)
+    assert "900.00" in customer.text_content("[data-testid=facts]")
+
+
+def test_a_stale_edit_form_reports_the_conflict(server, pages):
+    customer = pages()
+    sign_up(customer, server.url, "dave")
+    token = api_token(server, "dave")
+    order = {"archive_id": 1, "title": "First title", "content": "c", "phone": "12345",
+             "order_extra": {"size": "S"}}  # fmt: skip
+    order_id = server.call("POST", "/api/communication/order/create", order, token)["data"]["id"]
+    customer.goto(f"{server.url}/#/order/{order_id}")
+    customer.wait_for_selector("[data-testid=title]")
+    customer.click("#edit")
+
+    # Meanwhile the order changes elsewhere (another tab): the page shows it live, the
+    # open form keeps what it was opened with.
+    update = {"id": order_id, "title": "Changed elsewhere"}
+    server.call("POST", "/api/communication/order/update", update, token)
+    customer.wait_for_selector("[data-testid=title] >> text=Changed elsewhere", timeout=LIVE_MS)
+    assert customer.input_value("#edit-form [name=title]") == "First title"
+
+    customer.fill("#edit-form [name=content]", "My late change")
+    customer.click("#edit-form button[type=submit]")
+    error = customer.wait_for_selector("#edit-form .error")
+    assert error.text_content() == "version conflict: the order was changed by someone else"
+    shown = server.call("GET", f"/api/communication/order/detail?id={order_id}", token=token)
+    assert (shown["data"]["title"], shown["data"]["content"]) == ("Changed elsewhere", "c")

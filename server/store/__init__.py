@@ -20,7 +20,7 @@ from .. import messages as M
 from .. import model
 from ..errors import TooManyAttempts
 from ..model import Acceptance, NewAttachment, NewMessage, NewOrder, OrderChanges, Page, Status
-from . import accounts, attachments, fields, orders, threads, tx
+from . import accounts, attachments, events, fields, orders, threads, tx
 from .types import ANY_OWNER, LoginLimits, OrderFilter, Quote, Row, Sender
 
 __all__ = [
@@ -273,6 +273,32 @@ class Store(abc.ABC):
         pending order to 1."""
         return await self._write(threads.add_message, message, owner_id, sender, self._now())
 
+    # ---------------------------------------------------------------- events (spec 8)
+
+    @abc.abstractmethod
+    async def watch_events(self, wake: Callable[[], None]) -> None:
+        """Make sure `wake` is called soon after any commit that wrote events, including
+        (on PostgreSQL) those of other app servers; called again now and then, so a lost
+        listening connection is opened again."""
+
+    async def find_order(self, order_id: int, owner_id: int | None) -> None:
+        """Raises OrderNotFound unless the order exists within `owner_id`'s scope."""
+        await self._read(tx.fetch_order, order_id, owner_id)
+
+    async def events_after(
+        self, after: int, upto: int | None, user_id: int, comm_order_id: int, limit: int
+    ) -> list[Row]:
+        """Kept events with after < id <= upto (no upper bound when None), oldest first:
+        of `user_id`'s orders (0: all) and of `comm_order_id` (0: any)."""
+        return await self._read(events.events_after, after, upto, user_id, comm_order_id, limit)
+
+    async def last_event_id(self) -> int:
+        return await self._read(events.last_event_id)
+
+    async def prune_events(self) -> None:
+        """Drop events older than model.EVENT_KEEP_SECONDS."""
+        await self._write(events.prune_events, self._now() - model.EVENT_KEEP_SECONDS)
+
     # ---------------------------------------------------------------- field definitions
 
     async def get_field_definitions(self) -> list[Row]:
@@ -312,7 +338,8 @@ class Store(abc.ABC):
         return await self._write(accounts.bulk_create_users, user_names, password_hash, self._now())
 
     async def bulk_create_orders(self, pairs: list[tuple[int, NewOrder]]) -> None:
-        """Insert many (user_id, order) pairs in one transaction; writes no messages."""
+        """Insert many (user_id, order) pairs in one transaction; writes no messages (and
+        no events)."""
         await self._write(orders.bulk_create_orders, pairs, self._now())
 
 

@@ -11,6 +11,7 @@ from .. import model
 from ..errors import OrderFinal, QuoteChanged, StatusNotAllowed, VersionConflict
 from ..messages import Text
 from ..model import Acceptance, NewOrder, OrderChanges, Page, Status, check_extra_size
+from . import events
 from .fields import field_definitions
 from .threads import add_system_message, count_messages, insert_message, last_messages
 from .tx import ORDER_COLUMNS, Tx, fetch_changeable_order, fetch_order, order_row, to_json
@@ -49,6 +50,7 @@ async def create_order(tx: Tx, user_id: int, order: NewOrder, now: int) -> Row:
     )
     created = order_row(tx, row)
     _check_stored_extra(created["order_extra"])
+    await events.record(tx, created, events.ORDER_CREATED, None, now)
     return created
 
 
@@ -67,14 +69,6 @@ _UPDATE_ORDER = f"""
         updated_time = ?8
     WHERE id = ?9 AND user_id = ?10
     RETURNING {ORDER_COLUMNS}"""
-# PostgreSQL: the update and its system message in one statement (one round trip).
-_UPDATE_ORDER_NOTED = f"""
-    WITH updated AS ({_UPDATE_ORDER}),
-    noted AS (
-        INSERT INTO messages (comm_order_id, sender_id, sender_type, sender_name,
-                              message_type, content, created_time)
-        SELECT id, 0, 'system', ?11, 'text', ?12, ?8 FROM updated)
-    SELECT * FROM updated"""
 
 _MISSING = object()
 
@@ -146,15 +140,15 @@ async def update_order(
         # The customer may no longer accept a quote made for other requirements.
         status = Status.IN_COMMUNICATION
     images = None if changes.images is None else to_json(changes.images)
-    values = (changes.title, changes.content, changes.phone, images, changes.event_date, extra,
-              status, now, order_id, owner_id)  # fmt: skip
-    note = "order updated: " + ", ".join(changed)
-    if tx.dialect == "postgres":
-        row = await tx.one(_UPDATE_ORDER_NOTED, *values, model.SYSTEM_SENDER_NAME, note)
-    else:
-        row = await tx.one(_UPDATE_ORDER, *values)
-        await add_system_message(tx, order_id, note, now)
-    return order_row(tx, row)
+    row = await tx.one(
+        _UPDATE_ORDER,
+        *(changes.title, changes.content, changes.phone, images, changes.event_date, extra),
+        *(status, now, order_id, owner_id),
+    )
+    new = order_row(tx, row)
+    note = await add_system_message(tx, order_id, "order updated: " + ", ".join(changed), now)
+    await events.record(tx, new, events.ORDER_UPDATED, note, now)
+    return new
 
 
 async def move_status(
@@ -166,10 +160,26 @@ async def move_status(
     status: Status,
     message: str,
     now: int,
-    seen: Acceptance | None = None,
 ) -> Row:
-    """One status move with its system message; refused unless the order is in `allowed`
-    and, for an accept, still has the version and price the customer saw."""
+    """One status move with its system message and events (reject, cancel)."""
+    order, note = await _move_status(tx, order_id, owner_id, allowed, refusal, status, message, now)
+    await events.record(tx, order, events.ORDER_UPDATED, note, now)
+    return order
+
+
+async def _move_status(
+    tx: Tx,
+    order_id: int,
+    owner_id: int | None,
+    allowed: tuple[Status, ...],
+    refusal: Text,
+    status: Status,
+    message: str,
+    now: int,
+    seen: Acceptance | None = None,
+) -> tuple[Row, Row]:
+    """A status move and its system message, both returned; refused unless the order is
+    in `allowed` and, for an accept, still has the version and price the customer saw."""
     old = await fetch_order(tx, order_id, owner_id)
     if old["status"] not in allowed:
         raise StatusNotAllowed(refusal)
@@ -182,8 +192,8 @@ async def move_status(
         now,
         order_id,
     )
-    await add_system_message(tx, order_id, message, now)
-    return order_row(tx, row)
+    note = await add_system_message(tx, order_id, message, now)
+    return order_row(tx, row), note
 
 
 def with_note(text: str, label: str, note: str) -> str:
@@ -199,7 +209,7 @@ def _check_accept_guards(order: Mapping[str, Any], seen: Acceptance) -> None:
 
 async def accept_quote(tx: Tx, accepted: Acceptance, owner_id: int, now: int) -> Row:
     order_id, remark = accepted.order_id, accepted.remark
-    order = await move_status(
+    order, note = await _move_status(
         tx,
         order_id,
         owner_id,
@@ -222,6 +232,7 @@ async def accept_quote(tx: Tx, accepted: Acceptance, owner_id: int, now: int) ->
     )
     await tx.run("UPDATE comm_orders SET order_id = ? WHERE id = ?", purchase_id, order_id)
     order["order_id"] = purchase_id
+    await events.record(tx, order, events.ORDER_UPDATED, note, now)
     return order
 
 
@@ -241,8 +252,10 @@ async def quote_order(tx: Tx, order_id: int, admin: Sender, quote: Quote, now: i
         order_id,
     )
     content = f"quote: {quote.price}\n{quote.content}"
-    await insert_message(tx, order_id, admin, "quote", content, now)
-    return order_row(tx, row)
+    note = await insert_message(tx, order_id, admin, "quote", content, now)
+    order = order_row(tx, row)
+    await events.record(tx, order, events.ORDER_UPDATED, note, now)
+    return order
 
 
 STATUS_NAMES = {
@@ -269,8 +282,12 @@ async def set_order_status(tx: Tx, order_id: int, admin: Sender, status: Status,
         order_id,
     )
     moved = f"{STATUS_NAMES[Status(old['status'])]} → {STATUS_NAMES[status]}"
-    await add_system_message(tx, order_id, f"status changed by {admin.user_name}: {moved}", now)
-    return order_row(tx, row)
+    note = await add_system_message(
+        tx, order_id, f"status changed by {admin.user_name}: {moved}", now
+    )
+    order = order_row(tx, row)
+    await events.record(tx, order, events.ORDER_UPDATED, note, now)
+    return order
 
 
 async def set_order_images(
@@ -294,8 +311,10 @@ async def set_order_images(
         now,
         order_id,
     )
-    await add_system_message(tx, order_id, "images updated: " + ", ".join(changed), now)
-    return order_row(tx, row)
+    note = await add_system_message(tx, order_id, "images updated: " + ", ".join(changed), now)
+    order = order_row(tx, row)
+    await events.record(tx, order, events.ORDER_UPDATED, note, now)
+    return order
 
 
 # SQLite's LIKE ignores ASCII case; PostgreSQL's needs ILIKE for the same.

@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from ..store import Store
+from ..store import Store, events
 from .accounts import SESSION_USER
 from .tx import user_row
 from .types import Row
@@ -171,10 +171,12 @@ async def _migrate(conn: asyncpg.Connection) -> None:
 
 
 class PostgresStore(Store):
-    def __init__(self, pool: asyncpg.Pool, clock: Callable[[], float]) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str, clock: Callable[[], float]) -> None:
         super().__init__(clock)
         self._pool = pool
         self._fields: tuple[Any, list[Row]] | None = None  # (version, definitions)
+        self._url = url
+        self._listener: asyncpg.Connection | None = None
 
     @classmethod
     async def open(
@@ -194,7 +196,7 @@ class PostgresStore(Store):
         except BaseException:
             await pool.close()
             raise
-        return cls(pool, clock)
+        return cls(pool, url, clock)
 
     async def _write(self, fn, *args):
         async with self._pool.acquire() as conn, conn.transaction():
@@ -247,5 +249,15 @@ class PostgresStore(Store):
         self._fields = (None, []) if row is None else (row["version"], row["value"])
         return self._fields[1]
 
+    async def watch_events(self, wake):
+        """LISTEN on a connection of its own (a pooled one would go back to the pool),
+        opened again when it was lost."""
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        self._listener = await asyncpg.connect(self._url)
+        await self._listener.add_listener(events.NOTIFY_CHANNEL, lambda *_: wake())
+
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
         await self._pool.close()

@@ -366,6 +366,7 @@ class SqliteStore(Store):
         self._checkpoints = asyncio.get_running_loop().create_task(self._checkpoint_regularly())
         self._sessions = _ReadCache(SESSION_CACHE_SECONDS, SESSION_CACHE_ENTRIES)
         self._fields = _ReadCache(None, 1)
+        self._event_watchers: set[Callable[[], None]] = set()
 
     @classmethod
     async def open(
@@ -409,7 +410,15 @@ class SqliteStore(Store):
                 self._fields.clear()
 
     async def _write(self, fn, *args):
-        return await self._writes.submit(fn, *args)
+        try:
+            return await self._writes.submit(fn, *args)
+        finally:
+            # One process serves the file: every commit with events went through here.
+            for wake in self._event_watchers:
+                wake()
+
+    async def watch_events(self, wake):
+        self._event_watchers.add(wake)
 
     async def _read(self, fn, *args):
         return await self._reads.submit(fn, *args)

@@ -4,20 +4,22 @@ from .. import messages as M
 from .. import model
 from ..errors import StatusNotAllowed
 from ..model import NewMessage, Page, Status
-from .tx import MESSAGE_COLUMNS, Tx, fetch_order
+from . import events
+from .tx import MESSAGE_COLUMNS, ORDER_COLUMNS, Tx, fetch_order, order_row
 from .types import Row, Sender
 
 
-async def add_system_message(tx: Tx, order_id: int, content: str, now: int) -> None:
-    await tx.run(
-        """INSERT INTO messages (comm_order_id, sender_id, sender_type, sender_name,
-                                 message_type, content, created_time)
-           VALUES (?, 0, 'system', ?, 'text', ?, ?)""",
+async def add_system_message(tx: Tx, order_id: int, content: str, now: int) -> Row:
+    row = await tx.one(
+        f"""INSERT INTO messages (comm_order_id, sender_id, sender_type, sender_name,
+                                  message_type, content, created_time)
+            VALUES (?, 0, 'system', ?, 'text', ?, ?) RETURNING {MESSAGE_COLUMNS}""",
         order_id,
         model.SYSTEM_SENDER_NAME,
         content,
         now,
     )
+    return dict(row)
 
 
 async def insert_message(
@@ -44,17 +46,25 @@ async def add_message(
     order = await fetch_order(tx, message.comm_order_id, owner_id)
     if order["status"] == Status.CANCELLED:
         raise StatusNotAllowed(M.MESSAGES_CLOSED)
+    moved = None
     if sender.sender_type == "admin" and order["status"] == Status.PENDING:
-        await tx.run(
-            """UPDATE comm_orders SET status = ?, admin_id = ?, version = version + 1,
-                   updated_time = ?
-               WHERE id = ?""",
+        moved = await tx.one(
+            f"""UPDATE comm_orders SET status = ?, admin_id = ?, version = version + 1,
+                    updated_time = ?
+                WHERE id = ? RETURNING {ORDER_COLUMNS}""",
             Status.IN_COMMUNICATION,
             sender.user_id,
             now,
             order["id"],
         )
-    return await insert_message(tx, order["id"], sender, message.message_type, message.content, now)
+    stored = await insert_message(
+        tx, order["id"], sender, message.message_type, message.content, now
+    )
+    if moved is None:
+        await events.record(tx, dict(order), None, stored, now)
+    else:
+        await events.record(tx, order_row(tx, moved), events.ORDER_UPDATED, stored, now)
+    return stored
 
 
 # Threads sort by id, the order the messages were written in; created_time is a wall

@@ -23,3 +23,30 @@ export async function api(method, path, body, query) {
   if (answer.code !== 0) throw new ApiError(answer);
   return answer;
 }
+
+// Live events (spec 8): the caller's events from GET /api/events, as onEvent(type, data).
+// When a connection drops, the browser reconnects by itself and sends Last-Event-ID, so
+// the server replays what was missed. If the server refuses the stream instead (a JSON
+// answer, e.g. the session ended), EventSource gives up: a new one is opened after a
+// pause and onGap() lets the view reload what it may have missed. Returns a stop function.
+const EVENT_TYPES = ["order.created", "order.updated", "message.created"];
+const REOPEN_MS = 3000;
+
+export function listen(query, onEvent, onGap) {
+  const pairs = Object.entries(query).filter(([, v]) => v !== "" && v !== null && v !== undefined);
+  const url = `/api/events${pairs.length ? `?${new URLSearchParams(pairs)}` : ""}`;
+  let source = null;
+  let timer = null;
+  const open = () => {
+    source = new EventSource(url);
+    for (const type of EVENT_TYPES) {
+      source.addEventListener(type, (event) => onEvent(type, JSON.parse(event.data)));
+    }
+    source.addEventListener("error", () => {
+      if (source.readyState !== EventSource.CLOSED) return; // reconnecting by itself
+      timer = setTimeout(() => { open(); onGap(); }, REOPEN_MS);
+    });
+  };
+  open();
+  return () => { clearTimeout(timer); source.close(); };
+}

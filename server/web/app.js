@@ -1,14 +1,13 @@
 // orderdesk console: a small single-page app over the public API (no build step).
-import { api, ApiError } from "./api.js";
+import { api, ApiError, listen } from "./api.js";
 import { statusName, t } from "./i18n.js";
 import { appendLine, attachControl, isUploadedPdf, uploadThumb } from "./uploads.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
-const POLL_MS = 4000;
 const PAGE_SIZE = 10;
 let me = null; // the signed-in user, or null
-let stopPolling = () => {};
+let stopListening = () => {}; // the shown view's live events
 
 // ---------------------------------------------------------------- safe links
 
@@ -85,7 +84,7 @@ const badge = (status) => h("span", { class: `badge s${status}`, "data-status": 
 const when = (seconds) => new Date(seconds * 1000).toLocaleString();
 
 function show(...content) {
-  stopPolling();
+  stopListening();
   main.replaceChildren(...content.filter(Boolean));
   main.focus();
 }
@@ -284,12 +283,28 @@ function orderList(orders, admin) {
     badge(order.status))));
 }
 
+// A list of orders that reloads (shortly, once for a burst) when an order of the
+// caller's is created or changed; `load` answers the list's content.
+async function liveList(load) {
+  const box = h("div", { class: "card" }, await load());
+  let pending = null;
+  const soon = () => {
+    clearTimeout(pending);
+    pending = setTimeout(() => load().then((content) => box.replaceChildren(...content.filter(Boolean)), () => {}), 200);
+  };
+  const stop = listen({}, (type) => type !== "message.created" && soon(), soon);
+  return [box, () => { clearTimeout(pending); stop(); }];
+}
+
 async function ordersView() {
   const page = Number(hashQuery().get("page") || 1);
-  const answer = await api("GET", "/communication/orders", undefined, { current: page, page_size: PAGE_SIZE });
-  show(h("h1", {}, t("myOrders")),
-    h("div", { class: "card" }, orderList(answer.data, false),
-      answer.total > PAGE_SIZE ? pager(page, answer.total, (p) => (location.hash = `#/orders?page=${p}`)) : null));
+  const [list, stop] = await liveList(async () => {
+    const answer = await api("GET", "/communication/orders", undefined, { current: page, page_size: PAGE_SIZE });
+    return [orderList(answer.data, false),
+      answer.total > PAGE_SIZE ? pager(page, answer.total, (p) => (location.hash = `#/orders?page=${p}`)) : null];
+  });
+  show(h("h1", {}, t("myOrders")), list);
+  stopListening = stop;
 }
 
 async function inboxView() {
@@ -297,13 +312,17 @@ async function inboxView() {
   const page = Number(query.get("page") || 1);
   const status = query.get("status") || "";
   const search = query.get("q") || "";
-  const answer = await api("GET", "/admin/communication/orders", undefined,
-    { current: page, page_size: PAGE_SIZE, status, q: search });
   const go = (next) => {
     const params = new URLSearchParams({ ...next });
     for (const [k, v] of [...params]) if (!v) params.delete(k);
     location.hash = `#/admin?${params}`;
   };
+  const [list, stop] = await liveList(async () => {
+    const answer = await api("GET", "/admin/communication/orders", undefined,
+      { current: page, page_size: PAGE_SIZE, status, q: search });
+    return [orderList(answer.data, true),
+      answer.total > PAGE_SIZE ? pager(page, answer.total, (p) => go({ status, q: search, page: p })) : null];
+  });
   show(h("h1", {}, t("inbox")),
     form({ class: "card filters", id: "inbox-filters" }, (el) => go({ status: el.status.value, q: el.q.value }),
       field(t("status"), h("select", { id: "f-status", name: "status" },
@@ -311,8 +330,8 @@ async function inboxView() {
         ["0", "1", "2", "3", "4", "-1"].map((s) => h("option", { value: s, selected: s === status }, statusName(s))))),
       field(t("search"), input("q", { type: "search", value: search })),
       h("div", { class: "actions" }, h("button", { type: "submit" }, t("apply")))),
-    h("div", { class: "card" }, orderList(answer.data, true),
-      answer.total > PAGE_SIZE ? pager(page, answer.total, (p) => go({ status, q: search, page: p })) : null));
+    list);
+  stopListening = stop;
 }
 
 // ---------------------------------------------------------------- views: a new request
@@ -395,6 +414,18 @@ async function orderView(id, admin) {
     if (list) list.scrollTop = list.scrollHeight;
   };
   const refresh = async () => { order = await load(); render(); };
+  // Live: the order and its thread change as events arrive (an order event carries the
+  // order without the detail's extras; a message may already be here from a refresh).
+  const onEvent = (type, data) => {
+    if (type === "order.updated" && data.id === order.id && data.version > order.version) {
+      order = { ...order, ...data };
+    } else if (type === "message.created" && !order.messages.some((m) => m.id === data.id)) {
+      order = { ...order, messages: [...order.messages, data], messages_total: order.messages_total + 1 };
+    } else {
+      return;
+    }
+    render();
+  };
 
   const act = (label, path, extra, cls) => form({ class: "inline-action" }, async () => {
     await api("POST", path, { id: order.id, ...extra });
@@ -412,7 +443,7 @@ async function orderView(id, admin) {
       out.push(act(t("cancelOrder"), "/communication/order/cancel", {}, "danger"));
     }
     if (![3, -1].includes(order.status)) {
-      out.push(h("button", { class: "secondary", id: "edit", onclick: () => editor.hidden = !editor.hidden }, t("edit")));
+      out.push(h("button", { class: "secondary", id: "edit", onclick: toggleEditor }, t("edit")));
     }
     return out;
   };
@@ -429,32 +460,40 @@ async function orderView(id, admin) {
   };
   const actions = h("div", { class: "actions", "data-testid": "actions" });
 
-  const editedImages = textarea("images", { rows: 2, id: "f-edit-images" }, order.images.join("\n"));
-  const editor = form({ class: "card", id: "edit-form", hidden: true }, async (el) => {
-    const changes = { id: order.id, version: order.version };
-    if (el.title.value !== order.title) changes.title = el.title.value;
-    if (el.content.value !== order.content) changes.content = el.content.value;
-    if (lines(el.images).join("\n") !== order.images.join("\n")) changes.images = lines(el.images);
+  // The edit form keeps the order as it was when the form was opened: its version goes
+  // with the save, so a change made meanwhile by someone else answers a conflict
+  // instead of being overwritten.
+  const editorBox = h("div");
+  const closeEditor = () => editorBox.replaceChildren();
+  const toggleEditor = () => (editorBox.firstChild ? closeEditor() : editorBox.replaceChildren(editor(order)));
+  const editor = (opened) => {
+    const editedImages = textarea("images", { rows: 2, id: "f-edit-images" }, opened.images.join("\n"));
+    return form({ class: "card", id: "edit-form" }, async (el) => {
+    const changes = { id: opened.id, version: opened.version };
+    if (el.title.value !== opened.title) changes.title = el.title.value;
+    if (el.content.value !== opened.content) changes.content = el.content.value;
+    if (lines(el.images).join("\n") !== opened.images.join("\n")) changes.images = lines(el.images);
     const extra = {};
     for (const def of definitions) {
       const value = fieldValue(el, def) ?? null; // emptied: removed
-      if (JSON.stringify(value) !== JSON.stringify(order.order_extra[def.field_name] ?? null)) extra[def.field_name] = value;
+      if (JSON.stringify(value) !== JSON.stringify(opened.order_extra[def.field_name] ?? null)) extra[def.field_name] = value;
     }
     if (Object.keys(extra).length) changes.order_extra = extra;
-    const before = order.status;
+    const before = opened.status;
     order = { ...order, ...(await api("POST", "/communication/order/update", changes)).data };
     await refresh();
-    editor.hidden = true;
+    closeEditor();
     notice.replaceChildren(h("p", { class: before === 2 && order.status === 1 ? "notice" : "muted", role: "status" },
       before === 2 && order.status === 1 ? t("needsReview") : t("updated")));
   },
   h("h2", {}, t("edit")),
-  field(t("title"), input("title", { value: order.title })),
-  field(t("content"), textarea("content", {}, order.content)),
+  field(t("title"), input("title", { value: opened.title })),
+  field(t("content"), textarea("content", {}, opened.content)),
   field(t("images"), editedImages),
   attachControl("edit-images", (attachment) => appendLine(editedImages, attachment.logo)),
-  definitions.map((def) => fieldControl(def, order.order_extra[def.field_name])),
+  definitions.map((def) => fieldControl(def, opened.order_extra[def.field_name])),
   h("div", { class: "actions" }, h("button", { type: "submit" }, t("save"))));
+  };
 
   const composer = form({ id: "message-form" }, async (el) => {
     await api("POST", `${scope}/message/send`, { comm_order_id: order.id, message_type: "text", content: el.content.value });
@@ -493,11 +532,10 @@ async function orderView(id, admin) {
   render();
   show(header, notice,
     h("div", { class: "grid" },
-      h("section", {}, h("div", { class: "card" }, body, actions), editor,
+      h("section", {}, h("div", { class: "card" }, body, actions), editorBox,
         h("div", { class: "card" }, h("h2", {}, t("thread")), threadBox, composer)),
       h("aside", {}, quoteForm, imagesForm, admin ? h("div", { class: "card muted" }, `${t("customer")}: ${order.user.user_name}`) : null)));
-  const timer = setInterval(() => refresh().catch(() => {}), POLL_MS);
-  stopPolling = () => clearInterval(timer);
+  stopListening = listen({ comm_order_id: order.id }, onEvent, () => refresh().catch(() => {}));
 }
 
 // ---------------------------------------------------------------- views: field definitions

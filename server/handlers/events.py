@@ -1,0 +1,54 @@
+"""GET /api/events (spec 8): the caller's live events as text/event-stream.
+
+Written on aiohttp's StreamResponse directly: the format is three lines per event,
+and the stream's life (the per-user cap, the end at server stop, pings) belongs to
+live.Broadcaster, which a helper library's own ping task and close handling would only
+duplicate. The envelope middleware passes a StreamResponse through untouched; errors
+raised before the stream starts (1001, "order not found") still answer as envelopes.
+"""
+
+from aiohttp import web
+
+from .. import validate
+from ..keys import BROADCASTER, CONFIG, USER
+from ..live import Audience
+from ..store import ANY_OWNER
+from . import store_of
+
+STREAM_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "X-Accel-Buffering": "no",  # nginx: pass each event on at once
+}
+RETRY = b"retry: 2000\n\n"  # how long a browser waits before it reconnects (ms)
+
+
+def _last_event_id(request: web.Request) -> int | None:
+    """The Last-Event-ID a reconnecting client sends; anything but a plain id is ignored
+    (the stream then starts live)."""
+    text = request.headers.get("Last-Event-ID", "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    user = request[USER]
+    sees_all = user["role"] == "admin"
+    order_id = validate.events_order_id(request.query) or 0
+    if order_id:
+        await store_of(request).find_order(order_id, ANY_OWNER if sees_all else user["id"])
+    audience = Audience(0 if sees_all else user["id"], order_id)
+    after = _last_event_id(request)
+    ping_seconds = request.app[CONFIG].ping_seconds
+
+    response = web.StreamResponse(headers=STREAM_HEADERS)
+    async with request.app[BROADCASTER].subscribe(user["id"], audience) as (live, position):
+        try:
+            await response.prepare(request)
+            await response.write(RETRY)  # also sends the headers now: the client is open
+            if after is not None:
+                async for frame in request.app[BROADCASTER].replay(audience, after, position):
+                    await response.write(frame)
+            while (frame := await live.next(ping_seconds)) is not None:
+                await response.write(frame)
+        except ConnectionResetError:
+            pass  # the client went away
+    return response
