@@ -573,3 +573,27 @@ async def test_the_client_file_name_is_kept_short_and_plain(client):
     assert (await uploaded(client, token, PDF, long_name))["file_name"] == "x" * 255
     assert (await uploaded(client, token, PDF, "../../etc/passwd"))["file_name"] == "passwd"
     assert (await uploaded(client, token, PDF, "a\tb.pdf"))["file_name"] == "ab.pdf"
+
+
+async def test_a_nested_multipart_part_is_a_refusal(client, db):
+    token, _ = await register(client)
+    nested = (
+        b'--b\r\nContent-Disposition: form-data; name="file"\r\n'
+        b"Content-Type: multipart/mixed; boundary=c\r\n\r\n"
+        b"--c\r\nContent-Type: text/plain\r\n\r\nx\r\n--c--\r\n--b--\r\n"
+    )
+    headers = {"Content-Type": "multipart/form-data; boundary=b"}
+    body = await call(client, "POST", UPLOAD, token=token, data=nested, headers=headers)
+    assert_fail(body, msg=M.UPLOAD_NOT_MULTIPART.en)
+    assert await stored(db) == []
+
+
+async def test_a_file_name_that_is_not_utf8_loses_the_bad_bytes(client):
+    token, _ = await register(client)
+    raw = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="a\xffb.pdf"\r\n'
+        b"Content-Type: application/pdf\r\n\r\n" + PDF + b"\r\n--b--\r\n"
+    )
+    headers = {"Content-Type": "multipart/form-data; boundary=b"}
+    body = await call(client, "POST", UPLOAD, token=token, data=raw, headers=headers)
+    assert assert_ok(body)["file_name"] == "ab.pdf"

@@ -60,16 +60,18 @@ async def _read_file_part(request: web.Request, limit_mb: int) -> tuple[bytes, s
     try:
         reader = await request.multipart()
         async for part in reader:
-            wanted = isinstance(part, BodyPartReader) and part.name == "file"
+            if not isinstance(part, BodyPartReader):  # a nested multipart/* part
+                raise Invalid(M.UPLOAD_NOT_MULTIPART)
+            wanted = part.name == "file"
             data = bytearray()
-            while chunk := await part.read_chunk(READ_CHUNK):  # type: ignore[union-attr]
+            while chunk := await part.read_chunk(READ_CHUNK):
                 read += len(chunk)
                 if read > body_limit or (wanted and len(data) + len(chunk) > limit):
                     raise too_large
                 if wanted:
                     data += chunk
             if wanted:
-                return bytes(data), _client_file_name(part.filename or "")  # type: ignore[union-attr]
+                return bytes(data), _client_file_name(part.filename or "")
     except ConnectionResetError:
         raise ClientDisconnected() from None
     except (ValueError, AssertionError, RuntimeError, HttpProcessingError):  # malformed multipart
@@ -78,9 +80,11 @@ async def _read_file_part(request: web.Request, limit_mb: int) -> tuple[bytes, s
 
 
 def _client_file_name(sent: str) -> str:
-    """Without any directory part or control character, at most 255 characters."""
+    """Without any directory part, control or format character, or a lone surrogate (a
+    header byte that was not UTF-8), at most 255 characters."""
     base = re.split(r"[\\/]", sent)[-1]
-    clean = "".join(c for c in base if unicodedata.category(c) not in ("Cc", "Cf")).strip()
+    unwanted = ("Cc", "Cf", "Cs")
+    clean = "".join(c for c in base if unicodedata.category(c) not in unwanted).strip()
     return clean[: model.FILE_NAME_MAX]
 
 
