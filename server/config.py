@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .proxies import Network
+# A trusted proxy's address or range (--trusted-proxy).
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 
 DEFAULT_DB = "./data/orderdesk.db"
 

@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from .config import Network
+from .keys import REQUEST_ID, RESULT_CODE
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -50,6 +52,14 @@ def trusted_proxy_middleware(trusted: tuple[Network, ...]):
         client = forwarded_client(request.headers.getall("X-Forwarded-For", []), trusted)
         proto = request.headers.get("X-Forwarded-Proto", "").rpartition(",")[2]
         scheme = "https" if proto.strip().lower() == "https" else request.scheme
-        return await handler(request.clone(remote=client or request.remote, scheme=scheme))
+        seen_as = request.clone(remote=client or request.remote, scheme=scheme)
+        try:
+            return await handler(seen_as)
+        finally:
+            # The access log reads the request aiohttp made, not this clone (whose state
+            # is a copy): hand back what it logs.
+            for key in (REQUEST_ID, RESULT_CODE):
+                if key in seen_as:
+                    request[key] = seen_as[key]
 
     return from_trusted_proxy

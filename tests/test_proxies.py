@@ -3,6 +3,7 @@ X-Forwarded-Proto, believed only from a trusted peer; seen through login throttl
 (which counts per client address) and the session cookie's Secure flag."""
 
 import argparse
+import asyncio
 import ipaddress
 from typing import Any
 
@@ -194,3 +195,31 @@ def test_trusted_proxies_from_flags_and_environment():
         parse({}, "--trusted-proxy", "proxy.example.com")
     with pytest.raises(SystemExit):
         parse({"ORDERDESK_TRUSTED_PROXIES": "10.0.0.0/33"})
+
+
+async def test_the_access_log_keeps_its_fields_behind_a_trusted_proxy(
+    aiohttp_client, db, clock, caplog
+):
+    """The proxy hands the handlers a clone of the request; the access log line, written
+    from aiohttp's own request, still has the request id and the envelope's code."""
+    from aiohttp.test_utils import TestServer
+
+    from tests.conftest import ACCESS_LOG_OPTIONS
+
+    config = Config(db=db, session_ttl=3600, clock=clock, trusted_proxies=_networks("127.0.0.1"))
+    server = TestServer(create_app(config))
+    await server.start_server(**ACCESS_LOG_OPTIONS)
+    client = await aiohttp_client(server, cookie_jar=aiohttp.DummyCookieJar())
+    caplog.set_level("INFO", logger="orderdesk.access")
+    response = await client.post(
+        "/api/login", json={"user_name": "nobody", "password": "wrong password"},
+        headers={"X-Forwarded-For": CLIENT_X},
+    )  # fmt: skip
+    request_id = response.headers["X-Request-Id"]
+    await response.read()
+    for _ in range(100):
+        lines = [r.getMessage() for r in caplog.records if r.name == "orderdesk.access"]
+        if lines:
+            break
+        await asyncio.sleep(0)
+    assert lines and lines[0].split(" ")[:4] == [request_id, "POST", "/api/login", "-1"], lines
