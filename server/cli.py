@@ -20,7 +20,7 @@ from .config import Config, add_db_argument, add_serve_arguments, config_from_ar
 from .declare import Field
 from .errors import AlreadyTaken, Invalid
 from .logs import ACCESS_LOG, ACCESS_LOG_OPTIONS, MalformedRequestsAsInfo
-from .store import is_postgres_url, open_store, sqlite
+from .store import is_postgres_url, open_store, shown_db, sqlite
 
 # The name the help shows: "orderdesk" when installed, "run.py" in a checkout.
 PROG = os.path.basename(sys.argv[0]) or "orderdesk"
@@ -89,7 +89,7 @@ async def _serve(config: Config, access_log: logging.Handler) -> None:
         loop = asyncio.get_running_loop()
         log.info(
             "serving on http://%s:%s (database %s, event loop %s)",
-            config.host, config.port, config.db,
+            config.host, config.port, shown_db(config.db),
             "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio",
         )  # fmt: skip
         stop = asyncio.Event()
@@ -194,10 +194,10 @@ def create_admin(argv: list[str]) -> int:
     if promoted:
         print(
             f"existing user {user['user_name']!r} (id {user['id']}) promoted to admin in "
-            f"{args.db}; its password is set and every session it had is revoked"
+            f"{shown_db(args.db)}; its password is set and every session it had is revoked"
         )
     else:
-        print(f"new admin {user['user_name']!r} (id {user['id']}) created in {args.db}")
+        print(f"new admin {user['user_name']!r} (id {user['id']}) created in {shown_db(args.db)}")
     return 0
 
 

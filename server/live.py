@@ -48,9 +48,10 @@ class Audience:
 class Subscription:
     """One open stream's queue of frames; None in it means the stream must end."""
 
-    def __init__(self, owner: int, audience: Audience) -> None:
+    def __init__(self, owner: int, audience: Audience, token_hash: bytes) -> None:
         self.owner = owner  # the session's user, for the per-user cap
         self.audience = audience
+        self.token_hash = token_hash  # the session it was opened with: revoked, it ends
         self._frames: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_LIMIT)
 
     def offer(self, data: bytes) -> None:
@@ -88,8 +89,17 @@ class Broadcaster:
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
+        self._store.on_sessions_revoked(self.end_sessions)
         await self._store.watch_events(self._wake.set)
         self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def end_sessions(self, token_hashes: list[bytes]) -> None:
+        """The streams opened with these (now revoked) sessions end now."""
+        revoked = set(token_hashes)
+        for streams in self._streams.values():
+            for stream in streams:
+                if stream.token_hash in revoked:
+                    stream.close()
 
     def close_streams(self) -> None:
         """Every open stream ends now, and any opened later ends at once (server stop)."""
@@ -107,12 +117,12 @@ class Broadcaster:
 
     @contextlib.asynccontextmanager
     async def subscribe(
-        self, owner: int, audience: Audience
+        self, owner: int, audience: Audience, token_hash: bytes
     ) -> AsyncIterator[tuple[Subscription, int]]:
         """A subscription and the last event id before its first live one: the table's
         end as of now, so a change committed before the stream opened is not sent live.
         Opening the owner's (STREAMS_PER_USER + 1)th stream ends the owner's oldest."""
-        stream = Subscription(owner, audience)
+        stream = Subscription(owner, audience, token_hash)
         async with self._turn:
             await self._catch_up()
             streams = self._streams.setdefault(owner, [])

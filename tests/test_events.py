@@ -11,6 +11,7 @@ from orderdesk.config import Config
 from orderdesk.keys import CONFIG, STORE
 
 from tests.conftest import (
+    PASSWORD,
     assert_fail,
     assert_ok,
     call,
@@ -369,3 +370,30 @@ async def test_stopping_the_app_ends_open_streams_at_once(aiohttp_client, config
     for stream in streams:
         assert await stream.next() is None
     assert asyncio.get_running_loop().time() - started < 5
+
+
+async def test_revoking_the_session_ends_its_streams(client):
+    token, _ = await register(client)
+    other_login = await call(
+        client, "POST", "/api/login", json={"user_name": "alice", "password": PASSWORD}
+    )
+    second = assert_ok(other_login)["token"]
+    stream = await open_stream(client, token)
+    assert_ok(await call(client, "POST", "/api/logout", token=second, json={"all": True}))
+    assert await stream.next() is None  # ended by the server, before anything else
+    stream.close()
+
+
+async def test_a_session_revoked_or_expired_elsewhere_ends_at_the_next_ping(client, db, clock):
+    """Revoked past this process (another app server, the create-admin command): the
+    stream notices at its next ping; so does one whose session expired."""
+    token, _ = await register(client)
+    bob, _ = await register(client, "bob")
+    revoked, expiring = await open_stream(client, token), await open_stream(client, bob)
+    alices = "SELECT id FROM users WHERE user_name = 'alice'"
+    await query_rows(db, f"DELETE FROM sessions WHERE user_id = ({alices})")
+    assert await revoked.next() is None
+    clock.advance(10 * 86400 + 1)  # past the session's TTL
+    assert await expiring.next() is None
+    for stream in (revoked, expiring):
+        stream.close()

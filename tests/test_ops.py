@@ -129,3 +129,23 @@ def test_version_and_help():
                  "--max-login-failures-per-address", "--max-registrations-per-hour",
                  "create-admin", "backup", "check"):  # fmt: skip
         assert flag in helped.stdout, flag
+
+
+async def test_a_database_password_never_reaches_output_or_logs(tmp_path):
+    """The PostgreSQL URL's password stays out of create-admin's output and the log."""
+    from tests.conftest import postgres_database
+
+    async with postgres_database() as url:
+        # The test cluster trusts local connections, so any password is accepted.
+        with_password = url.replace("postgresql://postgres@", "postgresql://postgres:s3cret-pw@")
+        assert with_password != url
+        made = await asyncio.to_thread(
+            run_cli, "create-admin", "--db", with_password, "--username", "boss",
+            "--password", "boss pass 1",
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        assert "postgres:***@" in made.stdout and "s3cret-pw" not in made.stdout + made.stderr
+        log = tmp_path / "server.log"
+        with LiveServer(with_password, log=log) as server:
+            server.assert_no_faults()
+        assert "s3cret-pw" not in log.read_text() and "postgres:***@" in log.read_text()

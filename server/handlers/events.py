@@ -7,11 +7,13 @@ duplicate. The envelope middleware passes a StreamResponse through untouched; er
 raised before the stream starts (1001, "order not found") still answer as envelopes.
 """
 
+import math
+
 from aiohttp import web
 
-from .. import validate
+from .. import security, sessions, validate
 from ..keys import BROADCASTER, CONFIG, USER
-from ..live import Audience
+from ..live import PING, Audience
 from ..store import ANY_OWNER
 from . import store_of
 
@@ -29,8 +31,16 @@ def _last_event_id(request: web.Request) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
+async def _session_alive(request: web.Request, token_hash: bytes) -> bool:
+    """Whether the stream's session is still valid: revoked elsewhere (another app
+    server, the create-admin command) or expired, the stream ends at its next ping."""
+    now = math.floor(request.app[CONFIG].clock())
+    return await store_of(request).get_session_user(token_hash, now) is not None
+
+
 async def stream(request: web.Request) -> web.StreamResponse:
     user = request[USER]
+    token_hash = security.token_hash(sessions.request_token(request) or "")
     sees_all = user["role"] == "admin"
     order_id = validate.events_order_id(request.query) or 0
     if order_id:
@@ -40,14 +50,17 @@ async def stream(request: web.Request) -> web.StreamResponse:
     ping_seconds = request.app[CONFIG].ping_seconds
 
     response = web.StreamResponse(headers=STREAM_HEADERS)
-    async with request.app[BROADCASTER].subscribe(user["id"], audience) as (live, position):
+    broadcaster = request.app[BROADCASTER]
+    async with broadcaster.subscribe(user["id"], audience, token_hash) as (live, position):
         try:
             await response.prepare(request)
             await response.write(RETRY)  # also sends the headers now: the client is open
             if after is not None:
-                async for frame in request.app[BROADCASTER].replay(audience, after, position):
+                async for frame in broadcaster.replay(audience, after, position):
                     await response.write(frame)
             while (frame := await live.next(ping_seconds)) is not None:
+                if frame is PING and not await _session_alive(request, token_hash):
+                    break
                 await response.write(frame)
         except ConnectionResetError:
             pass  # the client went away

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import math
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -61,6 +62,7 @@ class Store(abc.ABC):
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._login_turns = KeyedLocks()
+        self._revocation_listeners: list[Callable[[list[bytes]], None]] = []
 
     def _now(self) -> int:
         return math.floor(self._clock())
@@ -79,9 +81,16 @@ class Store(abc.ABC):
 
     # ---------------------------------------------------------------- users and sessions
 
-    def _sessions_revoked(self, token_hashes: list[bytes]) -> None:  # noqa: B027 (a hook)
-        """Called after a commit that revoked these sessions; an engine that caches
-        sessions forgets them. Nothing to do for one that does not."""
+    def on_sessions_revoked(self, listener: Callable[[list[bytes]], None]) -> None:
+        """Call `listener` with the token hashes of sessions this process revokes, once
+        the revocation has committed (open event streams end at once)."""
+        self._revocation_listeners.append(listener)
+
+    def _sessions_revoked(self, token_hashes: list[bytes]) -> None:
+        """Called after a commit that revoked these sessions. An engine that caches
+        sessions also forgets them (and calls this)."""
+        for listener in self._revocation_listeners:
+            listener(token_hashes)
 
     async def create_user(
         self,
@@ -345,6 +354,17 @@ class Store(abc.ABC):
 
 def is_postgres_url(db: str) -> bool:
     return db.startswith(("postgresql://", "postgres://"))
+
+
+def shown_db(db: str) -> str:
+    """`db` as logs and messages may show it: a PostgreSQL URL without its password."""
+    if not is_postgres_url(db):
+        return db
+    parts = urllib.parse.urlsplit(db)
+    if parts.password is None:
+        return db
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 async def open_store(

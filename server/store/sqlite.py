@@ -452,6 +452,7 @@ class SqliteStore(Store):
     def _sessions_revoked(self, token_hashes):
         for token_hash in token_hashes:
             self._sessions.drop(token_hash)
+        super()._sessions_revoked(token_hashes)
 
     async def get_field_definitions(self):
         definitions = self._fields.get("all", 0)
