@@ -315,6 +315,14 @@ async def test_concurrent_wrong_guesses_stop_after_the_fifth_failure(client):
     assert await login(client) == TOO_MANY
 
 
+async def test_concurrent_guesses_at_many_names_stop_at_the_address_limit(client):
+    """Spraying: 30 simultaneous wrong logins under 30 names from one address get 20
+    answers and 10 refusals, not 30 answers."""
+    guesses = [login(client, "wrong 1", user_name=f"n{n}") for n in range(30)]
+    answers = await asyncio.gather(*guesses)
+    assert answers.count(WRONG) == 20 and answers.count(TOO_MANY) == 10, answers
+
+
 async def test_two_app_servers_decide_one_pair_one_attempt_at_a_time(make_client, db):
     """PostgreSQL serves several app servers: the pair's turn is an advisory lock, not
     only a lock in one process. (A SQLite file is served by one process.)"""

@@ -171,11 +171,12 @@ class Store(abc.ABC):
         )
 
     @contextlib.asynccontextmanager
-    async def _login_turn(self, pair: str) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
-        """The turn of one attempt of `pair`: attempts of one pair wait for each other.
-        Yields how to run a store operation during the turn. One process per SQLite
-        file, so a lock in this process is enough here; PostgreSQL adds its own."""
-        async with self._login_turns.hold(pair):
+    async def _login_turn(self, address: str) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+        """The turn of one attempt from `address`: attempts from one address (so of each
+        of its pairs) wait for each other. Yields how to run a store operation during the
+        turn. One process per SQLite file, so a lock in this process is enough here;
+        PostgreSQL adds its own."""
+        async with self._login_turns.hold(address):
             yield self._write
 
     async def decide_login(
@@ -189,10 +190,11 @@ class Store(abc.ABC):
         unknown one) from `address` (spec 2): refused with TooManyAttempts when the pair or
         the address has too many recent failures (a refusal is not counted); otherwise
         the result of `check_password`: a failure counts against the pair and the
-        address, a success clears the pair's count only. Attempts of one pair are
-        decided one at a time, so one being checked is never taken for a failure."""
+        address, a success clears the pair's count only. Attempts from one address are
+        decided one at a time, so one being checked is never taken for a failure, and
+        simultaneous guesses at many names cannot all slip under the address limit."""
         pair, per_address = f"pair:{account}|{address}", f"addr:{address}"
-        async with self._login_turn(pair) as run:
+        async with self._login_turn(per_address) as run:
             if await run(accounts.login_refused, pair, per_address, limits, self._now()):
                 raise TooManyAttempts()
             if await check_password():

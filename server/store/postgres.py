@@ -210,13 +210,13 @@ class PostgresStore(Store):
             return await fn(PostgresTx(conn, writing=False), *args)
 
     @contextlib.asynccontextmanager
-    async def _login_turn(self, pair: str) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
-        """Serialized across app servers too: an advisory lock on the pair, held on one
-        connection from the check until the outcome is recorded (the password check runs
-        between, outside any transaction). The in-process lock first means one pool
-        connection per pair waits here, not one per attempt."""
-        key = f"login:{pair}"
-        async with super()._login_turn(pair), self._pool.acquire() as conn:
+    async def _login_turn(self, address: str) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+        """Serialized across app servers too: an advisory lock on the address, held on
+        one connection from the check until the outcome is recorded (the password check
+        runs between, outside any transaction). The in-process lock first means one pool
+        connection per address waits here, not one per attempt."""
+        key = f"login:{address}"
+        async with super()._login_turn(address), self._pool.acquire() as conn:
             conn.mark_session_state()  # reset on release, even if the unlock fails
             await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
             try:
