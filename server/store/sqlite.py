@@ -99,9 +99,7 @@ def _run_now(operation: Coroutine[Any, Any, T]) -> T:
 
 async def _connect(path: str, synchronous: str) -> aiosqlite.Connection:
     # isolation_level=None: no implicit transactions; every one is an explicit BEGIN.
-    # check_same_thread=False: the writer's batches may run on the event loop's thread
-    # (_Batcher); each connection is still used by one thread at a time.
-    conn = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False)
+    conn = await aiosqlite.connect(path, isolation_level=None)
     conn.row_factory = sqlite3.Row
     # NORMAL in WAL mode: a commit survives the process being killed; FULL also
     # survives power loss. Config allows only these two values.
@@ -171,49 +169,27 @@ def _read_batch(conn: sqlite3.Connection, calls: list[Call]) -> list[Outcome]:
     return outcomes
 
 
-Pending = list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future]]
-
-
 class _Batcher:
-    """Runs store calls on one aiosqlite connection, in batches.
+    """Runs store calls on one aiosqlite connection, a batch per thread round trip.
 
-    Calls that arrive while a batch is running (or, inline, during one turn of the
-    event loop) wait and go together in the next one, so under load the cost of the
-    COMMIT, and of the hop to the connection's thread, is shared. A batch runs either
-    on aiosqlite's thread, which runs one function at a time (`_execute` is how
-    aiosqlite's own methods queue their work), or `inline`: on the event loop's own
-    thread, with no thread hop and no wait for the GIL, for transactions that never
-    wait on the disk (see SqliteStore.open)."""
+    Calls that arrive while a batch is running wait and go together in the next one,
+    so under load the cost of the hop to the connection's thread (and of the
+    COMMIT) is shared. aiosqlite's thread runs one function at a time, so batches
+    never interleave; `_execute` is how aiosqlite's own methods queue their work."""
 
-    def __init__(
-        self, conn: aiosqlite.Connection, run: Callable[..., list[Outcome]], *, inline: bool
-    ) -> None:
+    def __init__(self, conn: aiosqlite.Connection, run: Callable[..., list[Outcome]]) -> None:
         self.conn = conn
         self._run = run
-        self._inline = inline
-        self._pending: Pending = []
+        self._pending: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future]] = []
         self._draining = False
 
     async def submit(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
+        future = asyncio.get_running_loop().create_future()
         self._pending.append((fn, args, future))
         if not self._draining:
             self._draining = True
-            if self._inline:
-                loop.call_soon(self._drain_inline)
-            else:
-                loop.create_task(self._drain())
+            asyncio.get_running_loop().create_task(self._drain())
         return await future
-
-    def _drain_inline(self) -> None:
-        batch, self._pending = self._pending, []
-        self._draining = False
-        try:
-            outcomes = self._run(self.conn._conn, [(fn, args) for fn, args, _ in batch])
-        except Exception as error:
-            outcomes = [(False, error)] * len(batch)
-        _settle(batch, outcomes)
 
     async def _drain(self) -> None:
         try:
@@ -224,24 +200,15 @@ class _Batcher:
                     outcomes = await self.conn._execute(self._run, self.conn._conn, calls)
                 except Exception as error:
                     outcomes = [(False, error)] * len(batch)
-                _settle(batch, outcomes)
+                for (_, _, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
         finally:
             self._draining = False
-
-
-def _settle(batch: Pending, outcomes: list[Outcome]) -> None:
-    for (_, _, future), (ok, value) in zip(batch, outcomes, strict=True):
-        if future.done():
-            continue
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
-
-
-async def _data_version(tx: SqliteTx) -> int:
-    """Moves when another process commits to the file (read on the writer)."""
-    return await tx.value("PRAGMA data_version")
 
 
 # ---------------------------------------------------------------- maintenance
@@ -356,12 +323,10 @@ class SqliteStore(Store):
         reader: aiosqlite.Connection,
         checkpointer: aiosqlite.Connection,
         clock: Callable[[], float],
-        *,
-        inline_writes: bool,
     ) -> None:
         super().__init__(clock)
-        self._writes = _Batcher(writer, _write_batch, inline=inline_writes)
-        self._reads = _Batcher(reader, _read_batch, inline=False)
+        self._writes = _Batcher(writer, _write_batch)
+        self._reads = _Batcher(reader, _read_batch)
         self._checkpointer = checkpointer
         self._checkpoints = asyncio.get_running_loop().create_task(self._checkpoint_regularly())
         self._sessions = _ReadCache(SESSION_CACHE_SECONDS, SESSION_CACHE_ENTRIES)
@@ -384,12 +349,7 @@ class SqliteStore(Store):
             for conn in connections:
                 await conn.close()
             raise
-        # Writes run on the event loop's thread: a write transaction is a few indexed
-        # statements, and its COMMIT in WAL mode at synchronous=NORMAL writes the WAL
-        # without an fsync (checkpoints, which do fsync, run on their own connection's
-        # thread). At synchronous=FULL every COMMIT waits for the disk, so writes stay
-        # on the writer's thread. Reads, which can be long (searches), always do.
-        return cls(*connections, clock, inline_writes=synchronous != "full")
+        return cls(*connections, clock)
 
     async def _checkpoint_regularly(self) -> None:
         """Checkpoints, and a look for commits made by another process (create-admin
@@ -403,7 +363,8 @@ class SqliteStore(Store):
                 await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error:
                 log.exception("background checkpoint failed; the writer's own will run instead")
-            version = await self._writes.submit(_data_version)
+            async with self._writes.conn.execute("PRAGMA data_version") as cursor:
+                version = (await cursor.fetchone())[0]
             if version != outside_version:
                 outside_version = version
                 self._sessions.clear()
