@@ -9,7 +9,7 @@ from aiohttp import web
 from . import messages as M
 from .errors import ClientDisconnected, Invalid
 from .messages import Text, language_of
-from .validate import reject_nul
+from .validate import reject_nul, unparsable_number_field
 
 _ABSENT = object()
 
@@ -56,8 +56,10 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise Invalid(M.NOT_JSON_CONTENT_TYPE)
     try:
         body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise Invalid(M.INVALID_JSON) from None
+    except orjson.JSONDecodeError as error:
+        overflow = str(error).startswith("number is infinity")
+        refusal = unparsable_number_field(raw) if overflow else None
+        raise (refusal or Invalid(M.INVALID_JSON)) from None
     if not isinstance(body, dict):
         raise Invalid(M.NOT_AN_OBJECT)
     reject_nul(body)

@@ -4,6 +4,8 @@ to typed values. Each failure raises `Invalid` with a message naming the field.
 Every request field is declared once, in the Forms below (see declare.py): the checks
 here and the request schemas of openapi.py are both built from them."""
 
+import json
+import math
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -59,6 +61,29 @@ def parse_id(value: Any, name: str) -> int:
 
 def _too_large(name: str) -> Invalid:
     return Invalid(M.INTEGER_TOO_LARGE, field=name, max=model.MAX_ID)
+
+
+# The body fields spec 1 calls IDs (and `version`): too long for any number type, they
+# still answer naming the field.
+ID_FIELDS = ("id", "comm_order_id", "archive_id", "user_id", "version")
+
+
+def unparsable_number_field(raw: bytes) -> Invalid | None:
+    """For a body orjson refused because a number overflows a double: the refusal naming
+    the ID field that holds it (spec 1: "whatever its length"), or None when no ID field
+    does (the body is then simply not JSON orderdesk reads)."""
+    huge = object()
+    try:
+        body = json.loads(
+            raw,
+            parse_int=lambda text: huge if len(text.lstrip("-")) > _MAX_ID_DIGITS else 0,
+            parse_float=lambda text: huge if math.isinf(float(text)) else 0.0,
+        )
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    return next((_too_large(name) for name in ID_FIELDS if body.get(name) is huge), None)
 
 
 @dataclass(frozen=True)

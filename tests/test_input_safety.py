@@ -276,3 +276,28 @@ def test_a_request_the_http_parser_refuses_is_one_info_line(tmp_path, head):
     refused = [line for line in log.splitlines() if "malformed HTTP request" in line]
     assert len(refused) == 1, log
     assert " INFO aiohttp.server refused a malformed HTTP request from 127.0.0.1: " in refused[0]
+
+
+@pytest.mark.parametrize("digits", [400, 5000])
+async def test_json_integers_too_long_for_any_number_type_name_the_field(client, digits):
+    """orjson cannot hold them (they overflow a double); the answer still names the ID."""
+    token, _ = await register(client)
+    order = await make_order(client, token)
+    number = "9" * digits
+    for raw, field in [
+        (f'{{"id": {number}, "title": "x"}}', "id"),
+        (f'{{"id": {order["id"]}, "title": "x", "version": {number}}}', "version"),
+        (f'{{"id": {order["id"]}, "title": "x", "version": -{number}}}', "version"),
+    ]:
+        answer = await call(
+            client, "POST", UPDATE, token=token, data=raw.encode(),
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        assert answer == {"code": -1, "msg": TOO_LARGE.format(field)}
+    # Anywhere else such a number is simply not JSON that orderdesk reads.
+    raw = f'{{"id": {order["id"]}, "order_extra": {{"n": {number}}}}}'.encode()
+    answer = await call(
+        client, "POST", UPDATE, token=token, data=raw, headers={"Content-Type": "application/json"}
+    )
+    assert answer == {"code": -1, "msg": "request body is not valid JSON"}
+    assert (await detail(client, token, order["id"]))["version"] == 1
