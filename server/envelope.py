@@ -1,5 +1,6 @@
 """The response envelope {code, msg, data?, total?} and the JSON request body."""
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,7 @@ from aiohttp import web
 from . import messages as M
 from .errors import ClientDisconnected, Invalid
 from .messages import Text, language_of
-from .validate import reject_nul, unparsable_number_field
+from .validate import NumberText, reject_nul, unparsable_number_field
 
 _ABSENT = object()
 
@@ -43,9 +44,10 @@ def as_response(request: web.Request, result: Ok | web.StreamResponse) -> web.St
     return result
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
+async def read_json(request: web.Request, numbers_as_text: tuple[str, ...] = ()) -> dict[str, Any]:
     """The body as a JSON object; no body counts as {}. Size is capped by the app's
-    client_max_size (aiohttp raises HTTPRequestEntityTooLarge past it)."""
+    client_max_size (aiohttp raises HTTPRequestEntityTooLarge past it). Numbers in the
+    fields `numbers_as_text` come as validate.NumberText, the text as sent."""
     try:
         raw = await request.read()
     except ConnectionResetError:
@@ -63,4 +65,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise Invalid(M.NOT_AN_OBJECT)
     reject_nul(body)
+    sent_numbers = [n for n in numbers_as_text if type(body.get(n)) in (int, float)]
+    if sent_numbers:
+        # orjson has checked the body; read it again only for these numbers' text.
+        literal = json.loads(raw, parse_int=NumberText, parse_float=NumberText)
+        body.update((name, literal[name]) for name in sent_numbers)
     return body

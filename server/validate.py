@@ -285,10 +285,17 @@ def order_extra(extra: Any, name: str) -> dict[str, Any]:
 _PRICE = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 
 
+class NumberText(str):
+    """A JSON number as it was written, where its form matters: a quote price may not
+    have an exponent or more than 2 decimals, which its parsed value no longer shows."""
+
+
 def quote_price(value: Any, name: str) -> str:
     """A price > 0 and ≤ 999999999.99 with at most 2 decimals (string or number), as
     "12000.00"."""
-    if isinstance(value, str):
+    if isinstance(value, NumberText):
+        text = str(value)
+    elif isinstance(value, str):
         text = value.strip()
     elif isinstance(value, int | float) and not isinstance(value, bool):
         text = repr(value)

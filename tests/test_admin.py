@@ -484,3 +484,39 @@ async def test_replaced_definitions_apply_at_once(client):
     )
     await define_fields(client, admin, [])
     assert_ok(await update(client, customer, id=order["id"], order_extra={"budget": "free"}))
+
+
+# A JSON number is judged by its text as sent (spec 5: "no exponent", "≤ 2 decimals"),
+# which orjson's parsed value no longer shows: 1e3 would be 1000.0, 100.000 just 100.0.
+RAW_PRICES = [
+    ("1e3", BAD_PRICE),
+    ("1E2", BAD_PRICE),
+    ("0.1e1", BAD_PRICE),
+    ("100.000", BAD_PRICE),
+    ("100", None),
+    ("100.5", None),
+    ("0.01", None),
+]
+
+
+@pytest.mark.parametrize("literal, message", RAW_PRICES)
+async def test_a_price_sent_as_a_json_number_is_judged_by_its_text(client, literal, message):
+    customer, _ = await register(client)
+    admin = await make_admin(client)
+    order = await make_order(client, customer)
+    raw = f'{{"id": {order["id"]}, "quote_price": {literal}, "quote_content": "ok"}}'
+    body = await call(
+        client, "POST", QUOTE, token=admin, data=raw.encode(),
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    if message is None:
+        assert assert_ok(body)["quote_price"] == f"{float(literal):.2f}"
+        accept = f'{{"id": {order["id"]}, "quote_price": {literal}}}'
+        accepted = await call(
+            client, "POST", "/api/communication/order/accept", token=customer,
+            data=accept.encode(), headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        assert assert_ok(accepted)["status"] == 3
+    else:
+        assert_fail(body, msg=message)
+        assert (await detail(client, customer, order["id"]))["version"] == 1

@@ -10,7 +10,7 @@ from ..store import Quote
 
 
 async def quote(request: web.Request) -> Ok:
-    asked = validate.quote_request(await read_json(request))
+    asked = validate.quote_request(await read_json(request, numbers_as_text=("quote_price",)))
     offer = Quote(price=asked.price, content=asked.content)
     order = await store_of(request).quote_order(asked.order_id, sender_of(request), offer)
     return Ok(order, M.QUOTE_SENT)

@@ -55,7 +55,7 @@ async def update(request: web.Request) -> Ok:
 
 
 async def accept(request: web.Request) -> Ok:
-    accepted = validate.acceptance(await read_json(request))
+    accepted = validate.acceptance(await read_json(request, numbers_as_text=("quote_price",)))
     order = await store_of(request).accept_quote(accepted, request[USER]["id"])
     return Ok(order, M.QUOTE_ACCEPTED)
 
