@@ -462,6 +462,17 @@ async def test_registrations_per_address_per_hour(make_client, clock):
     assert_ok(await register_as(client, "a4"))
 
 
+async def test_a_registration_over_the_rate_costs_no_password_hash(make_client, monkeypatch):
+    client = await make_client(max_registrations_per_hour=1)
+    assert_ok(await register_as(client, "a1"))
+    hashed = []
+    real = security.hash_password
+    monkeypatch.setattr(security, "hash_password", lambda pw: hashed.append(1) or real(pw))
+    for n in range(3):
+        assert await register_as(client, f"b{n}") == TOO_MANY
+    assert hashed == []
+
+
 async def test_concurrent_registrations_respect_the_rate(make_client):
     client = await make_client(max_registrations_per_hour=3)
     answers = await asyncio.gather(*(register_as(client, f"u{n}") for n in range(7)))

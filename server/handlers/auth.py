@@ -7,7 +7,7 @@ from aiohttp import web
 from .. import messages as M
 from .. import model, security, sessions, validate
 from ..envelope import Ok, as_response, read_json
-from ..errors import Invalid
+from ..errors import Invalid, TooManyAttempts
 from ..handlers import store_of
 from ..keys import CONFIG, USER
 from ..messages import Text
@@ -42,14 +42,16 @@ async def _logged_in(request: web.Request, user: dict, text: Text, ttl: int) -> 
 async def register(request: web.Request) -> web.StreamResponse:
     form = validate.registration(await read_json(request))
     config = request.app[CONFIG]
-    password_hash = await asyncio.to_thread(security.hash_password, form.password)
-    user = await store_of(request).create_user(
-        form.user_name,
-        form.email,
-        form.phone,
-        password_hash,
+    store, address, per_hour = (
+        store_of(request),
         client_address(request),
         config.max_registrations_per_hour,
+    )
+    if await store.registrations_used_up(address, per_hour):
+        raise TooManyAttempts()  # before the slow hash: refusals cost the server little
+    password_hash = await asyncio.to_thread(security.hash_password, form.password)
+    user = await store.create_user(
+        form.user_name, form.email, form.phone, password_hash, address, per_hour
     )
     return await _logged_in(request, user, M.REGISTERED, config.session_ttl)
 

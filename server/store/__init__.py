@@ -115,6 +115,11 @@ class Store(abc.ABC):
             self._now(),
         )
 
+    async def registrations_used_up(self, address: str, per_hour: int) -> bool:
+        """A cheap look before a registration hashes its password; create_user counts
+        again in its transaction, which is what holds."""
+        return await self._read(accounts.registrations_used_up, address, per_hour, self._now())
+
     async def get_login_user(self, login: str) -> Row | None:
         """The user whose name, email or phone is `login` (compared as model.login_key
         folds them), with its `password_hash`."""

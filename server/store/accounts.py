@@ -89,13 +89,24 @@ async def create_user(
         await tx.run(
             "DELETE FROM registrations WHERE created_time <= ?", now - model.REGISTRATION_WINDOW
         )
-        recent = await tx.value("SELECT count(*) FROM registrations WHERE address = ?", address)
-        if recent >= per_hour:
+        if await registrations_used_up(tx, address, per_hour, now):
             raise TooManyAttempts()
         await tx.run(
             "INSERT INTO registrations (address, created_time) VALUES (?, ?)", address, now
         )
     return await _insert_user(tx, user_name, email, phone, password_hash, "user", now)
+
+
+async def registrations_used_up(tx: Tx, address: str, per_hour: int, now: int) -> bool:
+    """Whether `address` made `per_hour` registrations in the last hour (0: no limit)."""
+    if not per_hour:
+        return False
+    recent = await tx.value(
+        "SELECT count(*) FROM registrations WHERE address = ? AND created_time > ?",
+        address,
+        now - model.REGISTRATION_WINDOW,
+    )
+    return recent >= per_hour
 
 
 async def get_login_user(tx: Tx, login: str) -> Row | None:
