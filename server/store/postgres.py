@@ -177,6 +177,7 @@ class PostgresStore(Store):
         self._fields: tuple[Any, list[Row]] | None = None  # (version, definitions)
         self._url = url
         self._listener: asyncpg.Connection | None = None
+        self._watchers: set[Callable[[], None]] = set()
 
     @classmethod
     async def open(
@@ -251,11 +252,17 @@ class PostgresStore(Store):
 
     async def watch_events(self, wake):
         """LISTEN on a connection of its own (a pooled one would go back to the pool),
-        opened again when it was lost."""
+        opened again when it was lost; each notification calls every watcher's `wake`
+        (the live broadcaster's, the outbox worker's)."""
+        self._watchers.add(wake)
         if self._listener is not None and not self._listener.is_closed():
             return
         self._listener = await asyncpg.connect(self._url)
-        await self._listener.add_listener(events.NOTIFY_CHANNEL, lambda *_: wake())
+        await self._listener.add_listener(events.NOTIFY_CHANNEL, self._wake_watchers)
+
+    def _wake_watchers(self, *_: Any) -> None:
+        for wake in self._watchers:
+            wake()
 
     async def close(self) -> None:
         if self._listener is not None:
