@@ -11,6 +11,8 @@ attempt is made by one server only; the attempt's outcome is written afterwards.
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from .. import messages as M
 from .. import model
 from ..errors import Invalid
@@ -101,16 +103,16 @@ async def enqueue(
 # ---------------------------------------------------------------- webhooks
 
 
-def _webhook(tx: Tx, row: Any) -> Row:
+def _webhook(row: Any) -> Row:
     webhook = dict(row)
-    webhook["events"] = tx.json(webhook["events"])
+    webhook["events"] = orjson.loads(webhook["events"])  # a TEXT column on both engines
     webhook["enabled"] = bool(webhook["enabled"])
     return webhook
 
 
 async def list_webhooks(tx: Tx) -> list[Row]:
     rows = await tx.all(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY id")
-    return [_webhook(tx, row) for row in rows]
+    return [_webhook(row) for row in rows]
 
 
 async def create_webhook(
@@ -125,7 +127,7 @@ async def create_webhook(
         secret,
         now,
     )
-    return _webhook(tx, row)
+    return _webhook(row)
 
 
 async def update_webhook(
@@ -148,7 +150,7 @@ async def update_webhook(
     )
     if row is None:
         raise Invalid(M.WEBHOOK_NOT_FOUND)
-    return _webhook(tx, row)
+    return _webhook(row)
 
 
 async def delete_webhook(tx: Tx, webhook_id: int) -> None:
@@ -164,7 +166,7 @@ async def rotate_secret(tx: Tx, webhook_id: int, secret: str) -> Row:
     )
     if row is None:
         raise Invalid(M.WEBHOOK_NOT_FOUND)
-    return _webhook(tx, row)
+    return _webhook(row)
 
 
 # ---------------------------------------------------------------- deliveries
