@@ -122,7 +122,7 @@ async def check_target(url: str, allow_private: bool, field: str = "url") -> Non
         await resolver.resolve(host, 0, socket.AF_UNSPEC)
     except RefusedTarget:
         raise Invalid(M.WEBHOOK_URL_PRIVATE, field=field) from None
-    except OSError:
+    except (OSError, UnicodeError, ValueError):  # not found, or no valid name (IDNA)
         raise Invalid(M.WEBHOOK_URL_UNRESOLVED, field=field) from None
     finally:
         await resolver.close()

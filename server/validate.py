@@ -797,21 +797,11 @@ WEBHOOK_DESCRIPTION_MAX = 500
 
 
 def _webhook_url(value: str, name: str) -> str:
-    """An http(s) URL with a host, no credentials, nothing a browser would re-read: the
+    """An absolute http(s) URL with a host (is_image_url's rules) and no credentials: the
     shape only; where it points is checked against the network rules by notify.py."""
     if not value:
         return value  # the length rule names the empty field
-    parts = urlsplit(value)
-    try:
-        parts.port  # noqa: B018 (raises on a port that is not a number in range)
-    except ValueError:
-        raise Invalid(M.WEBHOOK_URL_SCHEME, field=name) from None
-    if (
-        parts.scheme.lower() not in ("http", "https")
-        or not parts.hostname
-        or parts.username is not None
-        or any(c.isspace() or c in _NOT_IN_URLS or ord(c) < 32 for c in value)
-    ):
+    if not (_WEB_SCHEME.match(value) and is_image_url(value)) or urlsplit(value).username:
         raise Invalid(M.WEBHOOK_URL_SCHEME, field=name)
     return value
 
