@@ -11,8 +11,8 @@ from .config import Config
 from .keys import BROADCASTER, CONFIG, MEDIA_POOL, OUTBOX, STORE
 from .live import Broadcaster
 from .middlewares import orderdesk_middleware
-from .notify import Outbox
 from .model import MAX_BODY_BYTES
+from .notify import Outbox
 from .proxies import trusted_proxy_middleware
 from .routes import setup_routes
 from .store import open_store

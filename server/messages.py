@@ -252,9 +252,7 @@ WEBHOOK_URL_PRIVATE = Text(
     "{field} must not point to a loopback, private, link-local or other non-public address",
     "{field} 不能指向回环、私有、链路本地或其他非公网地址",
 )
-WEBHOOK_URL_UNRESOLVED = Text(
-    "{field}: the host name does not resolve", "{field}：主机名无法解析"
-)
+WEBHOOK_URL_UNRESOLVED = Text("{field}: the host name does not resolve", "{field}：主机名无法解析")
 WEBHOOK_EVENTS = Text(
     '{field} must be a non-empty list of event types ({choices}) or ["*"]',
     '{field} 必须是由事件类型（{choices}）组成的非空列表，或 ["*"]',

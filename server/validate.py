@@ -859,9 +859,7 @@ UPDATE_WEBHOOK = Form(
     (BODY_ID, WEBHOOK_URL, WEBHOOK_EVENTS, WEBHOOK_DESCRIPTION, Field("enabled", Flag()))
 )
 WEBHOOK_ID = Form((BODY_ID,))
-DELIVERIES_QUERY = Form(
-    (Field("webhook_id", Id(in_query=True), required=True), *PAGE_FIELDS)
-)
+DELIVERIES_QUERY = Form((Field("webhook_id", Id(in_query=True), required=True), *PAGE_FIELDS))
 REDELIVER = Form((Field("delivery_id", Id(), required=True),))
 NOTIFICATIONS = Form((Field("email", Flag("mail about my orders"), required=True),))
 

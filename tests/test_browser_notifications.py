@@ -30,7 +30,7 @@ def server(tmp_path_factory):
         yield live
 
 
-def test_the_merchant_manages_a_webhook_on_screen(server, pages):
+def test_the_merchant_manages_a_webhook_on_screen(server, pages):  # noqa: F811
     with Receiver() as receiver:
         page = pages()
         sign_in(page, server.url, *MERCHANT)
@@ -67,12 +67,14 @@ def test_the_merchant_manages_a_webhook_on_screen(server, pages):
             "POST", "/api/login", {"user_name": MERCHANT[0], "password": MERCHANT[1]}
         )["data"]["token"]
         eventually_sync(
-            lambda: server.call("GET", "/api/admin/webhooks", token=token)["data"][0]["enabled"]
-            is False
+            lambda: (
+                server.call("GET", "/api/admin/webhooks", token=token)["data"][0]["enabled"]
+                is False
+            )
         )
 
 
-def test_a_customer_turns_mail_off_on_screen(server, pages):
+def test_a_customer_turns_mail_off_on_screen(server, pages):  # noqa: F811
     page = pages()
     sign_up(page, server.url, "bob")
     page.click("text=Notifications")

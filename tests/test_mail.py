@@ -4,7 +4,6 @@ when the event happens."""
 
 import aiohttp
 import pytest
-
 from orderdesk import security
 from orderdesk.app import create_app
 from orderdesk.config import Config
@@ -60,9 +59,7 @@ async def login(client, name: str, language: str = "en") -> str:
 
 
 async def boss(client) -> str:
-    await client.server.app[STORE].save_admin(
-        "merchant", security.hash_password(PASSWORD), BOSS
-    )
+    await client.server.app[STORE].save_admin("merchant", security.hash_password(PASSWORD), BOSS)
     return await login(client, "merchant")
 
 
@@ -87,15 +84,37 @@ async def test_who_gets_which_mail(client, smtp):
     await send(client, alice, first["id"], "Blue and white")
     await quote(client, admin, first["id"])
     accepted = {"id": first["id"]}
-    assert_ok(await call(client, "POST", "/api/communication/order/accept", token=alice, json=accepted))
+    assert_ok(
+        await call(client, "POST", "/api/communication/order/accept", token=alice, json=accepted)
+    )
     second = await make_order(client, alice, title="Logo")
     await quote(client, admin, second["id"])
-    assert_ok(await call(client, "POST", "/api/communication/order/reject", token=alice, json={"id": second["id"]}))
+    assert_ok(
+        await call(
+            client,
+            "POST",
+            "/api/communication/order/reject",
+            token=alice,
+            json={"id": second["id"]},
+        )
+    )
     third = await make_order(client, alice, title="Banner")
     status = {"id": third["id"], "status": -1}
-    assert_ok(await call(client, "POST", "/api/admin/communication/order/status", token=admin, json=status))
+    assert_ok(
+        await call(
+            client, "POST", "/api/admin/communication/order/status", token=admin, json=status
+        )
+    )
     fourth = await make_order(client, alice, title="Flyer")
-    assert_ok(await call(client, "POST", "/api/communication/order/cancel", token=alice, json={"id": fourth["id"]}))
+    assert_ok(
+        await call(
+            client,
+            "POST",
+            "/api/communication/order/cancel",
+            token=alice,
+            json={"id": fourth["id"]},
+        )
+    )
     bobs = await make_order(client, bob, title="Card")
     await send(client, admin, bobs["id"], "Hello Bob", admin=True)
     await quote(client, admin, bobs["id"])
@@ -178,9 +197,7 @@ async def test_mail_is_in_the_language_of_the_last_login(client, smtp):
     assert latest["Subject"] == f"New message from the merchant on your order #{order['id']}: 主题"
 
 
-async def test_a_mail_waits_for_an_smtp_server_that_is_down(
-    aiohttp_client, db, clock, server_log
-):
+async def test_a_mail_waits_for_an_smtp_server_that_is_down(aiohttp_client, db, clock, server_log):
     port = free_port()
     config = Config(
         db=db,

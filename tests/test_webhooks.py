@@ -10,11 +10,10 @@ from dataclasses import replace
 
 import aiohttp
 import pytest
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-
 from orderdesk.app import create_app
 from orderdesk.config import Config
 from orderdesk.keys import OUTBOX
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.conftest import (
     assert_fail,
@@ -145,7 +144,9 @@ async def test_each_event_is_posted_signed_as_standard_webhooks(client, receiver
     receipts = await eventually(lambda: len(receiver.got()) >= 3 and receiver.got())
     kinds = sorted(verified(rotated["secret"], r)["type"] for r in receipts[1:])
     assert kinds == ["message.created", "order.updated"]
-    (delivered,) = [d for d in await deliveries(client, admin, hook["id"]) if d["event_type"] == "order.created"]
+    (delivered,) = [
+        d for d in await deliveries(client, admin, hook["id"]) if d["event_type"] == "order.created"
+    ]
     assert (delivered["status"], delivered["attempts"], delivered["http_status"]) == (
         "delivered",
         1,
@@ -164,7 +165,9 @@ async def test_only_enabled_webhooks_whose_events_match_receive(client):
         token, _ = await register(client)
         order = await make_order(client, token)
         message = {"comm_order_id": order["id"], "message_type": "text", "content": "Hi"}
-        assert_ok(await call(client, "POST", "/api/communication/message/send", token=token, json=message))
+        assert_ok(
+            await call(client, "POST", "/api/communication/message/send", token=token, json=message)
+        )
         await eventually(lambda: orders.got() and chat.got())
         assert [json.loads(r.body)["type"] for r in orders.got()] == ["order.created"]
         assert [json.loads(r.body)["type"] for r in chat.got()] == ["message.created"]
@@ -172,9 +175,7 @@ async def test_only_enabled_webhooks_whose_events_match_receive(client):
         assert disabled.got() == []
 
 
-async def test_a_failing_receiver_gets_retries_with_the_same_webhook_id_until_a_2xx(
-    client, clock
-):
+async def test_a_failing_receiver_gets_retries_with_the_same_webhook_id_until_a_2xx(client, clock):
     admin = await make_admin(client)
     with Receiver(answer=lambda n: 200 if n == 3 else 500) as flaky:
         hook = await add_hook(client, admin, flaky.url)
@@ -183,7 +184,7 @@ async def test_a_failing_receiver_gets_retries_with_the_same_webhook_id_until_a_
         for attempt in (1, 2):
             await eventually(lambda attempt=attempt: len(flaky.got()) == attempt)
             (pending,) = await eventually(
-                lambda: _with_attempts(client, admin, hook["id"], attempt)
+                lambda attempt=attempt: _with_attempts(client, admin, hook["id"], attempt)
             )
             assert (pending["status"], pending["http_status"], pending["error"]) == (
                 "pending",
@@ -220,7 +221,7 @@ async def test_by_default_a_delivery_is_tried_at_least_6_times_over_24_hours(
         while True:
             tried += 1
             (delivery,) = await eventually(
-                lambda: _with_attempts(client, admin, hook["id"], tried)
+                lambda tried=tried: _with_attempts(client, admin, hook["id"], tried)
             )
             assert len(down.got()) == tried
             if delivery["status"] == "failed":
@@ -334,7 +335,9 @@ async def test_private_targets_are_refused_again_when_delivered(
         (by_name, "refused: the host resolves to a non-public address"),
         (literal, "refused: the URL points to a non-public address"),
     ):
-        (refused,) = await eventually(lambda hook=hook: _with_attempts(client, admin, hook["id"], 1))
+        (refused,) = await eventually(
+            lambda hook=hook: _with_attempts(client, admin, hook["id"], 1)
+        )
         assert (refused["status"], refused["http_status"], refused["error"]) == (
             "pending",
             0,

@@ -32,9 +32,7 @@ def database(engine: str, tmp_path: Path) -> Iterator[str]:
 
 
 def admin_token(server: LiveServer) -> str:
-    body = server.call(
-        "POST", "/api/login", {"user_name": "merchant", "password": ADMIN_PASSWORD}
-    )
+    body = server.call("POST", "/api/login", {"user_name": "merchant", "password": ADMIN_PASSWORD})
     assert body["code"] == 0, body
     return body["data"]["token"]
 
@@ -54,9 +52,7 @@ def deliveries(server: LiveServer, token: str, webhook_id: int, size: int = 10) 
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
-def test_a_delivery_whose_receiver_is_down_arrives_after_a_sigkill_and_restart(
-    tmp_path, engine
-):
+def test_a_delivery_whose_receiver_is_down_arrives_after_a_sigkill_and_restart(tmp_path, engine):
     port = free_port()
     with database(engine, tmp_path) as db:
         make_admin(db)
@@ -70,24 +66,23 @@ def test_a_delivery_whose_receiver_is_down_arrives_after_a_sigkill_and_restart(
             # Tried at least once and refused: nobody listens on the port.
             eventually_sync(lambda: deliveries(server, admin, hook["id"])[0]["attempts"] >= 1)
             server.kill()
-        with Receiver(port=port) as receiver:
-            with LiveServer(db, *flags, log=tmp_path / "second.log") as server:
-                (receipt,) = eventually_sync(receiver.got)
-                payload = Webhook(hook["secret"]).verify(receipt.body, receipt.headers)
-                assert (payload["type"], payload["data"]["id"]) == (
-                    "order.created",
-                    order["data"]["id"],
-                )
-                (done,) = eventually_sync(
-                    lambda: [
-                        d
-                        for d in deliveries(server, admin, hook["id"])
-                        if d["status"] == "delivered"
-                    ]
-                )
-                assert done["attempts"] >= 2
-                server.assert_no_faults()
-                server.stop()
+        # The receiver is up before the server starts again (left to right).
+        restarted = {"log": tmp_path / "second.log"}
+        with Receiver(port=port) as receiver, LiveServer(db, *flags, **restarted) as server:
+            (receipt,) = eventually_sync(receiver.got)
+            payload = Webhook(hook["secret"]).verify(receipt.body, receipt.headers)
+            assert (payload["type"], payload["data"]["id"]) == (
+                "order.created",
+                order["data"]["id"],
+            )
+            (done,) = eventually_sync(
+                lambda: [
+                    d for d in deliveries(server, admin, hook["id"]) if d["status"] == "delivered"
+                ]
+            )
+            assert done["attempts"] >= 2
+            server.assert_no_faults()
+            server.stop()
 
 
 EVENTS = 100
@@ -123,9 +118,7 @@ def test_two_app_servers_send_each_delivery_once(tmp_path):
             sent = {d["id"]: d for d in deliveries(first, admin, hook["id"], 100)}
             receipts = receiver.got()
             ids = [r.headers["webhook-id"] for r in receipts]
-            delays = [
-                r.at - committed[json.loads(r.body)["data"]["id"]] for r in receipts
-            ]
+            delays = [r.at - committed[json.loads(r.body)["data"]["id"]] for r in receipts]
             duplicates = len(ids) - len(set(ids))
             print(
                 f"\n{EVENTS} events, two app servers: {len(receipts)} receipts, "

@@ -64,7 +64,9 @@ async def record(
             await tx.value(_INSERT["sqlite"], kind, *owner, to_json(value), now)
             for kind, value in events
         ]
-    recorded = [(event_id, kind, value) for event_id, (kind, value) in zip(ids, events, strict=True)]
+    recorded = [
+        (event_id, kind, value) for event_id, (kind, value) in zip(ids, events, strict=True)
+    ]
     notice = mail or outbox.mail_notice(order_event, message)
     await outbox.enqueue(tx, recorded, order, message, notice, now)
 

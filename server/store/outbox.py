@@ -36,7 +36,6 @@ DELIVERY_COLUMNS = """id, event_id, event_type, attempts, status, http_status, e
     created_time, next_attempt_ms"""
 
 
-
 def _webhook_deliveries(events: int) -> str:
     """One statement for the deliveries of `events` events to every enabled webhook whose
     `events` match: (event id, type, body) rows, then the time and the due time. Event
