@@ -13,7 +13,8 @@ The worker claims due deliveries (store.claim_deliveries: a lease per attempt, a
 PostgreSQL rows locked by another app server are skipped), sends each in a task of its
 own, at most CONCURRENT_ATTEMPTS at once, and records the outcome: a hanging
 receiver costs one attempt's ATTEMPT_TIMEOUT, never the queue. It wakes when a commit
-wrote events (store.watch_events) and polls every POLL_SECONDS otherwise.
+added deliveries (store.watch_outbox; on PostgreSQL a NOTIFY that reaches every app
+server) and polls every POLL_SECONDS otherwise.
 """
 
 import asyncio
@@ -258,7 +259,7 @@ class Outbox:
         while True:
             wait = POLL_SECONDS
             try:
-                await self._store.watch_events(self.wake)
+                await self._store.watch_outbox(self.wake)
                 wait = await self._start_due_attempts()
             except Exception:
                 log.warning("reading the outbox failed; retrying", exc_info=True)

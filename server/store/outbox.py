@@ -31,6 +31,20 @@ STATUS_CHANGED = "status_changed"
 TO_ADMINS = frozenset({NEW_ORDER, CUSTOMER_MESSAGE, ACCEPTED, REJECTED, CANCELLED})
 TO_CUSTOMER = frozenset({MERCHANT_MESSAGE, QUOTED, STATUS_CHANGED})
 
+# PostgreSQL: a commit that added deliveries wakes the app servers' workers.
+NOTIFY_CHANNEL = "orderdesk_outbox"
+
+
+def _notifying(insert: str) -> dict[str, str]:
+    """An INSERT of deliveries per engine: on PostgreSQL it also notifies the workers
+    (delivered at commit) when it added any row."""
+    return {
+        "sqlite": insert,
+        "postgres": f"""WITH added AS ({insert} RETURNING 1)
+                        SELECT pg_notify('{NOTIFY_CHANNEL}', '')
+                        WHERE EXISTS (SELECT 1 FROM added)""",
+    }
+
 WEBHOOK_COLUMNS = "id, url, events, description, enabled, created_time"
 DELIVERY_COLUMNS = """id, event_id, event_type, attempts, status, http_status, error,
     created_time, next_attempt_ms"""
@@ -58,18 +72,18 @@ def _webhook_deliveries(events: int) -> str:
 
 
 # A change records one or two events.
-_WEBHOOK_DELIVERIES = {events: _webhook_deliveries(events) for events in (1, 2)}
+_WEBHOOK_DELIVERIES = {events: _notifying(_webhook_deliveries(events)) for events in (1, 2)}
 # Mail goes to users with an email who have not turned it off; the address and the
 # language are read when the mail is sent.
 _MAIL_RECIPIENTS = """email IS NOT NULL AND email <> '' AND notify_email = 1"""
-_MAIL_DELIVERIES = f"""
+_MAIL_DELIVERIES = _notifying(f"""
     INSERT INTO deliveries (recipient_id, event_id, event_type, payload, created_time,
                             next_attempt_ms)
     SELECT id, CAST(?1 AS BIGINT), CAST(?2 AS TEXT), CAST(?3 AS TEXT), CAST(?4 AS BIGINT),
            CAST(?5 AS BIGINT)
     FROM users
     WHERE {_MAIL_RECIPIENTS} AND (CASE WHEN ?6 = 'admins' THEN role = 'admin'
-                                       ELSE id = CAST(?7 AS BIGINT) END)"""
+                                       ELSE id = CAST(?7 AS BIGINT) END)""")
 
 
 def rfc3339(seconds: int) -> str:
@@ -102,7 +116,7 @@ async def enqueue(
     values = []
     for event_id, kind, data in recorded:
         values += [event_id, kind, to_json({"type": kind, "timestamp": rfc3339(now), "data": data})]
-    await tx.run(_WEBHOOK_DELIVERIES[len(recorded)], *values, now, due_ms)
+    await tx.run(_WEBHOOK_DELIVERIES[len(recorded)][tx.dialect], *values, now, due_ms)
     if notice is None:
         return
     facts = {
@@ -114,7 +128,14 @@ async def enqueue(
     event_id, kind, _ = recorded[0]
     audience = "admins" if notice in TO_ADMINS else "customer"
     await tx.run(
-        _MAIL_DELIVERIES, event_id, kind, to_json(facts), now, due_ms, audience, order["user_id"]
+        _MAIL_DELIVERIES[tx.dialect],
+        event_id,
+        kind,
+        to_json(facts),
+        now,
+        due_ms,
+        audience,
+        order["user_id"],
     )
 
 
