@@ -45,6 +45,7 @@ def _notifying(insert: str) -> dict[str, str]:
                         WHERE EXISTS (SELECT 1 FROM added)""",
     }
 
+
 WEBHOOK_COLUMNS = "id, url, events, description, enabled, created_time"
 DELIVERY_COLUMNS = """id, event_id, event_type, attempts, status, http_status, error,
     created_time, next_attempt_ms"""
