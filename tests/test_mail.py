@@ -255,3 +255,9 @@ def test_a_default_install_mails_the_merchant_a_new_order(tmp_path):
             assert mail["Subject"] == f"New order #{body['data']['id']}: {ORDER['title']}"
             server.assert_no_faults()
             server.stop()
+
+
+def test_smtp_without_a_sender_is_refused_at_start(tmp_path):
+    started = run_cli("--db", str(tmp_path / "x.db"), "--smtp-url", "smtp://127.0.0.1:25")
+    assert started.returncode == 2
+    assert "--smtp-url needs --mail-from ADDRESS" in started.stderr
