@@ -173,7 +173,10 @@ def compose_mail(facts: dict[str, Any], to: str, language: str, config: Config) 
     notice, order_id, title = facts["notice"], facts["order_id"], facts["title"]
     route = "admin/order" if notice in ADMIN_NOTICES else "order"
     link = f"{config.public_url.rstrip('/')}/#/{route}/{order_id}"
-    subject = MAIL_SUBJECTS[notice].render(language, {"id": order_id, "title": title})
+    # One line: a title may hold line breaks, a header may not.
+    subject = " ".join(
+        MAIL_SUBJECTS[notice].render(language, {"id": order_id, "title": title}).split()
+    )
     opening = MAIL_OPEN.render(language, {"link": link})
     footer = MAIL_FOOTER.render(language, {})
     detail = facts["detail"]

@@ -261,3 +261,11 @@ def test_smtp_without_a_sender_is_refused_at_start(tmp_path):
     started = run_cli("--db", str(tmp_path / "x.db"), "--smtp-url", "smtp://127.0.0.1:25")
     assert started.returncode == 2
     assert "--smtp-url needs --mail-from ADDRESS" in started.stderr
+
+
+async def test_a_title_with_line_breaks_makes_a_one_line_subject(client, smtp):
+    await boss(client)
+    alice, _ = await register(client, "alice")
+    order = await make_order(client, alice, title="Two\nlines")
+    ((rcpts, mail),) = await eventually(smtp.mails)
+    assert (rcpts, mail["Subject"]) == ([BOSS], f"New order #{order['id']}: Two lines")
