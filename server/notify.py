@@ -226,7 +226,7 @@ class Outbox:
         self._store = store
         self._config = config
         self._wake = asyncio.Event()
-        self._attempts: set[asyncio.Task] = set()
+        self._attempts: dict[asyncio.Task, int] = {}  # in flight: the delivery's id
         self._task: asyncio.Task | None = None
         self._http: aiohttp.ClientSession | None = None
 
@@ -244,14 +244,20 @@ class Outbox:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        """Attempts in flight are abandoned; their leases run out and another server
-        (or this one after a restart) makes them again."""
+        """Attempts in flight are abandoned and their leases given back, so another
+        server (or this one after a restart) makes them again at once."""
+        abandoned = list(self._attempts.values())
         tasks = [t for t in (self._task, *self._attempts) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if abandoned:
+            try:
+                await self._store.release_deliveries(abandoned)
+            except Exception:  # the lease runs out by itself
+                log.warning("giving back %d delivery leases failed", len(abandoned))
         if self._http is not None:
             await self._http.close()
 
@@ -282,12 +288,12 @@ class Outbox:
             return min(POLL_SECONDS, max(until_due, 0.0)) if free else POLL_SECONDS
         for delivery in await self._store.claim_deliveries(LEASE_MS, free):
             task = asyncio.get_running_loop().create_task(self._attempt(delivery))
-            self._attempts.add(task)
+            self._attempts[task] = delivery["id"]
             task.add_done_callback(self._attempt_done)
         return 0.0
 
     def _attempt_done(self, task: asyncio.Task) -> None:
-        self._attempts.discard(task)
+        self._attempts.pop(task, None)
         self.wake()
 
     async def _attempt(self, delivery: Row) -> None:

@@ -2,6 +2,7 @@
 server while its receiver is down, on both engines; two app servers on one PostgreSQL
 database send each delivery once."""
 
+import asyncio
 import contextlib
 import json
 import statistics
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import ORDER, POSTGRES_URL, postgres_database_for_live_server
+from tests.conftest import ORDER, POSTGRES_URL, postgres_database_for_live_server, query_rows
 from tests.live import LiveServer, free_port, run_cli
 from tests.receivers import Receiver, eventually_sync
 
@@ -81,6 +82,35 @@ def test_a_delivery_whose_receiver_is_down_arrives_after_a_sigkill_and_restart(t
                 ]
             )
             assert done["attempts"] >= 2
+            server.assert_no_faults()
+            server.stop()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_a_stop_gives_back_the_attempt_in_flight(tmp_path, engine):
+    """An attempt hanging at SIGTERM is abandoned with its lease given back: due again
+    at once, not after the lease, and sent by the next server."""
+    with database(engine, tmp_path) as db:
+        make_admin(db)
+        hanging = Receiver(answer=lambda n: None).start()
+        with LiveServer(db, *FLAGS, log=tmp_path / "first.log") as server:
+            admin = admin_token(server)
+            url = hanging.url
+            hook = server.call("POST", "/api/admin/webhooks", {"url": url}, token=admin)["data"]
+            customer = server.register("alice")
+            server.call("POST", "/api/communication/order/create", ORDER, token=customer)
+            eventually_sync(hanging.got)
+            assert server.stop() == 0
+        hanging.stop()
+        leases = "SELECT attempts, status, lease_until_ms FROM deliveries"
+        assert asyncio.run(query_rows(db, leases)) == [(0, "pending", 0)]
+        with (
+            Receiver(port=hanging.port) as receiver,
+            LiveServer(db, *FLAGS, log=tmp_path / "second.log") as server,
+        ):
+            (receipt,) = eventually_sync(receiver.got)
+            assert receipt.headers["webhook-id"] == hanging.got()[0].headers["webhook-id"]
+            Webhook(hook["secret"]).verify(receipt.body, receipt.headers)
             server.assert_no_faults()
             server.stop()
 

@@ -364,6 +364,10 @@ class Store(abc.ABC):
             outbox.finish_attempt, delivery_id, delivered, http_status, error, next_attempt_ms
         )
 
+    async def release_deliveries(self, delivery_ids: list[int]) -> None:
+        """Gives back the leases of attempts this server abandoned."""
+        await self._write(outbox.release, delivery_ids)
+
     async def next_delivery_due_ms(self) -> int | None:
         """When the earliest pending delivery is due, in milliseconds; None if none is."""
         return await self._read(outbox.next_due_ms)

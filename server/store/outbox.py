@@ -307,6 +307,14 @@ async def finish_attempt(
     )
 
 
+async def release(tx: Tx, delivery_ids: list[int]) -> None:
+    """Attempts that were abandoned: due again without waiting for their lease."""
+    await tx.run_many(
+        "UPDATE deliveries SET lease_until_ms = 0 WHERE id = ? AND status = 'pending'",
+        [(delivery_id,) for delivery_id in delivery_ids],
+    )
+
+
 async def next_due_ms(tx: Tx) -> int | None:
     """When the next attempt may start: a leased row's lease must end first."""
     return await tx.value(
