@@ -44,6 +44,7 @@ from .config import Config
 from .errors import Invalid
 from .messages import Text
 from .store import Row, Store
+from .store.outbox import TO_ADMINS
 
 log = logging.getLogger("orderdesk.notify")
 
@@ -165,13 +166,12 @@ MAIL_FOOTER = Text(
     "You receive this mail from orderdesk about your orders.",
     "您收到此邮件，是因为您在 orderdesk 上的订单有了新动态。",
 )
-ADMIN_NOTICES = frozenset({"new_order", "customer_message", "accepted", "rejected", "cancelled"})
 
 
 def compose_mail(facts: dict[str, Any], to: str, language: str, config: Config) -> EmailMessage:
     """The mail of one notice: plain text and HTML, in `language` ('en' or 'zh')."""
     notice, order_id, title = facts["notice"], facts["order_id"], facts["title"]
-    route = "admin/order" if notice in ADMIN_NOTICES else "order"
+    route = "admin/order" if notice in TO_ADMINS else "order"
     link = f"{config.public_url.rstrip('/')}/#/{route}/{order_id}"
     # One line: a title may hold line breaks, a header may not.
     subject = " ".join(
@@ -286,11 +286,13 @@ class Outbox:
         free = CONCURRENT_ATTEMPTS - len(self._attempts)
         if until_due > 0 or free == 0:
             return min(POLL_SECONDS, max(until_due, 0.0)) if free else POLL_SECONDS
-        for delivery in await self._store.claim_deliveries(LEASE_MS, free):
+        claimed = await self._store.claim_deliveries(LEASE_MS, free)
+        for delivery in claimed:
             task = asyncio.get_running_loop().create_task(self._attempt(delivery))
             self._attempts[task] = delivery["id"]
             task.add_done_callback(self._attempt_done)
-        return 0.0
+        # Nothing claimed: another server is claiming the due rows right now.
+        return 0.0 if claimed else POLL_SECONDS
 
     def _attempt_done(self, task: asyncio.Task) -> None:
         self._attempts.pop(task, None)

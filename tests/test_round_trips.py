@@ -10,7 +10,7 @@ import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 from orderdesk.app import create_app
 from orderdesk.config import Config
-from orderdesk.keys import OUTBOX
+from orderdesk.keys import BROADCASTER, OUTBOX
 
 from tests.conftest import assert_fail, assert_ok, call, make_admin, make_order, postgres_database
 
@@ -85,8 +85,9 @@ async def app_client(db: str):
     server = TestServer(create_app(Config(db=db, session_ttl=3600)))
     client = TestClient(server, cookie_jar=aiohttp.DummyCookieJar())
     await client.start_server()
-    # Only requests' own statements count: the outbox worker (spec 9), which reads the
-    # outbox in the background after commits with events, is stopped.
+    # Only requests' own statements count: the background workers, which read and prune
+    # on their own schedule (live events' broadcaster, the outbox of spec 9), are stopped.
+    await client.server.app[BROADCASTER].stop()
     await client.server.app[OUTBOX].stop()
     try:
         yield client

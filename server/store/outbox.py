@@ -28,8 +28,8 @@ CANCELLED = "cancelled"
 MERCHANT_MESSAGE = "merchant_message"
 QUOTED = "quoted"
 STATUS_CHANGED = "status_changed"
+# The others (MERCHANT_MESSAGE, QUOTED, STATUS_CHANGED) go to the order's customer.
 TO_ADMINS = frozenset({NEW_ORDER, CUSTOMER_MESSAGE, ACCEPTED, REJECTED, CANCELLED})
-TO_CUSTOMER = frozenset({MERCHANT_MESSAGE, QUOTED, STATUS_CHANGED})
 
 # PostgreSQL: a commit that added deliveries wakes the app servers' workers.
 NOTIFY_CHANNEL = "orderdesk_outbox"
