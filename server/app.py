@@ -8,10 +8,11 @@ from aiohttp import web
 
 from . import headers
 from .config import Config
-from .keys import BROADCASTER, CONFIG, MEDIA_POOL, STORE
+from .keys import BROADCASTER, CONFIG, MEDIA_POOL, OUTBOX, STORE
 from .live import Broadcaster
 from .middlewares import orderdesk_middleware
 from .model import MAX_BODY_BYTES
+from .notify import Outbox
 from .proxies import trusted_proxy_middleware
 from .routes import setup_routes
 from .store import open_store
@@ -42,6 +43,15 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[BROADCASTER].stop()
 
 
+async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The worker sending webhook and mail deliveries (spec 9), stopped before the store
+    closes."""
+    app[OUTBOX] = Outbox(app[STORE], app[CONFIG])
+    await app[OUTBOX].start()
+    yield
+    await app[OUTBOX].stop()
+
+
 async def end_streams(app: web.Application) -> None:
     """on_shutdown: open event streams end at once instead of holding the stop."""
     app[BROADCASTER].close_streams()
@@ -59,6 +69,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(media_pool_ctx)
     app.cleanup_ctx.append(live_ctx)
+    app.cleanup_ctx.append(outbox_ctx)
     app.on_shutdown.append(end_streams)
     setup_routes(app)
     return app

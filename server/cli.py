@@ -128,6 +128,8 @@ def serve(argv: list[str]) -> int:
     add_serve_arguments(parser, dict(os.environ))
     parser.add_argument("--version", action="version", version=f"orderdesk {__version__}")
     config = config_from_args(parser.parse_args(argv))
+    if config.smtp_url and not config.mail_from:
+        parser.error("--smtp-url needs --mail-from ADDRESS (the From of notification mail)")
     if not is_postgres_url(config.db) and _claim_sqlite_file(config.db) is None:
         print(
             f"{PROG}: another orderdesk server is already serving {config.db}; "

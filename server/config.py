@@ -39,6 +39,14 @@ class Config:
     loop: str = "uvloop"
     # Live events (spec 8): seconds between `: ping` lines on an idle stream.
     ping_seconds: float = 15.0
+    # Webhooks and mail (spec 9): private targets allowed (tests, a LAN), the scale of the
+    # retry delays (1: the default schedule, over more than 24 hours), the SMTP server
+    # (smtp:// or smtps://; none: no mail), the sender, and the console's public URL.
+    webhook_allow_private: bool = False
+    webhook_retry_base: float = 1.0
+    smtp_url: str = ""
+    mail_from: str = ""
+    public_url: str = "http://127.0.0.1:8001/"
     # Injectable so tests can move time forward (session expiry and renewal).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
@@ -185,6 +193,61 @@ def add_serve_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) ->
         help="the event loop: 'uvloop' (used where it is installed) or Python's own "
         "'asyncio' (env ORDERDESK_LOOP; default %(default)s)",
     )
+    add_notification_arguments(parser, env)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
+    return value
+
+
+def _smtp_url(text: str) -> str:
+    if text and not text.startswith(("smtp://", "smtps://")):
+        raise argparse.ArgumentTypeError(f"not an smtp:// or smtps:// URL: {text!r}")
+    return text
+
+
+def add_notification_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
+    """Webhooks and mail (spec 9)."""
+    defaults = Config()
+    parser.add_argument(
+        "--webhook-allow-private",
+        action="store_true",
+        default=env.get("ORDERDESK_WEBHOOK_ALLOW_PRIVATE", "") not in ("", "0", "false"),
+        help="let webhooks target loopback, private, link-local and other non-public "
+        "addresses (env ORDERDESK_WEBHOOK_ALLOW_PRIVATE=1; default off)",
+    )
+    parser.add_argument(
+        "--webhook-retry-base",
+        type=_positive_float,
+        default=env.get("ORDERDESK_WEBHOOK_RETRY_BASE", str(defaults.webhook_retry_base)),
+        help="multiplies the delays between delivery attempts (1: 5 s, 5 min, 30 min, 2 h, "
+        "5 h, 10 h, 10 h, then failed; env ORDERDESK_WEBHOOK_RETRY_BASE; default %(default)s)",
+    )
+    parser.add_argument(
+        "--smtp-url",
+        type=_smtp_url,
+        default=env.get("ORDERDESK_SMTP_URL", ""),
+        help="send notification mail through smtp://[user:password@]host:port "
+        "(smtps:// for TLS) (env ORDERDESK_SMTP_URL; default none: no mail)",
+    )
+    parser.add_argument(
+        "--mail-from",
+        default=env.get("ORDERDESK_MAIL_FROM", ""),
+        metavar="ADDRESS",
+        help="the From address of notification mail (env ORDERDESK_MAIL_FROM)",
+    )
+    parser.add_argument(
+        "--public-url",
+        default=env.get("ORDERDESK_PUBLIC_URL", defaults.public_url),
+        help="the console's public URL, for the links in mail (env ORDERDESK_PUBLIC_URL; "
+        "default %(default)s)",
+    )
 
 
 def add_db_argument(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
@@ -214,4 +277,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
         max_upload_mb=args.max_upload_mb,
         upload_quota_mb=args.upload_quota_mb,
         loop=args.loop,
+        webhook_allow_private=args.webhook_allow_private,
+        webhook_retry_base=args.webhook_retry_base,
+        smtp_url=args.smtp_url,
+        mail_from=args.mail_from,
+        public_url=args.public_url,
     )

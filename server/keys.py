@@ -7,11 +7,13 @@ from aiohttp import web
 from .access import Access
 from .config import Config
 from .live import Broadcaster
+from .notify import Outbox
 from .store import Store
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", Store)
 BROADCASTER = web.AppKey("broadcaster", Broadcaster)
+OUTBOX = web.AppKey("outbox", Outbox)  # webhooks and mail (spec 9)
 ROUTE_ACCESS = web.AppKey("route_access", dict[web.AbstractRoute, Access])
 # Attachments: the threads that decode and thumbnail uploads, off the event loop.
 MEDIA_POOL = web.AppKey("media_pool", ThreadPoolExecutor)

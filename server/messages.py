@@ -234,4 +234,28 @@ UPLOAD_QUOTA = Text(
     "已达到 {limit} MB 的上传配额：无法存放此文件",
 )
 
+# ---------------------------------------------------------------- notifications (issue 15, spec 9)
+
+WEBHOOK_CREATED = Text("webhook created", "Webhook 已创建")
+WEBHOOK_UPDATED = Text("webhook updated", "Webhook 已更新")
+WEBHOOK_DELETED = Text("webhook deleted", "Webhook 已删除")
+WEBHOOK_SECRET_ROTATED = Text("webhook secret rotated", "Webhook 密钥已更换")
+REDELIVERY_QUEUED = Text("delivery queued again", "投递已重新排队")
+NOTIFICATIONS_SAVED = Text("notification settings saved", "通知设置已保存")
+WEBHOOK_NOT_FOUND = Text("webhook not found", "Webhook 不存在")
+DELIVERY_NOT_FOUND = Text("delivery not found", "投递记录不存在")
+WEBHOOK_URL_SCHEME = Text(
+    "{field} must be an http:// or https:// URL with a host",
+    "{field} 必须是带主机名的 http:// 或 https:// 地址",
+)
+WEBHOOK_URL_PRIVATE = Text(
+    "{field} must not point to a loopback, private, link-local or other non-public address",
+    "{field} 不能指向回环、私有、链路本地或其他非公网地址",
+)
+WEBHOOK_URL_UNRESOLVED = Text("{field}: the host name does not resolve", "{field}：主机名无法解析")
+WEBHOOK_EVENTS = Text(
+    '{field} must be a non-empty list of event types ({choices}) or ["*"]',
+    '{field} 必须是由事件类型（{choices}）组成的非空列表，或 ["*"]',
+)
+
 ALL = {name: value for name, value in dict(globals()).items() if isinstance(value, Text)}

@@ -27,8 +27,9 @@ COMPONENTS: dict[str, Schema] = {
             "phone": string(),
             "role": string(enum=["user", "admin"]),
             "created_time": integer(),
+            "notify_email": {"type": "boolean", "description": "mail about my orders (spec 9)"},
         },
-        ("id", "user_name", "email", "phone", "role", "created_time"),
+        ("id", "user_name", "email", "phone", "role", "created_time", "notify_email"),
     ),
     "Session": {
         "allOf": [
@@ -408,6 +409,87 @@ OPERATIONS[("POST", "/api/attachment/upload")] = Operation(
     ),
     data=ref("Attachment"),
 )
+
+
+# ---------------------------------------------------------------- webhooks and mail (spec 9)
+
+COMPONENTS["Webhook"] = obj(
+    {
+        "id": integer(),
+        "url": string(),
+        "events": {"type": "array", "items": string(enum=[*V.WEBHOOK_EVENT_TYPES, "*"])},
+        "description": string(),
+        "enabled": {"type": "boolean"},
+        "created_time": integer(),
+    },
+    ("id", "url", "events", "description", "enabled", "created_time"),
+)
+WEBHOOK_WITH_SECRET = {
+    "allOf": [
+        ref("Webhook"),
+        obj(
+            {
+                "secret": string(
+                    description="whsec_ + base64 of 24 random bytes: the Standard Webhooks "
+                    "signing key, shown only in this answer"
+                )
+            },
+            ("secret",),
+        ),
+    ]
+}
+COMPONENTS["Delivery"] = obj(
+    {
+        "id": integer(),
+        "event_id": integer(),
+        "event_type": string(enum=list(V.WEBHOOK_EVENT_TYPES)),
+        "attempts": integer(minimum=0),
+        "status": string(enum=["pending", "delivered", "failed"]),
+        "http_status": integer(description="of the last attempt; 0: no HTTP answer (yet)"),
+        "error": string(description='why the last attempt failed; "" if it did not'),
+        "created_time": integer(),
+        "next_attempt_time": integer(description="when a pending delivery is tried next"),
+    },
+    ("id", "event_id", "event_type", "attempts", "status", "http_status", "error",
+     "created_time", "next_attempt_time"),
+)  # fmt: skip
+WEBHOOKS = "webhooks"
+OPERATIONS |= {
+    ("GET", "/api/admin/webhooks"): Operation(
+        "Every webhook (never its secret)",
+        WEBHOOKS,
+        data={"type": "array", "items": ref("Webhook")},
+    ),
+    ("POST", "/api/admin/webhooks"): Operation(
+        "Add a webhook: each matching event is POSTed to it, signed as Standard Webhooks 1.0",
+        WEBHOOKS,
+        body=V.CREATE_WEBHOOK,
+        data=WEBHOOK_WITH_SECRET,
+    ),
+    ("POST", "/api/admin/webhooks/update"): Operation(
+        "Change a webhook's url, events, description or enabled", WEBHOOKS,
+        body=V.UPDATE_WEBHOOK, data=ref("Webhook"),
+    ),
+    ("POST", "/api/admin/webhooks/delete"): Operation(
+        "Delete a webhook and its deliveries", WEBHOOKS, body=V.WEBHOOK_ID
+    ),
+    ("POST", "/api/admin/webhooks/rotate"): Operation(
+        "Give a webhook a new secret (the old one stops at once)", WEBHOOKS,
+        body=V.WEBHOOK_ID, data=WEBHOOK_WITH_SECRET,
+    ),
+    ("GET", "/api/admin/webhooks/deliveries"): Operation(
+        "A webhook's deliveries, newest first", WEBHOOKS,
+        query=V.DELIVERIES_QUERY, data={"type": "array", "items": ref("Delivery")},
+        paginated=True,
+    ),
+    ("POST", "/api/admin/webhooks/redeliver"): Operation(
+        "Send a delivery again (same webhook-id), due now", WEBHOOKS,
+        body=V.REDELIVER, data=ref("Delivery"),
+    ),
+    ("POST", "/api/user/notifications"): Operation(
+        "Turn mail about my orders on or off", ACCOUNT, body=V.NOTIFICATIONS, data=ref("User")
+    ),
+}  # fmt: skip
 
 
 def document(version: str = "3.1.0") -> dict[str, Any]:

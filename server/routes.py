@@ -3,7 +3,7 @@
 from aiohttp import web
 
 from .access import Access
-from .handlers import admin, attachments, auth, events, messages, ops, orders
+from .handlers import admin, attachments, auth, events, messages, ops, orders, webhooks
 from .keys import ROUTE_ACCESS
 
 PUBLIC, CUSTOMER, ADMIN = Access.PUBLIC, Access.CUSTOMER, Access.ADMIN
@@ -41,6 +41,15 @@ ROUTES = [
     ("POST", "/api/attachment/upload", attachments.upload, CUSTOMER),
     ("GET", "/uploads/{name}", attachments.serve_file, PUBLIC),
     ("GET", "/uploads/thumb/{name}", attachments.serve_thumb, PUBLIC),
+    # webhooks and mail (spec 9)
+    ("GET", "/api/admin/webhooks", webhooks.list_webhooks, ADMIN),
+    ("POST", "/api/admin/webhooks", webhooks.create, ADMIN),
+    ("POST", "/api/admin/webhooks/update", webhooks.update, ADMIN),
+    ("POST", "/api/admin/webhooks/delete", webhooks.delete, ADMIN),
+    ("POST", "/api/admin/webhooks/rotate", webhooks.rotate, ADMIN),
+    ("GET", "/api/admin/webhooks/deliveries", webhooks.deliveries, ADMIN),
+    ("POST", "/api/admin/webhooks/redeliver", webhooks.redeliver, ADMIN),
+    ("POST", "/api/user/notifications", webhooks.set_notifications, CUSTOMER),
     # outside the envelope
     ("GET", "/", ops.console, PUBLIC),
     ("GET", "/docs", ops.docs_page, PUBLIC),

@@ -18,11 +18,14 @@ def request_token(request: web.Request) -> str | None:
     return request.headers.get(HEADER) or request.cookies.get(COOKIE) or None
 
 
-async def open_session(store: Store, config: Config, user_id: int, ttl: int) -> tuple[str, int]:
-    """A new session living `ttl` seconds (--session-ttl, or --remember-ttl)."""
+async def open_session(
+    store: Store, config: Config, user_id: int, ttl: int, language: str
+) -> tuple[str, int]:
+    """A new session living `ttl` seconds (--session-ttl, or --remember-ttl); the user's
+    mail language becomes `language` (spec 9: that of the last login)."""
     token = security.new_token()
     expires_at = math.floor(config.clock()) + ttl
-    await store.create_session(security.token_hash(token), user_id, expires_at, ttl)
+    await store.create_session(security.token_hash(token), user_id, expires_at, ttl, language)
     return token, expires_at
 
 

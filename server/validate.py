@@ -819,3 +819,115 @@ def images_change(body: Mapping[str, Any]) -> tuple[int, list[str] | None, list[
 
 def replacement_fields(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     return REPLACE_FIELDS.read(body)["fields"]
+
+
+# ---------------------------------------------------------------- webhooks and mail (spec 9)
+
+WEBHOOK_EVENT_TYPES = ("order.created", "order.updated", "message.created")
+WEBHOOK_URL_MAX = 2000
+WEBHOOK_DESCRIPTION_MAX = 500
+
+
+def _webhook_url(value: str, name: str) -> str:
+    """An absolute http(s) URL with a host (is_image_url's rules) and no credentials: the
+    shape only; where it points is checked against the network rules by notify.py."""
+    if not value:
+        return value  # the length rule names the empty field
+    if not (_WEB_SCHEME.match(value) and is_image_url(value)) or urlsplit(value).username:
+        raise Invalid(M.WEBHOOK_URL_SCHEME, field=name)
+    return value
+
+
+def _webhook_events(value: Any, name: str) -> list[str]:
+    """A non-empty list of distinct known event types, or ["*"]."""
+    if value == ["*"]:
+        return value
+    known = (
+        isinstance(value, list)
+        and value
+        and all(isinstance(kind, str) and kind in WEBHOOK_EVENT_TYPES for kind in value)
+    )
+    if not known or len(set(value)) != len(value):
+        raise Invalid(M.WEBHOOK_EVENTS, field=name, choices=", ".join(WEBHOOK_EVENT_TYPES))
+    return value
+
+
+WEBHOOK_URL = Field(
+    "url",
+    Str(
+        1,
+        WEBHOOK_URL_MAX,
+        prepare=lambda value, name: _webhook_url(value.strip(), name),
+        pattern=r'[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#<>"\\^`{|}@]+(?:[/?#][^\s<>"\\^`{|}]*)?',
+        pattern_message=M.WEBHOOK_URL_SCHEME,
+        description="an http:// or https:// URL; loopback, private, link-local and other "
+        "non-public targets (also by name) are refused unless the server runs with "
+        "--webhook-allow-private",
+    ),
+)
+WEBHOOK_EVENTS = Field(
+    "events",
+    Custom(
+        _webhook_events,
+        {
+            "description": 'the event types to send, or ["*"] for every one (default)',
+            "oneOf": [
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "items": string(enum=list(WEBHOOK_EVENT_TYPES)),
+                },
+                {"type": "array", "minItems": 1, "maxItems": 1, "items": string(enum=["*"])},
+            ],
+        },
+    ),
+)
+WEBHOOK_DESCRIPTION = Field("description", Str(0, WEBHOOK_DESCRIPTION_MAX))
+CREATE_WEBHOOK = Form(
+    (Field(WEBHOOK_URL.name, WEBHOOK_URL.rule, required=True), WEBHOOK_EVENTS, WEBHOOK_DESCRIPTION)
+)
+UPDATE_WEBHOOK = Form(
+    (BODY_ID, WEBHOOK_URL, WEBHOOK_EVENTS, WEBHOOK_DESCRIPTION, Field("enabled", Flag()))
+)
+WEBHOOK_ID = Form((BODY_ID,))
+DELIVERIES_QUERY = Form((Field("webhook_id", Id(in_query=True), required=True), *PAGE_FIELDS))
+REDELIVER = Form((Field("delivery_id", Id(), required=True),))
+NOTIFICATIONS = Form((Field("email", Flag("mail about my orders"), required=True),))
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    url: str | None
+    events: list[str] | None
+    description: str | None
+    enabled: bool | None = None
+
+
+def new_webhook(body: Mapping[str, Any]) -> WebhookSettings:
+    values = CREATE_WEBHOOK.read(body)
+    return WebhookSettings(values["url"], values["events"] or ["*"], values["description"] or "")
+
+
+def webhook_changes(body: Mapping[str, Any]) -> tuple[int, WebhookSettings]:
+    values = UPDATE_WEBHOOK.read(body)
+    settings = WebhookSettings(
+        values["url"], values["events"], values["description"], values["enabled"]
+    )
+    return values["id"], settings
+
+
+def webhook_id(body: Mapping[str, Any]) -> int:
+    return WEBHOOK_ID.read(body)["id"]
+
+
+def deliveries_query(query: Mapping[str, str]) -> tuple[int, Page]:
+    return DELIVERIES_QUERY["webhook_id"].read(query), page(query)
+
+
+def redelivery(body: Mapping[str, Any]) -> int:
+    return REDELIVER.read(body)["delivery_id"]
+
+
+def notify_email(body: Mapping[str, Any]) -> bool:
+    return NOTIFICATIONS.read(body)["email"]

@@ -9,6 +9,7 @@ from orderdesk.routes import ROUTES
 
 from tests.conftest import ORDER, PASSWORD, call, make_admin, make_order, quote, register
 
+PUBLIC_HOOK = "http://93.184.216.34/hook"  # a public literal address: nothing to resolve
 CALLERS = ["anonymous", "expired", "revoked", "other customer", "admin", "owner"]
 
 # A request each protected route accepts from the right caller; "{id}" is the order.
@@ -39,6 +40,14 @@ REQUESTS = {
     },
     "/api/admin/communication/fields": {"fields": []},
     "/api/attachment/upload": {"file": b"%PDF-1.4 a small document"},  # sent as multipart
+    # Spec 9: "{webhook}" and "{delivery}" are a webhook and one of its deliveries.
+    "/api/user/notifications": {"email": False},
+    "/api/admin/webhooks": {"url": PUBLIC_HOOK},
+    "/api/admin/webhooks/update": {"id": "{webhook}", "enabled": False},
+    "/api/admin/webhooks/delete": {"id": "{webhook}"},
+    "/api/admin/webhooks/rotate": {"id": "{webhook}"},
+    "/api/admin/webhooks/deliveries": {"webhook_id": "{webhook}"},
+    "/api/admin/webhooks/redeliver": {"delivery_id": "{delivery}"},
 }  # fmt: skip
 
 # The event stream answers a stream, not an envelope, to a caller it admits: its access
@@ -74,8 +83,14 @@ async def test_access_matrix(client, clock, method, path, access):
     owner, _ = await register(client, "owner")
     other, _ = await register(client, "other")
     admin = await make_admin(client)
+    hook = await call(client, "POST", "/api/admin/webhooks", token=admin, json={"url": PUBLIC_HOOK})
+    webhook = hook["data"]["id"]
     order = await make_order(client, owner)
     await quote(client, admin, order["id"])
+    sent = await call(
+        client, "GET", "/api/admin/webhooks/deliveries", token=admin, params={"webhook_id": webhook}
+    )
+    ids = {"{webhook}": webhook, "{delivery}": sent["data"][0]["id"]}
     tokens = {
         "anonymous": None,
         "expired": expired,
@@ -86,7 +101,8 @@ async def test_access_matrix(client, clock, method, path, access):
     }
 
     def request_for(order_id: int) -> dict:
-        return {k: (order_id if v == "{id}" else v) for k, v in REQUESTS[path].items()}
+        values = {**ids, "{id}": order_id}
+        return {k: values.get(v, v) if isinstance(v, str) else v for k, v in REQUESTS[path].items()}
 
     async def send(token, order_id):
         payload = request_for(order_id)

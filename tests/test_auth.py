@@ -31,7 +31,8 @@ async def test_register_logs_in_and_returns_the_user(client):
     )
     user = assert_ok(body)
     assert set(user) == {
-        "id", "user_name", "email", "phone", "role", "created_time", "token", "expire",
+        "id", "user_name", "email", "phone", "role", "created_time", "notify_email", "token",
+        "expire",
     }  # fmt: skip
     assert (user["user_name"], user["email"], user["phone"], user["role"]) == (
         "Alice", "a@x.test", "12345", "user",

@@ -36,6 +36,7 @@ INPUT_RULES = [
     M.DEFINITION_TYPE, M.DEFINITION_REQUIRED_FLAG, M.DEFINITION_OPTIONS,
     M.DEFINITION_OPTION_EMPTY, M.DEFINITION_OPTIONS_DISTINCT, M.QUOTE_PRICE_FORMAT,
     M.QUOTE_PRICE_RANGE, M.USER_NAME_CHARACTERS, M.NOT_A_BOOLEAN, M.INTEGER_TOO_LARGE,
+    M.WEBHOOK_URL_SCHEME, M.WEBHOOK_EVENTS,
 ]  # fmt: skip
 INPUT_PATTERNS = [
     re.compile(".*".join(map(re.escape, re.split(r"\{[^}]*\}", text.en))) + "$")
@@ -156,6 +157,16 @@ class Context:
         self.pending = (await make_order(client, self.token))["id"]
         self.quoted = (await make_order(client, self.token))["id"]
         await quote(client, self.admin, self.quoted)
+        # Spec 9: a webhook (the client allows private targets), and its deliveries.
+        hook = {"url": "http://127.0.0.1:9/hook"}
+        body = await call(client, "POST", "/api/admin/webhooks", token=self.admin, json=hook)
+        self.webhook = body["data"]["id"]
+        query = {"webhook_id": self.webhook}
+        await make_order(client, self.token)
+        body = await call(
+            client, "GET", "/api/admin/webhooks/deliveries", token=self.admin, params=query
+        )
+        self.delivery = body["data"][0]["id"]
 
 
 def base_request(ctx: Context, method: str, path: str, field: str) -> tuple[dict, str | None]:
@@ -186,6 +197,7 @@ def base_request(ctx: Context, method: str, path: str, field: str) -> tuple[dict
         "/api/user/detail": {},
         "/api/user/password": {"old_password": PASSWORD, "password": PASSWORD},
         "/api/events": {},
+        "/api/user/notifications": {"email": True},
     }
     merchant = {
         "/api/admin/communication/orders": {},
@@ -206,6 +218,12 @@ def base_request(ctx: Context, method: str, path: str, field: str) -> tuple[dict
         "/api/admin/communication/fields": {"fields": [{"field_name": "budget", "type": "text"}]}
         if method == "POST"
         else {},
+        "/api/admin/webhooks": {"url": URL_PREFIX + "hook"},
+        "/api/admin/webhooks/update": {"id": ctx.webhook},
+        "/api/admin/webhooks/delete": {"id": ctx.webhook},
+        "/api/admin/webhooks/rotate": {"id": ctx.webhook},
+        "/api/admin/webhooks/deliveries": {"webhook_id": ctx.webhook},
+        "/api/admin/webhooks/redeliver": {"delivery_id": ctx.delivery},
     }
     if path == "/api/register":
         return {"user_name": f"user{n}", "password": PASSWORD}, None
@@ -300,6 +318,7 @@ async def loose_client(aiohttp_client, db, clock, server_log):
         clock=clock,
         max_login_failures_per_address=0,
         max_registrations_per_hour=0,
+        webhook_allow_private=True,  # webhook URLs are checked for shape, not resolved
     )
     return await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
 

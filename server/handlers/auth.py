@@ -33,7 +33,10 @@ def _login_limits(request: web.Request) -> LoginLimits:
 
 async def _logged_in(request: web.Request, user: dict, text: Text, ttl: int) -> web.StreamResponse:
     config = request.app[CONFIG]
-    token, expires_at = await sessions.open_session(store_of(request), config, user["id"], ttl)
+    language = M.language_of(request.headers.get("Accept-Language", ""))
+    token, expires_at = await sessions.open_session(
+        store_of(request), config, user["id"], ttl, language
+    )
     response = as_response(request, Ok({**user, "token": token, "expire": expires_at}, text))
     sessions.set_cookie(response, request, token, ttl)
     return response

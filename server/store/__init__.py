@@ -21,7 +21,7 @@ from .. import messages as M
 from .. import model
 from ..errors import TooManyAttempts
 from ..model import Acceptance, NewAttachment, NewMessage, NewOrder, OrderChanges, Page, Status
-from . import accounts, attachments, events, fields, orders, threads, tx
+from . import accounts, attachments, events, fields, orders, outbox, threads, tx
 from .types import ANY_OWNER, LoginLimits, OrderFilter, Quote, Row, Sender
 
 __all__ = [
@@ -146,13 +146,19 @@ class Store(abc.ABC):
         )
 
     async def create_session(
-        self, token_hash: bytes, user_id: int, expires_at: int, ttl: int
+        self, token_hash: bytes, user_id: int, expires_at: int, ttl: int, language: str
     ) -> None:
         """Store a new session, drop the user's expired ones and the oldest beyond
-        model.SESSIONS_PER_USER."""
+        model.SESSIONS_PER_USER; `language` ('en' or 'zh') is the user's mail language."""
         self._sessions_revoked(
             await self._write(
-                accounts.create_session, token_hash, user_id, expires_at, ttl, self._now()
+                accounts.create_session,
+                token_hash,
+                user_id,
+                expires_at,
+                ttl,
+                language,
+                self._now(),
             )
         )
 
@@ -297,6 +303,11 @@ class Store(abc.ABC):
         (on PostgreSQL) those of other app servers; called again now and then, so a lost
         listening connection is opened again."""
 
+    async def watch_outbox(self, wake: Callable[[], None]) -> None:
+        """Make sure `wake` is called soon after a commit that added deliveries (spec 9),
+        on any app server; called again now and then, as watch_events."""
+        await self.watch_events(wake)  # one process per SQLite file: after every write
+
     async def find_order(self, order_id: int, owner_id: int | None) -> None:
         """Raises OrderNotFound unless the order exists within `owner_id`'s scope."""
         await self._read(tx.fetch_order, order_id, owner_id)
@@ -314,6 +325,74 @@ class Store(abc.ABC):
     async def prune_events(self) -> None:
         """Drop events older than model.EVENT_KEEP_SECONDS."""
         await self._write(events.prune_events, self._now() - model.EVENT_KEEP_SECONDS)
+
+    # ---------------------------------------------------------------- webhooks and mail (spec 9)
+
+    async def list_webhooks(self) -> list[Row]:
+        return await self._read(outbox.list_webhooks)
+
+    async def create_webhook(
+        self, url: str, kinds: list[str], description: str, secret: str
+    ) -> Row:
+        return await self._write(
+            outbox.create_webhook, url, kinds, description, secret, self._now()
+        )
+
+    async def update_webhook(
+        self,
+        webhook_id: int,
+        url: str | None,
+        kinds: list[str] | None,
+        description: str | None,
+        enabled: bool | None,
+    ) -> Row:
+        """Changes the fields sent (None: kept); Invalid when there is no such webhook."""
+        return await self._write(
+            outbox.update_webhook, webhook_id, url, kinds, description, enabled
+        )
+
+    async def delete_webhook(self, webhook_id: int) -> None:
+        """The webhook and its deliveries."""
+        await self._write(outbox.delete_webhook, webhook_id)
+
+    async def rotate_webhook_secret(self, webhook_id: int, secret: str) -> Row:
+        return await self._write(outbox.rotate_secret, webhook_id, secret)
+
+    async def list_deliveries(self, webhook_id: int, page: Page) -> tuple[list[Row], int]:
+        return await self._read(outbox.list_deliveries, webhook_id, page)
+
+    async def redeliver(self, delivery_id: int) -> Row:
+        return await self._write(outbox.redeliver, delivery_id, self._now_ms())
+
+    async def claim_deliveries(self, lease_ms: int, limit: int) -> list[Row]:
+        """Due deliveries leased to this server for one attempt each (spec 9)."""
+        return await self._write(outbox.claim_due, self._now_ms(), lease_ms, limit)
+
+    async def finish_delivery(
+        self,
+        delivery_id: int,
+        delivered: bool,
+        http_status: int | None,
+        error: str,
+        next_attempt_ms: int | None,
+    ) -> None:
+        await self._write(
+            outbox.finish_attempt, delivery_id, delivered, http_status, error, next_attempt_ms
+        )
+
+    async def release_deliveries(self, delivery_ids: list[int]) -> None:
+        """Gives back the leases of attempts this server abandoned."""
+        await self._write(outbox.release, delivery_ids)
+
+    async def next_delivery_due_ms(self) -> int | None:
+        """When the earliest pending delivery is due, in milliseconds; None if none is."""
+        return await self._read(outbox.next_due_ms)
+
+    async def set_notify_email(self, user_id: int, enabled: bool) -> None:
+        await self._write(outbox.set_notify_email, user_id, enabled)
+
+    def _now_ms(self) -> int:
+        return math.floor(self._clock() * 1000)
 
     # ---------------------------------------------------------------- field definitions
 

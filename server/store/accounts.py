@@ -169,11 +169,12 @@ async def change_password(tx: Tx, user_id: int, password_hash: str, keep: bytes)
 
 
 async def create_session(
-    tx: Tx, token_hash: bytes, user_id: int, expires_at: int, ttl: int, now: int
+    tx: Tx, token_hash: bytes, user_id: int, expires_at: int, ttl: int, language: str, now: int
 ) -> list[bytes]:
     """Store a new session, drop the user's expired ones, and revoke the oldest beyond
-    SESSIONS_PER_USER; the revoked token hashes."""
+    SESSIONS_PER_USER; the revoked token hashes. The login's language is kept for mail."""
     await tx.lock(f"sessions:{user_id}")  # serial numbers are taken one at a time
+    await tx.run("UPDATE users SET language = ? WHERE id = ?", language, user_id)
     await tx.run("DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?", user_id, now)
     await tx.run(
         """INSERT INTO sessions (token_hash, user_id, expires_at, ttl, serial, created_time)

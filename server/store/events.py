@@ -13,6 +13,7 @@ the events are the last rows an operation writes) and wakes the other app server
 with pg_notify, all in one statement.
 """
 
+from . import outbox
 from .tx import Tx, to_json
 from .types import Row
 
@@ -25,33 +26,49 @@ EVENT_LOCK = 0x6576656E7473  # "events"
 
 _COLUMNS = "type, comm_order_id, user_id, data, created_time"
 _INSERT = {
-    "sqlite": f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+    "sqlite": f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?) RETURNING id",
     "postgres": f"""
         INSERT INTO events ({_COLUMNS})
         SELECT e.type, ?2::bigint, ?3::bigint, e.data::json, ?4::bigint
         FROM (SELECT pg_advisory_xact_lock({EVENT_LOCK}),
                      pg_notify('{NOTIFY_CHANNEL}', '')) AS turn,
              unnest(?1::text[], ?5::text[]) WITH ORDINALITY AS e(type, data, n)
-        ORDER BY e.n""",
+        ORDER BY e.n
+        RETURNING id""",
 }
 
 
 async def record(
-    tx: Tx, order: Row, order_event: str | None, message: Row | None, now: int
+    tx: Tx,
+    order: Row,
+    order_event: str | None,
+    message: Row | None,
+    now: int,
+    mail: str | None = None,
 ) -> None:
     """The events of one change to `order`: `order_event` (ORDER_CREATED or
     ORDER_UPDATED, with the order as data) when the order row changed, then
-    MESSAGE_CREATED for the message it stored, if any."""
+    MESSAGE_CREATED for the message it stored, if any; and their deliveries (spec 9):
+    to webhooks, and the mail `mail` names (outbox.NEW_ORDER, ...; by default judged
+    from the message)."""
     events = [(order_event, order)] if order_event is not None else []
     if message is not None:
         events.append((MESSAGE_CREATED, message))
     owner = (order["id"], order["user_id"])
     if tx.dialect == "postgres":
         kinds, data = zip(*((kind, to_json(value)) for kind, value in events), strict=True)
-        await tx.run(_INSERT["postgres"], list(kinds), *owner, now, list(data))
+        rows = await tx.all(_INSERT["postgres"], list(kinds), *owner, now, list(data))
+        ids = [row[0] for row in rows]
     else:
-        rows = [(kind, *owner, to_json(value), now) for kind, value in events]
-        await tx.run_many(_INSERT["sqlite"], rows)
+        ids = [
+            await tx.value(_INSERT["sqlite"], kind, *owner, to_json(value), now)
+            for kind, value in events
+        ]
+    recorded = [
+        (event_id, kind, value) for event_id, (kind, value) in zip(ids, events, strict=True)
+    ]
+    notice = mail or outbox.mail_notice(order_event, message)
+    await outbox.enqueue(tx, recorded, order, message, notice, now)
 
 
 async def events_after(

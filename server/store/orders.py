@@ -11,7 +11,7 @@ from .. import model
 from ..errors import OrderFinal, QuoteChanged, StatusNotAllowed, VersionConflict
 from ..messages import Text
 from ..model import Acceptance, NewOrder, OrderChanges, Page, Status, check_extra_size
-from . import events
+from . import events, outbox
 from .fields import field_definitions
 from .threads import add_system_message, count_messages, insert_message, last_messages
 from .tx import ORDER_COLUMNS, Tx, fetch_changeable_order, fetch_order, order_row, to_json
@@ -163,7 +163,8 @@ async def move_status(
 ) -> Row:
     """One status move with its system message and events (reject, cancel)."""
     order, note = await _move_status(tx, order_id, owner_id, allowed, refusal, status, message, now)
-    await events.record(tx, order, events.ORDER_UPDATED, note, now)
+    mail = outbox.REJECTED if status == Status.REJECTED else outbox.CANCELLED
+    await events.record(tx, order, events.ORDER_UPDATED, note, now, mail)
     return order
 
 
@@ -232,7 +233,7 @@ async def accept_quote(tx: Tx, accepted: Acceptance, owner_id: int, now: int) ->
     )
     await tx.run("UPDATE comm_orders SET order_id = ? WHERE id = ?", purchase_id, order_id)
     order["order_id"] = purchase_id
-    await events.record(tx, order, events.ORDER_UPDATED, note, now)
+    await events.record(tx, order, events.ORDER_UPDATED, note, now, outbox.ACCEPTED)
     return order
 
 
@@ -286,7 +287,7 @@ async def set_order_status(tx: Tx, order_id: int, admin: Sender, status: Status,
         tx, order_id, f"status changed by {admin.user_name}: {moved}", now
     )
     order = order_row(tx, row)
-    await events.record(tx, order, events.ORDER_UPDATED, note, now)
+    await events.record(tx, order, events.ORDER_UPDATED, note, now, outbox.STATUS_CHANGED)
     return order
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from ..store import Store, events
+from ..store import Store, events, outbox
 from .accounts import SESSION_USER
 from .tx import user_row
 from .types import Row
@@ -177,6 +177,11 @@ class PostgresStore(Store):
         self._fields: tuple[Any, list[Row]] | None = None  # (version, definitions)
         self._url = url
         self._listener: asyncpg.Connection | None = None
+        # Per channel, the `wake`s its notifications call.
+        self._watchers: dict[str, set[Callable[[], None]]] = {
+            events.NOTIFY_CHANNEL: set(),
+            outbox.NOTIFY_CHANNEL: set(),
+        }
 
     @classmethod
     async def open(
@@ -250,12 +255,25 @@ class PostgresStore(Store):
         return self._fields[1]
 
     async def watch_events(self, wake):
+        await self._listen(events.NOTIFY_CHANNEL, wake)
+
+    async def watch_outbox(self, wake):
+        await self._listen(outbox.NOTIFY_CHANNEL, wake)
+
+    async def _listen(self, channel: str, wake: Callable[[], None]) -> None:
         """LISTEN on a connection of its own (a pooled one would go back to the pool),
-        opened again when it was lost."""
+        opened again when it was lost; a notification on `channel` calls each of its
+        watchers' `wake`."""
+        self._watchers[channel].add(wake)
         if self._listener is not None and not self._listener.is_closed():
             return
         self._listener = await asyncpg.connect(self._url)
-        await self._listener.add_listener(events.NOTIFY_CHANNEL, lambda *_: wake())
+        for name in self._watchers:
+            await self._listener.add_listener(name, functools.partial(self._notified, name))
+
+    def _notified(self, channel: str, *_: Any) -> None:
+        for wake in self._watchers[channel]:
+            wake()
 
     async def close(self) -> None:
         if self._listener is not None:

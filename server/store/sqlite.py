@@ -427,3 +427,8 @@ class SqliteStore(Store):
         await super().replace_field_definitions(definitions)
         self._fields.drop("all")
         return definitions
+
+    async def set_notify_email(self, user_id, enabled):
+        """The cached sessions hold the user object, notify_email included."""
+        await super().set_notify_email(user_id, enabled)
+        self._sessions.clear()

@@ -49,7 +49,7 @@ ORDER_COLUMNS = """id, user_id, order_id, archive_id, title, content, phone, ima
     sketch_images, finished_images, event_date, status, admin_id, quote_price,
     quote_content, order_extra, created_time, updated_time, version"""
 
-USER_COLUMNS = "id, user_name, email, phone, role, created_time"
+USER_COLUMNS = "id, user_name, email, phone, role, created_time, notify_email"
 
 MESSAGE_COLUMNS = """id, comm_order_id, sender_id, sender_type, sender_name, message_type,
     content, created_time"""
@@ -73,6 +73,7 @@ def user_row(row: Mapping[str, Any]) -> Row:
     user = dict(row)
     user["email"] = user["email"] or ""
     user["phone"] = user["phone"] or ""
+    user["notify_email"] = bool(user["notify_email"])
     return user
 
 

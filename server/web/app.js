@@ -194,9 +194,11 @@ function renderNav() {
   const links = [];
   if (me) {
     if (me.role === "admin") {
-      links.push(h("a", { href: "#/admin" }, t("inbox")), h("a", { href: "#/admin/fields" }, t("fields")));
+      links.push(h("a", { href: "#/admin" }, t("inbox")), h("a", { href: "#/admin/fields" }, t("fields")),
+        h("a", { href: "#/admin/webhooks" }, t("webhooks")));
     }
-    links.push(h("a", { href: "#/orders" }, t("myOrders")), h("a", { href: "#/new" }, t("newRequest")));
+    links.push(h("a", { href: "#/orders" }, t("myOrders")), h("a", { href: "#/new" }, t("newRequest")),
+      h("a", { href: "#/settings" }, t("notifications")));
     links.push(h("span", { class: "spacer" }), h("span", { class: "muted" }, me.user_name),
       h("button", { class: "secondary", id: "sign-out", onclick: signOut }, t("signOut")));
   }
@@ -218,6 +220,8 @@ const ROUTES = [
   [/^#\/admin$/, inboxView],
   [/^#\/admin\/order\/(\d+)$/, (id) => orderView(id, true)],
   [/^#\/admin\/fields$/, fieldsView],
+  [/^#\/admin\/webhooks$/, () => webhooksView()],
+  [/^#\/settings$/, settingsView],
 ];
 
 async function route() {
@@ -575,6 +579,96 @@ async function fieldsView() {
     h("div", { class: "actions" },
       h("button", { type: "button", class: "secondary", onclick: () => addRow() }, t("addField")),
       h("button", { type: "submit" }, t("saveFields"))),
+    status));
+}
+
+// ---------------------------------------------------------------- views: webhooks and mail (spec 9)
+
+const EVENT_TYPES = ["order.created", "order.updated", "message.created"];
+
+// A secret is shown once, where it was made: in an <output> the merchant copies.
+function secretNote(secret) {
+  return h("div", { class: "card secret", role: "status" },
+    h("p", {}, t("secretOnce")), h("output", { "data-testid": "secret" }, secret));
+}
+
+// `secret`: the one just made, shown above the list (only until the next view).
+async function webhooksView(secret) {
+  const hooks = (await api("GET", "/admin/webhooks")).data;
+  const notice = h("div", {}, typeof secret === "string" ? secretNote(secret) : null);
+  const checked = (el) => EVENT_TYPES.filter((type) => el.elements[`event-${type}`].checked);
+  const adding = form({ class: "card", id: "webhook-form" }, async (el) => {
+    const events = checked(el);
+    const created = (await api("POST", "/admin/webhooks", {
+      url: el.elements.url.value, description: el.elements.description.value,
+      events: events.length ? events : ["*"],
+    })).data;
+    await webhooksView(created.secret);
+  },
+  h("h2", {}, t("addWebhook")),
+  field(t("webhookUrl"), input("url", { required: true, placeholder: "https://" })),
+  field(t("description"), input("description")),
+  h("fieldset", {}, h("legend", {}, t("webhookEvents")),
+    EVENT_TYPES.map((type) => h("label", { class: "inline" },
+      h("input", { type: "checkbox", name: `event-${type}` }), type))),
+  h("div", { class: "actions" }, h("button", { type: "submit" }, t("addWebhook"))));
+  show(h("h1", {}, t("webhooks")), notice,
+    hooks.length ? h("div", {}, hooks.map((hook) => webhookCard(hook, notice))) : h("p", { class: "muted" }, t("noWebhooks")),
+    adding);
+}
+
+function webhookCard(hook, notice) {
+  const list = h("div", { class: "deliveries" });
+  const enabled = h("input", { type: "checkbox", checked: hook.enabled, onchange: async () => {
+    await api("POST", "/admin/webhooks/update", { id: hook.id, enabled: enabled.checked });
+  } });
+  const rotate = async () => {
+    const rotated = (await api("POST", "/admin/webhooks/rotate", { id: hook.id })).data;
+    notice.replaceChildren(secretNote(rotated.secret));
+  };
+  const remove = async () => {
+    await api("POST", "/admin/webhooks/delete", { id: hook.id });
+    await webhooksView();
+  };
+  const showDeliveries = async (page = 1) => {
+    const answer = await api("GET", "/admin/webhooks/deliveries", undefined,
+      { webhook_id: hook.id, current: page, page_size: PAGE_SIZE });
+    list.replaceChildren(
+      answer.data.length ? h("table", {},
+        h("tr", {}, ["#", t("event"), t("status"), t("attempts"), "HTTP", t("error"), ""].map((c) => h("th", {}, c))),
+        answer.data.map((d) => h("tr", { "data-testid": "delivery" },
+          h("td", {}, d.id), h("td", {}, d.event_type), h("td", {}, t(`delivery_${d.status}`)),
+          h("td", {}, d.attempts), h("td", {}, d.http_status || ""), h("td", {}, d.error),
+          h("td", {}, h("button", { class: "secondary", onclick: async () => {
+            await api("POST", "/admin/webhooks/redeliver", { delivery_id: d.id });
+            await showDeliveries(page);
+          } }, t("redeliver")))))) : h("p", { class: "muted" }, t("noDeliveries")),
+      answer.total > PAGE_SIZE ? pager(page, answer.total, showDeliveries) : null);
+  };
+  return h("div", { class: "card webhook", "data-testid": "webhook" },
+    h("h2", {}, hook.url),
+    hook.description ? h("p", {}, hook.description) : null,
+    h("p", { class: "muted" }, `${t("webhookEvents")}: ${hook.events.join(", ")}`),
+    h("label", { class: "inline" }, enabled, t("enabled")),
+    h("div", { class: "actions" },
+      h("button", { class: "secondary", onclick: () => showDeliveries() }, t("deliveries")),
+      h("button", { class: "secondary", onclick: rotate }, t("rotateSecret")),
+      h("button", { class: "danger", onclick: remove }, t("remove"))),
+    list);
+}
+
+async function settingsView() {
+  me = (await api("GET", "/user/detail")).data;
+  const status = h("p", { role: "status", class: "muted" });
+  show(h("h1", {}, t("notifications")),
+    form({ class: "card", id: "notifications-form" }, async (el) => {
+      me = (await api("POST", "/user/notifications", { email: el.elements.email.checked })).data;
+      status.textContent = t("saved");
+    },
+    h("label", { class: "inline" },
+      h("input", { type: "checkbox", name: "email", checked: me.notify_email }), t("emailMe")),
+    me.email ? null : h("p", { class: "muted" }, t("noEmail")),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, t("save"))),
     status));
 }
 

@@ -26,6 +26,14 @@ const WORDS = {
     attachFile: "Attach an image or PDF", orDrop: "or drop files here", uploading: "Uploading",
     attached: "Attached:", uploadFailed: "The upload failed; try again.", downloadPdf: "Download PDF",
     statuses: { "0": "Pending", "1": "In communication", "2": "Quoted", "3": "Accepted", "4": "Rejected", "-1": "Cancelled" },
+    // webhooks and mail (spec 9)
+    webhooks: "Webhooks", addWebhook: "Add webhook", webhookUrl: "URL (http or https)", description: "Description",
+    webhookEvents: "Events (none checked: all)", noWebhooks: "No webhooks yet.", enabled: "Enabled",
+    deliveries: "Deliveries", rotateSecret: "Rotate secret", redeliver: "Send again", noDeliveries: "No deliveries yet.",
+    event: "Event", attempts: "Attempts", error: "Error", delivery_pending: "pending", delivery_delivered: "delivered",
+    delivery_failed: "failed", secretOnce: "The signing secret, shown only now: copy it to your receiver.",
+    notifications: "Notifications", emailMe: "Email me about my orders",
+    noEmail: "Your account has no email address, so no mail is sent.",
   },
   zh: {
     signIn: "登录", signUp: "注册", signOut: "退出", userName: "用户名", password: "密码",
@@ -48,6 +56,12 @@ const WORDS = {
     attachFile: "添加图片或 PDF", orDrop: "或将文件拖到这里", uploading: "正在上传",
     attached: "已添加：", uploadFailed: "上传失败，请重试。", downloadPdf: "下载 PDF",
     statuses: { "0": "待处理", "1": "沟通中", "2": "已报价", "3": "已接受", "4": "已拒绝", "-1": "已取消" },
+    webhooks: "Webhook", addWebhook: "添加 Webhook", webhookUrl: "网址（http 或 https）", description: "说明",
+    webhookEvents: "事件（都不选：全部）", noWebhooks: "还没有 Webhook。", enabled: "启用",
+    deliveries: "投递记录", rotateSecret: "更换密钥", redeliver: "重新发送", noDeliveries: "还没有投递记录。",
+    event: "事件", attempts: "尝试次数", error: "错误", delivery_pending: "等待中", delivery_delivered: "已送达",
+    delivery_failed: "失败", secretOnce: "签名密钥只显示这一次：请复制到接收端。",
+    notifications: "通知", emailMe: "订单有动态时给我发邮件", noEmail: "您的账号没有邮箱，因此不会收到邮件。",
   },
 };
 

@@ -1,0 +1,360 @@
+"""Webhooks and mail (spec 9): where a webhook may point, how it is signed, and the
+worker that sends the outbox's deliveries.
+
+Network rules (against SSRF): a webhook URL is http(s), and its host, a literal
+address or every address its name resolves to, must be public (not loopback, private,
+link-local, unspecified, multicast, reserved, shared/CGNAT, nor an IPv4-mapped IPv6
+form of those), unless --webhook-allow-private. Checked when the URL is saved, and
+again at each attempt: the connection is made to the addresses the check resolved
+(aiohttp's resolver is the checking one), so a name that resolves elsewhere a second
+time (DNS rebinding) cannot slip through.
+
+The worker claims due deliveries (store.claim_deliveries: a lease per attempt, and on
+PostgreSQL rows locked by another app server are skipped), sends each in a task of its
+own, at most CONCURRENT_ATTEMPTS at once, and records the outcome: a hanging
+receiver costs one attempt's ATTEMPT_TIMEOUT, never the queue. It wakes when a commit
+added deliveries (store.watch_outbox; on PostgreSQL a NOTIFY that reaches every app
+server) and polls every POLL_SECONDS otherwise.
+"""
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import ipaddress
+import logging
+import math
+import secrets
+import socket
+from dataclasses import dataclass
+from email.message import EmailMessage
+from html import escape
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiohttp
+import aiosmtplib
+import orjson
+from aiohttp.abc import AbstractResolver
+from aiohttp.resolver import DefaultResolver
+
+from . import messages as M
+from .config import Config
+from .errors import Invalid
+from .messages import Text
+from .store import Row, Store
+from .store.outbox import TO_ADMINS
+
+log = logging.getLogger("orderdesk.notify")
+
+ATTEMPT_TIMEOUT = 10.0  # seconds for a 2xx (spec 9)
+CONCURRENT_ATTEMPTS = 16
+POLL_SECONDS = 2.0
+LEASE_MS = 60_000  # an attempt in flight; longer than any attempt takes
+# Seconds after attempt 1, 2, ... before the next (times --webhook-retry-base); after
+# the last delay's attempt the delivery is failed: 8 attempts over about 27.6 hours.
+RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
+SECRET_BYTES = 24
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """Standard Webhooks 1.0: v1,<base64 HMAC-SHA256 of "id.timestamp.body">, keyed
+    with the bytes the secret's base64 part (after whsec_) encodes."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+# ---------------------------------------------------------------- network rules
+
+
+class RefusedTarget(OSError):
+    """A webhook target on an address the rules refuse."""
+
+
+def is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
+def _literal(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+class CheckedResolver(AbstractResolver):
+    """The system resolver, refusing a name any of whose addresses is not public: the
+    connection then goes to the addresses checked here."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._allow_private = allow_private
+        self._resolver = DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list:
+        found = await self._resolver.resolve(host, port, family)
+        if not self._allow_private and not all(is_public(one["host"]) for one in found):
+            raise RefusedTarget(f"{host} resolves to a non-public address")
+        return found
+
+    async def close(self) -> None:
+        await self._resolver.close()
+
+
+async def check_target(url: str, allow_private: bool, field: str = "url") -> None:
+    """Raises Invalid naming `field` unless the URL's host is allowed (spec 9)."""
+    if allow_private:
+        return
+    host = urlsplit(url).hostname or ""
+    literal = _literal(host)
+    if literal is not None:
+        if not is_public(literal):
+            raise Invalid(M.WEBHOOK_URL_PRIVATE, field=field)
+        return
+    resolver = CheckedResolver(allow_private=False)
+    try:
+        await resolver.resolve(host, 0, socket.AF_UNSPEC)
+    except RefusedTarget:
+        raise Invalid(M.WEBHOOK_URL_PRIVATE, field=field) from None
+    except (OSError, UnicodeError, ValueError):  # not found, or no valid name (IDNA)
+        raise Invalid(M.WEBHOOK_URL_UNRESOLVED, field=field) from None
+    finally:
+        await resolver.close()
+
+
+# ---------------------------------------------------------------- mail
+
+# What each mail says (outbox's notices); {id} and {title} are the order's.
+MAIL_SUBJECTS = {
+    "new_order": Text("New order #{id}: {title}", "新订单 #{id}：{title}"),
+    "customer_message": Text(
+        "New message from the customer on order #{id}: {title}",
+        "客户在订单 #{id}（{title}）中发来新消息",
+    ),
+    "accepted": Text(
+        "The customer accepted the quote for order #{id}: {title}",
+        "客户已接受订单 #{id}（{title}）的报价",
+    ),
+    "rejected": Text(
+        "The customer rejected the quote for order #{id}: {title}",
+        "客户已拒绝订单 #{id}（{title}）的报价",
+    ),
+    "cancelled": Text(
+        "The customer cancelled order #{id}: {title}", "客户已取消订单 #{id}（{title}）"
+    ),
+    "merchant_message": Text(
+        "New message from the merchant on your order #{id}: {title}",
+        "商家在您的订单 #{id}（{title}）中发来新消息",
+    ),
+    "quoted": Text(
+        "You have a quote for your order #{id}: {title}", "您的订单 #{id}（{title}）收到了报价"
+    ),
+    "status_changed": Text(
+        "The status of your order #{id} changed: {title}", "您的订单 #{id}（{title}）状态已变更"
+    ),
+}
+MAIL_OPEN = Text("Open the order: {link}", "查看订单：{link}")
+MAIL_FOOTER = Text(
+    "You receive this mail from orderdesk about your orders.",
+    "您收到此邮件，是因为您在 orderdesk 上的订单有了新动态。",
+)
+
+
+def compose_mail(facts: dict[str, Any], to: str, language: str, config: Config) -> EmailMessage:
+    """The mail of one notice: plain text and HTML, in `language` ('en' or 'zh')."""
+    notice, order_id, title = facts["notice"], facts["order_id"], facts["title"]
+    route = "admin/order" if notice in TO_ADMINS else "order"
+    link = f"{config.public_url.rstrip('/')}/#/{route}/{order_id}"
+    # One line: a title may hold line breaks, a header may not.
+    subject = " ".join(
+        MAIL_SUBJECTS[notice].render(language, {"id": order_id, "title": title}).split()
+    )
+    opening = MAIL_OPEN.render(language, {"link": link})
+    footer = MAIL_FOOTER.render(language, {})
+    detail = facts["detail"]
+    mail = EmailMessage()
+    mail["Subject"] = subject
+    mail["From"] = config.mail_from
+    mail["To"] = to
+    mail.set_content("\n\n".join(part for part in (subject, detail, opening, footer) if part))
+    quoted = f"<blockquote>{escape(detail)}</blockquote>" if detail else ""
+    mail.add_alternative(
+        f'<!doctype html><html lang="{"zh-CN" if language == "zh" else "en"}"><body>'
+        f"<p><strong>{escape(subject)}</strong></p>{quoted}"
+        f'<p><a href="{escape(link)}">{escape(opening)}</a></p>'
+        f"<p><small>{escape(footer)}</small></p></body></html>",
+        subtype="html",
+    )
+    return mail
+
+
+async def send_mail(mail: EmailMessage, smtp_url: str) -> None:
+    parts = urlsplit(smtp_url)
+    tls = parts.scheme == "smtps"
+    await aiosmtplib.send(
+        mail,
+        hostname=parts.hostname,
+        port=parts.port or (465 if tls else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        use_tls=tls,
+        timeout=ATTEMPT_TIMEOUT,
+    )
+
+
+# ---------------------------------------------------------------- the worker
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: bool
+    http_status: int | None = None
+    error: str = ""
+    final: bool = False  # no retry would go otherwise
+
+
+class Outbox:
+    def __init__(self, store: Store, config: Config) -> None:
+        self._store = store
+        self._config = config
+        self._wake = asyncio.Event()
+        self._attempts: dict[asyncio.Task, int] = {}  # in flight: the delivery's id
+        self._task: asyncio.Task | None = None
+        self._http: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(
+            resolver=CheckedResolver(self._config.webhook_allow_private),
+            limit=CONCURRENT_ATTEMPTS,
+            force_close=True,
+        )
+        self._http = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT),
+            headers={"User-Agent": "orderdesk-webhooks"},
+        )
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Attempts in flight are abandoned and their leases given back, so another
+        server (or this one after a restart) makes them again at once."""
+        abandoned = list(self._attempts.values())
+        tasks = [t for t in (self._task, *self._attempts) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if abandoned:
+            try:
+                await self._store.release_deliveries(abandoned)
+            except Exception:  # the lease runs out by itself
+                log.warning("giving back %d delivery leases failed", len(abandoned))
+        if self._http is not None:
+            await self._http.close()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            wait = POLL_SECONDS
+            try:
+                await self._store.watch_outbox(self.wake)
+                wait = await self._start_due_attempts()
+            except Exception:
+                log.warning("reading the outbox failed; retrying", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
+            self._wake.clear()
+
+    async def _start_due_attempts(self) -> float:
+        """Claims what is due and free slots allow; the seconds until the next look."""
+        due_ms = await self._store.next_delivery_due_ms()
+        if due_ms is None:
+            return POLL_SECONDS
+        until_due = due_ms / 1000 - self._config.clock()
+        free = CONCURRENT_ATTEMPTS - len(self._attempts)
+        if until_due > 0 or free == 0:
+            return min(POLL_SECONDS, max(until_due, 0.0)) if free else POLL_SECONDS
+        claimed = await self._store.claim_deliveries(LEASE_MS, free)
+        for delivery in claimed:
+            task = asyncio.get_running_loop().create_task(self._attempt(delivery))
+            self._attempts[task] = delivery["id"]
+            task.add_done_callback(self._attempt_done)
+        # Nothing claimed: another server is claiming the due rows right now.
+        return 0.0 if claimed else POLL_SECONDS
+
+    def _attempt_done(self, task: asyncio.Task) -> None:
+        self._attempts.pop(task, None)
+        self.wake()
+
+    async def _attempt(self, delivery: Row) -> None:
+        try:
+            if delivery["webhook_id"] is not None:
+                outcome = await self._post(delivery)
+            else:
+                outcome = await self._mail(delivery)
+        except Exception as error:  # an attempt's failure is the delivery's, not ours
+            outcome = Outcome(False, None, f"{type(error).__name__}: {error}")
+        attempts = delivery["attempts"] + 1
+        next_ms = None
+        if not (outcome.delivered or outcome.final) and attempts <= len(RETRY_DELAYS):
+            delay = RETRY_DELAYS[attempts - 1] * self._config.webhook_retry_base
+            next_ms = math.floor((self._config.clock() + delay) * 1000)
+        try:
+            await self._store.finish_delivery(
+                delivery["id"], outcome.delivered, outcome.http_status, outcome.error, next_ms
+            )
+        except Exception:
+            log.warning("recording delivery %s failed; it is sent again", delivery["id"])
+
+    async def _post(self, delivery: Row) -> Outcome:
+        url = delivery["url"]
+        literal = _literal(urlsplit(url).hostname or "")
+        if not self._config.webhook_allow_private and literal and not is_public(literal):
+            return Outcome(False, None, "refused: the URL points to a non-public address")
+        body = delivery["payload"].encode()
+        message_id = f"msg_{delivery['id']}"
+        timestamp = math.floor(self._config.clock())
+        headers = {
+            "Content-Type": "application/json",
+            "webhook-id": message_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature(delivery["secret"], message_id, timestamp, body),
+        }
+        assert self._http is not None
+        try:
+            async with self._http.post(
+                url, data=body, headers=headers, allow_redirects=False
+            ) as answer:
+                delivered = 200 <= answer.status < 300
+                error = "" if delivered else f"HTTP {answer.status}"
+                return Outcome(delivered, answer.status, error)
+        except TimeoutError:
+            return Outcome(False, None, f"no answer within {ATTEMPT_TIMEOUT:g} s")
+        except aiohttp.ClientConnectorError as error:
+            refused = isinstance(error.os_error, RefusedTarget)
+            reason = "refused: the host resolves to a non-public address" if refused else str(error)
+            return Outcome(False, None, reason)
+        except aiohttp.ClientError as error:
+            return Outcome(False, None, f"{type(error).__name__}: {error}")
+
+    async def _mail(self, delivery: Row) -> Outcome:
+        if not self._config.smtp_url:
+            return Outcome(False, None, "no mail server: the server runs without --smtp-url", True)
+        if not delivery["email"]:
+            return Outcome(False, None, "the recipient has no email address", True)
+        facts = orjson.loads(delivery["payload"])
+        mail = compose_mail(facts, delivery["email"], delivery["language"], self._config)
+        await send_mail(mail, self._config.smtp_url)
+        return Outcome(True)

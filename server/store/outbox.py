@@ -1,0 +1,328 @@
+"""Webhooks and the outbox of deliveries (spec 9).
+
+A change's events are recorded (events.record) together with one delivery row per
+enabled webhook whose `events` match and one per mail recipient, in the change's own
+transaction: a change that commits has its deliveries, one that rolls back has none.
+The worker (server/notify.py) claims due rows for one attempt at a time: the claim
+sets a lease, and on PostgreSQL skips rows another app server has locked, so each
+attempt is made by one server only; the attempt's outcome is written afterwards.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from .. import messages as M
+from .. import model
+from ..errors import Invalid
+from .tx import Tx, to_json
+from .types import Row
+
+# What a mail is about, and who gets it (spec 9).
+NEW_ORDER = "new_order"
+CUSTOMER_MESSAGE = "customer_message"
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+CANCELLED = "cancelled"
+MERCHANT_MESSAGE = "merchant_message"
+QUOTED = "quoted"
+STATUS_CHANGED = "status_changed"
+# The others (MERCHANT_MESSAGE, QUOTED, STATUS_CHANGED) go to the order's customer.
+TO_ADMINS = frozenset({NEW_ORDER, CUSTOMER_MESSAGE, ACCEPTED, REJECTED, CANCELLED})
+
+# PostgreSQL: a commit that added deliveries wakes the app servers' workers.
+NOTIFY_CHANNEL = "orderdesk_outbox"
+
+
+def _notifying(insert: str) -> dict[str, str]:
+    """An INSERT of deliveries per engine: on PostgreSQL it also notifies the workers
+    (delivered at commit) when it added any row."""
+    return {
+        "sqlite": insert,
+        "postgres": f"""WITH added AS ({insert} RETURNING 1)
+                        SELECT pg_notify('{NOTIFY_CHANNEL}', '')
+                        WHERE EXISTS (SELECT 1 FROM added)""",
+    }
+
+
+WEBHOOK_COLUMNS = "id, url, events, description, enabled, created_time"
+DELIVERY_COLUMNS = """id, event_id, event_type, attempts, status, http_status, error,
+    created_time, next_attempt_ms"""
+
+
+def _webhook_deliveries(events: int) -> str:
+    """One statement for the deliveries of `events` events to every enabled webhook whose
+    `events` match: (event id, type, body) rows, then the time and the due time. Event
+    types are known words without LIKE wildcards, so the match is a plain LIKE on the
+    stored JSON list. (A VALUES list names its columns column1... on both engines.)"""
+    rows = ", ".join(
+        f"(CAST(?{3 * n + 1} AS BIGINT), CAST(?{3 * n + 2} AS TEXT), CAST(?{3 * n + 3} AS TEXT))"
+        for n in range(events)
+    )
+    now, due = 3 * events + 1, 3 * events + 2
+    return f"""
+        INSERT INTO deliveries (webhook_id, event_id, event_type, payload, created_time,
+                                next_attempt_ms)
+        SELECT w.id, e.column1, e.column2, e.column3, CAST(?{now} AS BIGINT),
+               CAST(?{due} AS BIGINT)
+        FROM webhooks w JOIN (VALUES {rows}) AS e
+          ON w.enabled = 1
+         AND (w.events LIKE '%"*"%' OR w.events LIKE '%"' || e.column2 || '"%')
+        ORDER BY e.column1, w.id"""
+
+
+# A change records one or two events.
+_WEBHOOK_DELIVERIES = {events: _notifying(_webhook_deliveries(events)) for events in (1, 2)}
+# Mail goes to users with an email who have not turned it off; the address and the
+# language are read when the mail is sent.
+_MAIL_RECIPIENTS = """email IS NOT NULL AND email <> '' AND notify_email = 1"""
+_MAIL_DELIVERIES = _notifying(f"""
+    INSERT INTO deliveries (recipient_id, event_id, event_type, payload, created_time,
+                            next_attempt_ms)
+    SELECT id, CAST(?1 AS BIGINT), CAST(?2 AS TEXT), CAST(?3 AS TEXT), CAST(?4 AS BIGINT),
+           CAST(?5 AS BIGINT)
+    FROM users
+    WHERE {_MAIL_RECIPIENTS} AND (CASE WHEN ?6 = 'admins' THEN role = 'admin'
+                                       ELSE id = CAST(?7 AS BIGINT) END)""")
+
+
+def rfc3339(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def mail_notice(order_event: str | None, message: Row | None) -> str | None:
+    """The mail a change sends, judged from its message when the caller named none."""
+    if order_event == "order.created":
+        return NEW_ORDER
+    if message is None:
+        return None
+    if message["sender_type"] == "user":
+        return CUSTOMER_MESSAGE
+    if message["sender_type"] == "admin":
+        return QUOTED if message["message_type"] == "quote" else MERCHANT_MESSAGE
+    return None
+
+
+async def enqueue(
+    tx: Tx,
+    recorded: list[tuple[int, str, Any]],
+    order: Row,
+    message: Row | None,
+    notice: str | None,
+    now: int,
+) -> None:
+    """The deliveries of the events just recorded: (event id, type, data) each."""
+    due_ms = now * 1000
+    values = []
+    for event_id, kind, data in recorded:
+        values += [event_id, kind, to_json({"type": kind, "timestamp": rfc3339(now), "data": data})]
+    await tx.run(_WEBHOOK_DELIVERIES[len(recorded)][tx.dialect], *values, now, due_ms)
+    if notice is None:
+        return
+    facts = {
+        "notice": notice,
+        "order_id": order["id"],
+        "title": order["title"],
+        "detail": message["content"] if message is not None else "",
+    }
+    event_id, kind, _ = recorded[0]
+    audience = "admins" if notice in TO_ADMINS else "customer"
+    await tx.run(
+        _MAIL_DELIVERIES[tx.dialect],
+        event_id,
+        kind,
+        to_json(facts),
+        now,
+        due_ms,
+        audience,
+        order["user_id"],
+    )
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+def _webhook(row: Any) -> Row:
+    webhook = dict(row)
+    webhook["events"] = orjson.loads(webhook["events"])  # a TEXT column on both engines
+    webhook["enabled"] = bool(webhook["enabled"])
+    return webhook
+
+
+async def list_webhooks(tx: Tx) -> list[Row]:
+    rows = await tx.all(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY id")
+    return [_webhook(row) for row in rows]
+
+
+async def create_webhook(
+    tx: Tx, url: str, kinds: list[str], description: str, secret: str, now: int
+) -> Row:
+    row = await tx.one(
+        f"""INSERT INTO webhooks (url, events, description, secret, enabled, created_time)
+            VALUES (?, ?, ?, ?, 1, ?) RETURNING {WEBHOOK_COLUMNS}""",
+        url,
+        to_json(kinds),
+        description,
+        secret,
+        now,
+    )
+    return _webhook(row)
+
+
+async def update_webhook(
+    tx: Tx,
+    webhook_id: int,
+    url: str | None,
+    kinds: list[str] | None,
+    description: str | None,
+    enabled: bool | None,
+) -> Row:
+    row = await tx.one(
+        f"""UPDATE webhooks SET url = coalesce(?, url), events = coalesce(?, events),
+                description = coalesce(?, description), enabled = coalesce(?, enabled)
+            WHERE id = ? RETURNING {WEBHOOK_COLUMNS}""",
+        url,
+        None if kinds is None else to_json(kinds),
+        description,
+        None if enabled is None else int(enabled),
+        webhook_id,
+    )
+    if row is None:
+        raise Invalid(M.WEBHOOK_NOT_FOUND)
+    return _webhook(row)
+
+
+async def delete_webhook(tx: Tx, webhook_id: int) -> None:
+    if await tx.value("DELETE FROM webhooks WHERE id = ? RETURNING id", webhook_id) is None:
+        raise Invalid(M.WEBHOOK_NOT_FOUND)
+
+
+async def rotate_secret(tx: Tx, webhook_id: int, secret: str) -> Row:
+    row = await tx.one(
+        f"UPDATE webhooks SET secret = ? WHERE id = ? RETURNING {WEBHOOK_COLUMNS}",
+        secret,
+        webhook_id,
+    )
+    if row is None:
+        raise Invalid(M.WEBHOOK_NOT_FOUND)
+    return _webhook(row)
+
+
+# ---------------------------------------------------------------- deliveries
+
+
+def _delivery(row: Any) -> Row:
+    delivery = dict(row)
+    delivery["next_attempt_time"] = delivery.pop("next_attempt_ms") // 1000
+    delivery["http_status"] = delivery["http_status"] or 0
+    return delivery
+
+
+async def list_deliveries(tx: Tx, webhook_id: int, page: model.Page) -> tuple[list[Row], int]:
+    """Newest first, with the count of all."""
+    if await tx.value("SELECT id FROM webhooks WHERE id = ?", webhook_id) is None:
+        raise Invalid(M.WEBHOOK_NOT_FOUND)
+    rows = await tx.all(
+        f"""SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE webhook_id = ?
+            ORDER BY id DESC LIMIT ? OFFSET ?""",
+        webhook_id,
+        page.size,
+        page.offset,
+    )
+    total = await tx.value("SELECT count(*) FROM deliveries WHERE webhook_id = ?", webhook_id)
+    return [_delivery(row) for row in rows], total
+
+
+async def redeliver(tx: Tx, delivery_id: int, now_ms: int) -> Row:
+    """Due now again, pending, with its attempts counted afresh; the body, and so the
+    webhook-id, stay the same."""
+    row = await tx.one(
+        f"""UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_ms = ?,
+                lease_until_ms = 0
+            WHERE id = ? AND webhook_id IS NOT NULL RETURNING {DELIVERY_COLUMNS}""",
+        now_ms,
+        delivery_id,
+    )
+    if row is None:
+        raise Invalid(M.DELIVERY_NOT_FOUND)
+    return _delivery(row)
+
+
+_CLAIM = {
+    "sqlite": """
+        UPDATE deliveries SET lease_until_ms = ?1
+        WHERE id IN (SELECT id FROM deliveries
+                     WHERE status = 'pending' AND next_attempt_ms <= ?2
+                       AND lease_until_ms <= ?2
+                     ORDER BY next_attempt_ms, id LIMIT ?3)
+        RETURNING id""",
+    "postgres": """
+        UPDATE deliveries SET lease_until_ms = ?1
+        WHERE id IN (SELECT id FROM deliveries
+                     WHERE status = 'pending' AND next_attempt_ms <= ?2
+                       AND lease_until_ms <= ?2
+                     ORDER BY next_attempt_ms, id LIMIT ?3 FOR UPDATE SKIP LOCKED)
+        RETURNING id""",
+}
+_CLAIMED = """
+    SELECT d.id, d.webhook_id, d.event_id, d.event_type, d.payload, d.attempts,
+           w.url, w.secret, u.email, u.language
+    FROM deliveries d
+    LEFT JOIN webhooks w ON w.id = d.webhook_id
+    LEFT JOIN users u ON u.id = d.recipient_id
+    WHERE d.id = ?"""
+
+
+async def claim_due(tx: Tx, now_ms: int, lease_ms: int, limit: int) -> list[Row]:
+    """Up to `limit` due deliveries, leased until now + lease_ms to this caller, with
+    what sending them needs."""
+    ids = await tx.all(_CLAIM[tx.dialect], now_ms + lease_ms, now_ms, limit)
+    claimed = []
+    for (delivery_id,) in ids:
+        claimed.append(dict(await tx.one(_CLAIMED, delivery_id)))
+    return claimed
+
+
+async def finish_attempt(
+    tx: Tx,
+    delivery_id: int,
+    delivered: bool,
+    http_status: int | None,
+    error: str,
+    next_attempt_ms: int | None,
+) -> None:
+    """The attempt's outcome: delivered, pending again at next_attempt_ms, or failed
+    when there is none."""
+    status = "delivered" if delivered else ("pending" if next_attempt_ms is not None else "failed")
+    await tx.run(
+        """UPDATE deliveries SET attempts = attempts + 1, status = ?, http_status = ?,
+               error = ?, next_attempt_ms = coalesce(?, next_attempt_ms), lease_until_ms = 0
+           WHERE id = ?""",
+        status,
+        http_status,
+        error[:500],
+        next_attempt_ms,
+        delivery_id,
+    )
+
+
+async def release(tx: Tx, delivery_ids: list[int]) -> None:
+    """Attempts that were abandoned: due again without waiting for their lease."""
+    await tx.run_many(
+        "UPDATE deliveries SET lease_until_ms = 0 WHERE id = ? AND status = 'pending'",
+        [(delivery_id,) for delivery_id in delivery_ids],
+    )
+
+
+async def next_due_ms(tx: Tx) -> int | None:
+    """When the next attempt may start: a leased row's lease must end first."""
+    return await tx.value(
+        """SELECT min(CASE WHEN lease_until_ms > next_attempt_ms THEN lease_until_ms
+                           ELSE next_attempt_ms END)
+           FROM deliveries WHERE status = 'pending'"""
+    )
+
+
+async def set_notify_email(tx: Tx, user_id: int, enabled: bool) -> None:
+    await tx.run("UPDATE users SET notify_email = ? WHERE id = ?", int(enabled), user_id)
