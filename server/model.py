@@ -194,4 +194,6 @@ def order_thumb(images: list[str]) -> str:
 
 # Events are kept at least a day for resuming streams; open streams per user.
 EVENT_KEEP_SECONDS = 86400
+# Finished webhook and mail deliveries stay listed this long (spec 9's deliveries list).
+DELIVERY_KEEP_SECONDS = 30 * 86400
 STREAMS_PER_USER = 10

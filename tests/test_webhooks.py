@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from orderdesk.app import create_app
 from orderdesk.config import Config
-from orderdesk.keys import OUTBOX
+from orderdesk.keys import OUTBOX, STORE
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.conftest import (
@@ -21,6 +21,7 @@ from tests.conftest import (
     call,
     make_admin,
     make_order,
+    query_rows,
     quote,
     register,
 )
@@ -344,3 +345,31 @@ async def test_private_targets_are_refused_again_when_delivered(
             error,
         )
     assert receiver.got() == []
+
+
+async def test_finished_deliveries_are_pruned_after_30_days_pending_ones_stay(
+    client, db, clock, receiver
+):
+    admin = await make_admin(client)
+    hook = await add_hook(client, admin, receiver.url, events=["order.created"])
+    token, _ = await register(client)
+    await make_order(client, token)
+    await eventually(receiver.got)
+    (done,) = await deliveries(client, admin, hook["id"])
+    # A pending delivery as old, due far in the future: the worker leaves it alone.
+    await query_rows(
+        db,
+        "INSERT INTO deliveries (webhook_id, event_id, event_type, payload, created_time,"
+        f" next_attempt_ms) VALUES ({hook['id']}, 1, 'order.created', '{{}}',"
+        f" {int(clock.now)}, {2**62})",
+    )
+    store = client.server.app[STORE]
+    clock.advance(29 * 86400)
+    await store.prune_events()
+    admin = await make_admin(client)  # the old session has expired meanwhile
+    assert done["id"] in [d["id"] for d in await deliveries(client, admin, hook["id"])]
+    clock.advance(2 * 86400)
+    await store.prune_events()
+    admin = await make_admin(client)
+    left = await deliveries(client, admin, hook["id"])
+    assert [d["status"] for d in left] == ["pending"]

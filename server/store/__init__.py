@@ -323,8 +323,10 @@ class Store(abc.ABC):
         return await self._read(events.last_event_id)
 
     async def prune_events(self) -> None:
-        """Drop events older than model.EVENT_KEEP_SECONDS."""
+        """Drop events older than model.EVENT_KEEP_SECONDS, and finished deliveries (the
+        deliveries list's history) older than model.DELIVERY_KEEP_SECONDS."""
         await self._write(events.prune_events, self._now() - model.EVENT_KEEP_SECONDS)
+        await self._write(outbox.prune_deliveries, self._now() - model.DELIVERY_KEEP_SECONDS)
 
     # ---------------------------------------------------------------- webhooks and mail (spec 9)
 

@@ -326,3 +326,8 @@ async def next_due_ms(tx: Tx) -> int | None:
 
 async def set_notify_email(tx: Tx, user_id: int, enabled: bool) -> None:
     await tx.run("UPDATE users SET notify_email = ? WHERE id = ?", int(enabled), user_id)
+
+
+async def prune_deliveries(tx: Tx, before: int) -> None:
+    """Delivered and failed deliveries made before `before`; pending ones always stay."""
+    await tx.run("DELETE FROM deliveries WHERE status <> 'pending' AND created_time < ?", before)
