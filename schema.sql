@@ -16,6 +16,10 @@ CREATE TABLE IF NOT EXISTS users (
     language      TEXT NOT NULL DEFAULT 'en'           -- spec 9: of the last login
 );
 
+-- The admins, whom new orders and customer messages are mailed to: found by an index,
+-- not by reading every user.
+CREATE INDEX IF NOT EXISTS users_role_email ON users (role, email);
+
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash   BLOB PRIMARY KEY,                     -- sha256 of the token; the token itself is never stored
     user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,

@@ -3,6 +3,10 @@
 ALTER TABLE users ADD COLUMN notify_email INTEGER NOT NULL DEFAULT 1;  -- 0: no mail
 ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT 'en';      -- of the last login
 
+-- The admins, whom new orders and customer messages are mailed to: found by an index,
+-- not by reading every user.
+CREATE INDEX IF NOT EXISTS users_role_email ON users (role, email);
+
 CREATE TABLE IF NOT EXISTS webhooks (
     id           INTEGER PRIMARY KEY,
     url          TEXT NOT NULL,
