@@ -157,7 +157,10 @@ def server_log(request):
 
 
 @pytest.fixture
-async def client(aiohttp_client, config, server_log):
+async def client(config, server_log, aiohttp_client):
+    # aiohttp_client comes last so that it is torn down first: the server stops (its
+    # pool closed, its workers ended) before the database is dropped and before its
+    # log is checked. The other way round, DROP SCHEMA raced the outbox worker.
     # No cookie jar: each request is authenticated only by what the test sends. The
     # access log is written as the served app writes it.
     server = TestServer(create_app(config))

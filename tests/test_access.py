@@ -124,7 +124,7 @@ async def test_access_matrix(client, clock, method, path, access):
             assert await send(tokens[caller], order["id"] + 1000) == body
 
 
-async def test_a_route_missing_from_the_access_table_is_refused(aiohttp_client, config, server_log):
+async def test_a_route_missing_from_the_access_table_is_refused(config, server_log, aiohttp_client):
     """Access is granted by the table, never assumed: a route added without an entry
     answers 1002 to everyone, the merchant included, and its handler never runs."""
     ran = []

@@ -31,7 +31,7 @@ WINDOW = 15 * 60
 
 
 @pytest.fixture
-def make_client(aiohttp_client, config):
+def make_client(config, aiohttp_client):
     """A client of the app with some settings changed."""
 
     async def make(**settings):
@@ -627,7 +627,7 @@ async def build_at_migration_2(db: str) -> None:
         conn.execute("PRAGMA user_version = 2")
 
 
-async def test_accounts_made_before_the_namespace_keep_working(aiohttp_client, db, config):
+async def test_accounts_made_before_the_namespace_keep_working(db, config, aiohttp_client):
     await build_at_migration_2(db)
     client = await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
     for fields in ({"user_name": "alice"}, {"email": "alice@x.test"}, {"phone": "555 0100"}):

@@ -431,7 +431,7 @@ async def test_update_keeps_required_fields_and_checks_types(client, patch, mess
 # ---------------------------------------------------------------- create-admin
 
 
-async def test_create_admin_creates_and_promotes(aiohttp_client, tmp_path):
+async def test_create_admin_creates_and_promotes(tmp_path, aiohttp_client):
     from aiohttp import DummyCookieJar
     from orderdesk.app import create_app
     from orderdesk.config import Config

@@ -310,7 +310,7 @@ async def answer_of(client, method: str, path: str, token: str | None, kwargs: d
 
 
 @pytest.fixture
-async def loose_client(aiohttp_client, db, clock, server_log):
+async def loose_client(db, clock, server_log, aiohttp_client):
     """No throttles: the boundary values register and fail logins by the dozen."""
     config = Config(
         db=db,

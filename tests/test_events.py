@@ -361,7 +361,7 @@ async def test_an_idle_stream_gets_a_ping_at_the_configured_interval(client):
     stream.close()
 
 
-async def test_stopping_the_app_ends_open_streams_at_once(aiohttp_client, config, server_log):
+async def test_stopping_the_app_ends_open_streams_at_once(config, server_log, aiohttp_client):
     client = await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
     token, _ = await register(client)
     streams = [await open_stream(client, token) for _ in range(3)]

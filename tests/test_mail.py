@@ -197,7 +197,7 @@ async def test_mail_is_in_the_language_of_the_last_login(client, smtp):
     assert latest["Subject"] == f"New message from the merchant on your order #{order['id']}: 主题"
 
 
-async def test_a_mail_waits_for_an_smtp_server_that_is_down(aiohttp_client, db, clock, server_log):
+async def test_a_mail_waits_for_an_smtp_server_that_is_down(db, clock, server_log, aiohttp_client):
     port = free_port()
     config = Config(
         db=db,

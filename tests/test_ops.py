@@ -17,7 +17,7 @@ SHOP = "https://shop.example.com"
 
 
 @pytest.fixture
-async def cors_client(aiohttp_client, tmp_path):
+async def cors_client(tmp_path, aiohttp_client):
     config = Config(db=str(tmp_path / "cors.db"), cors_origins=(SHOP, "http://localhost:5173"))
     return await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
 

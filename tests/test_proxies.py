@@ -24,7 +24,7 @@ CLIENT_Y = "198.51.100.9"
 
 
 @pytest.fixture
-async def proxied(aiohttp_client, db, clock):
+async def proxied(db, clock, aiohttp_client):
     """The app trusting 127.0.0.1 (the test client's address) as its reverse proxy."""
     config = Config(db=db, session_ttl=3600, clock=clock, trusted_proxies=_networks("127.0.0.1"))
     return await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
@@ -198,7 +198,7 @@ def test_trusted_proxies_from_flags_and_environment():
 
 
 async def test_the_access_log_keeps_its_fields_behind_a_trusted_proxy(
-    aiohttp_client, db, clock, caplog
+    db, clock, caplog, aiohttp_client
 ):
     """The proxy hands the handlers a clone of the request; the access log line, written
     from aiohttp's own request, still has the request id and the envelope's code."""

@@ -209,7 +209,7 @@ def test_maintenance_commands_refuse_a_missing_database(tmp_path, command):
     assert result.returncode == 2 and "no database at" in result.stderr
 
 
-async def test_synchronous_full_is_applied(aiohttp_client, tmp_path):
+async def test_synchronous_full_is_applied(tmp_path, aiohttp_client):
     from orderdesk.app import create_app
     from orderdesk.config import Config
 

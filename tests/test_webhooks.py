@@ -208,7 +208,7 @@ async def _with_attempts(client, admin: str, webhook_id: int, attempts: int) -> 
 
 
 async def test_by_default_a_delivery_is_tried_at_least_6_times_over_24_hours(
-    aiohttp_client, db, clock, server_log
+    db, clock, server_log, aiohttp_client
 ):
     # Sessions outlive the 27 hours the clock is moved through.
     config = Config(db=db, session_ttl=10**6, clock=clock, webhook_allow_private=True)
@@ -293,7 +293,7 @@ PRIVATE_URLS = [
 
 
 @pytest.mark.parametrize("url", PRIVATE_URLS)
-async def test_private_targets_are_refused_when_saved(aiohttp_client, db, clock, server_log, url):
+async def test_private_targets_are_refused_when_saved(db, clock, server_log, url, aiohttp_client):
     config = Config(db=db, session_ttl=3600, clock=clock)
     client = await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
     admin = await make_admin(client)
@@ -317,7 +317,7 @@ async def test_only_http_and_https_urls_are_taken(client, url):
 
 
 async def test_private_targets_are_refused_again_when_delivered(
-    aiohttp_client, db, config, server_log, receiver
+    db, config, server_log, receiver, aiohttp_client
 ):
     """Saved while private targets were allowed, refused once they are not: by name (the
     resolved address is checked before connecting) and as a literal address."""
