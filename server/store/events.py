@@ -1,17 +1,23 @@
 """Events (spec 8): what changed, one row per change, in the change's own transaction.
 
-The event row is the record that live streams (and later webhooks and email) read:
-`type`, the order it is about, the order's owner (who may see it), the order or
-message as the API answers it (`data`, JSON) and when. A change that rolls back takes
-its events with it; a change that changes nothing writes none.
+The event row is the record that live streams (and webhooks and email) read: `type`,
+the order it is about, the order's owner (who may see it), the order or message as the
+API answers it (`data`, JSON) and when. A change that rolls back takes its events with
+it; a change that changes nothing writes none. The events' deliveries (spec 9) are
+written with them.
 
 Ids increase in commit order on both engines. SQLite has one writer at a time. On
 PostgreSQL a sequence value taken early could commit after a larger one, and a reader
 resuming after the larger would skip it; so the insert first takes one
 transaction-level advisory lock (held until commit, and taken as late as possible:
 the events are the last rows an operation writes) and wakes the other app servers
-with pg_notify, all in one statement.
+with pg_notify, in the same statement.
+
+On PostgreSQL each statement is a round trip (issue 17), so the events and their
+deliveries are one statement (see also changes.py).
 """
+
+import functools
 
 from . import outbox
 from .tx import Tx, to_json
@@ -24,18 +30,33 @@ MESSAGE_CREATED = "message.created"
 NOTIFY_CHANNEL = "orderdesk_events"
 EVENT_LOCK = 0x6576656E7473  # "events"
 
-_COLUMNS = "type, comm_order_id, user_id, data, created_time"
-_INSERT = {
-    "sqlite": f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?) RETURNING id",
-    "postgres": f"""
-        INSERT INTO events ({_COLUMNS})
-        SELECT e.type, ?2::bigint, ?3::bigint, e.data::json, ?4::bigint
-        FROM (SELECT pg_advisory_xact_lock({EVENT_LOCK}),
-                     pg_notify('{NOTIFY_CHANNEL}', '')) AS turn,
-             unnest(?1::text[], ?5::text[]) WITH ORDINALITY AS e(type, data, n)
-        ORDER BY e.n
-        RETURNING id""",
-}
+COLUMNS = "type, comm_order_id, user_id, data, created_time"
+# PostgreSQL: the turn that orders event ids, and the wake-up of the other app servers.
+TURN = f"(SELECT pg_advisory_xact_lock({EVENT_LOCK}), pg_notify('{NOTIFY_CHANNEL}', '')) AS turn"
+_SQLITE_INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?) RETURNING id"
+
+
+@functools.cache
+def _postgres_record(notice: str | None) -> str:
+    """The events (types ?1 and data ?5, in order) of order ?2 owned by ?3 at ?4, and
+    their deliveries (due ?6, timestamp ?7, and the mail's facts ?8 when it has one)."""
+    deliveries = outbox.deliveries_ctes(
+        notice,
+        now="?4::bigint",
+        due="?6::bigint",
+        timestamp="?7::text",
+        facts="?8::text",
+        customer="?3::bigint",
+    )
+    return f"""
+        WITH ev AS (
+            INSERT INTO events ({COLUMNS})
+            SELECT e.type, ?2::bigint, ?3::bigint, e.data::json, ?4::bigint
+            FROM {TURN}, unnest(?1::text[], ?5::text[]) WITH ORDINALITY AS e(type, data, n)
+            ORDER BY e.n
+            RETURNING id, type, data),
+        {deliveries}
+        SELECT count(*) FROM notified"""
 
 
 async def record(
@@ -54,20 +75,25 @@ async def record(
     events = [(order_event, order)] if order_event is not None else []
     if message is not None:
         events.append((MESSAGE_CREATED, message))
-    owner = (order["id"], order["user_id"])
+    notice = mail or outbox.mail_notice(
+        order_event,
+        message and message["sender_type"],
+        message and message["message_type"],
+    )
     if tx.dialect == "postgres":
         kinds, data = zip(*((kind, to_json(value)) for kind, value in events), strict=True)
-        rows = await tx.all(_INSERT["postgres"], list(kinds), *owner, now, list(data))
-        ids = [row[0] for row in rows]
-    else:
-        ids = [
-            await tx.value(_INSERT["sqlite"], kind, *owner, to_json(value), now)
-            for kind, value in events
-        ]
+        facts = [] if notice is None else [outbox.mail_facts(notice, order, message)]
+        await tx.value(
+            _postgres_record(notice),
+            *(list(kinds), order["id"], order["user_id"], now, list(data)),
+            *(now * 1000, outbox.rfc3339(now), *facts),
+        )
+        return
     recorded = [
-        (event_id, kind, value) for event_id, (kind, value) in zip(ids, events, strict=True)
-    ]
-    notice = mail or outbox.mail_notice(order_event, message)
+        (await tx.value(_SQLITE_INSERT, kind, order["id"], order["user_id"], to_json(value), now),
+         kind, value)
+        for kind, value in events
+    ]  # fmt: skip
     await outbox.enqueue(tx, recorded, order, message, notice, now)
 
 

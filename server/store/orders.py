@@ -12,8 +12,9 @@ from ..errors import OrderFinal, QuoteChanged, StatusNotAllowed, VersionConflict
 from ..messages import Text
 from ..model import Acceptance, NewOrder, OrderChanges, Page, Status, check_extra_size
 from . import events, outbox
+from .changes import Note, record_change
 from .fields import field_definitions
-from .threads import add_system_message, count_messages, insert_message, last_messages
+from .threads import count_messages, last_messages
 from .tx import ORDER_COLUMNS, Tx, fetch_changeable_order, fetch_order, order_row, to_json
 from .types import ANY_OWNER, OrderFilter, Quote, Row, Sender
 
@@ -54,21 +55,13 @@ async def create_order(tx: Tx, user_id: int, order: NewOrder, now: int) -> Row:
     return created
 
 
-# The seed's update: one statement, scoped to the owner, merging order_extra in the
-# database (json_patch; NULL for a NULL patch, so order_extra then stays).
-_UPDATE_ORDER = f"""
-    UPDATE comm_orders SET
-        title = coalesce(?1, title),
-        content = coalesce(?2, content),
-        phone = coalesce(?3, phone),
-        images = coalesce(?4, images),
-        event_date = coalesce(?5, event_date),
-        order_extra = coalesce(json_patch(order_extra, ?6), order_extra),
-        status = ?7,
-        version = version + 1,
-        updated_time = ?8
-    WHERE id = ?9 AND user_id = ?10
-    RETURNING {ORDER_COLUMNS}"""
+# The seed's update, scoped to the owner (changes.record_change adds `WHERE id = ? AND
+# user_id = ?`), merging order_extra in the database (json_patch; NULL for a NULL patch,
+# so order_extra then stays).
+_UPDATE_ORDER = """title = coalesce(?, title), content = coalesce(?, content),
+    phone = coalesce(?, phone), images = coalesce(?, images),
+    event_date = coalesce(?, event_date),
+    order_extra = coalesce(json_patch(order_extra, ?), order_extra), status = ?"""
 
 _MISSING = object()
 
@@ -140,14 +133,15 @@ async def update_order(
         # The customer may no longer accept a quote made for other requirements.
         status = Status.IN_COMMUNICATION
     images = None if changes.images is None else to_json(changes.images)
-    row = await tx.one(
+    new, _ = await record_change(
+        tx,
+        old,
         _UPDATE_ORDER,
-        *(changes.title, changes.content, changes.phone, images, changes.event_date, extra),
-        *(status, now, order_id, owner_id),
+        (changes.title, changes.content, changes.phone, images, changes.event_date, extra, status),
+        Note("order updated: " + ", ".join(changed)),
+        now,
+        images=changes.images,
     )
-    new = order_row(tx, row)
-    note = await add_system_message(tx, order_id, "order updated: " + ", ".join(changed), now)
-    await events.record(tx, new, events.ORDER_UPDATED, note, now)
     return new
 
 
@@ -162,39 +156,28 @@ async def move_status(
     now: int,
 ) -> Row:
     """One status move with its system message and events (reject, cancel)."""
-    order, note = await _move_status(tx, order_id, owner_id, allowed, refusal, status, message, now)
+    old = await _movable(tx, order_id, owner_id, allowed, refusal)
     mail = outbox.REJECTED if status == Status.REJECTED else outbox.CANCELLED
-    await events.record(tx, order, events.ORDER_UPDATED, note, now, mail)
+    order, _ = await record_change(tx, old, "status = ?", (status,), Note(message), now, mail)
     return order
 
 
-async def _move_status(
+async def _movable(
     tx: Tx,
     order_id: int,
     owner_id: int | None,
     allowed: tuple[Status, ...],
     refusal: Text,
-    status: Status,
-    message: str,
-    now: int,
     seen: Acceptance | None = None,
-) -> tuple[Row, Row]:
-    """A status move and its system message, both returned; refused unless the order is
-    in `allowed` and, for an accept, still has the version and price the customer saw."""
-    old = await fetch_order(tx, order_id, owner_id)
+) -> Row:
+    """The order, locked, unless it is not in `allowed` or, for an accept, no longer has
+    the version and price the customer saw."""
+    old = order_row(tx, await fetch_order(tx, order_id, owner_id))
     if old["status"] not in allowed:
         raise StatusNotAllowed(refusal)
     if seen is not None:
         _check_accept_guards(old, seen)
-    row = await tx.one(
-        f"""UPDATE comm_orders SET status = ?, version = version + 1, updated_time = ?
-            WHERE id = ? RETURNING {ORDER_COLUMNS}""",
-        status,
-        now,
-        order_id,
-    )
-    note = await add_system_message(tx, order_id, message, now)
-    return order_row(tx, row), note
+    return old
 
 
 def with_note(text: str, label: str, note: str) -> str:
@@ -210,52 +193,41 @@ def _check_accept_guards(order: Mapping[str, Any], seen: Acceptance) -> None:
 
 async def accept_quote(tx: Tx, accepted: Acceptance, owner_id: int, now: int) -> Row:
     order_id, remark = accepted.order_id, accepted.remark
-    order, note = await _move_status(
-        tx,
-        order_id,
-        owner_id,
-        (Status.QUOTED,),
-        M.ONLY_QUOTED_ACCEPT,
-        Status.ACCEPTED,
-        with_note("quote accepted", "remark", remark),
-        now,
-        seen=accepted,
+    old = await _movable(
+        tx, order_id, owner_id, (Status.QUOTED,), M.ONLY_QUOTED_ACCEPT, seen=accepted
     )
     purchase_id = await tx.value(
         """INSERT INTO orders (user_id, comm_order_id, amount, status, remark, created_time)
            VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
         owner_id,
         order_id,
-        order["quote_price"],
+        old["quote_price"],
         model.PURCHASE_ORDER_STATUS,
         remark,
         now,
     )
-    await tx.run("UPDATE comm_orders SET order_id = ? WHERE id = ?", purchase_id, order_id)
-    order["order_id"] = purchase_id
-    await events.record(tx, order, events.ORDER_UPDATED, note, now, outbox.ACCEPTED)
+    order, _ = await record_change(
+        tx,
+        old,
+        "status = ?, order_id = ?",
+        (Status.ACCEPTED, purchase_id),
+        Note(with_note("quote accepted", "remark", remark)),
+        now,
+        outbox.ACCEPTED,
+    )
     return order
 
 
 async def quote_order(tx: Tx, order_id: int, admin: Sender, quote: Quote, now: int) -> Row:
-    old = await fetch_order(tx, order_id, ANY_OWNER)
-    if old["status"] not in model.QUOTABLE_STATUSES:
-        raise StatusNotAllowed(M.CANNOT_QUOTE)
-    row = await tx.one(
-        f"""UPDATE comm_orders SET status = ?, quote_price = ?, quote_content = ?,
-                admin_id = ?, version = version + 1, updated_time = ?
-            WHERE id = ? RETURNING {ORDER_COLUMNS}""",
-        Status.QUOTED,
-        quote.price,
-        quote.content,
-        admin.user_id,
+    old = await _movable(tx, order_id, ANY_OWNER, model.QUOTABLE_STATUSES, M.CANNOT_QUOTE)
+    order, _ = await record_change(
+        tx,
+        old,
+        "status = ?, quote_price = ?, quote_content = ?, admin_id = ?",
+        (Status.QUOTED, quote.price, quote.content, admin.user_id),
+        Note(f"quote: {quote.price}\n{quote.content}", admin, "quote"),
         now,
-        order_id,
     )
-    content = f"quote: {quote.price}\n{quote.content}"
-    note = await insert_message(tx, order_id, admin, "quote", content, now)
-    order = order_row(tx, row)
-    await events.record(tx, order, events.ORDER_UPDATED, note, now)
     return order
 
 
@@ -270,24 +242,19 @@ STATUS_NAMES = {
 
 
 async def set_order_status(tx: Tx, order_id: int, admin: Sender, status: Status, now: int) -> Row:
-    old = await fetch_changeable_order(tx, order_id, ANY_OWNER)
+    old = order_row(tx, await fetch_changeable_order(tx, order_id, ANY_OWNER))
     if old["status"] == status:
-        return order_row(tx, old)
-    row = await tx.one(
-        f"""UPDATE comm_orders SET status = ?, admin_id = ?, version = version + 1,
-                updated_time = ?
-            WHERE id = ? RETURNING {ORDER_COLUMNS}""",
-        status,
-        admin.user_id,
-        now,
-        order_id,
-    )
+        return old
     moved = f"{STATUS_NAMES[Status(old['status'])]} → {STATUS_NAMES[status]}"
-    note = await add_system_message(
-        tx, order_id, f"status changed by {admin.user_name}: {moved}", now
+    order, _ = await record_change(
+        tx,
+        old,
+        "status = ?, admin_id = ?",
+        (status, admin.user_id),
+        Note(f"status changed by {admin.user_name}: {moved}"),
+        now,
+        outbox.STATUS_CHANGED,
     )
-    order = order_row(tx, row)
-    await events.record(tx, order, events.ORDER_UPDATED, note, now, outbox.STATUS_CHANGED)
     return order
 
 
@@ -301,20 +268,18 @@ async def set_order_images(
     changed = [name for name, value in sent.items() if value not in (None, old[name])]
     if not changed:
         return old
-    row = await tx.one(
-        f"""UPDATE comm_orders SET
-                sketch_images = coalesce(?, sketch_images),
-                finished_images = coalesce(?, finished_images),
-                version = version + 1, updated_time = ?
-            WHERE id = ? RETURNING {ORDER_COLUMNS}""",
-        None if sketch is None else to_json(sketch),
-        None if finished is None else to_json(finished),
+    order, _ = await record_change(
+        tx,
+        old,
+        """sketch_images = coalesce(?, sketch_images),
+           finished_images = coalesce(?, finished_images)""",
+        (
+            None if sketch is None else to_json(sketch),
+            None if finished is None else to_json(finished),
+        ),
+        Note("images updated: " + ", ".join(changed)),
         now,
-        order_id,
     )
-    note = await add_system_message(tx, order_id, "images updated: " + ", ".join(changed), now)
-    order = order_row(tx, row)
-    await events.record(tx, order, events.ORDER_UPDATED, note, now)
     return order
 
 

@@ -8,6 +8,7 @@ sets a lease, and on PostgreSQL skips rows another app server has locked, so eac
 attempt is made by one server only; the attempt's outcome is written afterwards.
 """
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,77 +36,117 @@ TO_ADMINS = frozenset({NEW_ORDER, CUSTOMER_MESSAGE, ACCEPTED, REJECTED, CANCELLE
 NOTIFY_CHANNEL = "orderdesk_outbox"
 
 
-def _notifying(insert: str) -> dict[str, str]:
-    """An INSERT of deliveries per engine: on PostgreSQL it also notifies the workers
-    (delivered at commit) when it added any row."""
-    return {
-        "sqlite": insert,
-        "postgres": f"""WITH added AS ({insert} RETURNING 1)
-                        SELECT pg_notify('{NOTIFY_CHANNEL}', '')
-                        WHERE EXISTS (SELECT 1 FROM added)""",
-    }
-
-
 WEBHOOK_COLUMNS = "id, url, events, description, enabled, created_time"
 DELIVERY_COLUMNS = """id, event_id, event_type, attempts, status, http_status, error,
     created_time, next_attempt_ms"""
 
 
+def _wanted_by_webhook(kind: str) -> str:
+    """The enabled webhooks `w` whose `events` match the event type `kind` (SQL). Event
+    types are known words without LIKE wildcards, so a plain LIKE on the stored list."""
+    return f"""w.enabled = 1 AND (w.events LIKE '%"*"%' OR w.events LIKE '%"' || {kind} || '"%')"""
+
+
+def _mail_recipients(notice: str, customer: str) -> str:
+    """The users `u` a mail goes to (SQL), found by an index: the admins (users_role_email)
+    or the order's customer, `customer` (the primary key); only those with an email who
+    have not turned mail off. The address and language are read when the mail is sent."""
+    whom = "u.role = 'admin'" if notice in TO_ADMINS else f"u.id = {customer}"
+    return f"{whom} AND u.email IS NOT NULL AND u.email <> '' AND u.notify_email = 1"
+
+
 def _webhook_deliveries(events: int) -> str:
-    """One statement for the deliveries of `events` events to every enabled webhook whose
-    `events` match: (event id, type, body) rows, then the time and the due time. Event
-    types are known words without LIKE wildcards, so the match is a plain LIKE on the
-    stored JSON list. (A VALUES list names its columns column1... on both engines.)"""
-    rows = ", ".join(
-        f"(CAST(?{3 * n + 1} AS BIGINT), CAST(?{3 * n + 2} AS TEXT), CAST(?{3 * n + 3} AS TEXT))"
-        for n in range(events)
-    )
+    """SQLite: the deliveries of `events` events to every webhook that wants them, from
+    (event id, type, body) rows, then the time and the due time. (A VALUES list names its
+    columns column1...)"""
+    rows = ", ".join(f"(?{3 * n + 1}, ?{3 * n + 2}, ?{3 * n + 3})" for n in range(events))
     now, due = 3 * events + 1, 3 * events + 2
     return f"""
         INSERT INTO deliveries (webhook_id, event_id, event_type, payload, created_time,
                                 next_attempt_ms)
-        SELECT w.id, e.column1, e.column2, e.column3, CAST(?{now} AS BIGINT),
-               CAST(?{due} AS BIGINT)
-        FROM webhooks w JOIN (VALUES {rows}) AS e
-          ON w.enabled = 1
-         AND (w.events LIKE '%"*"%' OR w.events LIKE '%"' || e.column2 || '"%')
+        SELECT w.id, e.column1, e.column2, e.column3, ?{now}, ?{due}
+        FROM webhooks w JOIN (VALUES {rows}) AS e ON {_wanted_by_webhook("e.column2")}
         ORDER BY e.column1, w.id"""
 
 
 # A change records one or two events.
-_WEBHOOK_DELIVERIES = {events: _notifying(_webhook_deliveries(events)) for events in (1, 2)}
-# Mail goes to users with an email who have not turned it off; the address and the
-# language are read when the mail is sent.
-_MAIL_RECIPIENTS = """email IS NOT NULL AND email <> '' AND notify_email = 1"""
-_MAIL_INSERT = """
-    INSERT INTO deliveries (recipient_id, event_id, event_type, payload, created_time,
-                            next_attempt_ms)
-    SELECT id, CAST(?1 AS BIGINT), CAST(?2 AS TEXT), CAST(?3 AS TEXT), CAST(?4 AS BIGINT),
-           CAST(?5 AS BIGINT)
-    FROM users"""
-# Two statements, so each finds its users by an index: the admins (users_admins, a
-# partial index) or the one customer (the primary key).
-_MAIL_DELIVERIES = {
-    "admins": _notifying(f"{_MAIL_INSERT} WHERE role = 'admin' AND {_MAIL_RECIPIENTS}"),
-    "customer": _notifying(f"{_MAIL_INSERT} WHERE id = CAST(?6 AS BIGINT) AND {_MAIL_RECIPIENTS}"),
-}
+_WEBHOOK_DELIVERIES = {events: _webhook_deliveries(events) for events in (1, 2)}
+
+
+@functools.cache
+def _mail_deliveries(notice: str) -> str:
+    """SQLite: the mail deliveries of one event: its id and type, the facts, the time,
+    the due time and, for a mail to the customer, the order's owner."""
+    return f"""
+        INSERT INTO deliveries (recipient_id, event_id, event_type, payload, created_time,
+                                next_attempt_ms)
+        SELECT u.id, ?1, ?2, ?3, ?4, ?5 FROM users u WHERE {_mail_recipients(notice, "?6")}"""
+
+
+def deliveries_ctes(
+    notice: str | None,
+    *,
+    now: str,
+    due: str,
+    timestamp: str,
+    facts: str,
+    customer: str,
+    facts_from: str = "",
+) -> str:
+    """PostgreSQL: the deliveries of the events a statement inserts, as more of its CTEs.
+    The statement's CTE `ev` returns the events' id, type and data; the arguments are SQL
+    expressions (`facts_from`: more FROM items they read). The last CTE, `notified`,
+    wakes the app servers' workers (at commit) when a delivery was added: the statement
+    must read it."""
+    mails = ""
+    added = "EXISTS (SELECT 1 FROM hooks)"
+    if notice is not None:
+        mails = f"""
+        mails AS (
+            INSERT INTO deliveries (recipient_id, event_id, event_type, payload,
+                                    created_time, next_attempt_ms)
+            SELECT u.id, first.id, first.type, {facts}, {now}, {due}
+            FROM users u, (SELECT id, type FROM ev ORDER BY id LIMIT 1) AS first{facts_from}
+            WHERE {_mail_recipients(notice, customer)}
+            RETURNING 1),"""
+        added += " OR EXISTS (SELECT 1 FROM mails)"
+    # The body is {"type", "timestamp", "data"} written as compactly as orjson writes it.
+    return f"""
+        hooks AS (
+            INSERT INTO deliveries (webhook_id, event_id, event_type, payload, created_time,
+                                    next_attempt_ms)
+            SELECT w.id, ev.id, ev.type,
+                   '{{"type":' || to_json(ev.type)::text || ',"timestamp":'
+                   || to_json({timestamp})::text || ',"data":' || ev.data::text || '}}',
+                   {now}, {due}
+            FROM webhooks w JOIN ev ON {_wanted_by_webhook("ev.type")}
+            ORDER BY ev.id, w.id
+            RETURNING 1),{mails}
+        notified AS (SELECT pg_notify('{NOTIFY_CHANNEL}', '') WHERE {added})"""
 
 
 def rfc3339(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def mail_notice(order_event: str | None, message: Row | None) -> str | None:
-    """The mail a change sends, judged from its message when the caller named none."""
+def mail_notice(order_event: str | None, sender_type: str | None, message_type: str) -> str | None:
+    """The mail a change sends, judged from its message's sender and kind when the caller
+    named none."""
     if order_event == "order.created":
         return NEW_ORDER
-    if message is None:
-        return None
-    if message["sender_type"] == "user":
+    if sender_type == "user":
         return CUSTOMER_MESSAGE
-    if message["sender_type"] == "admin":
-        return QUOTED if message["message_type"] == "quote" else MERCHANT_MESSAGE
+    if sender_type == "admin":
+        return QUOTED if message_type == "quote" else MERCHANT_MESSAGE
     return None
+
+
+def mail_facts(notice: str, order: Row, message: Row | None) -> str:
+    """What the mail says (the worker writes it in the recipient's language)."""
+    detail = message["content"] if message is not None else ""
+    return to_json(
+        {"notice": notice, "order_id": order["id"], "title": order["title"], "detail": detail}
+    )
 
 
 async def enqueue(
@@ -116,26 +157,17 @@ async def enqueue(
     notice: str | None,
     now: int,
 ) -> None:
-    """The deliveries of the events just recorded: (event id, type, data) each."""
+    """SQLite: the deliveries of the events just recorded, (event id, type, data) each."""
     due_ms = now * 1000
     values = []
     for event_id, kind, data in recorded:
         values += [event_id, kind, to_json({"type": kind, "timestamp": rfc3339(now), "data": data})]
-    await tx.run(_WEBHOOK_DELIVERIES[len(recorded)][tx.dialect], *values, now, due_ms)
-    if notice is None:
-        return
-    facts = {
-        "notice": notice,
-        "order_id": order["id"],
-        "title": order["title"],
-        "detail": message["content"] if message is not None else "",
-    }
-    event_id, kind, _ = recorded[0]
-    mail = (event_id, kind, to_json(facts), now, due_ms)
-    if notice in TO_ADMINS:
-        await tx.run(_MAIL_DELIVERIES["admins"][tx.dialect], *mail)
-    else:
-        await tx.run(_MAIL_DELIVERIES["customer"][tx.dialect], *mail, order["user_id"])
+    await tx.run(_WEBHOOK_DELIVERIES[len(recorded)], *values, now, due_ms)
+    if notice is not None:
+        event_id, kind, _ = recorded[0]
+        facts = mail_facts(notice, order, message)
+        customer = [] if notice in TO_ADMINS else [order["user_id"]]
+        await tx.run(_mail_deliveries(notice), event_id, kind, facts, now, due_ms, *customer)
 
 
 # ---------------------------------------------------------------- webhooks

@@ -7,7 +7,8 @@ pair serialize on an advisory lock, and sessions are read from the database on e
 request, so a logout on one server holds on all of them.
 
 Round trips are what an operation costs here (issue 17: an authenticated update takes
-5: the session, BEGIN, the locked read, the update with its message, COMMIT):
+5: the session, BEGIN, the locked read, one statement writing the order with its
+message, events and deliveries (changes.py), COMMIT):
 - the session is read by one statement outside a transaction, which also reads the
   version of the field definitions (the settings row's xmin: every write of the row
   gives it a new one), so the definitions are kept in memory and read again only when

@@ -1,43 +1,12 @@
 """An order's message thread: system, customer and merchant messages."""
 
 from .. import messages as M
-from .. import model
 from ..errors import StatusNotAllowed
 from ..model import NewMessage, Page, Status
 from . import events
-from .tx import MESSAGE_COLUMNS, ORDER_COLUMNS, Tx, fetch_order, order_row
+from .changes import Note, insert_message, record_change
+from .tx import MESSAGE_COLUMNS, Tx, fetch_order, order_row
 from .types import Row, Sender
-
-
-async def add_system_message(tx: Tx, order_id: int, content: str, now: int) -> Row:
-    row = await tx.one(
-        f"""INSERT INTO messages (comm_order_id, sender_id, sender_type, sender_name,
-                                  message_type, content, created_time)
-            VALUES (?, 0, 'system', ?, 'text', ?, ?) RETURNING {MESSAGE_COLUMNS}""",
-        order_id,
-        model.SYSTEM_SENDER_NAME,
-        content,
-        now,
-    )
-    return dict(row)
-
-
-async def insert_message(
-    tx: Tx, order_id: int, sender: Sender, kind: str, content: str, now: int
-) -> Row:
-    row = await tx.one(
-        f"""INSERT INTO messages (comm_order_id, sender_id, sender_type, sender_name,
-                                  message_type, content, created_time)
-            VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {MESSAGE_COLUMNS}""",
-        order_id,
-        sender.user_id,
-        sender.sender_type,
-        sender.user_name,
-        kind,
-        content,
-        now,
-    )
-    return dict(row)
 
 
 async def add_message(
@@ -46,24 +15,16 @@ async def add_message(
     order = await fetch_order(tx, message.comm_order_id, owner_id)
     if order["status"] == Status.CANCELLED:
         raise StatusNotAllowed(M.MESSAGES_CLOSED)
-    moved = None
+    note = Note(message.content, sender, message.message_type)
     if sender.sender_type == "admin" and order["status"] == Status.PENDING:
-        moved = await tx.one(
-            f"""UPDATE comm_orders SET status = ?, admin_id = ?, version = version + 1,
-                    updated_time = ?
-                WHERE id = ? RETURNING {ORDER_COLUMNS}""",
-            Status.IN_COMMUNICATION,
-            sender.user_id,
-            now,
-            order["id"],
+        # The merchant's first word moves a pending order into communication.
+        moved = (Status.IN_COMMUNICATION, sender.user_id)
+        _, stored = await record_change(
+            tx, order_row(tx, order), "status = ?, admin_id = ?", moved, note, now
         )
-    stored = await insert_message(
-        tx, order["id"], sender, message.message_type, message.content, now
-    )
-    if moved is None:
-        await events.record(tx, dict(order), None, stored, now)
-    else:
-        await events.record(tx, order_row(tx, moved), events.ORDER_UPDATED, stored, now)
+        return stored
+    stored = await insert_message(tx, order["id"], sender, note.kind, note.content, now)
+    await events.record(tx, dict(order), None, stored, now)
     return stored
 
 

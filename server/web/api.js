@@ -25,10 +25,12 @@ export async function api(method, path, body, query) {
 }
 
 // Live events (spec 8): the caller's events from GET /api/events, as onEvent(type, data).
-// When a connection drops, the browser reconnects by itself and sends Last-Event-ID, so
-// the server replays what was missed. If the server refuses the stream instead (a JSON
-// answer, e.g. the session ended), EventSource gives up: a new one is opened after a
-// pause and onGap() lets the view reload what it may have missed. Returns a stop function.
+// A stream carries what commits after it opened, so when each stream is first connected,
+// onGap() lets the view reload what changed since it was drawn. When a connection drops,
+// the browser reconnects by itself and sends Last-Event-ID, so the server replays what
+// was missed. If the server refuses the stream instead (a JSON answer, e.g. the session
+// ended), EventSource gives up, and a new one is opened after a pause. Returns a stop
+// function.
 const EVENT_TYPES = ["order.created", "order.updated", "message.created"];
 const REOPEN_MS = 3000;
 
@@ -42,9 +44,10 @@ export function listen(query, onEvent, onGap) {
     for (const type of EVENT_TYPES) {
       source.addEventListener(type, (event) => onEvent(type, JSON.parse(event.data)));
     }
+    source.addEventListener("open", onGap, { once: true });
     source.addEventListener("error", () => {
       if (source.readyState !== EventSource.CLOSED) return; // reconnecting by itself
-      timer = setTimeout(() => { open(); onGap(); }, REOPEN_MS);
+      timer = setTimeout(open, REOPEN_MS);
     });
   };
   open();

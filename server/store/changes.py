@@ -1,0 +1,147 @@
+"""A change to an order, written whole: the order's UPDATE, the message that tells of it
+in the thread, its two events and their deliveries (spec 4, 8, 9).
+
+On SQLite these are statements in turn on the writer's thread. On PostgreSQL every
+statement is a round trip, so they are one statement whose CTEs hand each other the
+rows they wrote (issue 17: an authenticated update costs 5 round trips: the session,
+BEGIN, the locked read, this statement, COMMIT). The order and message in its events
+are built by the database from the rows it wrote, exactly as the API answers them.
+"""
+
+import functools
+import re
+from dataclasses import dataclass
+
+import orjson
+
+from .. import model
+from . import events, outbox
+from .events import COLUMNS as EVENT_COLUMNS
+from .events import MESSAGE_CREATED, ORDER_UPDATED, TURN
+from .tx import MESSAGE_COLUMNS, ORDER_COLUMNS, Tx, order_row
+from .types import Row, Sender
+
+SYSTEM = Sender(0, model.SYSTEM_SENDER_NAME, "system")
+
+
+async def insert_message(
+    tx: Tx, order_id: int, sender: Sender, kind: str, content: str, now: int
+) -> Row:
+    row = await tx.one(
+        f"""INSERT INTO messages (comm_order_id, sender_id, sender_type, sender_name,
+                                  message_type, content, created_time)
+            VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {MESSAGE_COLUMNS}""",
+        order_id,
+        sender.user_id,
+        sender.sender_type,
+        sender.user_name,
+        kind,
+        content,
+        now,
+    )
+    return dict(row)
+
+
+@dataclass(frozen=True)
+class Note:
+    """The message a change to an order writes into its thread."""
+
+    content: str
+    sender: Sender = SYSTEM
+    kind: str = "text"
+
+
+_PLAIN_PLACEHOLDER = re.compile(r"\?(?!\d)")
+# The parameters record_change's PostgreSQL statement numbers itself; the assignments'
+# values follow them, then the mail's notice when there is one.
+_CHANGE_PARAMETERS = 11
+
+
+@functools.cache
+def _postgres_change(assignments: str, notice: str | None) -> str:
+    """An order's UPDATE (?1 now, ?2 the order, ?3 its owner; `assignments`, whose `?`s
+    take ?12...), its message (sender ?4-?6, kind ?7, content ?8), its two events (the
+    order's `thumb` ?9), their deliveries (due ?10, timestamp ?11, and the mail's notice
+    last), as one statement returning the order and the message as JSON."""
+    numbers = iter(range(_CHANGE_PARAMETERS + 1, 1000))
+    assignments = _PLAIN_PLACEHOLDER.sub(lambda _: f"?{next(numbers)}", assignments)
+    deliveries = outbox.deliveries_ctes(
+        notice,
+        now="?1::bigint",
+        due="?10::bigint",
+        timestamp="?11::text",
+        facts=f"""json_build_object('notice', ?{next(numbers)}::text, 'order_id', o.id,
+                                    'title', o.title, 'detail', m.content)::text""",
+        customer="o.user_id",
+        facts_from=", o, m",
+    )
+    return f"""
+        WITH o AS (
+            UPDATE comm_orders SET {assignments}, version = version + 1,
+                                   updated_time = ?1::bigint
+            WHERE id = ?2::bigint AND user_id = ?3::bigint
+            RETURNING {ORDER_COLUMNS}),
+        shown AS (SELECT o.*, ?9::text AS thumb FROM o),
+        m AS (
+            INSERT INTO messages (comm_order_id, sender_id, sender_type, sender_name,
+                                  message_type, content, created_time)
+            SELECT o.id, ?4::bigint, ?5::text, ?6::text, ?7::text, ?8::text, ?1::bigint
+            FROM o
+            RETURNING {MESSAGE_COLUMNS}),
+        ev AS (
+            INSERT INTO events ({EVENT_COLUMNS})
+            SELECT e.type, o.id, o.user_id, e.data, ?1::bigint
+            FROM {TURN}, o, (
+                SELECT 1, '{ORDER_UPDATED}', (SELECT row_to_json(shown) FROM shown)
+                UNION ALL
+                SELECT 2, '{MESSAGE_CREATED}', (SELECT row_to_json(m) FROM m)
+            ) AS e(n, type, data)
+            ORDER BY e.n
+            RETURNING id, type, data),
+        {deliveries}
+        SELECT (SELECT row_to_json(shown)::text FROM shown) AS order_json,
+               (SELECT row_to_json(m)::text FROM m) AS message_json,
+               (SELECT count(*) FROM notified) AS woken"""
+
+
+@functools.cache
+def sqlite_update(assignments: str) -> str:
+    """The order's UPDATE: `assignments`' values, then the time, the order and its owner."""
+    return f"""UPDATE comm_orders SET {assignments}, version = version + 1, updated_time = ?
+               WHERE id = ? AND user_id = ? RETURNING {ORDER_COLUMNS}"""
+
+
+async def record_change(
+    tx: Tx,
+    old: Row,
+    assignments: str,
+    values: tuple,
+    note: Note,
+    now: int,
+    mail: str | None = None,
+    images: list[str] | None = None,
+) -> tuple[Row, Row]:
+    """A change to the order `old` (read and locked by the caller, as order_row gives
+    it; `images` when the change sets them, for the order's thumb): its UPDATE
+    (`assignments` with their `values`; the version and the time are bumped), the `note`
+    that tells of it, its ORDER_UPDATED and MESSAGE_CREATED events and their deliveries.
+    Returns the order and the message as the API answers them. On SQLite these are
+    statements in turn; on PostgreSQL one statement."""
+    if tx.dialect == "postgres":
+        notice = mail or outbox.mail_notice(ORDER_UPDATED, note.sender.sender_type, note.kind)
+        thumb = old["thumb"] if images is None else model.order_thumb(images)
+        sender = note.sender
+        row = await tx.one(
+            _postgres_change(assignments, notice),
+            *(now, old["id"], old["user_id"]),
+            *(sender.user_id, sender.sender_type, sender.user_name, note.kind, note.content),
+            *(thumb, now * 1000, outbox.rfc3339(now)),
+            *values,
+            *([] if notice is None else [notice]),
+        )
+        return orjson.loads(row["order_json"]), orjson.loads(row["message_json"])
+    row = await tx.one(sqlite_update(assignments), *values, now, old["id"], old["user_id"])
+    order = order_row(tx, row)
+    message = await insert_message(tx, order["id"], note.sender, note.kind, note.content, now)
+    await events.record(tx, order, ORDER_UPDATED, message, now, mail)
+    return order, message
