@@ -16,6 +16,7 @@ any server answered anything but code 0 during a measured run.
 import argparse
 import asyncio
 import json
+import os
 import re
 import shutil
 import signal
@@ -95,6 +96,20 @@ async def run_sql(url: str, sql: str) -> None:
         await conn.close()
 
 
+# As the issue measured it: each server (its threads too) on one core and wrk on another,
+# so they do not take turns on the same core. --no-pin lets the OS place them.
+CORES = sorted(os.sched_getaffinity(0))
+PINS: dict[str, set[int] | None] = (
+    {"server": {CORES[-1]}, "wrk": {CORES[0]}} if len(CORES) > 1 else {"server": None, "wrk": None}
+)
+
+
+def pinned(role: str):
+    """A preexec_fn that pins a child to the cores of its role (None: not pinned)."""
+    cores = PINS[role]
+    return None if cores is None else (lambda: os.sched_setaffinity(0, cores))
+
+
 class Server:
     """A server process on a free port, with its peak RSS read before it stops."""
 
@@ -106,6 +121,7 @@ class Server:
                 cwd=ROOT,
                 stdout=log_file,
                 stderr=log_file,
+                preexec_fn=pinned("server"),
             )
         deadline = time.monotonic() + 30
         while True:
@@ -158,7 +174,7 @@ def wrk(url: str, mode: str, sessions: Path, seconds: int, connections: int) -> 
     output = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
          "-s", str(BENCH / "orderdesk.lua"), url, "--", mode, str(sessions)],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, preexec_fn=pinned("wrk"),
     ).stdout  # fmt: skip
 
     def latency(percent: str) -> float:
@@ -215,7 +231,12 @@ def main() -> int:
     parser.add_argument(
         "--no-peer", action="store_true", help="skip the FastAPI + uvicorn peer and the asyncio run"
     )
+    parser.add_argument(
+        "--no-pin", action="store_true", help="do not pin the servers and wrk to separate cores"
+    )
     args = parser.parse_args()
+    if args.no_pin:
+        PINS.update(server=None, wrk=None)
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk (Debian) or see github.com/wg/wrk")
     sizes = [int(n) for n in args.orders.split(",")]

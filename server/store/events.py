@@ -89,11 +89,11 @@ async def record(
             *(now * 1000, outbox.rfc3339(now), *facts),
         )
         return
-    recorded = [
-        (await tx.value(_SQLITE_INSERT, kind, order["id"], order["user_id"], to_json(value), now),
-         kind, value)
-        for kind, value in events
-    ]  # fmt: skip
+    recorded = []
+    for kind, value in events:
+        data = to_json(value)
+        event_id = await tx.value(_SQLITE_INSERT, kind, order["id"], order["user_id"], data, now)
+        recorded.append((event_id, kind, data))
     await outbox.enqueue(tx, recorded, order, message, notice, now)
 
 

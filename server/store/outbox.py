@@ -125,6 +125,7 @@ def deliveries_ctes(
         notified AS (SELECT pg_notify('{NOTIFY_CHANNEL}', '') WHERE {added})"""
 
 
+@functools.lru_cache(maxsize=4)  # changes come in bursts within the same second
 def rfc3339(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -151,17 +152,21 @@ def mail_facts(notice: str, order: Row, message: Row | None) -> str:
 
 async def enqueue(
     tx: Tx,
-    recorded: list[tuple[int, str, Any]],
+    recorded: list[tuple[int, str, str]],
     order: Row,
     message: Row | None,
     notice: str | None,
     now: int,
 ) -> None:
-    """SQLite: the deliveries of the events just recorded, (event id, type, data) each."""
+    """SQLite: the deliveries of the events just recorded, (event id, type, data as
+    JSON) each. The body is {"type", "timestamp", "data"}, written around the event's
+    JSON rather than serializing the order again (the type and the time need no
+    escaping)."""
     due_ms = now * 1000
     values = []
     for event_id, kind, data in recorded:
-        values += [event_id, kind, to_json({"type": kind, "timestamp": rfc3339(now), "data": data})]
+        body = f'{{"type":"{kind}","timestamp":"{rfc3339(now)}","data":{data}}}'
+        values += [event_id, kind, body]
     await tx.run(_WEBHOOK_DELIVERIES[len(recorded)], *values, now, due_ms)
     if notice is not None:
         event_id, kind, _ = recorded[0]
