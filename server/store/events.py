@@ -33,7 +33,12 @@ EVENT_LOCK = 0x6576656E7473  # "events"
 COLUMNS = "type, comm_order_id, user_id, data, created_time"
 # PostgreSQL: the turn that orders event ids, and the wake-up of the other app servers.
 TURN = f"(SELECT pg_advisory_xact_lock({EVENT_LOCK}), pg_notify('{NOTIFY_CHANNEL}', '')) AS turn"
-_SQLITE_INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?) RETURNING id"
+# SQLite: a change's one or two events in one statement. Their ids are consecutive (one
+# writer, one statement), so the last id, which the connection knows, gives them all.
+_SQLITE_INSERT = {
+    count: f"INSERT INTO events ({COLUMNS}) VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * count)
+    for count in (1, 2)
+}
 
 
 @functools.cache
@@ -89,11 +94,11 @@ async def record(
             *(now * 1000, outbox.rfc3339(now), *facts),
         )
         return
-    recorded = []
-    for kind, value in events:
-        data = to_json(value)
-        event_id = await tx.value(_SQLITE_INSERT, kind, order["id"], order["user_id"], data, now)
-        recorded.append((event_id, kind, data))
+    rows = [(kind, to_json(value)) for kind, value in events]
+    values = [v for kind, data in rows for v in (kind, order["id"], order["user_id"], data, now)]
+    last_id = await tx.insert(_SQLITE_INSERT[len(rows)], *values)
+    first_id = last_id - len(rows) + 1
+    recorded = [(first_id + n, kind, data) for n, (kind, data) in enumerate(rows)]
     await outbox.enqueue(tx, recorded, order, message, notice, now)
 
 

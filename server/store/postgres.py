@@ -86,6 +86,10 @@ class PostgresTx:
     async def run_many(self, sql: str, rows: Iterable[tuple]) -> None:
         await self.conn.executemany(_numbered(sql), rows)
 
+    async def insert(self, sql: str, *params: Any) -> int:
+        inserted = f"WITH inserted AS ({sql} RETURNING id) SELECT max(id) FROM inserted"
+        return await self.conn.fetchval(_numbered(inserted), *params)
+
     def json(self, column: Any) -> Any:
         return column  # the jsonb codec has decoded it already
 

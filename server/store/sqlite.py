@@ -62,6 +62,9 @@ class SqliteTx:
     async def run_many(self, sql: str, rows: Iterable[tuple]) -> None:
         self.conn.executemany(sql, rows)
 
+    async def insert(self, sql: str, *params: Any) -> int:
+        return self.conn.execute(sql, params).lastrowid
+
     def json(self, column: str) -> Any:
         return orjson.loads(column)
 

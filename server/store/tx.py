@@ -30,6 +30,10 @@ class Tx(Protocol):
     async def run(self, sql: str, *params: Any) -> None: ...
     async def run_many(self, sql: str, rows: Iterable[tuple]) -> None: ...
 
+    async def insert(self, sql: str, *params: Any) -> int:
+        """Run an INSERT (of one or more rows) and return the id of the last row it
+        wrote. Cheaper than RETURNING on SQLite, where the connection already knows it."""
+
     def json(self, column: Any) -> Any:
         """A JSON column's value as Python data."""
 
