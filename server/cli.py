@@ -57,6 +57,8 @@ def configure_logging(level: str) -> logging.handlers.MemoryHandler:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    # The format shows none of these: a record need not look them up.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     buffered = BatchedLines(
         ACCESS_LOG_BUFFER, flushLevel=logging.ERROR, target=logging.getLogger().handlers[0]
     )

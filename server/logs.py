@@ -26,20 +26,26 @@ class MalformedRequestsAsInfo(logging.Filter):
         return True
 
 
+_LINE = "%s %s %s %s %.1fms"
+
+
 class AccessLogger(AbstractAccessLogger):
     """One line per request, written by aiohttp after the answer is sent: request id,
     method, path, code (the envelope's under /api/, else the HTTP status), duration.
     Never a body, a query string or a token."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        self.logger.info(
-            "%s %s %s %s %.1fms",
+        args = (
             request.get(REQUEST_ID, "-"),  # "-": refused before any middleware ran
             request.method,
             request.path,
             request.get(RESULT_CODE, response.status),
             time * 1000,
         )
+        # The record made directly: Logger.info would also look up its caller's source
+        # line, on every request, for a line that never shows it.
+        logger = self.logger
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, _LINE, args, None))
 
     @property
     def enabled(self) -> bool:

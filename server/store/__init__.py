@@ -303,10 +303,11 @@ class Store(abc.ABC):
         (on PostgreSQL) those of other app servers; called again now and then, so a lost
         listening connection is opened again."""
 
+    @abc.abstractmethod
     async def watch_outbox(self, wake: Callable[[], None]) -> None:
-        """Make sure `wake` is called soon after a commit that added deliveries (spec 9),
-        on any app server; called again now and then, as watch_events."""
-        await self.watch_events(wake)  # one process per SQLite file: after every write
+        """Make sure `wake` is called soon after a commit that gave the delivery worker
+        something to do (spec 9), on any app server; called again now and then, as
+        watch_events."""
 
     async def find_order(self, order_id: int, owner_id: int | None) -> None:
         """Raises OrderNotFound unless the order exists within `owner_id`'s scope."""

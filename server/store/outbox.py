@@ -167,12 +167,15 @@ async def enqueue(
     for event_id, kind, data in recorded:
         body = f'{{"type":"{kind}","timestamp":"{rfc3339(now)}","data":{data}}}'
         values += [event_id, kind, body]
-    await tx.run(_WEBHOOK_DELIVERIES[len(recorded)], *values, now, due_ms)
+    added = await tx.run(_WEBHOOK_DELIVERIES[len(recorded)], *values, now, due_ms)
     if notice is not None:
         event_id, kind, _ = recorded[0]
         facts = mail_facts(notice, order, message)
         customer = [] if notice in TO_ADMINS else [order["user_id"]]
-        await tx.run(_mail_deliveries(notice), event_id, kind, facts, now, due_ms, *customer)
+        sql = _mail_deliveries(notice)
+        added += await tx.run(sql, event_id, kind, facts, now, due_ms, *customer)
+    if added:
+        await tx.wake_outbox()
 
 
 # ---------------------------------------------------------------- webhooks
@@ -281,6 +284,7 @@ async def redeliver(tx: Tx, delivery_id: int, now_ms: int) -> Row:
     )
     if row is None:
         raise Invalid(M.DELIVERY_NOT_FOUND)
+    await tx.wake_outbox()
     return _delivery(row)
 
 

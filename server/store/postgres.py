@@ -80,8 +80,10 @@ class PostgresTx:
     async def value(self, sql: str, *params: Any) -> Any:
         return await self.conn.fetchval(_numbered(sql), *params)
 
-    async def run(self, sql: str, *params: Any) -> None:
-        await self.conn.execute(_numbered(sql), *params)
+    async def run(self, sql: str, *params: Any) -> int:
+        status = await self.conn.execute(_numbered(sql), *params)  # "UPDATE 3", "INSERT 0 1"
+        count = status.rpartition(" ")[2]
+        return int(count) if count.isdigit() else 0
 
     async def run_many(self, sql: str, rows: Iterable[tuple]) -> None:
         await self.conn.executemany(_numbered(sql), rows)
@@ -97,6 +99,10 @@ class PostgresTx:
         if not isinstance(error, asyncpg.UniqueViolationError):
             return None
         return _UNIQUE_INDEXES.get(error.constraint_name)
+
+    async def wake_outbox(self) -> None:
+        # Delivered at COMMIT, to every app server's worker.
+        await self.conn.execute(f"SELECT pg_notify('{outbox.NOTIFY_CHANNEL}', '')")
 
     async def lock(self, name: str) -> None:
         await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", name)

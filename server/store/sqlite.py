@@ -11,6 +11,7 @@ to its end in one go.
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import sqlite3
@@ -45,6 +46,7 @@ class SqliteTx:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self.outbox_woken = False
 
     async def one(self, sql: str, *params: Any) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
@@ -56,8 +58,8 @@ class SqliteTx:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
-    async def run(self, sql: str, *params: Any) -> None:
-        self.conn.execute(sql, params)
+    async def run(self, sql: str, *params: Any) -> int:
+        return self.conn.execute(sql, params).rowcount
 
     async def run_many(self, sql: str, rows: Iterable[tuple]) -> None:
         self.conn.executemany(sql, rows)
@@ -77,6 +79,9 @@ class SqliteTx:
 
     async def lock(self, name: str) -> None:
         """Nothing to do: a SQLite write transaction excludes every other writer."""
+
+    async def wake_outbox(self) -> None:
+        self.outbox_woken = True  # _write_batch wakes the worker after the COMMIT
 
     async def read_slice(
         self, table: str, column: str, row_id: int, offset: int, length: int
@@ -132,10 +137,13 @@ Call = tuple[Callable[..., Coroutine[Any, Any, Any]], tuple[Any, ...]]
 Outcome = tuple[bool, Any]  # (True, result) or (False, the exception it raised)
 
 
-def _write_batch(conn: sqlite3.Connection, calls: list[Call]) -> list[Outcome]:
+def _write_batch(
+    conn: sqlite3.Connection, calls: list[Call], wake_outbox: Callable[[], None]
+) -> list[Outcome]:
     """Group commit: every call in one BEGIN IMMEDIATE … COMMIT, each inside its own
     savepoint so a failing call is rolled back alone. Nothing is reported as done
-    before the COMMIT has succeeded; if it fails, every call fails."""
+    before the COMMIT has succeeded; if it fails, every call fails. After a COMMIT
+    that gave the delivery worker something to do, `wake_outbox` (on this thread)."""
     tx = SqliteTx(conn)
     outcomes: list[Outcome] = []
     conn.execute("BEGIN IMMEDIATE")
@@ -153,6 +161,8 @@ def _write_batch(conn: sqlite3.Connection, calls: list[Call]) -> list[Outcome]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    if tx.outbox_woken:
+        wake_outbox()
     return outcomes
 
 
@@ -328,7 +338,13 @@ class SqliteStore(Store):
         clock: Callable[[], float],
     ) -> None:
         super().__init__(clock)
-        self._writes = _Batcher(writer, _write_batch)
+        loop = asyncio.get_running_loop()
+        self._outbox_watchers: set[Callable[[], None]] = set()
+
+        def wake_outbox() -> None:  # called on the writer's thread
+            loop.call_soon_threadsafe(self._wake_outbox_watchers)
+
+        self._writes = _Batcher(writer, functools.partial(_write_batch, wake_outbox=wake_outbox))
         self._reads = _Batcher(reader, _read_batch)
         self._checkpointer = checkpointer
         self._checkpoints = asyncio.get_running_loop().create_task(self._checkpoint_regularly())
@@ -383,6 +399,13 @@ class SqliteStore(Store):
 
     async def watch_events(self, wake):
         self._event_watchers.add(wake)
+
+    async def watch_outbox(self, wake):
+        self._outbox_watchers.add(wake)
+
+    def _wake_outbox_watchers(self) -> None:
+        for wake in self._outbox_watchers:
+            wake()
 
     async def _read(self, fn, *args):
         return await self._reads.submit(fn, *args)

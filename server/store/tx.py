@@ -27,7 +27,9 @@ class Tx(Protocol):
     async def one(self, sql: str, *params: Any) -> Mapping[str, Any] | None: ...
     async def all(self, sql: str, *params: Any) -> list[Mapping[str, Any]]: ...
     async def value(self, sql: str, *params: Any) -> Any: ...
-    async def run(self, sql: str, *params: Any) -> None: ...
+    async def run(self, sql: str, *params: Any) -> int:
+        """Run a statement; how many rows it wrote."""
+
     async def run_many(self, sql: str, rows: Iterable[tuple]) -> None: ...
 
     async def insert(self, sql: str, *params: Any) -> int:
@@ -39,6 +41,9 @@ class Tx(Protocol):
 
     def taken_field(self, error: Exception) -> str | None:
         """The unique user field an insert clashed on, if `error` is such a clash."""
+
+    async def wake_outbox(self) -> None:
+        """Once this transaction commits, the delivery worker has something to do."""
 
     async def lock(self, name: str) -> None:
         """Serialize with every other transaction locking `name`, until this one ends."""
