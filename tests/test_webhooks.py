@@ -250,6 +250,29 @@ async def test_redeliver_sends_again_with_the_same_webhook_id(client, receiver):
     assert verified(hook["secret"], receipts[1]) == verified(hook["secret"], first)
 
 
+@pytest.fixture
+def no_polling(monkeypatch):
+    """The delivery worker looks at the outbox only when woken: its poll is a minute.
+    Requested before `client`, so the worker's very first wait is that long too."""
+    monkeypatch.setattr("orderdesk.notify.POLL_SECONDS", 60.0)
+
+
+async def test_a_commit_with_deliveries_and_a_redelivery_wake_the_worker(
+    no_polling, client, receiver
+):
+    admin = await make_admin(client)
+    hook = await add_hook(client, admin, receiver.url)
+    token, _ = await register(client)
+    await make_order(client, token)
+    (first,) = await eventually(receiver.got, timeout=5)
+    (delivery,) = await eventually(lambda: _with_attempts(client, admin, hook["id"], 1))
+    again = await call(
+        client, "POST", f"{HOOKS}/redeliver", token=admin, json={"delivery_id": delivery["id"]}
+    )
+    assert assert_ok(again)["status"] == "pending"
+    await eventually(lambda: len(receiver.got()) == 2, timeout=5)
+
+
 async def test_a_hanging_receiver_costs_one_attempt_not_the_queue(client):
     admin = await make_admin(client)
     with Receiver(answer=lambda n: None) as hanging, Receiver() as quick:
