@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import messages as M
+from . import texts
 from .errors import Invalid
-from .messages import Text
+from .texts import Text
 
 Schema = dict[str, Any]
 
@@ -51,8 +51,8 @@ class Rule(Protocol):
 
 def _length_rule(name: str, low: int, high: int) -> Invalid:
     if low == 0:
-        return Invalid(M.LENGTH_MAX, field=name, high=high)
-    return Invalid(M.LENGTH_RANGE, field=name, low=low, high=high)
+        return Invalid(texts.LENGTH_MAX, field=name, high=high)
+    return Invalid(texts.LENGTH_RANGE, field=name, low=low, high=high)
 
 
 @dataclass(frozen=True)
@@ -78,17 +78,17 @@ class Str:
 
     def parse(self, value: Any, name: str) -> str:
         if not isinstance(value, str):
-            raise Invalid(M.NOT_A_STRING, field=name)
+            raise Invalid(texts.NOT_A_STRING, field=name)
         if self.prepare is not None:
             value = self.prepare(value, name)
         if self.trim:
             value = value.strip()
         if len(value) < self.low or (self.high is not None and len(value) > self.high):
             if self.low and not value:
-                raise Invalid(M.EMPTY, field=name)
+                raise Invalid(texts.EMPTY, field=name)
             raise _length_rule(name, self.low, self.high or 0)
         if self._compiled is not None and not self._compiled.fullmatch(value):
-            raise Invalid(self.pattern_message or M.BAD_REQUEST, field=name)
+            raise Invalid(self.pattern_message or texts.BAD_REQUEST, field=name)
         return value
 
     def schema(self) -> Schema:
@@ -110,7 +110,7 @@ class Choice:
     def parse(self, value: Any, name: str) -> str:
         text = self.length.parse(value, name)
         if text not in self.choices:
-            raise Invalid(M.ONE_OF, field=name, choices=", ".join(sorted(self.choices)))
+            raise Invalid(texts.ONE_OF, field=name, choices=", ".join(sorted(self.choices)))
         return text
 
     def schema(self) -> Schema:
@@ -125,7 +125,7 @@ class Flag:
 
     def parse(self, value: Any, name: str) -> bool:
         if not isinstance(value, bool):
-            raise Invalid(M.NOT_A_BOOLEAN, field=name)
+            raise Invalid(texts.NOT_A_BOOLEAN, field=name)
         return value
 
     def schema(self) -> Schema:
@@ -168,7 +168,7 @@ class Field:
     name: str
     rule: Rule
     required: bool = False
-    missing: Text = M.REQUIRED
+    missing: Text = texts.REQUIRED
     empty_is_absent: bool = False
 
     def read(self, source: Mapping[str, Any]) -> Any:

@@ -7,9 +7,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import messages as M
+from . import texts
 from .errors import ClientDisconnected, Invalid
-from .messages import Text, language_of
+from .texts import Text, language_of
 from .validate import NumberText, reject_nul, unparsable_number_field
 
 _ABSENT = object()
@@ -20,7 +20,7 @@ class Ok:
     """A handler's successful result; the envelope middleware answers it."""
 
     data: Any = _ABSENT
-    text: Text = M.OK
+    text: Text = texts.OK
     total: int | None = None
 
 
@@ -55,15 +55,15 @@ async def read_json(request: web.Request, numbers_as_text: tuple[str, ...] = ())
     if not raw:
         return {}
     if request.content_type != "application/json":
-        raise Invalid(M.NOT_JSON_CONTENT_TYPE)
+        raise Invalid(texts.NOT_JSON_CONTENT_TYPE)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         overflow = str(error).startswith("number is infinity")
         refusal = unparsable_number_field(raw) if overflow else None
-        raise (refusal or Invalid(M.INVALID_JSON)) from None
+        raise (refusal or Invalid(texts.INVALID_JSON)) from None
     if not isinstance(body, dict):
-        raise Invalid(M.NOT_AN_OBJECT)
+        raise Invalid(texts.NOT_AN_OBJECT)
     if b"\\u0000" in raw:  # the only way JSON text can hold a NUL: orjson refuses a raw one
         reject_nul(body)
     sent_numbers = [n for n in numbers_as_text if type(body.get(n)) in (int, float)]

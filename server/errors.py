@@ -7,13 +7,13 @@ version conflict) so the text for each fact is written once.
 
 from typing import Any
 
-from . import messages as M
-from .messages import Text
+from . import texts
+from .texts import Text
 
 
 class ApiError(Exception):
     code = -1
-    text: Text = M.BAD_REQUEST
+    text: Text = texts.BAD_REQUEST
 
     def __init__(self, text: Text | None = None, *, data: Any = None, **params: Any) -> None:
         if text is not None:
@@ -33,12 +33,12 @@ class ApiError(Exception):
 
 class NotLoggedIn(ApiError):
     code = 1001
-    text = M.NOT_LOGGED_IN
+    text = texts.NOT_LOGGED_IN
 
 
 class Forbidden(ApiError):
     code = 1002
-    text = M.PERMISSION_DENIED
+    text = texts.PERMISSION_DENIED
 
 
 class Invalid(ApiError):
@@ -47,22 +47,22 @@ class Invalid(ApiError):
 
 class OrderNotFound(Invalid):
     # Also the answer for another user's order: no caller learns which ids exist.
-    text = M.ORDER_NOT_FOUND
+    text = texts.ORDER_NOT_FOUND
 
 
 class OrderFinal(Invalid):
-    text = M.ORDER_FINAL
+    text = texts.ORDER_FINAL
 
 
 class VersionConflict(Invalid):
-    text = M.VERSION_CONFLICT
+    text = texts.VERSION_CONFLICT
 
     def __init__(self, current_version: int) -> None:
         super().__init__(data={"version": current_version})
 
 
 class QuoteChanged(Invalid):
-    text = M.QUOTE_CHANGED
+    text = texts.QUOTE_CHANGED
 
     def __init__(self, current_price: str) -> None:
         super().__init__(data={"quote_price": current_price})
@@ -73,14 +73,14 @@ class StatusNotAllowed(Invalid):
 
 
 class AlreadyTaken(Invalid):
-    text = M.ALREADY_TAKEN
+    text = texts.ALREADY_TAKEN
 
     def __init__(self, field: str) -> None:
         super().__init__(field=field)
 
 
 class TooManyAttempts(Invalid):
-    text = M.TOO_MANY_ATTEMPTS
+    text = texts.TOO_MANY_ATTEMPTS
 
 
 class ClientDisconnected(Exception):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from . import messages as M
+from . import texts
 from .errors import Invalid
 
 MAX_PIXELS = 40_000_000
@@ -68,12 +68,12 @@ class Prepared:
 def prepare(data: bytes) -> Prepared:
     """Check an upload and make what is stored of it; raises Invalid with the reason."""
     if not data:
-        raise Invalid(M.UPLOAD_EMPTY)
+        raise Invalid(texts.UPLOAD_EMPTY)
     if data.startswith(PDF_SIGNATURE):
         return Prepared(PDF, data, hashlib.md5(data).hexdigest(), 0, 0, None)
     kind = KINDS.get(_header_format(data))
     if kind is None:
-        raise Invalid(M.UPLOAD_TYPE)
+        raise Invalid(texts.UPLOAD_TYPE)
     try:
         stripped = _STRIPPERS[kind.pillow_format](data)
         image = Image.open(io.BytesIO(stripped), formats=[kind.pillow_format])
@@ -84,9 +84,9 @@ def prepare(data: bytes) -> Prepared:
     except Invalid:
         raise
     except _BOMB:
-        raise Invalid(M.UPLOAD_TOO_MANY_PIXELS, limit=MAX_PIXELS // 1_000_000) from None
+        raise Invalid(texts.UPLOAD_TOO_MANY_PIXELS, limit=MAX_PIXELS // 1_000_000) from None
     except (OSError, ValueError, SyntaxError, EOFError, IndexError):
-        raise Invalid(M.UPLOAD_DAMAGED) from None
+        raise Invalid(texts.UPLOAD_DAMAGED) from None
     return Prepared(kind, stripped, hashlib.md5(stripped).hexdigest(), width, height, thumb)
 
 
@@ -96,7 +96,7 @@ def _header_format(data: bytes) -> str | None:
     try:
         image = Image.open(io.BytesIO(data), formats=_DECODERS)
     except _BOMB:
-        raise Invalid(M.UPLOAD_TOO_MANY_PIXELS, limit=MAX_PIXELS // 1_000_000) from None
+        raise Invalid(texts.UPLOAD_TOO_MANY_PIXELS, limit=MAX_PIXELS // 1_000_000) from None
     except (OSError, ValueError, SyntaxError, EOFError, IndexError):
         return None
     _check_pixels(image)
@@ -105,7 +105,7 @@ def _header_format(data: bytes) -> str | None:
 
 def _check_pixels(image: Image.Image) -> None:
     if image.width * image.height > MAX_PIXELS:
-        raise Invalid(M.UPLOAD_TOO_MANY_PIXELS, limit=MAX_PIXELS // 1_000_000)
+        raise Invalid(texts.UPLOAD_TOO_MANY_PIXELS, limit=MAX_PIXELS // 1_000_000)
 
 
 def _thumbnail(image: Image.Image, kind: Kind) -> bytes:

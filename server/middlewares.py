@@ -18,8 +18,7 @@ import random
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from . import messages as M
-from . import sessions, validate
+from . import sessions, texts, validate
 from .access import Access
 from .config import Config
 from .envelope import as_response, envelope, request_language
@@ -33,9 +32,9 @@ REQUEST_ID_HEADER = "X-Request-Id"
 _request_ids = random.Random()
 
 _HTTP_TEXTS = {
-    404: M.NOT_FOUND,
-    405: M.METHOD_NOT_ALLOWED,
-    413: M.BODY_TOO_LARGE,
+    404: texts.NOT_FOUND,
+    405: texts.METHOD_NOT_ALLOWED,
+    413: texts.BODY_TOO_LARGE,
 }
 
 PREFLIGHT_HEADERS = {
@@ -104,7 +103,7 @@ async def _enveloped(request: web.Request, handler: Handler) -> web.StreamRespon
         return envelope(error.code, msg, error.data)
     except web.HTTPException as exc:
         request[RESULT_CODE] = -1
-        text = _HTTP_TEXTS.get(exc.status, M.BAD_REQUEST)
+        text = _HTTP_TEXTS.get(exc.status, texts.BAD_REQUEST)
         return envelope(-1, text.render(request_language(request), {}))
     except ClientDisconnected:
         request[RESULT_CODE] = -1
@@ -112,13 +111,13 @@ async def _enveloped(request: web.Request, handler: Handler) -> web.StreamRespon
             "request %s %s %s: the client disconnected before sending the whole body",
             request[REQUEST_ID], request.method, request.path,
         )  # fmt: skip
-        return envelope(-1, M.BAD_REQUEST.render("en", {}))  # nobody is left to read it
+        return envelope(-1, texts.BAD_REQUEST.render("en", {}))  # nobody is left to read it
     except asyncio.CancelledError:
         raise
     except Exception:
         request[RESULT_CODE] = -1
         log.exception("request %s %s %s failed", request[REQUEST_ID], request.method, request.path)
-        return envelope(-1, M.INTERNAL_ERROR.render(request_language(request), {}))
+        return envelope(-1, texts.INTERNAL_ERROR.render(request_language(request), {}))
 
 
 async def _authorized(request: web.Request, handler: Handler) -> web.StreamResponse:

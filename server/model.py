@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from . import messages as M
+from . import texts
 from .errors import Invalid
 
 
@@ -150,9 +150,9 @@ class Acceptance:
 def check_extra_size(key_count: int, json_bytes: int) -> None:
     """The limits a merge can break even when the patch keeps them."""
     if key_count > EXTRA_MAX_KEYS:
-        raise Invalid(M.EXTRA_TOO_MANY_KEYS, count=EXTRA_MAX_KEYS)
+        raise Invalid(texts.EXTRA_TOO_MANY_KEYS, count=EXTRA_MAX_KEYS)
     if json_bytes > EXTRA_MAX_BYTES:
-        raise Invalid(M.EXTRA_TOO_BIG, size=EXTRA_MAX_BYTES)
+        raise Invalid(texts.EXTRA_TOO_BIG, size=EXTRA_MAX_BYTES)
 
 
 # ---------------------------------------------------------------- attachments (spec 7)

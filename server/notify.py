@@ -39,12 +39,12 @@ import orjson
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
 
-from . import messages as M
+from . import texts
 from .config import Config
 from .errors import Invalid
-from .messages import Text
 from .store import Row, Store
 from .store.outbox import TO_ADMINS
+from .texts import Text
 
 log = logging.getLogger("orderdesk.notify")
 
@@ -117,15 +117,15 @@ async def check_target(url: str, allow_private: bool, field: str = "url") -> Non
     literal = _literal(host)
     if literal is not None:
         if not is_public(literal):
-            raise Invalid(M.WEBHOOK_URL_PRIVATE, field=field)
+            raise Invalid(texts.WEBHOOK_URL_PRIVATE, field=field)
         return
     resolver = CheckedResolver(allow_private=False)
     try:
         await resolver.resolve(host, 0, socket.AF_UNSPEC)
     except RefusedTarget:
-        raise Invalid(M.WEBHOOK_URL_PRIVATE, field=field) from None
+        raise Invalid(texts.WEBHOOK_URL_PRIVATE, field=field) from None
     except (OSError, UnicodeError, ValueError):  # not found, or no valid name (IDNA)
-        raise Invalid(M.WEBHOOK_URL_UNRESOLVED, field=field) from None
+        raise Invalid(texts.WEBHOOK_URL_UNRESOLVED, field=field) from None
     finally:
         await resolver.close()
 

@@ -17,8 +17,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from . import messages as M
-from . import model
+from . import model, texts
 from .declare import Choice, Custom, Field, Flag, Form, Ignored, Schema, Str, integer, string
 from .errors import Invalid
 from .model import (
@@ -51,16 +50,16 @@ def parse_id(value: Any, name: str) -> int:
             raise _too_large(name)
         number = int(value)
     else:
-        raise Invalid(M.POSITIVE_INTEGER, field=name)
+        raise Invalid(texts.POSITIVE_INTEGER, field=name)
     if number > model.MAX_ID:
         raise _too_large(name)
     if number < 1:
-        raise Invalid(M.POSITIVE_INTEGER, field=name)
+        raise Invalid(texts.POSITIVE_INTEGER, field=name)
     return number
 
 
 def _too_large(name: str) -> Invalid:
-    return Invalid(M.INTEGER_TOO_LARGE, field=name, max=model.MAX_ID)
+    return Invalid(texts.INTEGER_TOO_LARGE, field=name, max=model.MAX_ID)
 
 
 # The body fields spec 1 calls IDs (and `version`): too long for any number type, they
@@ -137,7 +136,7 @@ class StatusFilter:
             number = int(text)
             if number in _STATUS_VALUES:
                 return Status(number)
-        raise Invalid(M.ONE_OF, field=name, choices=", ".join(map(str, sorted(_STATUS_VALUES))))
+        raise Invalid(texts.ONE_OF, field=name, choices=", ".join(map(str, sorted(_STATUS_VALUES))))
 
     def schema(self) -> Schema:
         return STATUS_SCHEMA
@@ -207,18 +206,18 @@ class UrlList:
 
     def parse(self, value: Any, name: str) -> list[str]:
         if not isinstance(value, list):
-            raise Invalid(M.NOT_A_STRING_LIST, field=name)
+            raise Invalid(texts.NOT_A_STRING_LIST, field=name)
         if len(value) > model.IMAGES_MAX:
-            raise Invalid(M.TOO_MANY_ITEMS, field=name, count=model.IMAGES_MAX)
+            raise Invalid(texts.TOO_MANY_ITEMS, field=name, count=model.IMAGES_MAX)
         urls = []
         for item in value:
             if not isinstance(item, str):
-                raise Invalid(M.NOT_A_STRING_LIST, field=name)
+                raise Invalid(texts.NOT_A_STRING_LIST, field=name)
             url = item.strip()
             if not 1 <= len(url) <= model.IMAGE_URL_MAX:
-                raise Invalid(M.ITEM_LENGTH, field=name, high=model.IMAGE_URL_MAX)
+                raise Invalid(texts.ITEM_LENGTH, field=name, high=model.IMAGE_URL_MAX)
             if not is_image_url(url):
-                raise Invalid(M.IMAGE_URL_FORM, field=name)
+                raise Invalid(texts.IMAGE_URL_FORM, field=name)
             urls.append(url)
         return urls
 
@@ -238,7 +237,7 @@ def reject_nul(source: Mapping[str, Any]) -> None:
         while stack:
             node = stack.pop()
             if isinstance(node, str) and _NUL in node:
-                raise Invalid(M.NUL_CHARACTER, field=name.replace(_NUL, "\\u0000"))
+                raise Invalid(texts.NUL_CHARACTER, field=name.replace(_NUL, "\\u0000"))
             if isinstance(node, dict):
                 stack.extend(node)
                 stack.extend(node.values())
@@ -257,7 +256,7 @@ def _check_extra_node(node: Any, level: int) -> None:
         low, high = model.EXTRA_KEY_LEN
         for key, value in node.items():
             if not low <= len(key) <= high:
-                raise Invalid(M.EXTRA_KEY_LENGTH, low=low, high=high)
+                raise Invalid(texts.EXTRA_KEY_LENGTH, low=low, high=high)
             _check_extra_node(value, level + 1)
     elif isinstance(node, list):
         if level > model.EXTRA_MAX_DEPTH:
@@ -267,13 +266,13 @@ def _check_extra_node(node: Any, level: int) -> None:
 
 
 def _too_deep() -> Invalid:
-    return Invalid(M.EXTRA_TOO_DEEP, depth=model.EXTRA_MAX_DEPTH)
+    return Invalid(texts.EXTRA_TOO_DEEP, depth=model.EXTRA_MAX_DEPTH)
 
 
 def order_extra(extra: Any, name: str) -> dict[str, Any]:
     """`order_extra`: a JSON object within the limits (checked again on the merge result)."""
     if not isinstance(extra, dict):
-        raise Invalid(M.EXTRA_NOT_OBJECT)
+        raise Invalid(texts.EXTRA_NOT_OBJECT)
     check_extra_size(len(extra), 0)
     _check_extra_node(extra, 1)
     check_extra_size(len(extra), len(orjson.dumps(extra)))
@@ -300,12 +299,12 @@ def quote_price(value: Any, name: str) -> str:
     elif isinstance(value, int | float) and not isinstance(value, bool):
         text = repr(value)
     else:
-        raise Invalid(M.QUOTE_PRICE_FORMAT)
+        raise Invalid(texts.QUOTE_PRICE_FORMAT)
     if not _PRICE.fullmatch(text):
-        raise Invalid(M.QUOTE_PRICE_FORMAT)
+        raise Invalid(texts.QUOTE_PRICE_FORMAT)
     price = Decimal(text)
     if not 0 < price <= Decimal(model.QUOTE_PRICE_MAX_CENTS) / 100:
-        raise Invalid(M.QUOTE_PRICE_RANGE)
+        raise Invalid(texts.QUOTE_PRICE_RANGE)
     return f"{price:.2f}"
 
 
@@ -331,7 +330,7 @@ def _user_name_characters(value: str, name: str) -> str:
     character anywhere (trimming does not excuse one)."""
     value = model.normalize_user_name(value)
     if any(unicodedata.category(char) in model.USER_NAME_FORBIDDEN_CATEGORIES for char in value):
-        raise Invalid(M.USER_NAME_CHARACTERS, field=name)
+        raise Invalid(texts.USER_NAME_CHARACTERS, field=name)
     return value
 
 
@@ -343,12 +342,12 @@ USER_NAME = Str(
 PASSWORD = Str(*model.PASSWORD_LEN, trim=False)
 # A password being checked, not set: any length up to the maximum.
 PASSWORD_SENT = Str(1, model.PASSWORD_LEN[1], trim=False)
-PHONE = Str(*model.PHONE_LEN, pattern=r"[0-9 +()-]+", pattern_message=M.PHONE_CHARACTERS)
+PHONE = Str(*model.PHONE_LEN, pattern=r"[0-9 +()-]+", pattern_message=texts.PHONE_CHARACTERS)
 EMAIL = Str(
     0,
     model.EMAIL_MAX,
     pattern=r"|[\s\S]*@[\s\S]*",
-    pattern_message=M.EMAIL_AT,
+    pattern_message=texts.EMAIL_AT,
     description="empty (no email) or holding an @",
 )
 LOGIN_NAME = Str(1, model.EMAIL_MAX)
@@ -371,26 +370,26 @@ DEFINITION = Form(
 def field_definitions(fields: Any, name: str = "fields") -> list[dict[str, Any]]:
     """The merchant's `{"fields": [...]}`: the whole list of order field definitions."""
     if not isinstance(fields, list):
-        raise Invalid(M.FIELDS_NOT_LIST)
+        raise Invalid(texts.FIELDS_NOT_LIST)
     if len(fields) > model.EXTRA_MAX_KEYS:
-        raise Invalid(M.FIELDS_TOO_MANY, count=model.EXTRA_MAX_KEYS)
+        raise Invalid(texts.FIELDS_TOO_MANY, count=model.EXTRA_MAX_KEYS)
     definitions, names = [], set()
     for position, raw in enumerate(fields):
         where = f"fields[{position}]"
         if not isinstance(raw, dict):
-            raise Invalid(M.DEFINITION_NOT_OBJECT, where=where)
+            raise Invalid(texts.DEFINITION_NOT_OBJECT, where=where)
         field_name = DEFINITION["field_name"].read(raw)
         if field_name in names:
-            raise Invalid(M.DEFINITION_DUPLICATE, where=where, name=field_name)
+            raise Invalid(texts.DEFINITION_DUPLICATE, where=where, name=field_name)
         names.add(field_name)
         kind = DEFINITION["type"].read(raw)
         if kind not in model.FIELD_TYPES:
             raise Invalid(
-                M.DEFINITION_TYPE, where=where, choices=", ".join(sorted(model.FIELD_TYPES))
+                texts.DEFINITION_TYPE, where=where, choices=", ".join(sorted(model.FIELD_TYPES))
             )
         required = raw.get("required", False)
         if not isinstance(required, bool):
-            raise Invalid(M.DEFINITION_REQUIRED_FLAG, where=where)
+            raise Invalid(texts.DEFINITION_REQUIRED_FLAG, where=where)
         definitions.append(
             {
                 "field_name": field_name,
@@ -408,12 +407,12 @@ def _field_options(raw: Mapping[str, Any], kind: str, where: str) -> list[str]:
     if kind not in model.FIELD_TYPES_WITH_OPTIONS:
         return []
     if not isinstance(options, list) or not options:
-        raise Invalid(M.DEFINITION_OPTIONS, where=where, kind=kind)
+        raise Invalid(texts.DEFINITION_OPTIONS, where=where, kind=kind)
     if not all(isinstance(o, str) and o.strip() for o in options):
-        raise Invalid(M.DEFINITION_OPTION_EMPTY, where=where)
+        raise Invalid(texts.DEFINITION_OPTION_EMPTY, where=where)
     cleaned = [o.strip() for o in options]
     if len(set(cleaned)) != len(cleaned):
-        raise Invalid(M.DEFINITION_OPTIONS_DISTINCT, where=where)
+        raise Invalid(texts.DEFINITION_OPTIONS_DISTINCT, where=where)
     return cleaned
 
 
@@ -424,18 +423,18 @@ def _is_empty(value: Any) -> bool:
 def _check_field_value(definition: Mapping[str, Any], value: Any) -> None:
     name, kind, options = definition["field_name"], definition["type"], definition["options"]
     if kind in ("text", "textarea", "date", "select", "radio") and not isinstance(value, str):
-        raise Invalid(M.FIELD_VALUE_STRING, name=name)
+        raise Invalid(texts.FIELD_VALUE_STRING, name=name)
     if kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise Invalid(M.FIELD_VALUE_NUMBER, name=name)
+        raise Invalid(texts.FIELD_VALUE_NUMBER, name=name)
     if kind in ("select", "radio") and value not in options:
-        raise Invalid(M.FIELD_VALUE_OPTION, name=name)
+        raise Invalid(texts.FIELD_VALUE_OPTION, name=name)
     if kind == "checkbox":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise Invalid(M.FIELD_VALUE_OPTION_LIST, name=name)
+            raise Invalid(texts.FIELD_VALUE_OPTION_LIST, name=name)
         if len(set(value)) != len(value) or not set(value) <= set(options):
-            raise Invalid(M.FIELD_VALUE_DISTINCT_OPTIONS, name=name)
+            raise Invalid(texts.FIELD_VALUE_DISTINCT_OPTIONS, name=name)
     if kind == "date" and not _is_date(value):
-        raise Invalid(M.FIELD_VALUE_DATE, name=name)
+        raise Invalid(texts.FIELD_VALUE_DATE, name=name)
 
 
 def _is_date(text: str) -> bool:
@@ -459,7 +458,7 @@ def check_extra_fields(
         present = name in extra
         value = extra.get(name)
         if definition["required"] and (creating or present) and _is_empty(value):
-            raise Invalid(M.FIELD_VALUE_REQUIRED, name=name)
+            raise Invalid(texts.FIELD_VALUE_REQUIRED, name=name)
         if value is not None:
             _check_field_value(definition, value)
 
@@ -587,7 +586,7 @@ _SETTABLE_STATUSES = (Status.IN_COMMUNICATION, Status.CANCELLED)
 
 def _settable_status(value: Any, name: str) -> Status:
     if type(value) is not int or value not in _SETTABLE_STATUSES:
-        raise Invalid(M.STATUS_ONE_OR_CANCELLED)
+        raise Invalid(texts.STATUS_ONE_OR_CANCELLED)
     return Status(value)
 
 
@@ -598,7 +597,7 @@ SET_STATUS = Form(
             "status",
             Custom(_settable_status, integer(enum=[int(s) for s in _SETTABLE_STATUSES])),
             required=True,
-            missing=M.STATUS_ONE_OR_CANCELLED,
+            missing=texts.STATUS_ONE_OR_CANCELLED,
         ),
     )
 )
@@ -626,7 +625,7 @@ REPLACE_FIELDS = Form(
                 },
             ),
             required=True,
-            missing=M.FIELDS_NOT_LIST,
+            missing=texts.FIELDS_NOT_LIST,
         ),
     )
 )
@@ -834,7 +833,7 @@ def _webhook_url(value: str, name: str) -> str:
     if not value:
         return value  # the length rule names the empty field
     if not (_WEB_SCHEME.match(value) and is_image_url(value)) or urlsplit(value).username:
-        raise Invalid(M.WEBHOOK_URL_SCHEME, field=name)
+        raise Invalid(texts.WEBHOOK_URL_SCHEME, field=name)
     return value
 
 
@@ -848,7 +847,7 @@ def _webhook_events(value: Any, name: str) -> list[str]:
         and all(isinstance(kind, str) and kind in WEBHOOK_EVENT_TYPES for kind in value)
     )
     if not known or len(set(value)) != len(value):
-        raise Invalid(M.WEBHOOK_EVENTS, field=name, choices=", ".join(WEBHOOK_EVENT_TYPES))
+        raise Invalid(texts.WEBHOOK_EVENTS, field=name, choices=", ".join(WEBHOOK_EVENT_TYPES))
     return value
 
 
@@ -859,7 +858,7 @@ WEBHOOK_URL = Field(
         WEBHOOK_URL_MAX,
         prepare=lambda value, name: _webhook_url(value.strip(), name),
         pattern=r'[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#<>"\\^`{|}@]+(?:[/?#][^\s<>"\\^`{|}]*)?',
-        pattern_message=M.WEBHOOK_URL_SCHEME,
+        pattern_message=texts.WEBHOOK_URL_SCHEME,
         description="an http:// or https:// URL; loopback, private, link-local and other "
         "non-public targets (also by name) are refused unless the server runs with "
         "--webhook-allow-private",

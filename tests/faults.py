@@ -4,9 +4,9 @@ an ERROR or a traceback in the server's log."""
 
 from typing import Any
 
-from orderdesk import messages as M
+from orderdesk import texts
 
-INTERNAL_ERROR_TEXTS = {M.INTERNAL_ERROR.en, M.INTERNAL_ERROR.zh}
+INTERNAL_ERROR_TEXTS = {texts.INTERNAL_ERROR.en, texts.INTERNAL_ERROR.zh}
 FAULT_MARKS = ("Traceback", " ERROR ", " CRITICAL ")
 # The format in-process records are checked in: the same as the server's log lines.
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"

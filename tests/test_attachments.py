@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from orderdesk import messages as M
+from orderdesk import texts
 from orderdesk.config import Config
 from PIL import Image, ImageChops
 from yarl import URL
@@ -257,7 +257,7 @@ def png_header_claiming(width: int, height: int) -> bytes:
     )
 
 
-TYPE_REFUSED = M.UPLOAD_TYPE.en
+TYPE_REFUSED = texts.UPLOAD_TYPE.en
 BOMB = "image must be at most 40 megapixels"
 REFUSALS = {
     "text named .png": (b"just some words, not an image\n", "note.png", TYPE_REFUSED),
@@ -267,8 +267,8 @@ REFUSALS = {
         "image.svg",
         TYPE_REFUSED,
     ),
-    "empty": (b"", "empty.jpg", M.UPLOAD_EMPTY.en),
-    "truncated png": (truncated_png(), "cut.png", M.UPLOAD_DAMAGED.en),
+    "empty": (b"", "empty.jpg", texts.UPLOAD_EMPTY.en),
+    "truncated png": (truncated_png(), "cut.png", texts.UPLOAD_DAMAGED.en),
     "bomb 8000x6000": (png_header_claiming(8000, 6000), "bomb.png", BOMB),
     "bomb 100000x100000": (png_header_claiming(100000, 100000), "bomb.png", BOMB),
     "pdf signature late": (b" %PDF-1.4\n", "x.pdf", TYPE_REFUSED),
@@ -287,15 +287,15 @@ async def test_each_refusal_stores_nothing(client, db, case):
 
 async def test_no_file_part_and_not_multipart_are_refused(client, db):
     token, _ = await register(client)
-    assert_fail(await upload(client, token, None), msg=M.UPLOAD_NO_FILE.en)
-    assert_fail(await upload(client, token, PDF, field="attachment"), msg=M.UPLOAD_NO_FILE.en)
+    assert_fail(await upload(client, token, None), msg=texts.UPLOAD_NO_FILE.en)
+    assert_fail(await upload(client, token, PDF, field="attachment"), msg=texts.UPLOAD_NO_FILE.en)
     body = await call(client, "POST", UPLOAD, token=token, json={"file": "x"})
-    assert_fail(body, msg=M.UPLOAD_NOT_MULTIPART.en)
+    assert_fail(body, msg=texts.UPLOAD_NOT_MULTIPART.en)
     malformed = {"Content-Type": "multipart/form-data; boundary=b"}  # a part with no headers
     body = await call(
         client, "POST", UPLOAD, token=token, data=b"--b\r\nTrue--b--\r\n", headers=malformed
     )
-    assert_fail(body, msg=M.UPLOAD_NOT_MULTIPART.en)
+    assert_fail(body, msg=texts.UPLOAD_NOT_MULTIPART.en)
     assert await stored(db) == []
 
 
@@ -316,7 +316,7 @@ async def test_the_size_limit_is_the_upload_option_not_the_apps(client, db):
     fits = PDF + b"x" * (limit - len(PDF))
     assert (await uploaded(client, token, fits))["file_size"] == limit  # above the app's 1 MiB body
     before = await stored(db)
-    too_large = M.UPLOAD_TOO_LARGE.en.format(limit=1)
+    too_large = texts.UPLOAD_TOO_LARGE.en.format(limit=1)
     assert_fail(await upload(client, token, fits + b"x"), msg=too_large)
 
     async def streamed():  # no Content-Length: refused while reading
@@ -334,7 +334,7 @@ async def test_the_quota_is_per_user_and_race_free(client, db):
     alice, _ = await register(client, "alice")
     bob, _ = await register(client, "bob")
     part = PDF + b"z" * (900 * 1024)  # three of them pass the 2 MiB quota
-    quota_full = M.UPLOAD_QUOTA.en.format(limit=2)
+    quota_full = texts.UPLOAD_QUOTA.en.format(limit=2)
     answers = await asyncio.gather(*(upload(client, alice, part) for _ in range(3)))
     assert sorted(a["code"] for a in answers) == [-1, 0, 0]
     assert_fail(next(a for a in answers if a["code"]), msg=quota_full)
@@ -584,7 +584,7 @@ async def test_a_nested_multipart_part_is_a_refusal(client, db):
     )
     headers = {"Content-Type": "multipart/form-data; boundary=b"}
     body = await call(client, "POST", UPLOAD, token=token, data=nested, headers=headers)
-    assert_fail(body, msg=M.UPLOAD_NOT_MULTIPART.en)
+    assert_fail(body, msg=texts.UPLOAD_NOT_MULTIPART.en)
     assert await stored(db) == []
 
 

@@ -19,8 +19,7 @@ from typing import Any
 import aiohttp
 import jsonschema
 import pytest
-from orderdesk import messages as M
-from orderdesk import openapi
+from orderdesk import openapi, texts
 from orderdesk.app import create_app
 from orderdesk.config import Config
 
@@ -28,16 +27,42 @@ from tests.conftest import PASSWORD, call, make_admin, make_order, quote, regist
 
 # The catalogue texts of input rules, as patterns of the English message.
 INPUT_RULES = [
-    M.REQUIRED, M.POSITIVE_INTEGER, M.NOT_A_STRING, M.EMPTY, M.LENGTH_RANGE, M.LENGTH_MAX,
-    M.PHONE_CHARACTERS, M.EMAIL_AT, M.NOT_A_STRING_LIST, M.TOO_MANY_ITEMS, M.ITEM_LENGTH,
-    M.IMAGE_URL_FORM, M.ONE_OF, M.STATUS_ONE_OR_CANCELLED, M.EXTRA_NOT_OBJECT,
-    M.EXTRA_TOO_MANY_KEYS, M.EXTRA_KEY_LENGTH, M.EXTRA_TOO_DEEP, M.EXTRA_TOO_BIG,
-    M.FIELDS_NOT_LIST, M.FIELDS_TOO_MANY, M.DEFINITION_NOT_OBJECT, M.DEFINITION_DUPLICATE,
-    M.DEFINITION_TYPE, M.DEFINITION_REQUIRED_FLAG, M.DEFINITION_OPTIONS,
-    M.DEFINITION_OPTION_EMPTY, M.DEFINITION_OPTIONS_DISTINCT, M.QUOTE_PRICE_FORMAT,
-    M.QUOTE_PRICE_RANGE, M.USER_NAME_CHARACTERS, M.NOT_A_BOOLEAN, M.INTEGER_TOO_LARGE,
-    M.WEBHOOK_URL_SCHEME, M.WEBHOOK_EVENTS,
-]  # fmt: skip
+    texts.REQUIRED,
+    texts.POSITIVE_INTEGER,
+    texts.NOT_A_STRING,
+    texts.EMPTY,
+    texts.LENGTH_RANGE,
+    texts.LENGTH_MAX,
+    texts.PHONE_CHARACTERS,
+    texts.EMAIL_AT,
+    texts.NOT_A_STRING_LIST,
+    texts.TOO_MANY_ITEMS,
+    texts.ITEM_LENGTH,
+    texts.IMAGE_URL_FORM,
+    texts.ONE_OF,
+    texts.STATUS_ONE_OR_CANCELLED,
+    texts.EXTRA_NOT_OBJECT,
+    texts.EXTRA_TOO_MANY_KEYS,
+    texts.EXTRA_KEY_LENGTH,
+    texts.EXTRA_TOO_DEEP,
+    texts.EXTRA_TOO_BIG,
+    texts.FIELDS_NOT_LIST,
+    texts.FIELDS_TOO_MANY,
+    texts.DEFINITION_NOT_OBJECT,
+    texts.DEFINITION_DUPLICATE,
+    texts.DEFINITION_TYPE,
+    texts.DEFINITION_REQUIRED_FLAG,
+    texts.DEFINITION_OPTIONS,
+    texts.DEFINITION_OPTION_EMPTY,
+    texts.DEFINITION_OPTIONS_DISTINCT,
+    texts.QUOTE_PRICE_FORMAT,
+    texts.QUOTE_PRICE_RANGE,
+    texts.USER_NAME_CHARACTERS,
+    texts.NOT_A_BOOLEAN,
+    texts.INTEGER_TOO_LARGE,
+    texts.WEBHOOK_URL_SCHEME,
+    texts.WEBHOOK_EVENTS,
+]
 INPUT_PATTERNS = [
     re.compile(".*".join(map(re.escape, re.split(r"\{[^}]*\}", text.en))) + "$")
     for text in INPUT_RULES

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orderdesk import messages as M
+from orderdesk import texts
 
 from tests.conftest import postgres_database
 from tests.live import ROOT, LiveServer
@@ -254,7 +254,7 @@ def check_register_login_and_update(deployment: Deployment) -> None:
         token,
     )["data"]  # fmt: skip
     updated = client.call("POST", UPDATE, {"id": order["id"], **SEED_UPDATE}, token)
-    assert (updated["code"], updated["msg"]) == (0, M.ORDER_UPDATED.en), updated
+    assert (updated["code"], updated["msg"]) == (0, texts.ORDER_UPDATED.en), updated
     assert updated["data"]["version"] == 2
     assert updated["data"]["title"] == SEED_UPDATE["title"]
     assert updated["data"]["order_extra"] == {"budget": "5000-10000", **SEED_UPDATE["order_extra"]}
@@ -302,9 +302,9 @@ def check_throttling(deployment: Deployment) -> None:
         neighbour.call("POST", "/api/register", {"user_name": name, "password": PASSWORD})
     for _ in range(5):
         failed = attacker.login("alice", "wrong password")
-        assert failed["msg"] == M.WRONG_CREDENTIALS.en, failed
+        assert failed["msg"] == texts.WRONG_CREDENTIALS.en, failed
     refused = attacker.login("alice")
-    assert (refused["code"], refused["msg"]) == (-1, M.TOO_MANY_ATTEMPTS.en), refused
+    assert (refused["code"], refused["msg"]) == (-1, texts.TOO_MANY_ATTEMPTS.en), refused
     # Every app server sees the other client as another address: not locked out.
     for _ in range(2):
         assert neighbour.login("bob")["code"] == 0

@@ -3,7 +3,7 @@
 import string
 
 import pytest
-from orderdesk import messages
+from orderdesk import texts
 
 from tests.conftest import ORDER, assert_fail, call, make_order, register
 
@@ -12,9 +12,9 @@ def placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-@pytest.mark.parametrize("name", sorted(messages.ALL))
+@pytest.mark.parametrize("name", sorted(texts.ALL))
 def test_every_text_has_both_languages_with_the_same_placeholders(name):
-    text = messages.ALL[name]
+    text = texts.ALL[name]
     assert text.en.strip() and text.zh.strip()
     assert text.en != text.zh
     assert placeholders(text.en) == placeholders(text.zh)
@@ -36,7 +36,7 @@ def test_every_text_has_both_languages_with_the_same_placeholders(name):
     ],
 )
 def test_language_choice(header, language):
-    assert messages.language_of(header) == language
+    assert texts.language_of(header) == language
 
 
 async def test_the_seeds_update_answers_in_chinese(client):

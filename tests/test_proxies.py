@@ -9,14 +9,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from orderdesk import messages as M
+from orderdesk import texts
 from orderdesk.app import create_app
 from orderdesk.config import Config, add_serve_arguments, config_from_args
 
 from tests.conftest import PASSWORD, assert_fail, assert_ok, call, register
 
-WRONG = M.WRONG_CREDENTIALS.en
-TOO_MANY = M.TOO_MANY_ATTEMPTS.en
+WRONG = texts.WRONG_CREDENTIALS.en
+TOO_MANY = texts.TOO_MANY_ATTEMPTS.en
 # Failures one address may make before it is refused for every name (spec 2).
 ADDRESS_LOCK_ATTEMPTS = 20
 CLIENT_X = "203.0.113.7"

@@ -9,8 +9,7 @@ import unicodedata
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .. import media, model
-from .. import messages as M
+from .. import media, model, texts
 from ..envelope import Ok
 from ..errors import ClientDisconnected, Invalid
 from ..handlers import store_of
@@ -43,25 +42,25 @@ async def upload(request: web.Request) -> Ok:
     saved = await store_of(request).save_attachment(
         request[USER]["id"], new, config.upload_quota_mb * 2**20
     )
-    return Ok(saved, M.UPLOADED)
+    return Ok(saved, texts.UPLOADED)
 
 
 async def _read_file_part(request: web.Request, limit_mb: int) -> tuple[bytes, str]:
     """The bytes and client file name of the part named `file`, read in chunks and
     refused as soon as the body passes the limit (the app's 1 MiB does not apply)."""
     limit = limit_mb * 2**20
-    too_large = Invalid(M.UPLOAD_TOO_LARGE, limit=limit_mb)
+    too_large = Invalid(texts.UPLOAD_TOO_LARGE, limit=limit_mb)
     body_limit = limit + MULTIPART_FRAMING
     if request.content_length is not None and request.content_length > body_limit:
         raise too_large
     if request.content_type != "multipart/form-data":
-        raise Invalid(M.UPLOAD_NOT_MULTIPART)
+        raise Invalid(texts.UPLOAD_NOT_MULTIPART)
     read = 0
     try:
         reader = await request.multipart()
         async for part in reader:
             if not isinstance(part, BodyPartReader):  # a nested multipart/* part
-                raise Invalid(M.UPLOAD_NOT_MULTIPART)
+                raise Invalid(texts.UPLOAD_NOT_MULTIPART)
             wanted = part.name == "file"
             data = bytearray()
             while chunk := await part.read_chunk(READ_CHUNK):
@@ -75,8 +74,8 @@ async def _read_file_part(request: web.Request, limit_mb: int) -> tuple[bytes, s
     except ConnectionResetError:
         raise ClientDisconnected() from None
     except (ValueError, AssertionError, RuntimeError, HttpProcessingError):  # malformed multipart
-        raise Invalid(M.UPLOAD_NOT_MULTIPART) from None
-    raise Invalid(M.UPLOAD_NO_FILE)
+        raise Invalid(texts.UPLOAD_NOT_MULTIPART) from None
+    raise Invalid(texts.UPLOAD_NO_FILE)
 
 
 def _client_file_name(sent: str) -> str:

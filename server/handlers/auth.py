@@ -4,14 +4,13 @@ import asyncio
 
 from aiohttp import web
 
-from .. import messages as M
-from .. import model, security, sessions, validate
+from .. import model, security, sessions, texts, validate
 from ..envelope import Ok, as_response, read_json
 from ..errors import Invalid, TooManyAttempts
 from ..handlers import store_of
 from ..keys import CONFIG, USER
-from ..messages import Text
 from ..store import LoginLimits
+from ..texts import Text
 
 
 def client_address(request: web.Request) -> str:
@@ -33,7 +32,7 @@ def _login_limits(request: web.Request) -> LoginLimits:
 
 async def _logged_in(request: web.Request, user: dict, text: Text, ttl: int) -> web.StreamResponse:
     config = request.app[CONFIG]
-    language = M.language_of(request.headers.get("Accept-Language", ""))
+    language = texts.language_of(request.headers.get("Accept-Language", ""))
     token, expires_at = await sessions.open_session(
         store_of(request), config, user["id"], ttl, language
     )
@@ -56,7 +55,7 @@ async def register(request: web.Request) -> web.StreamResponse:
     user = await store.create_user(
         form.user_name, form.email, form.phone, password_hash, address, per_hour
     )
-    return await _logged_in(request, user, M.REGISTERED, config.session_ttl)
+    return await _logged_in(request, user, texts.REGISTERED, config.session_ttl)
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -74,10 +73,10 @@ async def login(request: web.Request) -> web.StreamResponse:
         lambda: asyncio.to_thread(security.verify_password, form.password, stored),
     )
     if not passed or not user:
-        raise Invalid(M.WRONG_CREDENTIALS)
+        raise Invalid(texts.WRONG_CREDENTIALS)
     config = request.app[CONFIG]
     ttl = config.remember_ttl if form.remember else config.session_ttl
-    return await _logged_in(request, user, M.LOGGED_IN, ttl)
+    return await _logged_in(request, user, texts.LOGGED_IN, ttl)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
@@ -86,7 +85,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     if token:
         store, hashed = store_of(request), security.token_hash(token)
         await (store.delete_user_sessions(hashed) if everywhere else store.delete_session(hashed))
-    response = as_response(request, Ok(text=M.LOGGED_OUT))
+    response = as_response(request, Ok(text=texts.LOGGED_OUT))
     sessions.clear_cookie(response)
     return response
 
@@ -107,8 +106,8 @@ async def change_password(request: web.Request) -> Ok:
         lambda: asyncio.to_thread(security.verify_password, form.old_password, stored),
     )
     if not passed:
-        raise Invalid(M.WRONG_OLD_PASSWORD)
+        raise Invalid(texts.WRONG_OLD_PASSWORD)
     password_hash = await asyncio.to_thread(security.hash_password, form.password)
     keep = security.token_hash(sessions.request_token(request) or "")
     await store.change_password(user_id, password_hash, keep)
-    return Ok(text=M.PASSWORD_CHANGED)
+    return Ok(text=texts.PASSWORD_CHANGED)

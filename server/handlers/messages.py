@@ -2,8 +2,7 @@
 
 from aiohttp import web
 
-from .. import messages as M
-from .. import validate
+from .. import texts, validate
 from ..envelope import Ok, read_json
 from ..handlers import owner_scope, sender_of, store_of
 
@@ -18,4 +17,4 @@ async def send(request: web.Request) -> Ok:
     # sender_id and sender_name in the body are accepted for compatibility and ignored.
     message = validate.new_message(await read_json(request))
     stored = await store_of(request).add_message(message, owner_scope(request), sender_of(request))
-    return Ok(stored, M.MESSAGE_SENT)
+    return Ok(stored, texts.MESSAGE_SENT)

@@ -4,8 +4,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import messages as M
-from .. import validate
+from .. import texts, validate
 from ..access import Access
 from ..envelope import Ok, read_json
 from ..handlers import owner_scope, store_of
@@ -24,7 +23,7 @@ async def create(request: web.Request) -> Ok:
     order = validate.new_order(await read_json(request))
     await _check_against_fields(request, order.order_extra, creating=True)
     created = await store_of(request).create_order(request[USER]["id"], order)
-    return Ok(created, M.ORDER_CREATED)
+    return Ok(created, texts.ORDER_CREATED)
 
 
 async def list_orders(request: web.Request) -> Ok:
@@ -51,25 +50,25 @@ async def update(request: web.Request) -> Ok:
     order = await store_of(request).update_order(
         order_id, request[USER]["id"], changes, expected_version
     )
-    return Ok(order, M.ORDER_UPDATED)
+    return Ok(order, texts.ORDER_UPDATED)
 
 
 async def accept(request: web.Request) -> Ok:
     accepted = validate.acceptance(await read_json(request, numbers_as_text=("quote_price",)))
     order = await store_of(request).accept_quote(accepted, request[USER]["id"])
-    return Ok(order, M.QUOTE_ACCEPTED)
+    return Ok(order, texts.QUOTE_ACCEPTED)
 
 
 async def reject(request: web.Request) -> Ok:
     order_id, reason = validate.order_note(await read_json(request))
     order = await store_of(request).reject_quote(order_id, request[USER]["id"], reason)
-    return Ok(order, M.QUOTE_REJECTED)
+    return Ok(order, texts.QUOTE_REJECTED)
 
 
 async def cancel(request: web.Request) -> Ok:
     order_id, reason = validate.order_note(await read_json(request))
     order = await store_of(request).cancel_order(order_id, request[USER]["id"], reason)
-    return Ok(order, M.ORDER_CANCELLED)
+    return Ok(order, texts.ORDER_CANCELLED)
 
 
 async def list_fields(request: web.Request) -> Ok:

@@ -2,8 +2,7 @@
 
 from aiohttp import web
 
-from .. import messages as M
-from .. import notify, validate
+from .. import notify, texts, validate
 from ..envelope import Ok, read_json
 from ..handlers import store_of
 from ..keys import CONFIG, USER
@@ -26,7 +25,7 @@ async def create(request: web.Request) -> Ok:
     webhook = await store_of(request).create_webhook(
         settings.url, settings.events, settings.description, secret
     )
-    return Ok({**webhook, "secret": secret}, M.WEBHOOK_CREATED)
+    return Ok({**webhook, "secret": secret}, texts.WEBHOOK_CREATED)
 
 
 async def update(request: web.Request) -> Ok:
@@ -35,19 +34,19 @@ async def update(request: web.Request) -> Ok:
     webhook = await store_of(request).update_webhook(
         webhook_id, settings.url, settings.events, settings.description, settings.enabled
     )
-    return Ok(webhook, M.WEBHOOK_UPDATED)
+    return Ok(webhook, texts.WEBHOOK_UPDATED)
 
 
 async def delete(request: web.Request) -> Ok:
     await store_of(request).delete_webhook(validate.webhook_id(await read_json(request)))
-    return Ok(text=M.WEBHOOK_DELETED)
+    return Ok(text=texts.WEBHOOK_DELETED)
 
 
 async def rotate(request: web.Request) -> Ok:
     webhook_id = validate.webhook_id(await read_json(request))
     secret = notify.new_secret()
     webhook = await store_of(request).rotate_webhook_secret(webhook_id, secret)
-    return Ok({**webhook, "secret": secret}, M.WEBHOOK_SECRET_ROTATED)
+    return Ok({**webhook, "secret": secret}, texts.WEBHOOK_SECRET_ROTATED)
 
 
 async def deliveries(request: web.Request) -> Ok:
@@ -58,10 +57,10 @@ async def deliveries(request: web.Request) -> Ok:
 
 async def redeliver(request: web.Request) -> Ok:
     delivery = await store_of(request).redeliver(validate.redelivery(await read_json(request)))
-    return Ok(delivery, M.REDELIVERY_QUEUED)
+    return Ok(delivery, texts.REDELIVERY_QUEUED)
 
 
 async def set_notifications(request: web.Request) -> Ok:
     enabled = validate.notify_email(await read_json(request))
     await store_of(request).set_notify_email(request[USER]["id"], enabled)
-    return Ok({**request[USER], "notify_email": enabled}, M.NOTIFICATIONS_SAVED)
+    return Ok({**request[USER], "notify_email": enabled}, texts.NOTIFICATIONS_SAVED)

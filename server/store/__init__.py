@@ -17,8 +17,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from .. import messages as M
-from .. import model
+from .. import model, texts
 from ..errors import TooManyAttempts
 from ..model import Acceptance, NewAttachment, NewMessage, NewOrder, OrderChanges, Page, Status
 from . import accounts, attachments, events, fields, orders, outbox, threads, tx
@@ -251,7 +250,7 @@ class Store(abc.ABC):
             order_id,
             owner_id,
             (Status.QUOTED,),
-            M.ONLY_QUOTED_REJECT,
+            texts.ONLY_QUOTED_REJECT,
             Status.REJECTED,
             orders.with_note("quote rejected", "reason", reason),
             self._now(),
@@ -263,7 +262,7 @@ class Store(abc.ABC):
             order_id,
             owner_id,
             model.CANCELLABLE_STATUSES,
-            M.CANNOT_CANCEL,
+            texts.CANNOT_CANCEL,
             Status.CANCELLED,
             orders.with_note("order cancelled", "reason", reason),
             self._now(),

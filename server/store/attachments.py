@@ -3,8 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from .. import messages as M
-from .. import model
+from .. import model, texts
 from ..errors import Invalid
 from ..model import NewAttachment
 from .tx import Tx
@@ -44,7 +43,7 @@ async def save_attachment(
         "SELECT coalesce(sum(file_size), 0) FROM attachments WHERE user_id = ?", owner_id
     )
     if used + len(new.data) > quota_bytes:
-        raise Invalid(M.UPLOAD_QUOTA, limit=quota_bytes // 2**20)
+        raise Invalid(texts.UPLOAD_QUOTA, limit=quota_bytes // 2**20)
     row = await tx.one(
         f"""INSERT INTO attachments (user_id, name, file_name, content_type, file_size,
                                      file_md5, width, height, data, thumb, created_time)

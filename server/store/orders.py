@@ -6,11 +6,10 @@ from typing import Any
 
 import orjson
 
-from .. import messages as M
-from .. import model
+from .. import model, texts
 from ..errors import OrderFinal, QuoteChanged, StatusNotAllowed, VersionConflict
-from ..messages import Text
 from ..model import Acceptance, NewOrder, OrderChanges, Page, Status, check_extra_size
+from ..texts import Text
 from . import events, outbox
 from .changes import Note, record_change
 from .fields import field_definitions
@@ -194,7 +193,7 @@ def _check_accept_guards(order: Mapping[str, Any], seen: Acceptance) -> None:
 async def accept_quote(tx: Tx, accepted: Acceptance, owner_id: int, now: int) -> Row:
     order_id, remark = accepted.order_id, accepted.remark
     old = await _movable(
-        tx, order_id, owner_id, (Status.QUOTED,), M.ONLY_QUOTED_ACCEPT, seen=accepted
+        tx, order_id, owner_id, (Status.QUOTED,), texts.ONLY_QUOTED_ACCEPT, seen=accepted
     )
     purchase_id = await tx.value(
         """INSERT INTO orders (user_id, comm_order_id, amount, status, remark, created_time)
@@ -219,7 +218,7 @@ async def accept_quote(tx: Tx, accepted: Acceptance, owner_id: int, now: int) ->
 
 
 async def quote_order(tx: Tx, order_id: int, admin: Sender, quote: Quote, now: int) -> Row:
-    old = await _movable(tx, order_id, ANY_OWNER, model.QUOTABLE_STATUSES, M.CANNOT_QUOTE)
+    old = await _movable(tx, order_id, ANY_OWNER, model.QUOTABLE_STATUSES, texts.CANNOT_QUOTE)
     order, _ = await record_change(
         tx,
         old,

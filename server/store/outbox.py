@@ -14,8 +14,7 @@ from typing import Any
 
 import orjson
 
-from .. import messages as M
-from .. import model
+from .. import model, texts
 from ..errors import Invalid
 from .tx import Tx, to_json
 from .types import Row
@@ -227,13 +226,13 @@ async def update_webhook(
         webhook_id,
     )
     if row is None:
-        raise Invalid(M.WEBHOOK_NOT_FOUND)
+        raise Invalid(texts.WEBHOOK_NOT_FOUND)
     return _webhook(row)
 
 
 async def delete_webhook(tx: Tx, webhook_id: int) -> None:
     if await tx.value("DELETE FROM webhooks WHERE id = ? RETURNING id", webhook_id) is None:
-        raise Invalid(M.WEBHOOK_NOT_FOUND)
+        raise Invalid(texts.WEBHOOK_NOT_FOUND)
 
 
 async def rotate_secret(tx: Tx, webhook_id: int, secret: str) -> Row:
@@ -243,7 +242,7 @@ async def rotate_secret(tx: Tx, webhook_id: int, secret: str) -> Row:
         webhook_id,
     )
     if row is None:
-        raise Invalid(M.WEBHOOK_NOT_FOUND)
+        raise Invalid(texts.WEBHOOK_NOT_FOUND)
     return _webhook(row)
 
 
@@ -260,7 +259,7 @@ def _delivery(row: Any) -> Row:
 async def list_deliveries(tx: Tx, webhook_id: int, page: model.Page) -> tuple[list[Row], int]:
     """Newest first, with the count of all."""
     if await tx.value("SELECT id FROM webhooks WHERE id = ?", webhook_id) is None:
-        raise Invalid(M.WEBHOOK_NOT_FOUND)
+        raise Invalid(texts.WEBHOOK_NOT_FOUND)
     rows = await tx.all(
         f"""SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE webhook_id = ?
             ORDER BY id DESC LIMIT ? OFFSET ?""",
@@ -283,7 +282,7 @@ async def redeliver(tx: Tx, delivery_id: int, now_ms: int) -> Row:
         delivery_id,
     )
     if row is None:
-        raise Invalid(M.DELIVERY_NOT_FOUND)
+        raise Invalid(texts.DELIVERY_NOT_FOUND)
     await tx.wake_outbox()
     return _delivery(row)
 

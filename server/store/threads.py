@@ -1,6 +1,6 @@
 """An order's message thread: system, customer and merchant messages."""
 
-from .. import messages as M
+from .. import texts
 from ..errors import StatusNotAllowed
 from ..model import NewMessage, Page, Status
 from . import events
@@ -14,7 +14,7 @@ async def add_message(
 ) -> Row:
     order = await fetch_order(tx, message.comm_order_id, owner_id)
     if order["status"] == Status.CANCELLED:
-        raise StatusNotAllowed(M.MESSAGES_CLOSED)
+        raise StatusNotAllowed(texts.MESSAGES_CLOSED)
     note = Note(message.content, sender, message.message_type)
     if sender.sender_type == "admin" and order["status"] == Status.PENDING:
         # The merchant's first word moves a pending order into communication.
