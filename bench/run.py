@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from orderdesk import security  # noqa: E402
 from orderdesk.model import NewOrder  # noqa: E402
-from orderdesk.store import open_store  # noqa: E402
+from orderdesk.store import accounts, open_store  # noqa: E402
 
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
@@ -63,8 +63,10 @@ async def seed(db: str, users: int, orders: int) -> None:
     each with a few order_extra keys; through the store's bulk path."""
     store = await open_store(db)
     try:
-        ids = await store.bulk_create_users(
-            [f"u{n}" for n in range(1, users + 1)], security.hash_password(PASSWORD)
+        ids = await store.write(
+            accounts.bulk_create_users,
+            [f"u{n}" for n in range(1, users + 1)],
+            security.hash_password(PASSWORD),
         )
         assert ids == list(range(1, users + 1)), "seed needs a fresh database"
         for start in range(0, orders, BATCH):
@@ -80,7 +82,7 @@ async def seed(db: str, users: int, orders: int) -> None:
                     order_extra={"budget": str(k % 9000), "size": "M", "source": "bench"},
                 )
                 batch.append(((k - 1) % users + 1, order))
-            await store.bulk_create_orders(batch)
+            await store.write(orders.bulk_create_orders, batch)
             progress(f"seeding {orders} orders", min(start + BATCH, orders), orders)
     finally:
         await store.close()

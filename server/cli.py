@@ -15,12 +15,13 @@ import signal
 import sys
 from collections.abc import Callable
 
-from . import __version__, security, validate
+from . import __version__, security
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
-from .declare import Field
 from .errors import AlreadyTaken, Invalid
 from .logs import ACCESS_LOG, ACCESS_LOG_OPTIONS, MalformedRequestsAsInfo
-from .store import is_postgres_url, open_store, shown_db, sqlite
+from .store import accounts, is_postgres_url, open_store, shown_db, sqlite
+from .validate import accounts as account_forms
+from .validate.declare import Field
 
 # The name the help shows: "orderdesk" when installed, "run.py" in a checkout.
 PROG = os.path.basename(sys.argv[0]) or "orderdesk"
@@ -176,16 +177,17 @@ def create_admin(argv: list[str]) -> int:
     password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else args.password
     try:
         # The rules of registration: NFKC names, no control or format characters.
-        name = Field("username", validate.USER_NAME, required=True).read(vars(args))
-        validate.REGISTER["password"].read({"password": password})
-        email = validate.REGISTER["email"].read({"email": args.email}) or None
+        name = Field("username", account_forms.USER_NAME, required=True).read(vars(args))
+        account_forms.REGISTER["password"].read({"password": password})
+        email = account_forms.REGISTER["email"].read({"email": args.email}) or None
     except Invalid as error:
         parser.error(error.msg)
 
     async def save() -> tuple[dict, bool]:
         store = await open_store(args.db)
         try:
-            return await store.save_admin(name, security.hash_password(password), email)
+            password_hash = security.hash_password(password)
+            return await store.write(accounts.save_admin, name, email, password_hash)
         finally:
             await store.close()
 

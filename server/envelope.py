@@ -10,7 +10,7 @@ from aiohttp import web
 from . import texts
 from .errors import ClientDisconnected, Invalid
 from .texts import Text, language_of
-from .validate import NumberText, reject_nul, unparsable_number_field
+from .validate.values import NumberText, reject_nul, unparsable_number_field
 
 _ABSENT = object()
 
@@ -47,7 +47,7 @@ def as_response(request: web.Request, result: Ok | web.StreamResponse) -> web.St
 async def read_json(request: web.Request, numbers_as_text: tuple[str, ...] = ()) -> dict[str, Any]:
     """The body as a JSON object; no body counts as {}. Size is capped by the app's
     client_max_size (aiohttp raises HTTPRequestEntityTooLarge past it). Numbers in the
-    fields `numbers_as_text` come as validate.NumberText, the text as sent."""
+    fields `numbers_as_text` come as NumberText, the text as sent."""
     try:
         raw = await request.read()
     except ConnectionResetError:

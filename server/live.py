@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from . import model
-from .store import Row, Store
+from .store import Row, Store, events
 
 log = logging.getLogger("orderdesk.live")
 
@@ -149,14 +149,19 @@ class Broadcaster:
     async def replay(self, audience: Audience, after: int, upto: int) -> AsyncIterator[bytes]:
         """The kept events `audience` sees with after < id <= upto, as frames."""
         while after < upto:
-            events = await self._store.events_after(
-                after, upto, audience.user_id, audience.comm_order_id, READ_BATCH
+            found = await self._store.read(
+                events.events_after,
+                after,
+                upto,
+                audience.user_id,
+                audience.comm_order_id,
+                READ_BATCH,
             )
-            for event in events:
+            for event in found:
                 yield frame(event)
-            if len(events) < READ_BATCH:
+            if len(found) < READ_BATCH:
                 return
-            after = events[-1]["id"]
+            after = found[-1]["id"]
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -170,7 +175,7 @@ class Broadcaster:
                 await self._store.watch_events(self._wake.set)
                 await self._read_new_events()
                 if loop.time() - pruned_at >= PRUNE_SECONDS:
-                    await self._store.prune_events()
+                    await self._store.write(events.prune)
                     pruned_at = loop.time()
             except Exception:
                 # The database is away for now: the next round tries again.
@@ -187,16 +192,18 @@ class Broadcaster:
         turn held)."""
         if not self._streams:
             # Nobody listens: only remember where the table ends.
-            self._position = await self._store.last_event_id()
+            self._position = await self._store.read(events.last_event_id)
             return
         while True:
-            events = await self._store.events_after(self._position, None, 0, 0, READ_BATCH)
-            for event in events:
+            found = await self._store.read(
+                events.events_after, self._position, None, 0, 0, READ_BATCH
+            )
+            for event in found:
                 data = frame(event)
                 for key in {event["user_id"], 0}:
                     for stream in self._audiences.get(key, ()):
                         if stream.audience.comm_order_id in (0, event["comm_order_id"]):
                             stream.offer(data)
                 self._position = event["id"]
-            if len(events) < READ_BATCH:
+            if len(found) < READ_BATCH:
                 return

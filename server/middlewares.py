@@ -18,12 +18,13 @@ import random
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from . import sessions, texts, validate
+from . import sessions, texts
 from .access import Access
 from .config import Config
 from .envelope import as_response, envelope, request_language
 from .errors import ApiError, ClientDisconnected, Forbidden, NotLoggedIn
 from .keys import ACCESS, CONFIG, REQUEST_ID, RESULT_CODE, ROUTE_ACCESS, STORE, USER
+from .validate.values import reject_nul
 
 log = logging.getLogger("orderdesk")
 
@@ -157,4 +158,4 @@ async def _authorized(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def _reject_nul_in_query(request: web.Request) -> None:
     if request.query_string and request.path.startswith("/api/"):
-        validate.reject_nul(request.query)
+        reject_nul(request.query)

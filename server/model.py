@@ -1,28 +1,13 @@
-"""Domain constants: statuses, message types and every limit of the spec, named once."""
+"""Domain constants: message types, event types and every limit, named once. (An
+order's statuses and moves are in workflow.py, what answers hold in entities.py.)"""
 
 import re
 import string
 import unicodedata
 from dataclasses import dataclass
-from enum import IntEnum
-from typing import Any
 
 from . import texts
 from .errors import Invalid
-
-
-class Status(IntEnum):
-    CANCELLED = -1
-    PENDING = 0
-    IN_COMMUNICATION = 1
-    QUOTED = 2
-    ACCEPTED = 3
-    REJECTED = 4
-
-
-FINAL_STATUSES = (Status.ACCEPTED, Status.CANCELLED)
-CANCELLABLE_STATUSES = (Status.PENDING, Status.IN_COMMUNICATION, Status.QUOTED, Status.REJECTED)
-QUOTABLE_STATUSES = CANCELLABLE_STATUSES
 
 MESSAGE_TYPES = frozenset(
     [
@@ -69,7 +54,7 @@ EXTRA_MAX_BYTES = 16 * 1024
 FIELD_TYPES = frozenset(["text", "textarea", "number", "select", "radio", "checkbox", "date"])
 FIELD_TYPES_WITH_OPTIONS = frozenset({"select", "radio", "checkbox"})
 
-# ---------------------------------------------------------------- accounts (spec 2, round 2)
+# ---------------------------------------------------------------- accounts
 
 # A user name holding a character of these Unicode categories is refused: control (Cc),
 # format (Cf: zero-width, bidi overrides, ...), line and paragraph separators (Zl, Zp).
@@ -89,7 +74,7 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 def login_key(value: str) -> str:
     """A user name, email or phone as the login namespace compares it: NFKC, ignoring
-    ASCII case only (spec 2: "unique ignoring ASCII case"; `Straße` and `STRASSE`, or
+    ASCII case only (names are unique ignoring ASCII case: `Straße` and `STRASSE`, or
     `Ä` and `ä`, stay different names)."""
     return unicodedata.normalize("NFKC", value).translate(_ASCII_LOWER)
 
@@ -107,46 +92,6 @@ class Page:
         return (self.number - 1) * self.size
 
 
-@dataclass(frozen=True)
-class NewOrder:
-    archive_id: int
-    title: str
-    content: str
-    phone: str
-    images: list[str]
-    event_date: str
-    order_extra: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class OrderChanges:
-    """The customer's update (spec 4.4): None means "not sent"."""
-
-    title: str | None = None
-    content: str | None = None
-    phone: str | None = None
-    images: list[str] | None = None
-    event_date: str | None = None
-    order_extra: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class NewMessage:
-    comm_order_id: int
-    message_type: str
-    content: str
-
-
-@dataclass(frozen=True)
-class Acceptance:
-    """A customer's accept (spec 4.5): the guards say which quote they saw."""
-
-    order_id: int
-    remark: str
-    version: int | None
-    quote_price: str | None
-
-
 def check_extra_size(key_count: int, json_bytes: int) -> None:
     """The limits a merge can break even when the patch keeps them."""
     if key_count > EXTRA_MAX_KEYS:
@@ -155,7 +100,7 @@ def check_extra_size(key_count: int, json_bytes: int) -> None:
         raise Invalid(texts.EXTRA_TOO_BIG, size=EXTRA_MAX_BYTES)
 
 
-# ---------------------------------------------------------------- attachments (spec 7)
+# ---------------------------------------------------------------- attachments
 
 UPLOADS_PREFIX = "/uploads/"
 THUMBS_PREFIX = "/uploads/thumb/"
@@ -178,7 +123,7 @@ class NewAttachment:
 
 
 def order_thumb(images: list[str]) -> str:
-    """Spec 3's `thumb`: the thumbnail of the first image when it is an upload of this
+    """An order's `thumb`: the thumbnail of the first image when it is an upload of this
     server ("" for an uploaded PDF, which has none), else the first image, else ""."""
     if not images:
         return ""
@@ -190,10 +135,27 @@ def order_thumb(images: list[str]) -> str:
     return first
 
 
-# ---------------------------------------------------------------- live events (spec 8)
+# ---------------------------------------------------------------- mail
+
+# What a mail is about. The merchant's side is mailed about the first five, the
+# order's customer about the others.
+NEW_ORDER = "new_order"
+CUSTOMER_MESSAGE = "customer_message"
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+CANCELLED = "cancelled"
+MERCHANT_MESSAGE = "merchant_message"
+QUOTED = "quoted"
+STATUS_CHANGED = "status_changed"
+TO_MERCHANT = frozenset({NEW_ORDER, CUSTOMER_MESSAGE, ACCEPTED, REJECTED, CANCELLED})
+
+# ---------------------------------------------------------------- live events
+
+# What an event says happened; webhooks choose among these.
+EVENT_TYPES = ("order.created", "order.updated", "message.created")
 
 # Events are kept at least a day for resuming streams; open streams per user.
 EVENT_KEEP_SECONDS = 86400
-# Finished webhook and mail deliveries stay listed this long (spec 9's deliveries list).
+# Finished webhook and mail deliveries stay listed this long (the deliveries list).
 DELIVERY_KEEP_SECONDS = 30 * 86400
 STREAMS_PER_USER = 10

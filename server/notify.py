@@ -9,7 +9,7 @@ again at each attempt: the connection is made to the addresses the check resolve
 (aiohttp's resolver is the checking one), so a name that resolves elsewhere a second
 time (DNS rebinding) cannot slip through.
 
-The worker claims due deliveries (store.claim_deliveries: a lease per attempt, and on
+The worker claims due deliveries (outbox.claim_due: a lease per attempt, and on
 PostgreSQL rows locked by another app server are skipped), sends each in a task of its
 own, at most CONCURRENT_ATTEMPTS at once, and records the outcome: a hanging
 receiver costs one attempt's ATTEMPT_TIMEOUT, never the queue. It wakes when a commit
@@ -39,11 +39,10 @@ import orjson
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
 
-from . import texts
+from . import model, texts
 from .config import Config
 from .errors import Invalid
-from .store import Row, Store
-from .store.outbox import TO_ADMINS
+from .store import Row, Store, outbox
 from .texts import Text
 
 log = logging.getLogger("orderdesk.notify")
@@ -171,7 +170,7 @@ MAIL_FOOTER = Text(
 def compose_mail(facts: dict[str, Any], to: str, language: str, config: Config) -> EmailMessage:
     """The mail of one notice: plain text and HTML, in `language` ('en' or 'zh')."""
     notice, order_id, title = facts["notice"], facts["order_id"], facts["title"]
-    route = "admin/order" if notice in TO_ADMINS else "order"
+    route = "admin/order" if notice in model.TO_MERCHANT else "order"
     link = f"{config.public_url.rstrip('/')}/#/{route}/{order_id}"
     # One line: a title may hold line breaks, a header may not.
     subject = " ".join(
@@ -255,7 +254,7 @@ class Outbox:
                 await task
         if abandoned:
             try:
-                await self._store.release_deliveries(abandoned)
+                await self._store.write(outbox.release, abandoned)
             except Exception:  # the lease runs out by itself
                 log.warning("giving back %d delivery leases failed", len(abandoned))
         if self._http is not None:
@@ -279,14 +278,14 @@ class Outbox:
 
     async def _start_due_attempts(self) -> float:
         """Claims what is due and free slots allow; the seconds until the next look."""
-        due_ms = await self._store.next_delivery_due_ms()
+        due_ms = await self._store.read(outbox.next_due_ms)
         if due_ms is None:
             return POLL_SECONDS
         until_due = due_ms / 1000 - self._config.clock()
         free = CONCURRENT_ATTEMPTS - len(self._attempts)
         if until_due > 0 or free == 0:
             return min(POLL_SECONDS, max(until_due, 0.0)) if free else POLL_SECONDS
-        claimed = await self._store.claim_deliveries(LEASE_MS, free)
+        claimed = await self._store.write(outbox.claim_due, LEASE_MS, free)
         for delivery in claimed:
             task = asyncio.get_running_loop().create_task(self._attempt(delivery))
             self._attempts[task] = delivery["id"]
@@ -312,8 +311,13 @@ class Outbox:
             delay = RETRY_DELAYS[attempts - 1] * self._config.webhook_retry_base
             next_ms = math.floor((self._config.clock() + delay) * 1000)
         try:
-            await self._store.finish_delivery(
-                delivery["id"], outcome.delivered, outcome.http_status, outcome.error, next_ms
+            await self._store.write(
+                outbox.finish_attempt,
+                delivery["id"],
+                outcome.delivered,
+                outcome.http_status,
+                outcome.error,
+                next_ms,
             )
         except Exception:
             log.warning("recording delivery %s failed; it is sent again", delivery["id"])

@@ -1,139 +1,73 @@
 """The OpenAPI description of every /api/ route, kept beside the route table.
 
 `OPERATIONS` has one entry per (method, path) of `routes.ROUTES`; a test fails when
-either side has one the other lacks. Schemas use only what OpenAPI 3.0 and 3.1
-share, so the same document serves as 3.1 (/api/openapi.json) and, for the bundled
-Swagger UI 4 that reads 3.0 only, as 3.0.3 (/docs/openapi.json).
+either side has one the other lacks. Requests are described from the forms that check
+them (validate/), answers from the entities (entities.py), closed: an answer holding a
+key its schema does not declare is refused by the tests, which check every answer
+they get against this document. Each operation carries one valid example request;
+the tests' per-path tables read it. Schemas use only what OpenAPI 3.0 and 3.1 share,
+so the same document serves as 3.1 (/api/openapi.json) and, for the bundled Swagger
+UI 4 that reads 3.0 only, as 3.0.3 (/docs/openapi.json).
 """
 
 from dataclasses import dataclass
 from typing import Any
 
-from . import __version__, model
-from . import validate as V
-from .declare import Form, Schema, integer, obj, string
+from . import __version__
+from .entities import (
+    ATTACHMENT,
+    DELIVERY,
+    ENTITIES,
+    FIELD_DEFINITION,
+    MESSAGE,
+    ORDER,
+    SESSION_KEYS,
+    USER,
+    WEBHOOK,
+    WEBHOOK_SECRET,
+    Key,
+)
+from .validate import accounts, fields, orders, webhooks
+from .validate.declare import Form, Schema, integer, string
+from .workflow import MOVES, STATUS_ENDPOINT_MOVES, described
 
 
 def ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-COMPONENTS: dict[str, Schema] = {
-    "User": obj(
-        {
-            "id": integer(),
-            "user_name": string(),
-            "email": string(),
-            "phone": string(),
-            "role": string(enum=["user", "admin"]),
-            "created_time": integer(),
-            "notify_email": {"type": "boolean", "description": "mail about my orders (spec 9)"},
-        },
-        ("id", "user_name", "email", "phone", "role", "created_time", "notify_email"),
-    ),
-    "Session": {
-        "allOf": [
-            ref("User"),
-            obj({"token": string(), "expire": integer()}, ("token", "expire")),
-        ]
-    },
-    "Order": obj(
-        {
-            "id": integer(),
-            "user_id": integer(),
-            "order_id": integer(),
-            "archive_id": integer(),
-            "title": string(),
-            "content": string(),
-            "phone": string(),
-            "images": {"type": "array", "items": string()},
-            "sketch_images": {"type": "array", "items": string()},
-            "finished_images": {"type": "array", "items": string()},
-            "thumb": string(
-                description="the thumbnail URL of the first image when it is an upload of "
-                'this server ("" for an uploaded PDF), else the first image, else ""'
-            ),
-            "event_date": string(),
-            "status": V.STATUS_SCHEMA,
-            "admin_id": integer(),
-            "quote_price": string(description='"12000.00", or "" before any quote'),
-            "quote_content": string(),
-            "order_extra": {"type": "object"},
-            "created_time": integer(),
-            "updated_time": integer(),
-            "version": integer(minimum=1),
-        },
-        (
-            "id",
-            "user_id",
-            "order_id",
-            "archive_id",
-            "title",
-            "content",
-            "phone",
-            "images",
-            "sketch_images",
-            "finished_images",
-            "thumb",
-            "event_date",
-            "status",
-            "admin_id",
-            "quote_price",
-            "quote_content",
-            "order_extra",
-            "created_time",
-            "updated_time",
-            "version",
-        ),
-    ),  # fmt: skip
-    "Message": obj(
-        {
-            "id": integer(),
-            "comm_order_id": integer(),
-            "sender_id": integer(),
-            "sender_type": string(enum=["user", "admin", "system"]),
-            "sender_name": string(),
-            "message_type": string(enum=sorted(model.MESSAGE_TYPES)),
-            "content": string(),
-            "created_time": integer(),
-        },
-        (
-            "id",
-            "comm_order_id",
-            "sender_id",
-            "sender_type",
-            "sender_name",
-            "message_type",
-            "content",
-            "created_time",
-        ),
-    ),  # fmt: skip
-    "FieldDefinition": V.DEFINITION_SCHEMA,
-}
-COMPONENTS["OrderDetail"] = {
-    "allOf": [
-        ref("Order"),
-        obj(
-            {
-                "order_fields": {
-                    "type": "array",
-                    "items": {
-                        "allOf": [
-                            ref("FieldDefinition"),
-                            obj({"value": {"description": "the order's value; null if unset"}}),
-                        ]
-                    },
-                },
-                "user": obj({"id": integer(), "user_name": string()}, ("id", "user_name")),
-                "messages": {"type": "array", "items": ref("Message")},
-                "messages_total": integer(),
-            },
-            ("order_fields", "user", "messages", "messages_total"),
-        ),
-    ]
-}
+def closed(properties: dict[str, Schema], required: tuple[str, ...]) -> Schema:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(required),
+        "additionalProperties": False,
+    }
 
-FAILURE = obj(
+
+def array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+COMPONENTS: dict[str, Schema] = {entity.name: entity.schema() for entity in ENTITIES}
+COMPONENTS["FieldDefinitionInput"] = fields.DEFINITION_SCHEMA
+COMPONENTS["Session"] = USER.schema(*SESSION_KEYS)
+COMPONENTS["WebhookWithSecret"] = WEBHOOK.schema(WEBHOOK_SECRET)
+COMPONENTS["OrderDetail"] = ORDER.schema(
+    Key(
+        "order_fields",
+        array(
+            FIELD_DEFINITION.schema(
+                Key("value", {"description": "the order's value; null if unset"})
+            )
+        ),
+    ),
+    Key("user", closed({"id": integer(), "user_name": string()}, ("id", "user_name"))),
+    Key("messages", array(ref(MESSAGE.name))),
+    Key("messages_total", integer(minimum=0)),
+)
+
+FAILURE = closed(
     {
         "code": integer(
             enum=[-1, 1001, 1002],
@@ -153,30 +87,34 @@ FAILURE = obj(
 class Operation:
     summary: str
     tag: str
-    body: Form | None = None  # declared in validate.py, as the handler reads it
+    body: Form | None = None  # the form its handler reads
     query: Form | None = None
     data: Schema | None = None  # what `data` holds on success; None: no data
     paginated: bool = False
     public: bool = False
     # A multipart/form-data body, which its handler streams and checks itself (uploads).
     multipart: Schema | None = None
+    # One valid request: the body or the query. IDs in it are 1 (tests put real ones).
+    example: dict[str, Any] | None = None
+
+    def success(self) -> Schema:
+        properties: dict[str, Schema] = {"code": integer(enum=[0]), "msg": string()}
+        if self.data:
+            properties["data"] = self.data
+        if self.paginated:
+            properties["total"] = integer(minimum=0)
+        return closed(properties, tuple(properties))
 
     def describe(self) -> dict[str, Any]:
-        success = obj(
-            {"code": integer(enum=[0]), "msg": string()}
-            | ({"data": self.data} if self.data else {})
-            | ({"total": integer(minimum=0)} if self.paginated else {}),
-            ("code", "msg")
-            + (("data",) if self.data else ())
-            + (("total",) if self.paginated else ()),
-        )
         described: dict[str, Any] = {
             "summary": self.summary,
             "tags": [self.tag],
             "responses": {
                 "200": {
                     "description": "Always HTTP 200: the envelope's `code` says how it went.",
-                    "content": {"application/json": {"schema": {"oneOf": [success, FAILURE]}}},
+                    "content": {
+                        "application/json": {"schema": {"oneOf": [self.success(), FAILURE]}}
+                    },
                 }
             },
             "security": [] if self.public else [{"TokenHeader": []}, {"TokenCookie": []}],
@@ -187,163 +125,227 @@ class Operation:
         elif self.multipart is not None:
             content = {"multipart/form-data": {"schema": self.multipart}}
         if content is not None:
+            if self.example is not None:
+                next(iter(content.values()))["example"] = self.example
             described["requestBody"] = {"required": False, "content": content}
         if self.query:
-            described["parameters"] = self.query.parameters()
+            parameters = self.query.parameters()
+            for parameter in parameters:
+                if self.example and parameter["name"] in self.example:
+                    parameter["example"] = self.example[parameter["name"]]
+            described["parameters"] = parameters
         return described
 
 
-ORDER_DATA = ref("Order")
-ORDERS = {"type": "array", "items": ref("Order")}
-CUSTOMER, MERCHANT, ACCOUNT = "customer", "merchant", "account"
+ORDER_DATA = ref(ORDER.name)
+ORDERS = array(ORDER_DATA)
+MESSAGES = array(ref(MESSAGE.name))
+FIELD_DEFINITIONS = array(ref(FIELD_DEFINITION.name))
+CUSTOMER, MERCHANT, ACCOUNT, WEBHOOKS = "customer", "merchant", "account", "webhooks"
+PASSWORD = "correct horse battery"
+ORDER_EXAMPLE = {
+    "archive_id": 12,
+    "title": "A responsive theme",
+    "content": "Multi-language storefront with online payment",
+    "phone": "+86 138-0000-0000",
+}
+PUBLIC_HOOK = "http://93.184.216.34/hook"
+MESSAGE_EXAMPLE = {"comm_order_id": 1, "message_type": "text", "content": "Hello"}
+
+
+def _moved(action: str) -> str:
+    move = MOVES[action]
+    return f"from {described(move.sources)}" + (
+        f" to {int(move.target)}" if move.target is not None else ""
+    )
+
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/register"): Operation(
         "Create an account and log in",
         ACCOUNT,
-        body=V.REGISTER,
+        body=accounts.REGISTER,
         data=ref("Session"),
         public=True,
+        example={"user_name": "alice", "password": PASSWORD},
     ),
     ("POST", "/api/login"): Operation(
         "Log in with a user name, email or phone",
         ACCOUNT,
-        body=V.LOGIN,
+        body=accounts.LOGIN,
         data=ref("Session"),
         public=True,
+        example={"user_name": "alice", "password": PASSWORD},
     ),
     ("POST", "/api/logout"): Operation(
         "Revoke the session, or with all every session of the user",
         ACCOUNT,
-        body=V.LOGOUT,
+        body=accounts.LOGOUT,
         public=True,
+        example={"all": False},
     ),
-    ("GET", "/api/user/detail"): Operation("The current user", ACCOUNT, data=ref("User")),
+    ("GET", "/api/user/detail"): Operation(
+        "The current user", ACCOUNT, data=ref(USER.name), example={}
+    ),
     ("POST", "/api/user/password"): Operation(
         "Change the password; every other session of the user is revoked",
         ACCOUNT,
-        body=V.PASSWORD_CHANGE,
+        body=accounts.PASSWORD_CHANGE,
+        example={"old_password": PASSWORD, "password": PASSWORD},
     ),
     ("POST", "/api/communication/order/create"): Operation(
         "Ask for custom work",
         CUSTOMER,
-        body=V.CREATE_ORDER,
+        body=orders.CREATE_ORDER,
         data=ORDER_DATA,
+        example=ORDER_EXAMPLE,
     ),
     ("GET", "/api/communication/orders"): Operation(
         "The caller's orders, newest first",
         CUSTOMER,
-        query=V.ORDER_LIST_QUERY,
+        query=orders.ORDER_LIST_QUERY,
         data=ORDERS,
         paginated=True,
+        example={},
     ),
     ("GET", "/api/communication/order/detail"): Operation(
         "One of the caller's orders, with its last 100 messages and its fields",
         CUSTOMER,
-        query=V.QUERY_ORDER_ID,
+        query=orders.QUERY_ORDER_ID,
         data=ref("OrderDetail"),
+        example={"id": 1},
     ),
     ("POST", "/api/communication/order/update"): Operation(
-        "Change an order (the seed endpoint): only the fields sent; order_extra merged",
+        "Change an order (the seed endpoint): only the fields sent; order_extra merged; "
+        f"allowed {_moved('update')}; editing the requirements of a quoted order moves it "
+        f"{_moved('revise')}",
         CUSTOMER,
-        body=V.UPDATE_ORDER,
+        body=orders.UPDATE_ORDER,
         data=ORDER_DATA,
+        example={"id": 1, "title": "A responsive theme, two languages"},
     ),
     ("POST", "/api/communication/order/accept"): Operation(
-        "Accept the quote (status 2 to 3); creates the purchase order",
+        f"Accept the quote ({_moved('accept')}); creates the purchase order",
         CUSTOMER,
-        body=V.ACCEPT,
+        body=orders.ACCEPT,
         data=ORDER_DATA,
+        example={"id": 1},
     ),
     ("POST", "/api/communication/order/reject"): Operation(
-        "Reject the quote (status 2 to 4)", CUSTOMER, body=V.REJECT, data=ORDER_DATA
+        f"Reject the quote ({_moved('reject')})",
+        CUSTOMER,
+        body=orders.REJECT,
+        data=ORDER_DATA,
+        example={"id": 1},
     ),
     ("POST", "/api/communication/order/cancel"): Operation(
-        "Cancel the order (from 0, 1, 2 or 4)", CUSTOMER, body=V.CANCEL, data=ORDER_DATA
+        f"Cancel the order ({_moved('cancel')})",
+        CUSTOMER,
+        body=orders.CANCEL,
+        data=ORDER_DATA,
+        example={"id": 1},
     ),
     ("GET", "/api/communication/messages"): Operation(
         "An order's thread, oldest first",
         CUSTOMER,
-        query=V.THREAD_QUERY,
-        data={"type": "array", "items": ref("Message")},
+        query=orders.THREAD_QUERY,
+        data=MESSAGES,
         paginated=True,
+        example={"comm_order_id": 1},
     ),
     ("POST", "/api/communication/message/send"): Operation(
-        "Write in an order's thread", CUSTOMER, body=V.SEND_MESSAGE, data=ref("Message")
+        f"Write in an order's thread (in status {described(MOVES['message'].sources)})",
+        CUSTOMER,
+        body=orders.SEND_MESSAGE,
+        data=ref(MESSAGE.name),
+        example=MESSAGE_EXAMPLE,
     ),
     ("GET", "/api/communication/fields"): Operation(
         "The order field definitions (for forms)",
         CUSTOMER,
-        data={"type": "array", "items": ref("FieldDefinition")},
+        data=FIELD_DEFINITIONS,
         public=True,
+        example={},
     ),
     ("GET", "/api/admin/communication/orders"): Operation(
         "Every order, newest first",
         MERCHANT,
-        query=V.ADMIN_ORDER_LIST_QUERY,
+        query=orders.ADMIN_ORDER_LIST_QUERY,
         data=ORDERS,
         paginated=True,
+        example={},
     ),
     ("GET", "/api/admin/communication/order/detail"): Operation(
         "Any order, as the customer's detail",
         MERCHANT,
-        query=V.QUERY_ORDER_ID,
+        query=orders.QUERY_ORDER_ID,
         data=ref("OrderDetail"),
+        example={"id": 1},
     ),
     ("GET", "/api/admin/communication/messages"): Operation(
         "Any order's thread",
         MERCHANT,
-        query=V.THREAD_QUERY,
-        data={"type": "array", "items": ref("Message")},
+        query=orders.THREAD_QUERY,
+        data=MESSAGES,
         paginated=True,
+        example={"comm_order_id": 1},
     ),
     ("POST", "/api/admin/communication/order/quote"): Operation(
-        "Quote (from 0, 1, 2 or 4 to 2)",
+        f"Quote ({_moved('quote')})",
         MERCHANT,
-        body=V.QUOTE,
+        body=orders.QUOTE,
         data=ORDER_DATA,
+        example={"id": 1, "quote_price": "12000.00", "quote_content": "Two weeks"},
     ),
     ("POST", "/api/admin/communication/order/status"): Operation(
-        "Set the status to 1 (in communication) or -1 (cancelled)",
+        "Set the status: "
+        + "; ".join(f"{int(s)} ({_moved(m.action)})" for s, m in STATUS_ENDPOINT_MOVES.items()),
         MERCHANT,
-        body=V.SET_STATUS,
+        body=orders.SET_STATUS,
         data=ORDER_DATA,
+        example={"id": 1, "status": 1},
     ),
     ("POST", "/api/admin/communication/order/images"): Operation(
-        "Set the sketch and finished images",
+        f"Set the sketch and finished images (in status {described(MOVES['images'].sources)})",
         MERCHANT,
-        body=V.SET_IMAGES,
+        body=orders.SET_IMAGES,
         data=ORDER_DATA,
+        example={"id": 1, "sketch_images": ["https://shop.example/sketch.png"]},
     ),
     ("POST", "/api/admin/communication/message/send"): Operation(
-        "Reply in any order's thread; a pending order moves to 1",
+        f"Reply in any order's thread; the first reply moves it {_moved('first reply')}",
         MERCHANT,
-        body=V.SEND_MESSAGE,
-        data=ref("Message"),
+        body=orders.SEND_MESSAGE,
+        data=ref(MESSAGE.name),
+        example=MESSAGE_EXAMPLE,
     ),
     ("GET", "/api/admin/communication/fields"): Operation(
-        "The order field definitions",
-        MERCHANT,
-        data={"type": "array", "items": ref("FieldDefinition")},
+        "The order field definitions", MERCHANT, data=FIELD_DEFINITIONS, example={}
     ),
     ("POST", "/api/admin/communication/fields"): Operation(
         "Replace the order field definitions",
         MERCHANT,
-        body=V.REPLACE_FIELDS,
-        data={"type": "array", "items": ref("FieldDefinition")},
+        body=fields.REPLACE_FIELDS,
+        data=FIELD_DEFINITIONS,
+        example={
+            "fields": [
+                {"field_name": "budget", "name": "Budget", "type": "number", "required": True}
+            ]
+        },
     ),
     ("GET", "/api/openapi.json"): Operation(
         "This description (the document itself, not an envelope)", ACCOUNT, public=True
     ),
 }
 
-# ---------------------------------------------------------------- live events (spec 8)
+# ---------------------------------------------------------------- live events
 
 EVENTS_PATH = "/api/events"
 OPERATIONS[("GET", EVENTS_PATH)] = Operation(
     "Live events of the caller's orders (every order for an admin), as text/event-stream",
     CUSTOMER,
-    query=V.EVENTS_QUERY,
+    query=orders.EVENTS_QUERY,
+    example={},
 )
 EVENT_STREAM = {
     "schema": {"type": "string"},
@@ -369,32 +371,12 @@ EVENTS_HEADER = {
 }
 
 
-# ---------------------------------------------------------------- attachments (spec 7)
+# ---------------------------------------------------------------- attachments
 
-COMPONENTS["Attachment"] = obj(
-    {
-        "id": integer(),
-        "file_name": string(0, model.FILE_NAME_MAX, description="the client's, no directory"),
-        "file_location": string(description="uploads/<name>"),
-        "file_size": integer(minimum=1, description="bytes stored"),
-        "file_md5": string(32, 32, description="hex md5 of the bytes stored"),
-        "width": integer(minimum=0, description="0 for a PDF"),
-        "height": integer(minimum=0, description="0 for a PDF"),
-        "is_image": integer(enum=[0, 1]),
-        "logo": string(description="the file's URL path, /uploads/<name>"),
-        "thumb": string(
-            description='/uploads/thumb/<name>, at most 320 px on its long side; "" for a PDF'
-        ),
-        "created_time": integer(),
-        "updated_time": integer(),
-    },
-    ("id", "file_name", "file_location", "file_size", "file_md5", "width", "height",
-     "is_image", "logo", "thumb", "created_time", "updated_time"),
-)  # fmt: skip
 OPERATIONS[("POST", "/api/attachment/upload")] = Operation(
     "Upload an image (JPEG, PNG, GIF, WebP) or a PDF",
     ACCOUNT,
-    multipart=obj(
+    multipart=closed(
         {
             "file": string(
                 format="binary",
@@ -407,107 +389,85 @@ OPERATIONS[("POST", "/api/attachment/upload")] = Operation(
         },
         ("file",),
     ),
-    data=ref("Attachment"),
+    data=ref(ATTACHMENT.name),
+    example={"file": "%PDF-1.4 a small document"},
 )
 
 
-# ---------------------------------------------------------------- webhooks and mail (spec 9)
+# ---------------------------------------------------------------- webhooks and mail
 
-COMPONENTS["Webhook"] = obj(
-    {
-        "id": integer(),
-        "url": string(),
-        "events": {"type": "array", "items": string(enum=[*V.WEBHOOK_EVENT_TYPES, "*"])},
-        "description": string(),
-        "enabled": {"type": "boolean"},
-        "created_time": integer(),
-    },
-    ("id", "url", "events", "description", "enabled", "created_time"),
-)
-WEBHOOK_WITH_SECRET = {
-    "allOf": [
-        ref("Webhook"),
-        obj(
-            {
-                "secret": string(
-                    description="whsec_ + base64 of 24 random bytes: the Standard Webhooks "
-                    "signing key, shown only in this answer"
-                )
-            },
-            ("secret",),
-        ),
-    ]
-}
-COMPONENTS["Delivery"] = obj(
-    {
-        "id": integer(),
-        "event_id": integer(),
-        "event_type": string(enum=list(V.WEBHOOK_EVENT_TYPES)),
-        "attempts": integer(minimum=0),
-        "status": string(enum=["pending", "delivered", "failed"]),
-        "http_status": integer(description="of the last attempt; 0: no HTTP answer (yet)"),
-        "error": string(description='why the last attempt failed; "" if it did not'),
-        "created_time": integer(),
-        "next_attempt_time": integer(description="when a pending delivery is tried next"),
-    },
-    ("id", "event_id", "event_type", "attempts", "status", "http_status", "error",
-     "created_time", "next_attempt_time"),
-)  # fmt: skip
-WEBHOOKS = "webhooks"
 OPERATIONS |= {
     ("GET", "/api/admin/webhooks"): Operation(
-        "Every webhook (never its secret)",
-        WEBHOOKS,
-        data={"type": "array", "items": ref("Webhook")},
+        "Every webhook (never its secret)", WEBHOOKS, data=array(ref(WEBHOOK.name)), example={}
     ),
     ("POST", "/api/admin/webhooks"): Operation(
         "Add a webhook: each matching event is POSTed to it, signed as Standard Webhooks 1.0",
         WEBHOOKS,
-        body=V.CREATE_WEBHOOK,
-        data=WEBHOOK_WITH_SECRET,
+        body=webhooks.CREATE_WEBHOOK,
+        data=ref("WebhookWithSecret"),
+        example={"url": PUBLIC_HOOK},
     ),
     ("POST", "/api/admin/webhooks/update"): Operation(
-        "Change a webhook's url, events, description or enabled", WEBHOOKS,
-        body=V.UPDATE_WEBHOOK, data=ref("Webhook"),
+        "Change a webhook's url, events, description or enabled",
+        WEBHOOKS,
+        body=webhooks.UPDATE_WEBHOOK,
+        data=ref(WEBHOOK.name),
+        example={"id": 1, "enabled": False},
     ),
     ("POST", "/api/admin/webhooks/delete"): Operation(
-        "Delete a webhook and its deliveries", WEBHOOKS, body=V.WEBHOOK_ID
+        "Delete a webhook and its deliveries",
+        WEBHOOKS,
+        body=webhooks.WEBHOOK_ID,
+        example={"id": 1},
     ),
     ("POST", "/api/admin/webhooks/rotate"): Operation(
-        "Give a webhook a new secret (the old one stops at once)", WEBHOOKS,
-        body=V.WEBHOOK_ID, data=WEBHOOK_WITH_SECRET,
+        "Give a webhook a new secret (the old one stops at once)",
+        WEBHOOKS,
+        body=webhooks.WEBHOOK_ID,
+        data=ref("WebhookWithSecret"),
+        example={"id": 1},
     ),
     ("GET", "/api/admin/webhooks/deliveries"): Operation(
-        "A webhook's deliveries, newest first", WEBHOOKS,
-        query=V.DELIVERIES_QUERY, data={"type": "array", "items": ref("Delivery")},
+        "A webhook's deliveries, newest first",
+        WEBHOOKS,
+        query=webhooks.DELIVERIES_QUERY,
+        data=array(ref(DELIVERY.name)),
         paginated=True,
+        example={"webhook_id": 1},
     ),
     ("POST", "/api/admin/webhooks/redeliver"): Operation(
-        "Send a delivery again (same webhook-id), due now", WEBHOOKS,
-        body=V.REDELIVER, data=ref("Delivery"),
+        "Send a delivery again (same webhook-id), due now",
+        WEBHOOKS,
+        body=webhooks.REDELIVER,
+        data=ref(DELIVERY.name),
+        example={"delivery_id": 1},
     ),
     ("POST", "/api/user/notifications"): Operation(
-        "Turn mail about my orders on or off", ACCOUNT, body=V.NOTIFICATIONS, data=ref("User")
+        "Turn mail about my orders on or off",
+        ACCOUNT,
+        body=webhooks.NOTIFICATIONS,
+        data=ref(USER.name),
+        example={"email": False},
     ),
-}  # fmt: skip
+}
 
 
 def document(version: str = "3.1.0") -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for (method, path), operation in OPERATIONS.items():
-        described = operation.describe()
+        described_operation = operation.describe()
         if path == "/api/openapi.json":
-            described["responses"] = {
+            described_operation["responses"] = {
                 "200": {
                     "description": "The OpenAPI description",
                     "content": {"application/json": {"schema": {"type": "object"}}},
                 }
             }
         if path == EVENTS_PATH:
-            described["description"] = EVENTS_DESCRIPTION
-            described["parameters"].append(EVENTS_HEADER)
-            described["responses"]["200"]["content"]["text/event-stream"] = EVENT_STREAM
-        paths.setdefault(path, {})[method.lower()] = described
+            described_operation["description"] = EVENTS_DESCRIPTION
+            described_operation["parameters"].append(EVENTS_HEADER)
+            described_operation["responses"]["200"]["content"]["text/event-stream"] = EVENT_STREAM
+        paths.setdefault(path, {})[method.lower()] = described_operation
     return {
         "openapi": version,
         "info": {

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from . import security
 from .config import Config
-from .store import Store
+from .store import Store, accounts
 
 COOKIE = "token"
 HEADER = "Token"
@@ -25,7 +25,9 @@ async def open_session(
     mail language becomes `language` (spec 9: that of the last login)."""
     token = security.new_token()
     expires_at = math.floor(config.clock()) + ttl
-    await store.create_session(security.token_hash(token), user_id, expires_at, ttl, language)
+    await store.write(
+        accounts.create_session, security.token_hash(token), user_id, expires_at, ttl, language
+    )
     return token, expires_at
 
 
@@ -42,14 +44,14 @@ async def resolve(store: Store, config: Config, token: str) -> Resolved | None:
     now + that TTL; the token stays the same."""
     now = math.floor(config.clock())
     hashed = security.token_hash(token)
-    found = await store.get_session_user(hashed, now)
+    found = await store.session_user(hashed, now)
     if found is None:
         return None
     user, expires_at, ttl = found
     ttl = ttl or config.session_ttl  # 0: a session older than stored TTLs
     renewed = expires_at - now < ttl / 2
     if renewed:
-        await store.renew_session(hashed, now + ttl)
+        await store.write(accounts.renew_session, hashed, now + ttl)
     return Resolved(user, renewed, ttl)
 
 

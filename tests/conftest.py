@@ -24,6 +24,7 @@ from orderdesk.app import create_app
 from orderdesk.config import Config
 from orderdesk.keys import STORE
 from orderdesk.logs import ACCESS_LOG_OPTIONS
+from orderdesk.store import accounts
 
 from tests.faults import LOG_FORMAT, assert_no_faults_logged, assert_not_internal_error
 
@@ -215,7 +216,9 @@ async def register(client, name: str = "alice", **extra: Any) -> tuple[str, dict
 
 
 async def make_admin(client, name: str = "merchant") -> str:
-    await client.server.app[STORE].save_admin(name, security.hash_password(PASSWORD))
+    await client.server.app[STORE].write(
+        accounts.save_admin, name, None, security.hash_password(PASSWORD)
+    )
     body = await call(client, "POST", "/api/login", json={"user_name": name, "password": PASSWORD})
     return assert_ok(body)["token"]
 

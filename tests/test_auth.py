@@ -8,6 +8,7 @@ import sys
 import pytest
 from orderdesk import security
 from orderdesk.keys import STORE
+from orderdesk.store import accounts, orders
 
 from tests.conftest import PASSWORD, assert_fail, assert_ok, call, register
 
@@ -45,7 +46,7 @@ async def test_register_logs_in_and_returns_the_user(client):
 async def test_the_password_is_stored_hashed_and_never_returned(client):
     token, user = await register(client)
     assert "password" not in str(assert_ok(await me(client, token)))
-    stored = await client.server.app[STORE].get_login_user("alice")
+    stored = await client.server.app[STORE].read(accounts.get_login_user, "alice")
     assert stored["password_hash"].startswith("scrypt$") and PASSWORD not in stored["password_hash"]
 
 
@@ -109,7 +110,7 @@ BAD_REGISTRATIONS = [
 @pytest.mark.parametrize("body, message", BAD_REGISTRATIONS)
 async def test_bad_registrations_are_refused_and_create_nobody(client, body, message):
     assert_fail(await call(client, "POST", "/api/register", json=body), msg=message)
-    assert await client.server.app[STORE].get_login_user("bob") is None
+    assert await client.server.app[STORE].read(accounts.get_login_user, "bob") is None
 
 
 async def test_passwords_are_not_trimmed(client):
@@ -245,7 +246,7 @@ async def test_tokens_and_passwords_never_reach_the_logs(client, caplog, monkeyp
     async def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(client.server.app[STORE], "list_orders", broken)
+    monkeypatch.setattr(orders, "list_orders", broken)
     await client.get("/api/communication/orders", headers={"Token": token})  # the fault
     await call(client, "POST", "/api/logout", token=token)
     logged = "\n".join(
@@ -282,6 +283,8 @@ async def test_a_used_session_still_expires_on_time(client, clock):
 async def test_a_promotion_revokes_live_sessions_at_once(client):
     token, _ = await register(client, "clerk")
     assert_ok(await me(client, token))  # used: cached where the engine caches
-    _, promoted = await client.server.app[STORE].save_admin("clerk", "scrypt$1$1$1$AA==$AA==")
+    _, promoted = await client.server.app[STORE].write(
+        accounts.save_admin, "clerk", None, "scrypt$1$1$1$AA==$AA=="
+    )
     assert promoted
     assert_fail(await me(client, token), code=1001)

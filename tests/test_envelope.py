@@ -3,9 +3,9 @@
 import io
 
 import pytest
-from orderdesk.keys import STORE
 from orderdesk.model import MAX_BODY_BYTES
 from orderdesk.routes import ROUTES
+from orderdesk.store import orders
 
 from tests.conftest import assert_fail, assert_ok, call, make_admin, register
 
@@ -113,7 +113,7 @@ async def test_unexpected_faults_answer_a_generic_error_without_a_trace(
     async def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(client.server.app[STORE], "list_orders", broken)
+    monkeypatch.setattr(orders, "list_orders", broken)
     response = await client.get("/api/communication/orders", headers={"Token": token})
     body = await response.json()
     assert body == {"code": -1, "msg": "internal server error"}

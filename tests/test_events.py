@@ -9,6 +9,7 @@ import pytest
 from orderdesk.app import create_app
 from orderdesk.config import Config
 from orderdesk.keys import CONFIG, STORE
+from orderdesk.store import events
 
 from tests.conftest import (
     PASSWORD,
@@ -320,10 +321,10 @@ async def test_events_are_kept_a_day_then_pruned(client, clock):
     token, _ = await register(client)
     old = await make_order(client, token)
     clock.advance(86400)
-    await client.server.app[STORE].prune_events()
+    await client.server.app[STORE].write(events.prune)
     newer = await make_order(client, token)  # the day-old one is still kept
     clock.advance(1)
-    await client.server.app[STORE].prune_events()
+    await client.server.app[STORE].write(events.prune)
     stream = await open_stream(client, token, last_id=0)
     replayed = await stream.next()
     assert (replayed["event"], replayed["data"]["id"]) == ("order.created", newer["id"])

@@ -8,6 +8,7 @@ from orderdesk import security
 from orderdesk.app import create_app
 from orderdesk.config import Config
 from orderdesk.keys import OUTBOX, STORE
+from orderdesk.store import accounts
 
 from tests.conftest import (
     ORDER,
@@ -59,7 +60,9 @@ async def login(client, name: str, language: str = "en") -> str:
 
 
 async def boss(client) -> str:
-    await client.server.app[STORE].save_admin("merchant", security.hash_password(PASSWORD), BOSS)
+    await client.server.app[STORE].write(
+        accounts.save_admin, "merchant", BOSS, security.hash_password(PASSWORD)
+    )
     return await login(client, "merchant")
 
 

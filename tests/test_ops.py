@@ -8,7 +8,7 @@ import pytest
 from orderdesk import __version__
 from orderdesk.app import create_app
 from orderdesk.config import Config
-from orderdesk.keys import STORE
+from orderdesk.store import tx as store_tx
 
 from tests.conftest import PASSWORD, assert_ok, call, register
 from tests.live import LiveServer, run_cli
@@ -81,10 +81,10 @@ async def test_health(client, monkeypatch):
     response = await client.get("/healthz")
     assert (response.status, await response.json()) == (200, {"status": "ok"})
 
-    async def down():
+    async def down(tx):
         raise OSError("database unreachable")
 
-    monkeypatch.setattr(client.server.app[STORE], "ping", down)
+    monkeypatch.setattr(store_tx, "ping", down)
     response = await client.get("/healthz")
     assert (response.status, await response.json()) == (503, {"status": "unavailable"})
 

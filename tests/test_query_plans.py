@@ -3,6 +3,7 @@
 import sqlite3
 
 import pytest
+from orderdesk import model
 from orderdesk.store import accounts, changes, orders, outbox, threads, tx
 from orderdesk.store import sqlite as engine
 
@@ -42,7 +43,7 @@ HOT_QUERIES = [
     ),
     ("a session", accounts.SESSION_USER, (b"x",)),
     ("a login", accounts.LOGIN_USER, ("alice",)),
-    ("the update", changes.sqlite_update(orders._UPDATE_ORDER), (None,) * 6 + (1, 1, 1, 1)),
+    ("the update", changes.sqlite_update(orders.UPDATE_ASSIGNMENTS), (None,) * 6 + (1, 1, 1, 1)),
     (
         "failed logins",
         "SELECT count(*) FROM login_failures WHERE subject = ? AND failed_at > ?",
@@ -51,8 +52,8 @@ HOT_QUERIES = [
     ("purging failed logins", "DELETE FROM login_failures WHERE failed_at <= ?", (0,)),
     ("registrations", "SELECT count(*) FROM registrations WHERE address = ?", ("x",)),
     ("purging registrations", "DELETE FROM registrations WHERE created_time <= ?", (0,)),
-    ("mail to the admins", outbox._mail_deliveries(outbox.NEW_ORDER), (1, "t", "{}", 0, 0)),
-    ("mail to a customer", outbox._mail_deliveries(outbox.QUOTED), (1, "t", "{}", 0, 0, 1)),
+    ("mail to the admins", outbox._mail_deliveries(model.NEW_ORDER), (1, "t", "{}", 0, 0)),
+    ("mail to a customer", outbox._mail_deliveries(model.QUOTED), (1, "t", "{}", 0, 0, 1)),
     (
         "the oldest sessions",
         "SELECT serial FROM sessions WHERE user_id = ? ORDER BY serial DESC LIMIT 1 OFFSET 50",
@@ -72,6 +73,6 @@ def test_hot_queries_use_an_index(conn, name, sql, params):
 
 def test_mail_to_the_admins_reads_only_the_admins(conn):
     """By role first: not every user with an email (most are customers)."""
-    sql = outbox._mail_deliveries(outbox.NEW_ORDER)
+    sql = outbox._mail_deliveries(model.NEW_ORDER)
     plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, (1, "t", "{}", 0, 0)))
     assert "users_role_email (role=?" in plan, plan

@@ -134,14 +134,14 @@ async def test_shutdown_waits_for_a_handler_in_progress(tmp_path, monkeypatch):
     await web.TCPSite(runner, "127.0.0.1", port).start()
     entered, release = asyncio.Event(), asyncio.Event()
     store = app[STORE]
-    original = store.get_field_definitions
+    original = store.field_definitions
 
     async def slow_fields():
         entered.set()
         await release.wait()
         return await original()
 
-    monkeypatch.setattr(store, "get_field_definitions", slow_fields)
+    monkeypatch.setattr(store, "field_definitions", slow_fields)
     async with ClientSession() as session:
         request = asyncio.create_task(
             session.get(f"http://127.0.0.1:{port}/api/communication/fields")

@@ -13,6 +13,7 @@ import pytest
 from orderdesk.app import create_app
 from orderdesk.config import Config
 from orderdesk.keys import OUTBOX, STORE
+from orderdesk.store import events
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.conftest import (
@@ -388,11 +389,11 @@ async def test_finished_deliveries_are_pruned_after_30_days_pending_ones_stay(
     )
     store = client.server.app[STORE]
     clock.advance(29 * 86400)
-    await store.prune_events()
+    await store.write(events.prune)
     admin = await make_admin(client)  # the old session has expired meanwhile
     assert done["id"] in [d["id"] for d in await deliveries(client, admin, hook["id"])]
     clock.advance(2 * 86400)
-    await store.prune_events()
+    await store.write(events.prune)
     admin = await make_admin(client)
     left = await deliveries(client, admin, hook["id"])
     assert [d["status"] for d in left] == ["pending"]

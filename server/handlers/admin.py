@@ -2,31 +2,33 @@
 
 from aiohttp import web
 
-from .. import texts, validate
+from .. import texts
 from ..envelope import Ok, read_json
 from ..handlers import sender_of, store_of
-from ..store import Quote
+from ..store import fields, orders
+from ..validate import fields as field_forms
+from ..validate import orders as forms
 
 
 async def quote(request: web.Request) -> Ok:
-    asked = validate.quote_request(await read_json(request, numbers_as_text=("quote_price",)))
-    offer = Quote(price=asked.price, content=asked.content)
-    order = await store_of(request).quote_order(asked.order_id, sender_of(request), offer)
+    asked = forms.QUOTE.parse(await read_json(request, numbers_as_text=("quote_price",)))
+    order = await store_of(request).write(orders.quote_order, asked, sender_of(request))
     return Ok(order, texts.QUOTE_SENT)
 
 
 async def set_status(request: web.Request) -> Ok:
-    order_id, status = validate.status_change(await read_json(request))
-    order = await store_of(request).set_order_status(order_id, sender_of(request), status)
+    change = forms.SET_STATUS.parse(await read_json(request))
+    order = await store_of(request).write(orders.set_order_status, change, sender_of(request))
     return Ok(order, texts.STATUS_UPDATED)
 
 
 async def set_images(request: web.Request) -> Ok:
-    order_id, sketch, finished = validate.images_change(await read_json(request))
-    order = await store_of(request).set_order_images(order_id, sketch, finished)
+    change = forms.SET_IMAGES.parse(await read_json(request))
+    order = await store_of(request).write(orders.set_order_images, change)
     return Ok(order, texts.IMAGES_UPDATED)
 
 
 async def replace_fields(request: web.Request) -> Ok:
-    fields = validate.replacement_fields(await read_json(request))
-    return Ok(await store_of(request).replace_field_definitions(fields), texts.FIELDS_SAVED)
+    definitions = field_forms.REPLACE_FIELDS.parse(await read_json(request))
+    saved = await store_of(request).write(fields.replace_field_definitions, definitions)
+    return Ok(saved, texts.FIELDS_SAVED)

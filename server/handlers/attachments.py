@@ -14,6 +14,7 @@ from ..envelope import Ok
 from ..errors import ClientDisconnected, Invalid
 from ..handlers import store_of
 from ..keys import CONFIG, MEDIA_POOL, USER
+from ..store import attachments
 
 log = logging.getLogger("orderdesk")
 
@@ -39,8 +40,8 @@ async def upload(request: web.Request) -> Ok:
         height=prepared.height,
         thumb=prepared.thumb,
     )
-    saved = await store_of(request).save_attachment(
-        request[USER]["id"], new, config.upload_quota_mb * 2**20
+    saved = await store_of(request).write(
+        attachments.save_attachment, request[USER]["id"], new, config.upload_quota_mb * 2**20
     )
     return Ok(saved, texts.UPLOADED)
 
@@ -105,7 +106,7 @@ async def _serve(request: web.Request, *, thumb: bool) -> web.StreamResponse:
     if not model.UPLOAD_NAME.fullmatch(name):
         raise web.HTTPNotFound()
     store = store_of(request)
-    stored = await store.stored_file(name, thumb)
+    stored = await store.read(attachments.stored_file, name, thumb)
     if stored is None:
         raise web.HTTPNotFound()
     etag = f'"{stored["md5"]}{"-thumb" if thumb else ""}"'
@@ -120,7 +121,10 @@ async def _serve(request: web.Request, *, thumb: bool) -> web.StreamResponse:
     await response.prepare(request)
     try:
         for offset in range(0, stored["size"], SERVE_SLICE):
-            await response.write(await store.read_file_slice(stored, offset, SERVE_SLICE))
+            chunk = await store.read(
+                attachments.read_slice, stored["id"], stored["column"], offset, SERVE_SLICE
+            )
+            await response.write(chunk)
         await response.write_eof()
     except ConnectionResetError:  # the client went away: nothing wrong with the server
         log.info("%s: the client disconnected during the download", request.path)

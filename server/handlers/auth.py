@@ -4,13 +4,14 @@ import asyncio
 
 from aiohttp import web
 
-from .. import model, security, sessions, texts, validate
+from .. import model, security, sessions, texts
 from ..envelope import Ok, as_response, read_json
 from ..errors import Invalid, TooManyAttempts
 from ..handlers import store_of
 from ..keys import CONFIG, USER
-from ..store import LoginLimits
+from ..store import LoginLimits, accounts
 from ..texts import Text
+from ..validate import accounts as forms
 
 
 def client_address(request: web.Request) -> str:
@@ -42,26 +43,32 @@ async def _logged_in(request: web.Request, user: dict, text: Text, ttl: int) -> 
 
 
 async def register(request: web.Request) -> web.StreamResponse:
-    form = validate.registration(await read_json(request))
+    form = forms.REGISTER.parse(await read_json(request))
     config = request.app[CONFIG]
     store, address, per_hour = (
         store_of(request),
         client_address(request),
         config.max_registrations_per_hour,
     )
-    if await store.registrations_used_up(address, per_hour):
+    if await store.read(accounts.registrations_used_up, address, per_hour):
         raise TooManyAttempts()  # before the slow hash: refusals cost the server little
     password_hash = await asyncio.to_thread(security.hash_password, form.password)
-    user = await store.create_user(
-        form.user_name, form.email, form.phone, password_hash, address, per_hour
+    user = await store.write(
+        accounts.create_user,
+        form.user_name,
+        form.email,
+        form.phone,
+        password_hash,
+        address,
+        per_hour,
     )
     return await _logged_in(request, user, texts.REGISTERED, config.session_ttl)
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    form = validate.credentials(await read_json(request))
+    form = forms.LOGIN.parse(await read_json(request))
     store = store_of(request)
-    user = await store.get_login_user(form.login)
+    user = await store.read(accounts.get_login_user, form.login)
     # Throttled whether or not the user exists, so the answer reveals nothing; the hash
     # is checked even for an unknown user, so both failures look and last the same.
     account = _account(user["id"]) if user else f"name:{model.login_key(form.login)}"
@@ -80,11 +87,12 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    everywhere = validate.logout_everywhere(await read_json(request))
+    everywhere = forms.LOGOUT.parse(await read_json(request)).all
     token = sessions.request_token(request)
     if token:
         store, hashed = store_of(request), security.token_hash(token)
-        await (store.delete_user_sessions(hashed) if everywhere else store.delete_session(hashed))
+        revoke = accounts.delete_user_sessions if everywhere else accounts.delete_session
+        await store.write(revoke, hashed)
     response = as_response(request, Ok(text=texts.LOGGED_OUT))
     sessions.clear_cookie(response)
     return response
@@ -96,9 +104,9 @@ async def user_detail(request: web.Request) -> Ok:
 
 async def change_password(request: web.Request) -> Ok:
     """A wrong old_password counts as a failed login of this account from this address."""
-    form = validate.password_change(await read_json(request))
+    form = forms.PASSWORD_CHANGE.parse(await read_json(request))
     store, user_id = store_of(request), request[USER]["id"]
-    stored = await store.get_password_hash(user_id)
+    stored = await store.read(accounts.password_hash, user_id)
     passed = await store.decide_login(
         _account(user_id),
         client_address(request),
@@ -109,5 +117,5 @@ async def change_password(request: web.Request) -> Ok:
         raise Invalid(texts.WRONG_OLD_PASSWORD)
     password_hash = await asyncio.to_thread(security.hash_password, form.password)
     keep = security.token_hash(sessions.request_token(request) or "")
-    await store.change_password(user_id, password_hash, keep)
+    await store.write(accounts.change_password, user_id, password_hash, keep)
     return Ok(text=texts.PASSWORD_CHANGED)

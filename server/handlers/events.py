@@ -11,10 +11,11 @@ import math
 
 from aiohttp import web
 
-from .. import security, sessions, validate
+from .. import security, sessions
 from ..keys import BROADCASTER, CONFIG, USER
 from ..live import PING, Audience
-from ..store import ANY_OWNER
+from ..store import ANY_OWNER, tx
+from ..validate import orders as forms
 from . import store_of
 
 STREAM_HEADERS = {
@@ -35,16 +36,18 @@ async def _session_alive(request: web.Request, token_hash: bytes) -> bool:
     """Whether the stream's session is still valid: revoked elsewhere (another app
     server, the create-admin command) or expired, the stream ends at its next ping."""
     now = math.floor(request.app[CONFIG].clock())
-    return await store_of(request).get_session_user(token_hash, now) is not None
+    return await store_of(request).session_user(token_hash, now) is not None
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
     user = request[USER]
     token_hash = security.token_hash(sessions.request_token(request) or "")
     sees_all = user["role"] == "admin"
-    order_id = validate.events_order_id(request.query) or 0
+    order_id = forms.EVENTS_QUERY.parse(request.query) or 0
     if order_id:
-        await store_of(request).find_order(order_id, ANY_OWNER if sees_all else user["id"])
+        await store_of(request).read(
+            tx.fetch_order, order_id, ANY_OWNER if sees_all else user["id"]
+        )
     audience = Audience(0 if sees_all else user["id"], order_id)
     after = _last_event_id(request)
     ping_seconds = request.app[CONFIG].ping_seconds

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from .. import openapi
 from ..handlers import store_of
+from ..store import tx
 
 log = logging.getLogger("orderdesk")
 
@@ -85,7 +86,7 @@ async def console(request: web.Request) -> web.FileResponse:
 async def healthz(request: web.Request) -> web.Response:
     """200 when the database answers, 503 when it does not (for load balancers)."""
     try:
-        await store_of(request).ping()
+        await store_of(request).read(tx.ping)
     except Exception:
         log.exception("health check: the database did not answer")
         return web.json_response({"status": "unavailable"}, status=503)

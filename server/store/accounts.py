@@ -49,7 +49,6 @@ async def _insert_user(
     phone: str | None,
     password_hash: str,
     role: str,
-    now: int,
 ) -> Row:
     try:
         row = await tx.one(
@@ -60,7 +59,7 @@ async def _insert_user(
             phone,
             role,
             password_hash,
-            now,
+            tx.now,
         )
     except Exception as error:
         field = tx.taken_field(error)
@@ -80,31 +79,31 @@ async def create_user(
     password_hash: str,
     address: str,
     per_hour: int,
-    now: int,
 ) -> Row:
     """A customer; at most `per_hour` successful registrations per client address in the
     last hour (0: no limit), counted in the same transaction."""
     if per_hour:
         await tx.lock(f"register:{address}")
         await tx.run(
-            "DELETE FROM registrations WHERE created_time <= ?", now - model.REGISTRATION_WINDOW
+            "DELETE FROM registrations WHERE created_time <= ?",
+            tx.now - model.REGISTRATION_WINDOW,
         )
-        if await registrations_used_up(tx, address, per_hour, now):
+        if await registrations_used_up(tx, address, per_hour):
             raise TooManyAttempts()
         await tx.run(
-            "INSERT INTO registrations (address, created_time) VALUES (?, ?)", address, now
+            "INSERT INTO registrations (address, created_time) VALUES (?, ?)", address, tx.now
         )
-    return await _insert_user(tx, user_name, email, phone, password_hash, "user", now)
+    return await _insert_user(tx, user_name, email, phone, password_hash, "user")
 
 
-async def registrations_used_up(tx: Tx, address: str, per_hour: int, now: int) -> bool:
+async def registrations_used_up(tx: Tx, address: str, per_hour: int) -> bool:
     """Whether `address` made `per_hour` registrations in the last hour (0: no limit)."""
     if not per_hour:
         return False
     recent = await tx.value(
         "SELECT count(*) FROM registrations WHERE address = ? AND created_time > ?",
         address,
-        now - model.REGISTRATION_WINDOW,
+        tx.now - model.REGISTRATION_WINDOW,
     )
     return recent >= per_hour
 
@@ -118,32 +117,28 @@ async def password_hash(tx: Tx, user_id: int) -> str:
     return await tx.value("SELECT password_hash FROM users WHERE id = ?", user_id)
 
 
-async def _revoke_sessions(tx: Tx, user_id: int, keep: bytes = b"") -> list[bytes]:
-    """Every session of the user but `keep`; the revoked token hashes."""
+async def _revoke_sessions(tx: Tx, user_id: int, keep: bytes = b"") -> None:
+    """Every session of the user but `keep`."""
     rows = await tx.all(
         "DELETE FROM sessions WHERE user_id = ? AND token_hash <> ? RETURNING token_hash",
         user_id,
         keep,
     )
-    return [bytes(row[0]) for row in rows]
+    tx.sessions_revoked(bytes(row[0]) for row in rows)
 
 
 async def save_admin(
-    tx: Tx, user_name: str, email: str | None, password_hash: str, now: int
-) -> tuple[Row, bool, list[bytes]]:
+    tx: Tx, user_name: str, email: str | None, password_hash: str
+) -> tuple[Row, bool]:
     """Promote the user named `user_name` (setting its password, and its email if given)
-    and revoke every session it has, or create a new admin. Returns the user, whether it
-    was promoted, and the revoked token hashes."""
+    and revoke every session it has, or create a new admin. Returns the user and whether
+    it was promoted."""
     user_id = await tx.value(
         "SELECT user_id FROM login_names WHERE login = ? AND kind = 'user_name'" + tx.for_update,
         model.login_key(user_name),
     )
     if user_id is None:
-        return (
-            await _insert_user(tx, user_name, email, None, password_hash, "admin", now),
-            False,
-            [],
-        )
+        return await _insert_user(tx, user_name, email, None, password_hash, "admin"), False
     if email is not None:
         await tx.run("DELETE FROM login_names WHERE user_id = ? AND kind = 'email'", user_id)
         await _claim_login_names(tx, user_id, [("email", email)])
@@ -159,23 +154,24 @@ async def save_admin(
         if tx.taken_field(error) is None:
             raise
         raise AlreadyTaken("email") from None
-    return user_row(row), True, await _revoke_sessions(tx, user_id)
+    await _revoke_sessions(tx, user_id)
+    return user_row(row), True
 
 
-async def change_password(tx: Tx, user_id: int, password_hash: str, keep: bytes) -> list[bytes]:
+async def change_password(tx: Tx, user_id: int, password_hash: str, keep: bytes) -> None:
     """Set the password and revoke every other session of the user."""
     await tx.run("UPDATE users SET password_hash = ? WHERE id = ?", password_hash, user_id)
-    return await _revoke_sessions(tx, user_id, keep)
+    await _revoke_sessions(tx, user_id, keep)
 
 
 async def create_session(
-    tx: Tx, token_hash: bytes, user_id: int, expires_at: int, ttl: int, language: str, now: int
-) -> list[bytes]:
+    tx: Tx, token_hash: bytes, user_id: int, expires_at: int, ttl: int, language: str
+) -> None:
     """Store a new session, drop the user's expired ones, and revoke the oldest beyond
-    SESSIONS_PER_USER; the revoked token hashes. The login's language is kept for mail."""
+    SESSIONS_PER_USER. The login's language is kept for mail."""
     await tx.lock(f"sessions:{user_id}")  # serial numbers are taken one at a time
     await tx.run("UPDATE users SET language = ? WHERE id = ?", language, user_id)
-    await tx.run("DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?", user_id, now)
+    await tx.run("DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?", user_id, tx.now)
     await tx.run(
         """INSERT INTO sessions (token_hash, user_id, expires_at, ttl, serial, created_time)
            VALUES (?1, ?2, ?3, ?4,
@@ -184,7 +180,7 @@ async def create_session(
         user_id,
         expires_at,
         ttl,
-        now,
+        tx.now,
     )
     rows = await tx.all(
         """DELETE FROM sessions WHERE user_id = ?1 AND serial <= (
@@ -194,7 +190,7 @@ async def create_session(
         user_id,
         model.SESSIONS_PER_USER,
     )
-    return [bytes(row[0]) for row in rows]
+    tx.sessions_revoked(bytes(row[0]) for row in rows)
 
 
 async def session_user(tx: Tx, token_hash: bytes) -> tuple[Row, int, int] | None:
@@ -208,38 +204,40 @@ async def session_user(tx: Tx, token_hash: bytes) -> tuple[Row, int, int] | None
 
 async def renew_session(tx: Tx, token_hash: bytes, expires_at: int) -> None:
     await tx.run("UPDATE sessions SET expires_at = ? WHERE token_hash = ?", expires_at, token_hash)
+    tx.session_renewed(token_hash)
 
 
 async def delete_session(tx: Tx, token_hash: bytes) -> None:
     await tx.run("DELETE FROM sessions WHERE token_hash = ?", token_hash)
+    tx.sessions_revoked([token_hash])
 
 
-async def delete_user_sessions(tx: Tx, token_hash: bytes, now: int) -> list[bytes]:
+async def delete_user_sessions(tx: Tx, token_hash: bytes) -> None:
     """Every session of the user whose unexpired session this is."""
     rows = await tx.all(
         """DELETE FROM sessions WHERE user_id = (
                SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?)
            RETURNING token_hash""",
         token_hash,
-        now,
+        tx.now,
     )
-    return [bytes(row[0]) for row in rows]
+    tx.sessions_revoked(bytes(row[0]) for row in rows)
 
 
-async def login_refused(tx: Tx, pair: str, address: str, limits: LoginLimits, now: int) -> bool:
+async def login_refused(tx: Tx, pair: str, address: str, limits: LoginLimits) -> bool:
     count = "SELECT count(*) FROM login_failures WHERE subject = ? AND failed_at > ?"
-    since = now - limits.window
+    since = tx.now - limits.window
     if await tx.value(count, pair, since) >= limits.per_pair:
         return True
     return bool(limits.per_address) and await tx.value(count, address, since) >= limits.per_address
 
 
-async def record_login_failure(tx: Tx, subjects: list[str], window: int, now: int) -> None:
+async def record_login_failure(tx: Tx, subjects: list[str], window: int) -> None:
     """Count a failure against each subject, and purge failures older than the window."""
-    await tx.run("DELETE FROM login_failures WHERE failed_at <= ?", now - window)
+    await tx.run("DELETE FROM login_failures WHERE failed_at <= ?", tx.now - window)
     await tx.run_many(
         "INSERT INTO login_failures (subject, failed_at) VALUES (?, ?)",
-        [(subject, now) for subject in subjects],
+        [(subject, tx.now) for subject in subjects],
     )
 
 
@@ -247,10 +245,9 @@ async def clear_login_failures(tx: Tx, subject: str) -> None:
     await tx.run("DELETE FROM login_failures WHERE subject = ?", subject)
 
 
-async def bulk_create_users(
-    tx: Tx, user_names: list[str], password_hash: str, now: int
-) -> list[int]:
+async def bulk_create_users(tx: Tx, user_names: list[str], password_hash: str) -> list[int]:
+    """Many customers sharing one password hash (benchmarks, imports)."""
     return [
-        (await _insert_user(tx, name, None, None, password_hash, "user", now))["id"]
+        (await _insert_user(tx, name, None, None, password_hash, "user"))["id"]
         for name in user_names
     ]

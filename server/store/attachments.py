@@ -32,9 +32,7 @@ def attachment_row(row: Mapping[str, Any]) -> Row:
     }
 
 
-async def save_attachment(
-    tx: Tx, owner_id: int, new: NewAttachment, quota_bytes: int, now: int
-) -> Row:
+async def save_attachment(tx: Tx, owner_id: int, new: NewAttachment, quota_bytes: int) -> Row:
     """Insert unless it would take the owner's uploads past `quota_bytes`. The quota is
     read under a per-user lock (SQLite: the write transaction itself), so two uploads
     at once cannot both fit in the same room."""
@@ -58,7 +56,7 @@ async def save_attachment(
         new.height,
         new.data,
         new.thumb,
-        now,
+        tx.now,
     )
     return attachment_row(row)
 

@@ -29,9 +29,7 @@ _INSERT_MESSAGE = """INSERT INTO messages (comm_order_id, sender_id, sender_type
                    VALUES (?, ?, ?, ?, ?, ?, ?)"""
 
 
-async def insert_message(
-    tx: Tx, order_id: int, sender: Sender, kind: str, content: str, now: int
-) -> Row:
+async def insert_message(tx: Tx, order_id: int, sender: Sender, kind: str, content: str) -> Row:
     """The message as the API answers it, built from what was written."""
     message = {
         "comm_order_id": order_id,
@@ -40,7 +38,7 @@ async def insert_message(
         "sender_name": sender.user_name,
         "message_type": kind,
         "content": content,
-        "created_time": now,
+        "created_time": tx.now,
     }
     message_id = await tx.insert(_INSERT_MESSAGE, *message.values())
     return {"id": message_id, **message}
@@ -125,7 +123,6 @@ async def record_change(
     assignments: str,
     values: tuple,
     note: Note,
-    now: int,
     mail: str | None = None,
     images: list[str] | None = None,
 ) -> tuple[Row, Row]:
@@ -135,21 +132,22 @@ async def record_change(
     that tells of it, its ORDER_UPDATED and MESSAGE_CREATED events and their deliveries.
     Returns the order and the message as the API answers them. On SQLite these are
     statements in turn; on PostgreSQL one statement."""
+    tx.events_recorded()
     if tx.dialect == "postgres":
         notice = mail or outbox.mail_notice(ORDER_UPDATED, note.sender.sender_type, note.kind)
         thumb = old["thumb"] if images is None else model.order_thumb(images)
         sender = note.sender
         row = await tx.one(
             _postgres_change(assignments, notice),
-            *(now, old["id"], old["user_id"]),
+            *(tx.now, old["id"], old["user_id"]),
             *(sender.user_id, sender.sender_type, sender.user_name, note.kind, note.content),
-            *(thumb, now * 1000, outbox.rfc3339(now)),
+            *(thumb, tx.now * 1000, outbox.rfc3339(tx.now)),
             *values,
             *([] if notice is None else [notice]),
         )
         return orjson.loads(row["order_json"]), orjson.loads(row["message_json"])
-    await tx.run(sqlite_update(assignments), *values, now, old["id"], old["user_id"])
+    await tx.run(sqlite_update(assignments), *values, tx.now, old["id"], old["user_id"])
     order = order_row(tx, await tx.one(_SQLITE_CHANGED_ORDER, old["id"]))
-    message = await insert_message(tx, order["id"], note.sender, note.kind, note.content, now)
-    await events.record(tx, order, ORDER_UPDATED, message, now, mail)
+    message = await insert_message(tx, order["id"], note.sender, note.kind, note.content)
+    await events.record(tx, order, ORDER_UPDATED, message, mail)
     return order, message

@@ -19,13 +19,12 @@ deliveries are one statement (see also changes.py).
 
 import functools
 
+from .. import model
 from . import outbox
 from .tx import Tx, to_json
 from .types import Row
 
-ORDER_CREATED = "order.created"
-ORDER_UPDATED = "order.updated"
-MESSAGE_CREATED = "message.created"
+ORDER_CREATED, ORDER_UPDATED, MESSAGE_CREATED = model.EVENT_TYPES
 
 NOTIFY_CHANNEL = "orderdesk_events"
 EVENT_LOCK = 0x6576656E7473  # "events"
@@ -69,7 +68,6 @@ async def record(
     order: Row,
     order_event: str | None,
     message: Row | None,
-    now: int,
     mail: str | None = None,
 ) -> None:
     """The events of one change to `order`: `order_event` (ORDER_CREATED or
@@ -77,6 +75,7 @@ async def record(
     MESSAGE_CREATED for the message it stored, if any; and their deliveries (spec 9):
     to webhooks, and the mail `mail` names (outbox.NEW_ORDER, ...; by default judged
     from the message)."""
+    tx.events_recorded()
     events = [(order_event, order)] if order_event is not None else []
     if message is not None:
         events.append((MESSAGE_CREATED, message))
@@ -90,16 +89,16 @@ async def record(
         facts = [] if notice is None else [outbox.mail_facts(notice, order, message)]
         await tx.value(
             _postgres_record(notice),
-            *(list(kinds), order["id"], order["user_id"], now, list(data)),
-            *(now * 1000, outbox.rfc3339(now), *facts),
+            *(list(kinds), order["id"], order["user_id"], tx.now, list(data)),
+            *(tx.now * 1000, outbox.rfc3339(tx.now), *facts),
         )
         return
     rows = [(kind, to_json(value)) for kind, value in events]
-    values = [v for kind, data in rows for v in (kind, order["id"], order["user_id"], data, now)]
+    values = [v for kind, data in rows for v in (kind, order["id"], order["user_id"], data, tx.now)]
     last_id = await tx.insert(_SQLITE_INSERT[len(rows)], *values)
     first_id = last_id - len(rows) + 1
     recorded = [(first_id + n, kind, data) for n, (kind, data) in enumerate(rows)]
-    await outbox.enqueue(tx, recorded, order, message, notice, now)
+    await outbox.enqueue(tx, recorded, order, message, notice)
 
 
 async def events_after(
@@ -128,10 +127,13 @@ async def last_event_id(tx: Tx) -> int:
     return await tx.value("SELECT coalesce(max(id), 0) FROM events")
 
 
-async def prune_events(tx: Tx, before: int) -> None:
-    """Events older than `before`. Ids grow with time, so the old ones are the lowest:
-    the scan from the first id stops at the first event to keep (no index on time, one
-    less to update on every write)."""
+async def prune(tx: Tx) -> None:
+    """Events older than model.EVENT_KEEP_SECONDS, and finished deliveries (the
+    deliveries list's history) older than model.DELIVERY_KEEP_SECONDS. Event ids grow
+    with time, so the old ones are the lowest: the scan from the first id stops at the
+    first event to keep (no index on time, one less to update on every write)."""
+    before = tx.now - model.EVENT_KEEP_SECONDS
+    await outbox.prune_deliveries(tx, tx.now - model.DELIVERY_KEEP_SECONDS)
     await tx.run(
         """DELETE FROM events WHERE created_time < ?1 AND id < coalesce(
                (SELECT id FROM events WHERE created_time >= ?1 ORDER BY id LIMIT 1),

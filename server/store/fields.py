@@ -9,9 +9,11 @@ async def field_definitions(tx: Tx) -> list[Row]:
     return [] if value is None else tx.json(value)
 
 
-async def replace_field_definitions(tx: Tx, fields: list[Row]) -> None:
+async def replace_field_definitions(tx: Tx, fields: list[Row]) -> list[Row]:
     await tx.run(
         """INSERT INTO settings (key, value) VALUES ('order_fields', ?)
            ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
         to_json(fields),
     )
+    tx.fields_changed()
+    return fields

@@ -1,66 +1,72 @@
-"""The communication order: create, the seed's update, status moves, quotes, images,
-lists and the detail."""
+"""The communication order: create, the seed's update, the moves of workflow.MOVES
+(accept, reject, cancel, quote, status, images), lists and the detail. The columns
+a customer sends, and how an update writes each, come from entities.ORDER."""
 
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from .. import model, texts
-from ..errors import OrderFinal, QuoteChanged, StatusNotAllowed, VersionConflict
-from ..model import Acceptance, NewOrder, OrderChanges, Page, Status, check_extra_size
-from ..texts import Text
-from . import events, outbox
+from .. import model
+from ..entities import ORDER
+from ..errors import QuoteChanged, StatusNotAllowed, VersionConflict
+from ..model import Page, check_extra_size
+from ..validate.orders import Acceptance, ImagesChange, Quote, StatusChange
+from ..workflow import MOVES, STATUS_ENDPOINT_MOVES, STATUSES, Move
+from . import events
 from .changes import Note, record_change
 from .fields import field_definitions
 from .threads import count_messages, last_messages
-from .tx import ORDER_COLUMNS, Tx, fetch_changeable_order, fetch_order, order_row, to_json
-from .types import ANY_OWNER, OrderFilter, Quote, Row, Sender
+from .tx import ORDER_COLUMNS, Tx, fetch_order, order_row, to_json
+from .types import ANY_OWNER, OrderFilter, Row, Sender
+
+_SENT = ORDER.sent  # what the customer sends on create
+_UPDATABLE = tuple(key for key in _SENT if key.updatable)
+_REQUIREMENTS = frozenset(key.name for key in _SENT if key.requirement)
+
+# A merged key goes through json_patch into '{}' on create, which drops null values at
+# every level, as an update would.
+_INSERT_ORDER = f"""
+    INSERT INTO comm_orders (user_id, {", ".join(key.name for key in _SENT)},
+                             created_time, updated_time)
+    VALUES (?, {", ".join("json_patch('{}', ?)" if key.merged else "?" for key in _SENT)},
+            ?, ?)"""
+
+
+def _stored(key: Any, value: Any) -> Any:
+    return to_json(value) if key.json and value is not None else value
+
+
+def _created_values(user_id: int, order: Mapping[str, Any], now: int) -> tuple:
+    return (user_id, *(_stored(key, order[key.name]) for key in _SENT), now, now)
 
 
 def _check_stored_extra(extra: dict[str, Any]) -> None:
     check_extra_size(len(extra), len(orjson.dumps(extra)))
 
 
-_INSERT_ORDER = """
-    INSERT INTO comm_orders (user_id, archive_id, title, content, phone, images,
-                             event_date, order_extra, created_time, updated_time)
-    VALUES (?, ?, ?, ?, ?, ?, ?, json_patch('{}', ?), ?, ?)"""
-
-
-def _order_values(user_id: int, order: NewOrder, now: int) -> tuple:
-    return (
-        user_id,
-        order.archive_id,
-        order.title,
-        order.content,
-        order.phone,
-        to_json(order.images),
-        order.event_date,
-        to_json(order.order_extra),
-        now,
-        now,
-    )
-
-
-async def create_order(tx: Tx, user_id: int, order: NewOrder, now: int) -> Row:
-    # json_patch into '{}' drops null values at every level, as an update would.
+async def create_order(tx: Tx, user_id: int, order: Mapping[str, Any]) -> Row:
     row = await tx.one(
-        _INSERT_ORDER + f" RETURNING {ORDER_COLUMNS}", *_order_values(user_id, order, now)
+        _INSERT_ORDER + f" RETURNING {ORDER_COLUMNS}", *_created_values(user_id, order, tx.now)
     )
     created = order_row(tx, row)
     _check_stored_extra(created["order_extra"])
-    await events.record(tx, created, events.ORDER_CREATED, None, now)
+    await events.record(tx, created, events.ORDER_CREATED, None)
     return created
 
 
 # The seed's update, scoped to the owner (changes.record_change adds `WHERE id = ? AND
-# user_id = ?`), merging order_extra in the database (json_patch; NULL for a NULL patch,
-# so order_extra then stays).
-_UPDATE_ORDER = """title = coalesce(?, title), content = coalesce(?, content),
-    phone = coalesce(?, phone), images = coalesce(?, images),
-    event_date = coalesce(?, event_date),
-    order_extra = coalesce(json_patch(order_extra, ?), order_extra), status = ?"""
+# user_id = ?`): a key not sent is NULL and keeps its value; a merged one is merged in
+# the database (json_patch; NULL for a NULL patch, so it then stays).
+UPDATE_ASSIGNMENTS = (
+    ", ".join(
+        f"{key.name} = coalesce(json_patch({key.name}, ?), {key.name})"
+        if key.merged
+        else f"{key.name} = coalesce(?, {key.name})"
+        for key in _UPDATABLE
+    )
+    + ", status = ?"
+)
 
 _MISSING = object()
 
@@ -96,91 +102,68 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return merged
 
 
+async def _movable(tx: Tx, move: Move, order_id: int, owner_id: int | None) -> Row:
+    """The order, locked, unless the move is not allowed from its status."""
+    old = order_row(tx, await fetch_order(tx, order_id, owner_id))
+    if old["status"] not in move.sources:
+        raise StatusNotAllowed(move.refusal)
+    return old
+
+
 async def update_order(
     tx: Tx,
     order_id: int,
     owner_id: int,
-    changes: OrderChanges,
+    changes: Mapping[str, Any],
     expected_version: int | None,
-    now: int,
 ) -> Row:
-    old = order_row(tx, await fetch_changeable_order(tx, order_id, owner_id))
+    """The customer's update: only the keys sent (None: not sent); merged keys merged;
+    a quoted order whose requirements change goes back to in communication. Changes
+    nothing (and bumps nothing) when every sent value equals the stored one."""
+    update = MOVES["update"]
+    old = await _movable(tx, update, order_id, owner_id)
     if expected_version is not None and expected_version != old["version"]:
         raise VersionConflict(old["version"])
-    sent = {
-        "title": changes.title,
-        "content": changes.content,
-        "phone": changes.phone,
-        "images": changes.images,
-        "event_date": changes.event_date,
-    }
-    changed = [name for name, value in sent.items() if value not in (None, old[name])]
-    extra = None
-    if changes.order_extra is not None:
-        merged = merge_patch(old["order_extra"], changes.order_extra)
-        keys = _changed_keys(old["order_extra"], merged, changes.order_extra)
-        if keys:
-            _check_stored_extra(merged)
-            changed += [f"order_extra.{key}" for key in keys]
-            extra = to_json(changes.order_extra)  # the patch: merged by json_patch
+    changed: list[str] = []
+    values: list[Any] = []
+    for key in _UPDATABLE:
+        sent = changes.get(key.name)
+        if sent is not None and key.merged:
+            merged = merge_patch(old[key.name], sent)
+            keys = _changed_keys(old[key.name], merged, sent)
+            if keys:
+                _check_stored_extra(merged)
+                changed += [f"{key.name}.{name}" for name in keys]
+        elif sent is not None and sent != old[key.name]:
+            changed.append(key.name)
+        values.append(_stored(key, sent))
     if not changed:
         return old  # nothing is written: nothing bumps
 
     status = old["status"]
-    requirements = [n for n in changed if n in ("title", "content") or n.startswith("order_extra.")]
-    if status == Status.QUOTED and requirements:
-        # The customer may no longer accept a quote made for other requirements.
-        status = Status.IN_COMMUNICATION
-    images = None if changes.images is None else to_json(changes.images)
+    revise = MOVES["revise"]
+    if status in revise.sources and any(name.split(".")[0] in _REQUIREMENTS for name in changed):
+        status = revise.target  # a quote made for other requirements can't be accepted
     new, _ = await record_change(
         tx,
         old,
-        _UPDATE_ORDER,
-        (changes.title, changes.content, changes.phone, images, changes.event_date, extra, status),
-        Note("order updated: " + ", ".join(changed)),
-        now,
-        images=changes.images,
+        UPDATE_ASSIGNMENTS,
+        (*values, status),
+        Note(f"{update.note}: " + ", ".join(changed)),
+        images=changes.get("images"),
     )
     return new
 
 
-async def move_status(
-    tx: Tx,
-    order_id: int,
-    owner_id: int | None,
-    allowed: tuple[Status, ...],
-    refusal: Text,
-    status: Status,
-    message: str,
-    now: int,
-) -> Row:
-    """One status move with its system message and events (reject, cancel)."""
-    old = await _movable(tx, order_id, owner_id, allowed, refusal)
-    mail = outbox.REJECTED if status == Status.REJECTED else outbox.CANCELLED
-    order, _ = await record_change(tx, old, "status = ?", (status,), Note(message), now, mail)
+async def move_order(tx: Tx, action: str, order_id: int, owner_id: int | None, detail: str) -> Row:
+    """A move that changes the status only (reject, cancel), with its note (and the
+    caller's `detail`, e.g. a reason) and its mail."""
+    move = MOVES[action]
+    old = await _movable(tx, move, order_id, owner_id)
+    order, _ = await record_change(
+        tx, old, "status = ?", (move.target,), Note(move.note_with(detail)), move.mail
+    )
     return order
-
-
-async def _movable(
-    tx: Tx,
-    order_id: int,
-    owner_id: int | None,
-    allowed: tuple[Status, ...],
-    refusal: Text,
-    seen: Acceptance | None = None,
-) -> Row:
-    """The order, locked, unless it is not in `allowed` or, for an accept, no longer has
-    the version and price the customer saw."""
-    old = order_row(tx, await fetch_order(tx, order_id, owner_id))
-    if old["status"] not in allowed:
-        raise StatusNotAllowed(refusal)
-    if seen is not None:
-        _check_accept_guards(old, seen)
-    return old
-
-
-def with_note(text: str, label: str, note: str) -> str:
-    return f"{text}; {label}: {note}" if note else text
 
 
 def _check_accept_guards(order: Mapping[str, Any], seen: Acceptance) -> None:
@@ -190,80 +173,68 @@ def _check_accept_guards(order: Mapping[str, Any], seen: Acceptance) -> None:
         raise QuoteChanged(order["quote_price"])
 
 
-async def accept_quote(tx: Tx, accepted: Acceptance, owner_id: int, now: int) -> Row:
-    order_id, remark = accepted.order_id, accepted.remark
-    old = await _movable(
-        tx, order_id, owner_id, (Status.QUOTED,), texts.ONLY_QUOTED_ACCEPT, seen=accepted
-    )
+async def accept_quote(tx: Tx, accepted: Acceptance, owner_id: int) -> Row:
+    """2 → 3 and a purchase order for the quoted price, unless the order's version or
+    price is no longer the one the customer sent."""
+    move = MOVES["accept"]
+    old = await _movable(tx, move, accepted.id, owner_id)
+    _check_accept_guards(old, accepted)
     purchase_id = await tx.value(
         """INSERT INTO orders (user_id, comm_order_id, amount, status, remark, created_time)
            VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
         owner_id,
-        order_id,
+        accepted.id,
         old["quote_price"],
         model.PURCHASE_ORDER_STATUS,
-        remark,
-        now,
+        accepted.remark,
+        tx.now,
     )
     order, _ = await record_change(
         tx,
         old,
         "status = ?, order_id = ?",
-        (Status.ACCEPTED, purchase_id),
-        Note(with_note("quote accepted", "remark", remark)),
-        now,
-        outbox.ACCEPTED,
+        (move.target, purchase_id),
+        Note(move.note_with(accepted.remark)),
+        move.mail,
     )
     return order
 
 
-async def quote_order(tx: Tx, order_id: int, admin: Sender, quote: Quote, now: int) -> Row:
-    old = await _movable(tx, order_id, ANY_OWNER, model.QUOTABLE_STATUSES, texts.CANNOT_QUOTE)
+async def quote_order(tx: Tx, quote: Quote, admin: Sender) -> Row:
+    """The quote is the merchant's own message in the thread (its mail follows from it)."""
+    move = MOVES["quote"]
+    old = await _movable(tx, move, quote.id, ANY_OWNER)
     order, _ = await record_change(
         tx,
         old,
         "status = ?, quote_price = ?, quote_content = ?, admin_id = ?",
-        (Status.QUOTED, quote.price, quote.content, admin.user_id),
-        Note(f"quote: {quote.price}\n{quote.content}", admin, "quote"),
-        now,
+        (move.target, quote.quote_price, quote.quote_content, admin.user_id),
+        Note(f"quote: {quote.quote_price}\n{quote.quote_content}", admin, "quote"),
     )
     return order
 
 
-STATUS_NAMES = {
-    Status.CANCELLED: "cancelled",
-    Status.PENDING: "pending",
-    Status.IN_COMMUNICATION: "in communication",
-    Status.QUOTED: "quoted",
-    Status.ACCEPTED: "accepted",
-    Status.REJECTED: "rejected",
-}
-
-
-async def set_order_status(tx: Tx, order_id: int, admin: Sender, status: Status, now: int) -> Row:
-    old = order_row(tx, await fetch_changeable_order(tx, order_id, ANY_OWNER))
-    if old["status"] == status:
+async def set_order_status(tx: Tx, change: StatusChange, admin: Sender) -> Row:
+    move = STATUS_ENDPOINT_MOVES[change.status]
+    old = await _movable(tx, move, change.id, ANY_OWNER)
+    if old["status"] == change.status:
         return old
-    moved = f"{STATUS_NAMES[Status(old['status'])]} → {STATUS_NAMES[status]}"
+    moved = f"{STATUSES[old['status']].name} → {STATUSES[change.status].name}"
     order, _ = await record_change(
         tx,
         old,
         "status = ?, admin_id = ?",
-        (status, admin.user_id),
-        Note(f"status changed by {admin.user_name}: {moved}"),
-        now,
-        outbox.STATUS_CHANGED,
+        (change.status, admin.user_id),
+        Note(f"{move.note} by {admin.user_name}: {moved}"),
+        move.mail,
     )
     return order
 
 
-async def set_order_images(
-    tx: Tx, order_id: int, sketch: list[str] | None, finished: list[str] | None, now: int
-) -> Row:
-    old = order_row(tx, await fetch_order(tx, order_id, ANY_OWNER))
-    if old["status"] == Status.CANCELLED:
-        raise OrderFinal()
-    sent = {"sketch_images": sketch, "finished_images": finished}
+async def set_order_images(tx: Tx, change: ImagesChange) -> Row:
+    move = MOVES["images"]
+    old = await _movable(tx, move, change.id, ANY_OWNER)
+    sent = {"sketch_images": change.sketch_images, "finished_images": change.finished_images}
     changed = [name for name, value in sent.items() if value not in (None, old[name])]
     if not changed:
         return old
@@ -272,12 +243,8 @@ async def set_order_images(
         old,
         """sketch_images = coalesce(?, sketch_images),
            finished_images = coalesce(?, finished_images)""",
-        (
-            None if sketch is None else to_json(sketch),
-            None if finished is None else to_json(finished),
-        ),
-        Note("images updated: " + ", ".join(changed)),
-        now,
+        tuple(None if value is None else to_json(value) for value in sent.values()),
+        Note(f"{move.note}: " + ", ".join(changed)),
     )
     return order
 
@@ -333,7 +300,8 @@ async def order_detail(tx: Tx, order_id: int, owner_id: int | None) -> Row:
     return order
 
 
-async def bulk_create_orders(tx: Tx, orders: list[tuple[int, NewOrder]], now: int) -> None:
+async def bulk_create_orders(tx: Tx, orders: list[tuple[int, Mapping[str, Any]]]) -> None:
+    """Many (user_id, order) pairs; writes no messages (and no events)."""
     await tx.run_many(
-        _INSERT_ORDER, [_order_values(user_id, order, now) for user_id, order in orders]
+        _INSERT_ORDER, [_created_values(user_id, order, tx.now) for user_id, order in orders]
     )

@@ -16,20 +16,9 @@ import orjson
 
 from .. import model, texts
 from ..errors import Invalid
+from ..model import CUSTOMER_MESSAGE, MERCHANT_MESSAGE, NEW_ORDER, QUOTED, TO_MERCHANT
 from .tx import Tx, to_json
 from .types import Row
-
-# What a mail is about, and who gets it (spec 9).
-NEW_ORDER = "new_order"
-CUSTOMER_MESSAGE = "customer_message"
-ACCEPTED = "accepted"
-REJECTED = "rejected"
-CANCELLED = "cancelled"
-MERCHANT_MESSAGE = "merchant_message"
-QUOTED = "quoted"
-STATUS_CHANGED = "status_changed"
-# The others (MERCHANT_MESSAGE, QUOTED, STATUS_CHANGED) go to the order's customer.
-TO_ADMINS = frozenset({NEW_ORDER, CUSTOMER_MESSAGE, ACCEPTED, REJECTED, CANCELLED})
 
 # PostgreSQL: a commit that added deliveries wakes the app servers' workers.
 NOTIFY_CHANNEL = "orderdesk_outbox"
@@ -50,7 +39,7 @@ def _mail_recipients(notice: str, customer: str) -> str:
     """The users `u` a mail goes to (SQL), found by an index: the admins (users_role_email)
     or the order's customer, `customer` (the primary key); only those with an email who
     have not turned mail off. The address and language are read when the mail is sent."""
-    whom = "u.role = 'admin'" if notice in TO_ADMINS else f"u.id = {customer}"
+    whom = "u.role = 'admin'" if notice in TO_MERCHANT else f"u.id = {customer}"
     return f"{whom} AND u.email IS NOT NULL AND u.email <> '' AND u.notify_email = 1"
 
 
@@ -155,24 +144,23 @@ async def enqueue(
     order: Row,
     message: Row | None,
     notice: str | None,
-    now: int,
 ) -> None:
     """SQLite: the deliveries of the events just recorded, (event id, type, data as
     JSON) each. The body is {"type", "timestamp", "data"}, written around the event's
     JSON rather than serializing the order again (the type and the time need no
     escaping)."""
-    due_ms = now * 1000
+    due_ms = tx.now * 1000
     values = []
     for event_id, kind, data in recorded:
-        body = f'{{"type":"{kind}","timestamp":"{rfc3339(now)}","data":{data}}}'
+        body = f'{{"type":"{kind}","timestamp":"{rfc3339(tx.now)}","data":{data}}}'
         values += [event_id, kind, body]
-    added = await tx.run(_WEBHOOK_DELIVERIES[len(recorded)], *values, now, due_ms)
+    added = await tx.run(_WEBHOOK_DELIVERIES[len(recorded)], *values, tx.now, due_ms)
     if notice is not None:
         event_id, kind, _ = recorded[0]
         facts = mail_facts(notice, order, message)
-        customer = [] if notice in TO_ADMINS else [order["user_id"]]
+        customer = [] if notice in TO_MERCHANT else [order["user_id"]]
         sql = _mail_deliveries(notice)
-        added += await tx.run(sql, event_id, kind, facts, now, due_ms, *customer)
+        added += await tx.run(sql, event_id, kind, facts, tx.now, due_ms, *customer)
     if added:
         await tx.wake_outbox()
 
@@ -192,9 +180,7 @@ async def list_webhooks(tx: Tx) -> list[Row]:
     return [_webhook(row) for row in rows]
 
 
-async def create_webhook(
-    tx: Tx, url: str, kinds: list[str], description: str, secret: str, now: int
-) -> Row:
+async def create_webhook(tx: Tx, url: str, kinds: list[str], description: str, secret: str) -> Row:
     row = await tx.one(
         f"""INSERT INTO webhooks (url, events, description, secret, enabled, created_time)
             VALUES (?, ?, ?, ?, 1, ?) RETURNING {WEBHOOK_COLUMNS}""",
@@ -202,7 +188,7 @@ async def create_webhook(
         to_json(kinds),
         description,
         secret,
-        now,
+        tx.now,
     )
     return _webhook(row)
 
@@ -271,14 +257,14 @@ async def list_deliveries(tx: Tx, webhook_id: int, page: model.Page) -> tuple[li
     return [_delivery(row) for row in rows], total
 
 
-async def redeliver(tx: Tx, delivery_id: int, now_ms: int) -> Row:
+async def redeliver(tx: Tx, delivery_id: int) -> Row:
     """Due now again, pending, with its attempts counted afresh; the body, and so the
     webhook-id, stay the same."""
     row = await tx.one(
         f"""UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_ms = ?,
                 lease_until_ms = 0
             WHERE id = ? AND webhook_id IS NOT NULL RETURNING {DELIVERY_COLUMNS}""",
-        now_ms,
+        tx.now_ms,
         delivery_id,
     )
     if row is None:
@@ -312,10 +298,10 @@ _CLAIMED = """
     WHERE d.id = ?"""
 
 
-async def claim_due(tx: Tx, now_ms: int, lease_ms: int, limit: int) -> list[Row]:
+async def claim_due(tx: Tx, lease_ms: int, limit: int) -> list[Row]:
     """Up to `limit` due deliveries, leased until now + lease_ms to this caller, with
     what sending them needs."""
-    ids = await tx.all(_CLAIM[tx.dialect], now_ms + lease_ms, now_ms, limit)
+    ids = await tx.all(_CLAIM[tx.dialect], tx.now_ms + lease_ms, tx.now_ms, limit)
     claimed = []
     for (delivery_id,) in ids:
         claimed.append(dict(await tx.one(_CLAIMED, delivery_id)))
@@ -364,6 +350,7 @@ async def next_due_ms(tx: Tx) -> int | None:
 
 async def set_notify_email(tx: Tx, user_id: int, enabled: bool) -> None:
     await tx.run("UPDATE users SET notify_email = ? WHERE id = ?", int(enabled), user_id)
+    tx.users_changed()
 
 
 async def prune_deliveries(tx: Tx, before: int) -> None:

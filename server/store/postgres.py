@@ -32,7 +32,7 @@ import orjson
 
 from ..store import Store, events, outbox
 from .accounts import SESSION_USER
-from .tx import user_row
+from .tx import TxBase, user_row
 from .types import Row
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "postgres"
@@ -62,12 +62,13 @@ def _numbered(sql: str) -> str:
     return _PLACEHOLDER.sub(number, sql)
 
 
-class PostgresTx:
+class PostgresTx(TxBase):
     """tx.Tx over an asyncpg connection in a transaction."""
 
     dialect = "postgres"
 
-    def __init__(self, conn: asyncpg.Connection, *, writing: bool) -> None:
+    def __init__(self, conn: asyncpg.Connection, *, writing: bool, clock_seconds: float) -> None:
+        super().__init__(clock_seconds)
         self.conn = conn
         self.for_update = " FOR UPDATE" if writing else ""
 
@@ -216,14 +217,15 @@ class PostgresStore(Store):
 
     async def _write(self, fn, *args):
         async with self._pool.acquire() as conn, conn.transaction():
-            return await fn(PostgresTx(conn, writing=True), *args)
+            tx = PostgresTx(conn, writing=True, clock_seconds=self.clock())
+            return await fn(tx, *args), tx.effects
 
     async def _read(self, fn, *args):
         async with (
             self._pool.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
-            return await fn(PostgresTx(conn, writing=False), *args)
+            return await fn(PostgresTx(conn, writing=False, clock_seconds=self.clock()), *args)
 
     @contextlib.asynccontextmanager
     async def _login_turn(self, address: str) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
@@ -239,13 +241,16 @@ class PostgresStore(Store):
 
                 async def run(fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
                     async with conn.transaction():
-                        return await fn(PostgresTx(conn, writing=True), *args)
+                        tx = PostgresTx(conn, writing=True, clock_seconds=self.clock())
+                        result = await fn(tx, *args)
+                    self._committed(tx.effects)
+                    return result
 
                 yield run
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
 
-    async def get_session_user(self, token_hash, now):
+    async def session_user(self, token_hash, now):
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(_SESSION_USER_AND_FIELDS_VERSION, token_hash)
         if row is None:
@@ -255,7 +260,7 @@ class PostgresStore(Store):
         expires_at, ttl = user.pop("expires_at"), user.pop("ttl")
         return (user, expires_at, ttl) if expires_at > now else None
 
-    async def get_field_definitions(self):
+    async def field_definitions(self):
         """From memory when this request's session lookup saw the version kept there."""
         seen = _fields_version_seen.get()
         if self._fields is not None and seen is not _UNSEEN and self._fields[0] == seen:

@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 import aiosqlite
 import orjson
 
-from . import Store, accounts
+from . import Store, accounts, fields
+from .tx import Effects, TxBase
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "sqlite"
 BUSY_TIMEOUT_MS = 5000
@@ -38,15 +39,15 @@ T = TypeVar("T")
 log = logging.getLogger("orderdesk.store")
 
 
-class SqliteTx:
+class SqliteTx(TxBase):
     """tx.Tx over a sqlite3 connection in a transaction."""
 
     dialect = "sqlite"
     for_update = ""  # the write transaction already holds the whole database
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, clock_seconds: float) -> None:
+        super().__init__(clock_seconds)
         self.conn = conn
-        self.outbox_woken = False
 
     async def one(self, sql: str, *params: Any) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
@@ -81,7 +82,7 @@ class SqliteTx:
         """Nothing to do: a SQLite write transaction excludes every other writer."""
 
     async def wake_outbox(self) -> None:
-        self.outbox_woken = True  # _write_batch wakes the worker after the COMMIT
+        self.effects.outbox_woken = True  # the store wakes the worker after the COMMIT
 
     async def read_slice(
         self, table: str, column: str, row_id: int, offset: int, length: int
@@ -138,20 +139,20 @@ Outcome = tuple[bool, Any]  # (True, result) or (False, the exception it raised)
 
 
 def _write_batch(
-    conn: sqlite3.Connection, calls: list[Call], wake_outbox: Callable[[], None]
+    conn: sqlite3.Connection, calls: list[Call], clock: Callable[[], float]
 ) -> list[Outcome]:
     """Group commit: every call in one BEGIN IMMEDIATE … COMMIT, each inside its own
-    savepoint so a failing call is rolled back alone. Nothing is reported as done
-    before the COMMIT has succeeded; if it fails, every call fails. After a COMMIT
-    that gave the delivery worker something to do, `wake_outbox` (on this thread)."""
-    tx = SqliteTx(conn)
+    savepoint so a failing call is rolled back alone (its effects with it). Nothing is
+    reported as done before the COMMIT has succeeded; if it fails, every call fails. A
+    call's result comes with its tx's effects."""
     outcomes: list[Outcome] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
         for fn, args in calls:
             conn.execute("SAVEPOINT call")
+            tx = SqliteTx(conn, clock())
             try:
-                outcomes.append((True, _run_now(fn(tx, *args))))
+                outcomes.append((True, (_run_now(fn(tx, *args)), tx.effects)))
             except Exception as error:
                 conn.execute("ROLLBACK TO call")
                 outcomes.append((False, error))
@@ -161,20 +162,19 @@ def _write_batch(
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    if tx.outbox_woken:
-        wake_outbox()
     return outcomes
 
 
-def _read_batch(conn: sqlite3.Connection, calls: list[Call]) -> list[Outcome]:
+def _read_batch(
+    conn: sqlite3.Connection, calls: list[Call], clock: Callable[[], float]
+) -> list[Outcome]:
     """Every call in one read transaction: each sees one consistent snapshot."""
-    tx = SqliteTx(conn)
     outcomes: list[Outcome] = []
     conn.execute("BEGIN")
     try:
         for fn, args in calls:
             try:
-                outcomes.append((True, _run_now(fn(tx, *args))))
+                outcomes.append((True, _run_now(fn(SqliteTx(conn, clock()), *args))))
             except Exception as error:
                 outcomes.append((False, error))
     finally:
@@ -338,14 +338,9 @@ class SqliteStore(Store):
         clock: Callable[[], float],
     ) -> None:
         super().__init__(clock)
-        loop = asyncio.get_running_loop()
         self._outbox_watchers: set[Callable[[], None]] = set()
-
-        def wake_outbox() -> None:  # called on the writer's thread
-            loop.call_soon_threadsafe(self._wake_outbox_watchers)
-
-        self._writes = _Batcher(writer, functools.partial(_write_batch, wake_outbox=wake_outbox))
-        self._reads = _Batcher(reader, _read_batch)
+        self._writes = _Batcher(writer, functools.partial(_write_batch, clock=clock))
+        self._reads = _Batcher(reader, functools.partial(_read_batch, clock=clock))
         self._checkpointer = checkpointer
         self._checkpoints = asyncio.get_running_loop().create_task(self._checkpoint_regularly())
         self._sessions = _ReadCache(SESSION_CACHE_SECONDS, SESSION_CACHE_ENTRIES)
@@ -390,11 +385,26 @@ class SqliteStore(Store):
                 self._fields.clear()
 
     async def _write(self, fn, *args):
-        try:
-            return await self._writes.submit(fn, *args)
-        finally:
-            # One process serves the file: every commit with events went through here.
+        return await self._writes.submit(fn, *args)
+
+    async def _read(self, fn, *args):
+        return await self._reads.submit(fn, *args)
+
+    def _committed(self, effects: Effects) -> None:
+        """One process serves the file: every commit went through here, so what it made
+        stale is dropped here, and the watchers of events and deliveries are woken."""
+        for token_hash in (*effects.revoked_sessions, *effects.renewed_sessions):
+            self._sessions.drop(token_hash)
+        if effects.users_changed:
+            self._sessions.clear()  # cached sessions hold their user's fields
+        if effects.fields_changed:
+            self._fields.clear()
+        super()._committed(effects)
+        if effects.events_recorded:
             for wake in self._event_watchers:
+                wake()
+        if effects.outbox_woken:
+            for wake in self._outbox_watchers:
                 wake()
 
     async def watch_events(self, wake):
@@ -402,13 +412,6 @@ class SqliteStore(Store):
 
     async def watch_outbox(self, wake):
         self._outbox_watchers.add(wake)
-
-    def _wake_outbox_watchers(self) -> None:
-        for wake in self._outbox_watchers:
-            wake()
-
-    async def _read(self, fn, *args):
-        return await self._reads.submit(fn, *args)
 
     async def close(self) -> None:
         self._checkpoints.cancel()
@@ -420,11 +423,11 @@ class SqliteStore(Store):
 
     # Sessions and field definitions are served from memory where they can be.
 
-    async def get_session_user(self, token_hash, now):
+    async def session_user(self, token_hash, now):
         found = self._sessions.get(token_hash, now)
         if found is None:
             generation = self._sessions.generation
-            found = await self._read(accounts.session_user, token_hash)
+            found = await self.read(accounts.session_user, token_hash)
             if found is None:
                 return None
             self._sessions.put(token_hash, found, now, generation)
@@ -432,29 +435,10 @@ class SqliteStore(Store):
         # Expiry is checked on every use, cached or not.
         return (dict(user), expires_at, ttl) if expires_at > now else None
 
-    async def renew_session(self, token_hash, expires_at):
-        await super().renew_session(token_hash, expires_at)
-        self._sessions.drop(token_hash)
-
-    def _sessions_revoked(self, token_hashes):
-        for token_hash in token_hashes:
-            self._sessions.drop(token_hash)
-        super()._sessions_revoked(token_hashes)
-
-    async def get_field_definitions(self):
+    async def field_definitions(self):
         definitions = self._fields.get("all", 0)
         if definitions is None:
             generation = self._fields.generation
-            definitions = await super().get_field_definitions()
+            definitions = await self.read(fields.field_definitions)
             self._fields.put("all", definitions, 0, generation)
         return definitions
-
-    async def replace_field_definitions(self, definitions):
-        await super().replace_field_definitions(definitions)
-        self._fields.drop("all")
-        return definitions
-
-    async def set_notify_email(self, user_id, enabled):
-        """The cached sessions hold the user object, notify_email included."""
-        await super().set_notify_email(user_id, enabled)
-        self._sessions.clear()

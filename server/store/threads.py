@@ -1,30 +1,33 @@
 """An order's message thread: system, customer and merchant messages."""
 
-from .. import texts
 from ..errors import StatusNotAllowed
-from ..model import NewMessage, Page, Status
+from ..model import Page
+from ..validate.orders import NewMessage
+from ..workflow import MOVES
 from . import events
 from .changes import Note, insert_message, record_change
 from .tx import MESSAGE_COLUMNS, Tx, fetch_order, order_row
 from .types import Row, Sender
 
 
-async def add_message(
-    tx: Tx, message: NewMessage, owner_id: int | None, sender: Sender, now: int
-) -> Row:
+async def add_message(tx: Tx, message: NewMessage, owner_id: int | None, sender: Sender) -> Row:
+    """A message in a thread that is open to it; the merchant's first reply moves a
+    pending order into communication."""
     order = await fetch_order(tx, message.comm_order_id, owner_id)
-    if order["status"] == Status.CANCELLED:
-        raise StatusNotAllowed(texts.MESSAGES_CLOSED)
+    merchant = sender.sender_type == "admin"
+    move = MOVES["reply" if merchant else "message"]
+    if order["status"] not in move.sources:
+        raise StatusNotAllowed(move.refusal)
     note = Note(message.content, sender, message.message_type)
-    if sender.sender_type == "admin" and order["status"] == Status.PENDING:
-        # The merchant's first word moves a pending order into communication.
-        moved = (Status.IN_COMMUNICATION, sender.user_id)
+    opening = MOVES["first reply"]
+    if merchant and order["status"] in opening.sources:
+        moved = (opening.target, sender.user_id)
         _, stored = await record_change(
-            tx, order_row(tx, order), "status = ?, admin_id = ?", moved, note, now
+            tx, order_row(tx, order), "status = ?, admin_id = ?", moved, note
         )
         return stored
-    stored = await insert_message(tx, order["id"], sender, note.kind, note.content, now)
-    await events.record(tx, dict(order), None, stored, now)
+    stored = await insert_message(tx, order["id"], sender, note.kind, note.content)
+    await events.record(tx, dict(order), None, stored)
     return stored
 
 

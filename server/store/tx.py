@@ -1,21 +1,68 @@
 """What every store operation is written over, once for both engines.
 
 Each operation is an async function over a `Tx`: one open transaction on one
-connection. SQL uses `?` (or `?N`) placeholders; where the engines' SQL really
-differs, a statement is given per dialect. The SQLite engine runs these
-coroutines synchronously on its connection's thread (its `Tx` never suspends); the
-PostgreSQL engine awaits them inside an asyncpg transaction. The operations live by
-subject beside this module: accounts, orders, threads, fields.
+connection, with the time it started (`tx.now`, `tx.now_ms`). SQL uses `?` (or `?N`)
+placeholders; where the engines' SQL really differs, a statement is given per dialect.
+The SQLite engine runs these coroutines synchronously on its connection's thread (its
+`Tx` never suspends); the PostgreSQL engine awaits them inside an asyncpg transaction.
+The operations live by subject beside this module (accounts, orders, threads, fields,
+events, outbox, attachments); handlers call them through `Store.read` and
+`Store.write`.
+
+What a write means for what a process keeps in memory (cached sessions and field
+definitions, open event streams, the delivery worker) the operation says on its `Tx`
+(`sessions_revoked`, `users_changed`, ...): the store acts on it once the transaction
+has committed, and never for one that rolled back.
 """
 
+import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 
 from .. import model
-from ..errors import OrderFinal, OrderNotFound
+from ..entities import MESSAGE, ORDER, USER
+from ..errors import OrderNotFound
 from .types import ANY_OWNER, Row
+
+
+@dataclass
+class Effects:
+    """What a committed write tells the store beyond its rows."""
+
+    revoked_sessions: list[bytes] = field(default_factory=list)  # token hashes
+    renewed_sessions: list[bytes] = field(default_factory=list)
+    users_changed: bool = False  # a user's shown fields (role, email, mail setting)
+    fields_changed: bool = False  # the order field definitions
+    events_recorded: bool = False
+    outbox_woken: bool = False  # deliveries were added or made due
+
+
+class TxBase:
+    """The parts of a transaction that are the same on both engines."""
+
+    def __init__(self, clock_seconds: float) -> None:
+        self.now = math.floor(clock_seconds)
+        self.now_ms = math.floor(clock_seconds * 1000)
+        self.effects = Effects()
+
+    def sessions_revoked(self, token_hashes: Iterable[bytes]) -> None:
+        """These sessions end once this transaction commits (open streams too)."""
+        self.effects.revoked_sessions.extend(token_hashes)
+
+    def session_renewed(self, token_hash: bytes) -> None:
+        self.effects.renewed_sessions.append(token_hash)
+
+    def users_changed(self) -> None:
+        self.effects.users_changed = True
+
+    def fields_changed(self) -> None:
+        self.effects.fields_changed = True
+
+    def events_recorded(self) -> None:
+        self.effects.events_recorded = True
 
 
 class Tx(Protocol):
@@ -23,6 +70,9 @@ class Tx(Protocol):
     # Appended to a SELECT that must lock its row until the transaction ends; SQLite
     # needs none, its write transaction already holds the whole database.
     for_update: str
+    now: int  # when the transaction started, in seconds
+    now_ms: int
+    effects: Effects
 
     async def one(self, sql: str, *params: Any) -> Mapping[str, Any] | None: ...
     async def all(self, sql: str, *params: Any) -> list[Mapping[str, Any]]: ...
@@ -53,17 +103,16 @@ class Tx(Protocol):
     ) -> bytes:
         """Up to `length` bytes of a BLOB/bytea column from `offset`, reading only those."""
 
+    def sessions_revoked(self, token_hashes: Iterable[bytes]) -> None: ...
+    def session_renewed(self, token_hash: bytes) -> None: ...
+    def users_changed(self) -> None: ...
+    def fields_changed(self) -> None: ...
+    def events_recorded(self) -> None: ...
 
-ORDER_COLUMNS = """id, user_id, order_id, archive_id, title, content, phone, images,
-    sketch_images, finished_images, event_date, status, admin_id, quote_price,
-    quote_content, order_extra, created_time, updated_time, version"""
 
-USER_COLUMNS = "id, user_name, email, phone, role, created_time, notify_email"
-
-MESSAGE_COLUMNS = """id, comm_order_id, sender_id, sender_type, sender_name, message_type,
-    content, created_time"""
-
-_JSON_ORDER_FIELDS = ("images", "sketch_images", "finished_images", "order_extra")
+ORDER_COLUMNS = ORDER.columns
+USER_COLUMNS = USER.columns
+MESSAGE_COLUMNS = MESSAGE.columns
 
 
 def to_json(value: Any) -> str:
@@ -71,11 +120,16 @@ def to_json(value: Any) -> str:
 
 
 def order_row(tx: Tx, row: Mapping[str, Any]) -> Row:
+    """An order as answers hold it: its JSON columns decoded, its `thumb` made from the
+    stored images."""
     order = dict(row)
-    for name in _JSON_ORDER_FIELDS:
+    for name in _ORDER_JSON_KEYS:
         order[name] = tx.json(order[name])
-    order["thumb"] = model.order_thumb(order["images"])  # spec 3, from the stored images
+    order["thumb"] = model.order_thumb(order["images"])
     return order
+
+
+_ORDER_JSON_KEYS = ORDER.json_keys
 
 
 def user_row(row: Mapping[str, Any]) -> Row:
@@ -97,13 +151,6 @@ async def fetch_order(tx: Tx, order_id: int, owner_id: int | None) -> Mapping[st
     row = await tx.one(sql + tx.for_update, *params)
     if row is None:
         raise OrderNotFound()
-    return row
-
-
-async def fetch_changeable_order(tx: Tx, order_id: int, owner_id: int | None) -> Mapping[str, Any]:
-    row = await fetch_order(tx, order_id, owner_id)
-    if row["status"] in model.FINAL_STATUSES:
-        raise OrderFinal()
     return row
 
 

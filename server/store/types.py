@@ -26,14 +26,8 @@ class OrderFilter:
 
 
 @dataclass(frozen=True)
-class Quote:
-    price: str  # "12000.00"
-    content: str
-
-
-@dataclass(frozen=True)
 class LoginLimits:
-    """Login throttling (spec 2): failures counted per (account, client address) pair and
+    """Login throttling: failures counted per (account, client address) pair and
     per client address within `window` seconds."""
 
     window: int

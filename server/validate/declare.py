@@ -1,23 +1,25 @@
 """The declaration of a request field, from which both its check and its OpenAPI schema
-are built, so the two cannot disagree (issue 13).
+are built, so the two cannot disagree.
 
 A `Field` is a name, a `Rule` (the JSON type and its limits, the message naming the
-field) and whether it is required. A `Form` is one operation's body or query: its
-fields in the order they are checked (the first failure names its field). The rules
-of orderdesk's own values (IDs, image URLs, order_extra, prices, ...) are in validate.py;
-here are the generic parts and the JSON Schema helpers openapi.py uses too.
+field), whether it is required and its value when absent. A `Form` is one operation's
+body or query: its fields in the order they are checked (the first failure names its
+field), and the typed value it builds. The rules of orderdesk's own values (IDs, image
+URLs, order_extra, prices, ...) are in values.py; here are the generic parts and the
+JSON Schema helpers openapi.py uses too.
 """
 
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
-from . import texts
-from .errors import Invalid
-from .texts import Text
+from .. import texts
+from ..errors import Invalid
+from ..texts import Text
 
 Schema = dict[str, Any]
+T = TypeVar("T")
 
 
 def string(low: int = 0, high: int | None = None, **extra: Any) -> Schema:
@@ -162,36 +164,41 @@ class Ignored:
 
 @dataclass(frozen=True)
 class Field:
-    """One request field. Absent (or null, or "" when `empty_is_absent`) it is None, or
-    refused with `missing` when required."""
+    """One request field. Absent (or null, or "" when `empty_is_absent`) it is
+    `default`, or refused with `missing` when required."""
 
     name: str
     rule: Rule
     required: bool = False
     missing: Text = texts.REQUIRED
     empty_is_absent: bool = False
+    default: Any = None
 
     def read(self, source: Mapping[str, Any]) -> Any:
         value = source.get(self.name)
         if value is None or (self.empty_is_absent and value == ""):
             if self.required:
                 raise Invalid(self.missing, field=self.name)
-            return None
+            return self.default
         return self.rule.parse(value, self.name)
 
     def schema(self) -> Schema:
         schema = self.rule.schema()
+        if self.default is not None:
+            schema = schema | {"default": self.default}
         if self.empty_is_absent:
             return {"description": '"" counts as not sent', "oneOf": [string(0, 0), schema]}
         return schema
 
 
 @dataclass(frozen=True)
-class Form:
-    """One operation's body (or query): its fields in the order they are checked.
+class Form(Generic[T]):
+    """One operation's body (or query): its fields in the order they are checked, and
+    `into`, what `parse` builds of their values (called with one keyword per field).
     `one_of_required` names fields of which at least one must be sent (login)."""
 
     fields: tuple[Field, ...]
+    into: Callable[..., T]
     one_of_required: tuple[str, ...] = ()
 
     by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
@@ -200,8 +207,11 @@ class Form:
         object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
 
     def read(self, source: Mapping[str, Any]) -> dict[str, Any]:
-        """Every field's value (None when absent), checked in order."""
+        """Every field's value (its default when absent), checked in order."""
         return {one.name: one.read(source) for one in self.fields}
+
+    def parse(self, source: Mapping[str, Any]) -> T:
+        return self.into(**self.read(source))
 
     def __getitem__(self, name: str) -> Field:
         return self.by_name[name]

@@ -1,0 +1,224 @@
+"""Orders and their threads: the customer's create, update, accept, reject and
+cancel; the merchant's quote, status and images; messages; the lists' queries.
+
+Fields are listed in the order they are checked, so the first error named stays the
+same. The order's own fields come from entities.ORDER."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from .. import model, texts
+from ..entities import ORDER
+from ..errors import Invalid
+from ..model import Page
+from ..workflow import STATUS_ENDPOINT_MOVES, Status
+from .declare import Choice, Custom, Field, Form, Ignored, Str, integer
+from .values import (
+    BODY_ID,
+    NOTE,
+    PRICE_SCHEMA,
+    VERSION,
+    Id,
+    PagedForm,
+    StatusFilter,
+    UrlList,
+    quote_price,
+)
+
+CREATE_ORDER = Form(
+    tuple(
+        Field(key.name, key.rule, required=key.required_on_create, default=key.default)
+        for key in ORDER.sent
+    ),
+    dict,
+)
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    """The customer's update: the order, the expected version, and the fields sent
+    (None: not sent)."""
+
+    id: int
+    version: int | None
+    changes: dict[str, Any]
+
+
+def _order_update(id: int, version: int | None, **changes: Any) -> OrderUpdate:
+    return OrderUpdate(id, version, changes)
+
+
+UPDATE_ORDER = Form(
+    (
+        BODY_ID,
+        *(Field(key.name, key.rule) for key in ORDER.sent if key.updatable),
+        VERSION,
+    ),
+    _order_update,
+)
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """A customer's accept: the guards say which quote they saw."""
+
+    id: int
+    remark: str
+    version: int | None
+    quote_price: str | None
+
+
+ACCEPT = Form(
+    (
+        BODY_ID,
+        Field("remark", NOTE, default=""),
+        VERSION,
+        # The customer accepts exactly the quote they saw.
+        Field(
+            "quote_price",
+            Custom(
+                quote_price,
+                PRICE_SCHEMA
+                | {
+                    "description": "the price seen, as in the quote; if sent and not the "
+                    'stored price: -1, data {"quote_price": "<current>"}, nothing changes'
+                },
+            ),
+        ),
+    ),
+    Acceptance,
+)
+
+
+@dataclass(frozen=True)
+class OrderNote:
+    """A reject or cancel: the order and the optional reason ("" when absent)."""
+
+    id: int
+    reason: str
+
+
+REJECT = CANCEL = Form((BODY_ID, Field("reason", NOTE, default="")), OrderNote)
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    comm_order_id: int
+    message_type: str
+    content: str
+
+
+def _new_message(comm_order_id: int, message_type: str, content: str, **_: Any) -> NewMessage:
+    # sender_id and sender_name are accepted for compatibility and ignored.
+    return NewMessage(comm_order_id, message_type, content)
+
+
+SEND_MESSAGE = Form(
+    (
+        Field("comm_order_id", Id(), required=True),
+        Field("message_type", Choice(model.MESSAGE_TYPES, Str(1, 32)), required=True),
+        Field("content", Str(*model.MESSAGE_LEN), required=True),
+        Field("sender_id", Ignored("accepted and ignored: the sender is the session's user")),
+        Field("sender_name", Ignored("accepted and ignored")),
+    ),
+    _new_message,
+)
+
+
+@dataclass(frozen=True)
+class Quote:
+    id: int
+    quote_price: str  # "12000.00"
+    quote_content: str
+
+
+QUOTE = Form(
+    (
+        BODY_ID,
+        Field("quote_price", Custom(quote_price, PRICE_SCHEMA), required=True),
+        Field("quote_content", Str(*model.QUOTE_CONTENT_LEN), required=True),
+    ),
+    Quote,
+)
+
+
+def _settable_status(value: Any, name: str) -> Status:
+    if type(value) is not int or value not in STATUS_ENDPOINT_MOVES:
+        raise Invalid(texts.STATUS_ONE_OR_CANCELLED)
+    return Status(value)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    id: int
+    status: Status
+
+
+SET_STATUS = Form(
+    (
+        BODY_ID,
+        Field(
+            "status",
+            Custom(_settable_status, integer(enum=sorted(int(s) for s in STATUS_ENDPOINT_MOVES))),
+            required=True,
+            missing=texts.STATUS_ONE_OR_CANCELLED,
+        ),
+    ),
+    StatusChange,
+)
+
+
+@dataclass(frozen=True)
+class ImagesChange:
+    id: int
+    sketch_images: list[str] | None
+    finished_images: list[str] | None
+
+
+SET_IMAGES = Form(
+    (BODY_ID, Field("sketch_images", UrlList()), Field("finished_images", UrlList())),
+    ImagesChange,
+)
+
+# ---------------------------------------------------------------- queries
+
+QUERY_ORDER_ID = Form((Field("id", Id(in_query=True), required=True),), lambda id: id)
+STATUS_FILTER = Field("status", StatusFilter())
+
+
+@dataclass(frozen=True)
+class OrderListQuery:
+    status: Status | None
+    page: Page
+    user_id: int | None = None
+    q: str | None = None
+
+
+ORDER_LIST_QUERY = PagedForm((STATUS_FILTER,), OrderListQuery)
+ADMIN_ORDER_LIST_QUERY = PagedForm(
+    (
+        STATUS_FILTER,
+        Field("user_id", Id(in_query=True), empty_is_absent=True),
+        Field("q", Str(0, None, description="searched in title and content")),
+    ),
+    OrderListQuery,
+)
+
+
+@dataclass(frozen=True)
+class ThreadQuery:
+    comm_order_id: int
+    page: Page
+
+
+THREAD_QUERY = PagedForm((Field("comm_order_id", Id(in_query=True), required=True),), ThreadQuery)
+EVENTS_QUERY = Form(
+    (
+        Field(
+            "comm_order_id",
+            Id(in_query=True, description="only this order's events"),
+            empty_is_absent=True,
+        ),
+    ),
+    lambda comm_order_id: comm_order_id,
+)
