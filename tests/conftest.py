@@ -27,6 +27,7 @@ from orderdesk.logs import ACCESS_LOG_OPTIONS
 from orderdesk.store import accounts
 
 from tests.faults import LOG_FORMAT, assert_no_faults_logged, assert_not_internal_error
+from tests.shapes import assert_declared_shape
 
 PASSWORD = "correct horse battery"
 
@@ -190,8 +191,8 @@ async def call(
     assert response.status == 200, await response.text()
     body = await response.json()
     assert isinstance(body["code"], int) and isinstance(body["msg"], str), body
-    assert set(body) <= {"code", "msg", "data", "total"}, body
     assert_not_internal_error(body)
+    assert_declared_shape(method, path, body)
     return body
 
 

@@ -7,48 +7,11 @@ from orderdesk.access import Access
 from orderdesk.app import create_app
 from orderdesk.routes import ROUTES
 
-from tests.conftest import ORDER, PASSWORD, call, make_admin, make_order, quote, register
+from tests.conftest import call, make_admin, make_order, quote, register
+from tests.examples import example, order_scoped
 
 PUBLIC_HOOK = "http://93.184.216.34/hook"  # a public literal address: nothing to resolve
 CALLERS = ["anonymous", "expired", "revoked", "other customer", "admin", "owner"]
-
-# A request each protected route accepts from the right caller; "{id}" is the order.
-REQUESTS = {
-    "/api/user/detail": {},
-    "/api/user/password": {"old_password": PASSWORD, "password": PASSWORD},
-    "/api/communication/order/create": ORDER,
-    "/api/communication/orders": {},
-    "/api/communication/order/detail": {"id": "{id}"},
-    "/api/communication/order/update": {"id": "{id}", "title": "changed"},
-    "/api/communication/order/accept": {"id": "{id}"},
-    "/api/communication/order/reject": {"id": "{id}"},
-    "/api/communication/order/cancel": {"id": "{id}"},
-    "/api/communication/messages": {"comm_order_id": "{id}"},
-    "/api/communication/message/send": {
-        "comm_order_id": "{id}", "message_type": "text", "content": "hi",
-    },
-    "/api/admin/communication/orders": {},
-    "/api/admin/communication/order/detail": {"id": "{id}"},
-    "/api/admin/communication/messages": {"comm_order_id": "{id}"},
-    "/api/admin/communication/order/quote": {
-        "id": "{id}", "quote_price": "10", "quote_content": "ok",
-    },
-    "/api/admin/communication/order/status": {"id": "{id}", "status": 1},
-    "/api/admin/communication/order/images": {"id": "{id}", "sketch_images": ["https://x.test/s.png"]},
-    "/api/admin/communication/message/send": {
-        "comm_order_id": "{id}", "message_type": "text", "content": "hi",
-    },
-    "/api/admin/communication/fields": {"fields": []},
-    "/api/attachment/upload": {"file": b"%PDF-1.4 a small document"},  # sent as multipart
-    # Spec 9: "{webhook}" and "{delivery}" are a webhook and one of its deliveries.
-    "/api/user/notifications": {"email": False},
-    "/api/admin/webhooks": {"url": PUBLIC_HOOK},
-    "/api/admin/webhooks/update": {"id": "{webhook}", "enabled": False},
-    "/api/admin/webhooks/delete": {"id": "{webhook}"},
-    "/api/admin/webhooks/rotate": {"id": "{webhook}"},
-    "/api/admin/webhooks/deliveries": {"webhook_id": "{webhook}"},
-    "/api/admin/webhooks/redeliver": {"delivery_id": "{delivery}"},
-}  # fmt: skip
 
 # The event stream answers a stream, not an envelope, to a caller it admits: its access
 # (every kind of caller, and whose events each sees) is tested in tests/test_events.py.
@@ -58,20 +21,15 @@ PROTECTED = [
 ]
 
 
-def expected(path: str, access: Access, caller: str) -> tuple[int, str | None]:
+def expected(method: str, path: str, access: Access, caller: str) -> tuple[int, str | None]:
     if caller in ("anonymous", "expired", "revoked"):
         return 1001, None
     if access is Access.ADMIN:
         return (0, None) if caller == "admin" else (1002, None)
-    order_scoped = "{id}" in str(REQUESTS[path])
-    if order_scoped and caller != "owner":
+    if order_scoped(method, path) and caller != "owner":
         # Customer routes see only the caller's own orders, an admin's too.
         return -1, "order not found"
     return 0, None
-
-
-def test_every_protected_route_is_in_the_matrix():
-    assert {p for _, p, _ in PROTECTED} == set(REQUESTS)
 
 
 @pytest.mark.parametrize("method, path, access", PROTECTED)
@@ -90,7 +48,7 @@ async def test_access_matrix(client, clock, method, path, access):
     sent = await call(
         client, "GET", "/api/admin/webhooks/deliveries", token=admin, params={"webhook_id": webhook}
     )
-    ids = {"{webhook}": webhook, "{delivery}": sent["data"][0]["id"]}
+    delivery = sent["data"][0]["id"]
     tokens = {
         "anonymous": None,
         "expired": expired,
@@ -100,23 +58,19 @@ async def test_access_matrix(client, clock, method, path, access):
         "owner": owner,
     }
 
-    def request_for(order_id: int) -> dict:
-        values = {**ids, "{id}": order_id}
-        return {k: values.get(v, v) if isinstance(v, str) else v for k, v in REQUESTS[path].items()}
-
     async def send(token, order_id):
-        payload = request_for(order_id)
+        payload = example(method, path, order=order_id, webhook=webhook, delivery=delivery)
         if method == "GET":
             return await call(client, method, path, token=token, params=payload)
         if path == "/api/attachment/upload":
             form = aiohttp.FormData()
-            form.add_field("file", payload["file"], filename="brief.pdf")
+            form.add_field("file", payload["file"].encode(), filename="brief.pdf")
             return await call(client, method, path, token=token, data=form)
         return await call(client, method, path, token=token, json=payload)
 
     for caller in CALLERS:  # the caller that may change the order comes last
         body = await send(tokens[caller], order["id"])
-        code, msg = expected(path, access, caller)
+        code, msg = expected(method, path, access, caller)
         assert body["code"] == code, (caller, body)
         if msg is not None:
             assert body == {"code": code, "msg": msg}

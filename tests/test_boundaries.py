@@ -24,6 +24,7 @@ from orderdesk.app import create_app
 from orderdesk.config import Config
 
 from tests.conftest import PASSWORD, call, make_admin, make_order, quote, register
+from tests.examples import example
 
 # The catalogue texts of input rules, as patterns of the English message.
 INPUT_RULES = [
@@ -199,57 +200,6 @@ def base_request(ctx: Context, method: str, path: str, field: str) -> tuple[dict
     when `field` is one that is only read in a certain shape (login's email and phone),
     the request has that shape."""
     n = next(ctx.serial)
-    customer = {
-        "/api/communication/order/create": {
-            "archive_id": 12,
-            "title": "A theme",
-            "content": "Multi-language",
-            "phone": "13888888888",
-        },
-        "/api/communication/orders": {},
-        "/api/communication/order/detail": {"id": ctx.pending},
-        "/api/communication/order/update": {"id": ctx.pending},
-        "/api/communication/order/accept": {"id": ctx.quoted},
-        "/api/communication/order/reject": {"id": ctx.quoted},
-        "/api/communication/order/cancel": {"id": ctx.pending},
-        "/api/communication/messages": {"comm_order_id": ctx.pending},
-        "/api/communication/message/send": {
-            "comm_order_id": ctx.pending,
-            "message_type": "text",
-            "content": "hello",
-        },
-        "/api/communication/fields": {},
-        "/api/user/detail": {},
-        "/api/user/password": {"old_password": PASSWORD, "password": PASSWORD},
-        "/api/events": {},
-        "/api/user/notifications": {"email": True},
-    }
-    merchant = {
-        "/api/admin/communication/orders": {},
-        "/api/admin/communication/order/detail": {"id": ctx.pending},
-        "/api/admin/communication/messages": {"comm_order_id": ctx.pending},
-        "/api/admin/communication/order/quote": {
-            "id": ctx.pending,
-            "quote_price": "100",
-            "quote_content": "Two weeks",
-        },
-        "/api/admin/communication/order/status": {"id": ctx.pending, "status": 1},
-        "/api/admin/communication/order/images": {"id": ctx.pending},
-        "/api/admin/communication/message/send": {
-            "comm_order_id": ctx.pending,
-            "message_type": "text",
-            "content": "hello",
-        },
-        "/api/admin/communication/fields": {"fields": [{"field_name": "budget", "type": "text"}]}
-        if method == "POST"
-        else {},
-        "/api/admin/webhooks": {"url": URL_PREFIX + "hook"},
-        "/api/admin/webhooks/update": {"id": ctx.webhook},
-        "/api/admin/webhooks/delete": {"id": ctx.webhook},
-        "/api/admin/webhooks/rotate": {"id": ctx.webhook},
-        "/api/admin/webhooks/deliveries": {"webhook_id": ctx.webhook},
-        "/api/admin/webhooks/redeliver": {"delivery_id": ctx.delivery},
-    }
     if path == "/api/register":
         return {"user_name": f"user{n}", "password": PASSWORD}, None
     if path == "/api/login":
@@ -258,9 +208,10 @@ def base_request(ctx: Context, method: str, path: str, field: str) -> tuple[dict
         return {"user_name": "alice", "password": PASSWORD}, None
     if path == "/api/logout":
         return {}, None
-    if path in customer:
-        return customer[path], ctx.token
-    return merchant[path], ctx.admin
+    order = ctx.quoted if path.endswith(("/accept", "/reject")) else ctx.pending
+    request = example(method, path, order=order, webhook=ctx.webhook, delivery=ctx.delivery)
+    merchant = path.startswith("/api/admin/")
+    return request, ctx.admin if merchant else ctx.token
 
 
 # Items of lists whose items must differ from each other (no schema rule can say so).

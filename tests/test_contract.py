@@ -1,11 +1,14 @@
 """The OpenAPI description: complete, valid, served with live docs, and kept by the server."""
 
+import jsonschema
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
 from orderdesk import openapi
+from orderdesk.entities import ENTITIES
 from orderdesk.routes import ROUTES
+from orderdesk.store import open_store
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -13,8 +16,10 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from tests.conftest import ORDER, call, query_rows, register
 from tests.faults import assert_not_internal_error
 from tests.live import LiveServer, run_cli
+from tests.shapes import assert_declared_shape
 
 API_ROUTES = {(method, path) for method, path, _, _ in ROUTES if path.startswith("/api/")}
 
@@ -103,3 +108,65 @@ def test_the_server_keeps_the_contract(case, live):
         ],
     )
     live.assert_no_faults()
+
+
+async def test_an_answer_with_an_undeclared_key_fails_the_shape_check(client):
+    """`call` checks every answer against its operation's closed schema: a key that an
+    answer holds and the document does not declare (or a declared one it lacks) fails."""
+    token, _ = await register(client)
+    answer = await call(client, "POST", "/api/communication/order/create", token=token, json=ORDER)
+    path = "/api/communication/order/create"
+    assert_declared_shape("POST", path, answer)
+    with_more = {**answer, "data": {**answer["data"], "deadline": "2027-01-01"}}
+    with pytest.raises(AssertionError, match="deadline"):
+        assert_declared_shape("POST", path, with_more)
+    without = {**answer, "data": {k: v for k, v in answer["data"].items() if k != "thumb"}}
+    with pytest.raises(AssertionError, match="thumb"):
+        assert_declared_shape("POST", path, without)
+
+
+async def test_every_stored_key_an_entity_declares_is_a_column(db):
+    """A key declared as stored (entities.py) is a column of its table on both engines:
+    declaring a new order field without its migration fails here."""
+    store = await open_store(db)
+    await store.close()
+    tables = {"Order": "comm_orders", "Message": "messages", "User": "users", "Webhook": "webhooks"}
+    for entity in ENTITIES:
+        table = tables.get(entity.name)
+        if table is None:
+            continue
+        if db.startswith("postgresql://"):
+            rows = await query_rows(
+                db,
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = ? AND table_schema = current_schema()",
+                table,
+            )
+        else:
+            rows = [(row[1],) for row in await query_rows(db, f"PRAGMA table_info('{table}')")]
+        columns = {row[0] for row in rows}
+        stored = {key.name for key in entity.keys if key.stored}
+        assert stored <= columns, (table, stored - columns)
+
+
+@pytest.mark.parametrize("method, path", sorted(openapi.OPERATIONS))
+def test_each_operation_documents_one_valid_example_request(method, path):
+    """The example the per-path tests start from is valid by the document itself."""
+    operation = openapi.OPERATIONS[(method, path)]
+    if path == "/api/openapi.json":
+        return  # no input at all
+    assert operation.example is not None, f"{method} {path} has no example request"
+    root = {"components": {"schemas": openapi.COMPONENTS}}
+    if operation.body is not None:
+        jsonschema.Draft202012Validator({**operation.body.schema(), **root}).validate(
+            operation.example
+        )
+    if operation.query is not None:
+        for parameter in operation.query.parameters():
+            name = parameter["name"]
+            if name in operation.example:
+                jsonschema.Draft202012Validator(parameter["schema"]).validate(
+                    operation.example[name]
+                )
+            else:
+                assert not parameter["required"], (method, path, name)
