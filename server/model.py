@@ -51,7 +51,7 @@ EXTRA_KEY_LEN = (1, 64)
 EXTRA_MAX_DEPTH = 4
 EXTRA_MAX_BYTES = 16 * 1024
 
-FIELD_TYPES = frozenset(["text", "textarea", "number", "select", "radio", "checkbox", "date"])
+FIELD_TYPES = ("text", "textarea", "number", "select", "radio", "checkbox", "date")
 FIELD_TYPES_WITH_OPTIONS = frozenset({"select", "radio", "checkbox"})
 
 # ---------------------------------------------------------------- accounts

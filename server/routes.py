@@ -52,6 +52,7 @@ ROUTES = [
     ("POST", "/api/user/notifications", webhooks.set_notifications, CUSTOMER),
     # outside the envelope
     ("GET", "/", ops.console, PUBLIC),
+    ("GET", "/static/vocabulary.js", ops.vocabulary_module, PUBLIC),  # before /static/
     ("GET", "/docs", ops.docs_page, PUBLIC),
     ("GET", "/docs/openapi.json", ops.docs_openapi_json, PUBLIC),
     ("GET", "/docs/init.js", ops.docs_script, PUBLIC),

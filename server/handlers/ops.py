@@ -8,7 +8,7 @@ import orjson
 import swagger_ui_bundle
 from aiohttp import web
 
-from .. import openapi
+from .. import openapi, vocabulary
 from ..handlers import store_of
 from ..store import tx
 
@@ -76,6 +76,11 @@ async def docs_asset(request: web.Request) -> web.FileResponse:
     if path is None:
         raise web.HTTPNotFound()
     return web.FileResponse(path)
+
+
+async def vocabulary_module(request: web.Request) -> web.Response:
+    """The console's vocabulary (vocabulary.py), as a JavaScript module."""
+    return web.Response(body=vocabulary.module(), content_type="text/javascript")
 
 
 async def console(request: web.Request) -> web.FileResponse:

@@ -1,4 +1,5 @@
 // The public API, nothing else: every call is a fetch with the session cookie.
+import { VOCABULARY } from "./vocabulary.js";
 
 export class ApiError extends Error {
   constructor(answer) {
@@ -31,7 +32,6 @@ export async function api(method, path, body, query) {
 // was missed. If the server refuses the stream instead (a JSON answer, e.g. the session
 // ended), EventSource gives up, and a new one is opened after a pause. Returns a stop
 // function.
-const EVENT_TYPES = ["order.created", "order.updated", "message.created"];
 const REOPEN_MS = 3000;
 
 export function listen(query, onEvent, onGap) {
@@ -41,7 +41,7 @@ export function listen(query, onEvent, onGap) {
   let timer = null;
   const open = () => {
     source = new EventSource(url);
-    for (const type of EVENT_TYPES) {
+    for (const type of VOCABULARY.eventTypes) {
       source.addEventListener(type, (event) => onEvent(type, JSON.parse(event.data)));
     }
     source.addEventListener("open", onGap, { once: true });

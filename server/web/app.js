@@ -1,6 +1,7 @@
 // orderdesk console: a small single-page app over the public API (no build step).
 import { api, ApiError, listen } from "./api.js";
 import { statusName, t } from "./i18n.js";
+import { VOCABULARY } from "./vocabulary.js";
 import { appendLine, attachControl, isUploadedPdf, uploadThumb } from "./uploads.js";
 
 const main = document.getElementById("main");
@@ -331,7 +332,7 @@ async function inboxView() {
     form({ class: "card filters", id: "inbox-filters" }, (el) => go({ status: el.status.value, q: el.q.value }),
       field(t("status"), h("select", { id: "f-status", name: "status" },
         h("option", { value: "" }, t("all")),
-        ["0", "1", "2", "3", "4", "-1"].map((s) => h("option", { value: s, selected: s === status }, statusName(s))))),
+        VOCABULARY.statuses.map(({ value }) => String(value)).map((s) => h("option", { value: s, selected: s === status }, statusName(s))))),
       field(t("search"), input("q", { type: "search", value: search })),
       h("div", { class: "actions" }, h("button", { type: "submit" }, t("apply")))),
     list);
@@ -437,16 +438,14 @@ async function orderView(id, admin) {
     await refresh();
   }, h("button", { type: "submit", class: cls }, label));
 
+  // Which actions the order's status allows: the server's table of moves.
+  const can = (action) => VOCABULARY.moves[action].sources.includes(order.status);
   const customerActions = () => {
     const out = [];
-    if (order.status === 2) {
-      out.push(act(t("accept"), "/communication/order/accept", {}),
-        act(t("reject"), "/communication/order/reject", {}, "secondary"));
-    }
-    if ([0, 1, 2, 4].includes(order.status)) {
-      out.push(act(t("cancelOrder"), "/communication/order/cancel", {}, "danger"));
-    }
-    if (![3, -1].includes(order.status)) {
+    if (can("accept")) out.push(act(t("accept"), "/communication/order/accept", {}));
+    if (can("reject")) out.push(act(t("reject"), "/communication/order/reject", {}, "secondary"));
+    if (can("cancel")) out.push(act(t("cancelOrder"), "/communication/order/cancel", {}, "danger"));
+    if (can("update")) {
       out.push(h("button", { class: "secondary", id: "edit", onclick: toggleEditor }, t("edit")));
     }
     return out;
@@ -454,11 +453,13 @@ async function orderView(id, admin) {
 
   const merchantActions = () => {
     const out = [];
-    if (order.status === 0) {
-      out.push(act(t("markTalking"), "/admin/communication/order/status", { status: 1 }, "secondary"));
+    const { talk, close } = VOCABULARY.moves;
+    // Opening the conversation by hand is offered while nothing has started it yet.
+    if (can("talk") && can("first reply")) {
+      out.push(act(t("markTalking"), "/admin/communication/order/status", { status: talk.target }, "secondary"));
     }
-    if (![3, -1].includes(order.status)) {
-      out.push(act(t("cancelOrder"), "/admin/communication/order/status", { status: -1 }, "danger"));
+    if (can("close")) {
+      out.push(act(t("cancelOrder"), "/admin/communication/order/status", { status: close.target }, "danger"));
     }
     return out;
   };
@@ -487,8 +488,10 @@ async function orderView(id, admin) {
     order = { ...order, ...(await api("POST", "/communication/order/update", changes)).data };
     await refresh();
     closeEditor();
-    notice.replaceChildren(h("p", { class: before === 2 && order.status === 1 ? "notice" : "muted", role: "status" },
-      before === 2 && order.status === 1 ? t("needsReview") : t("updated")));
+    const { revise } = VOCABULARY.moves;
+    const revised = revise.sources.includes(before) && order.status === revise.target;
+    notice.replaceChildren(h("p", { class: revised ? "notice" : "muted", role: "status" },
+      revised ? t("needsReview") : t("updated")));
   },
   h("h2", {}, t("edit")),
   field(t("title"), input("title", { value: opened.title })),
@@ -547,7 +550,7 @@ async function orderView(id, admin) {
 async function fieldsView() {
   const definitions = (await api("GET", "/admin/communication/fields")).data;
   const rows = h("div", { id: "field-rows" });
-  const TYPES = ["text", "textarea", "number", "select", "radio", "checkbox", "date"];
+  const TYPES = VOCABULARY.fieldTypes;
   const addRow = (def = { field_name: "", name: "", type: "text", required: false, options: [] }) => {
     const row = h("div", { class: "field-row" },
       h("input", { type: "text", name: "field_name", "aria-label": t("fieldName"), placeholder: t("fieldName"), value: def.field_name }),
@@ -568,7 +571,7 @@ async function fieldsView() {
         return {
           field_name: row.querySelector("[name=field_name]").value, name: row.querySelector("[name=name]").value,
           type, required: row.querySelector("[name=required]").checked,
-          ...(["select", "radio", "checkbox"].includes(type) ? { options } : {}),
+          ...(VOCABULARY.fieldTypesWithOptions.includes(type) ? { options } : {}),
         };
       });
       await api("POST", "/admin/communication/fields", { fields });
@@ -584,7 +587,7 @@ async function fieldsView() {
 
 // ---------------------------------------------------------------- views: webhooks and mail (spec 9)
 
-const EVENT_TYPES = ["order.created", "order.updated", "message.created"];
+const EVENT_TYPES = VOCABULARY.eventTypes;
 
 // A secret is shown once, where it was made: in an <output> the merchant copies.
 function secretNote(secret) {

@@ -1,5 +1,7 @@
 // The console's own words, in English and Simplified Chinese, following the browser.
-// (The API's messages come translated by the server: it reads Accept-Language.)
+// (The API's messages come translated by the server: it reads Accept-Language; the
+// statuses' labels come with the server's vocabulary.)
+import { VOCABULARY } from "./vocabulary.js";
 
 const WORDS = {
   en: {
@@ -25,7 +27,6 @@ const WORDS = {
     merchantImages: "Your images", oneUrlPerLine: "One http(s) URL or /uploads/ path per line.", saveImages: "Save images",
     attachFile: "Attach an image or PDF", orDrop: "or drop files here", uploading: "Uploading",
     attached: "Attached:", uploadFailed: "The upload failed; try again.", downloadPdf: "Download PDF",
-    statuses: { "0": "Pending", "1": "In communication", "2": "Quoted", "3": "Accepted", "4": "Rejected", "-1": "Cancelled" },
     // webhooks and mail (spec 9)
     webhooks: "Webhooks", addWebhook: "Add webhook", webhookUrl: "URL (http or https)", description: "Description",
     webhookEvents: "Events (none checked: all)", noWebhooks: "No webhooks yet.", enabled: "Enabled",
@@ -55,7 +56,6 @@ const WORDS = {
     merchantImages: "商家图片", oneUrlPerLine: "每行一个 http(s) 网址或 /uploads/ 路径。", saveImages: "保存图片",
     attachFile: "添加图片或 PDF", orDrop: "或将文件拖到这里", uploading: "正在上传",
     attached: "已添加：", uploadFailed: "上传失败，请重试。", downloadPdf: "下载 PDF",
-    statuses: { "0": "待处理", "1": "沟通中", "2": "已报价", "3": "已接受", "4": "已拒绝", "-1": "已取消" },
     webhooks: "Webhook", addWebhook: "添加 Webhook", webhookUrl: "网址（http 或 https）", description: "说明",
     webhookEvents: "事件（都不选：全部）", noWebhooks: "还没有 Webhook。", enabled: "启用",
     deliveries: "投递记录", rotateSecret: "更换密钥", redeliver: "重新发送", noDeliveries: "还没有投递记录。",
@@ -72,6 +72,8 @@ export function t(key) {
   return WORDS[language][key] ?? WORDS.en[key] ?? key;
 }
 
+const STATUS_LABELS = new Map(VOCABULARY.statuses.map((s) => [String(s.value), s.label]));
+
 export function statusName(status) {
-  return t("statuses")[String(status)] ?? String(status);
+  return STATUS_LABELS.get(String(status))?.[language] ?? String(status);
 }

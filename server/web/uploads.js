@@ -1,11 +1,17 @@
-// Attachments (spec §7): the upload control (file picker, drag and drop, progress,
+// Attachments: the upload control (file picker, drag and drop, progress,
 // errors beside it) and how uploaded files show (thumbnails; a PDF is a download).
 import { ApiError } from "./api.js";
 import { t } from "./i18n.js";
+import { VOCABULARY } from "./vocabulary.js";
 
 // An upload of this server, as the server names them: a random name and its type.
-const UPLOAD = /^\/uploads\/([A-Za-z0-9_-]+\.(jpg|png|gif|webp|pdf))$/;
-const ACCEPT = "image/jpeg,image/png,image/gif,image/webp,application/pdf,.jpg,.jpeg,.png,.gif,.webp,.pdf";
+const EXTENSIONS = VOCABULARY.uploadKinds.map((kind) => kind.extension);
+const UPLOAD = new RegExp(`^/uploads/([A-Za-z0-9_-]+\\.(${EXTENSIONS.join("|")}))$`);
+const ACCEPT = [
+  ...new Set(VOCABULARY.uploadKinds.map((kind) => kind.contentType)),
+  ...EXTENSIONS.map((extension) => `.${extension}`),
+  ".jpeg",
+].join(",");
 
 // The thumbnail of an uploaded image; null for a PDF or anything not uploaded here.
 export function uploadThumb(url) {
