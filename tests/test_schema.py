@@ -1,10 +1,17 @@
 """The top-level schema.sql is the readable form of what the migrations build."""
 
 import asyncio
+import shutil
 import sqlite3
 from pathlib import Path
 
+import asyncpg
+import pytest
 from orderdesk.store import open_store
+from orderdesk.store import sqlite as sqlite_engine
+from orderdesk.workflow import STATUSES
+
+from tests.conftest import query_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,3 +49,105 @@ def test_schema_sql_equals_what_the_migrations_build(tmp_path):
     readable.executescript((ROOT / "schema.sql").read_text())
     with sqlite3.connect(migrated) as conn:
         assert _shape(readable) == _shape(conn)
+
+
+def _seed(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "INSERT INTO users (id, user_name, password_hash, created_time) VALUES (1, 'a', 'x', 0)"
+    )
+    conn.execute(
+        """INSERT INTO comm_orders (id, user_id, archive_id, title, content, phone,
+                                    created_time, updated_time)
+           VALUES (7, 1, 1, 't', 'c', '12345', 0, 0)"""
+    )
+    conn.execute(
+        """INSERT INTO messages (comm_order_id, sender_id, sender_type, sender_name,
+                                 message_type, content, created_time)
+           VALUES (7, 1, 'user', 'a', 'text', 'hi', 0)"""
+    )
+    conn.commit()
+
+
+def _widening_migration(conn: sqlite3.Connection) -> str:
+    """A new status 5: comm_orders rebuilt with a wider CHECK, as SQLite needs."""
+    table = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'comm_orders'").fetchone()[0]
+    indexes = [
+        row[0]
+        for row in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'comm_orders' AND type = 'index' "
+            "AND sql IS NOT NULL"
+        )
+    ]
+    wider = table.replace("(-1, 0, 1, 2, 3, 4)", "(-1, 0, 1, 2, 3, 4, 5)")
+    assert wider != table
+    return "\n".join(
+        [
+            wider.replace("comm_orders", "comm_orders_new", 1) + ";",
+            "INSERT INTO comm_orders_new SELECT * FROM comm_orders;",
+            "DROP TABLE comm_orders;",
+            "ALTER TABLE comm_orders_new RENAME TO comm_orders;",
+            *(sql + ";" for sql in indexes),
+        ]
+    )
+
+
+def test_a_migration_may_rebuild_a_table_that_others_refer_to(tmp_path):
+    """Changing an order's status CHECK means rebuilding comm_orders, which messages,
+    events and purchase orders refer to: a migration marked as a rebuild runs with
+    foreign keys off and is kept only if they all still hold."""
+    db = tmp_path / "t.db"
+
+    async def build() -> None:
+        store = await open_store(str(db))
+        await store.close()
+
+    asyncio.run(build())
+    steps = tmp_path / "migrations"
+    shutil.copytree(sqlite_engine.MIGRATIONS, steps)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    _seed(conn)
+    before = conn.execute("PRAGMA user_version").fetchone()[0]
+    rebuild = _widening_migration(conn)
+
+    # Without the mark, dropping the referenced table fails, and nothing changes.
+    (steps / "0099_status_five.sql").write_text(rebuild)
+    with pytest.raises(sqlite3.IntegrityError):
+        sqlite_engine._migrate(conn, steps)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == before
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+    (steps / "0099_status_five.sql").write_text(f"{sqlite_engine.REBUILD_MARK}\n{rebuild}")
+    sqlite_engine._migrate(conn, steps)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 99
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    conn.execute("UPDATE comm_orders SET status = 5 WHERE id = 7")
+    assert conn.execute("SELECT count(*) FROM messages WHERE comm_order_id = 7").fetchone() == (1,)
+    indexes = {row[1] for row in conn.execute("PRAGMA index_list('comm_orders')")}
+    assert {"comm_orders_user", "comm_orders_status"} <= indexes
+    with pytest.raises(sqlite3.IntegrityError):  # the foreign keys are enforced again
+        conn.execute("DELETE FROM comm_orders WHERE id = 7")
+    conn.close()
+
+
+async def test_the_status_check_admits_exactly_the_declared_statuses(db):
+    """The database's CHECK on comm_orders.status and workflow.STATUSES agree on both
+    engines: a status declared without its migration (or the other way) fails here."""
+    store = await open_store(db)
+    await store.close()
+    await query_rows(
+        db,
+        "INSERT INTO users (id, user_name, password_hash, created_time) VALUES (1, 'a', 'x', 0)",
+    )
+    await query_rows(
+        db,
+        """INSERT INTO comm_orders (id, user_id, archive_id, title, content, phone,
+                                    created_time, updated_time)
+           VALUES (1, 1, 1, 't', 'c', '12345', 0, 0)""",
+    )
+    for status in STATUSES:
+        await query_rows(db, f"UPDATE comm_orders SET status = {int(status)} WHERE id = 1")
+    undeclared = max(STATUSES) + 1
+    with pytest.raises((sqlite3.IntegrityError, asyncpg.CheckViolationError)):
+        await query_rows(db, f"UPDATE comm_orders SET status = {undeclared} WHERE id = 1")

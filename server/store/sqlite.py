@@ -123,15 +123,38 @@ async def _connect(path: str, synchronous: str) -> aiosqlite.Connection:
     return conn
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
-    """The numbered files NNNN_*.sql not yet applied (PRAGMA user_version), in order."""
-    steps = sorted((int(p.name[:4]), p) for p in MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+# The first line of a migration that rebuilds tables others refer to (SQLite's way to
+# change a CHECK or a column's type: create the new table, copy, drop, rename).
+REBUILD_MARK = "-- rebuilds tables: foreign keys off"
+
+
+def _migrate(conn: sqlite3.Connection, migrations: Path = MIGRATIONS) -> None:
+    """The numbered files NNNN_*.sql not yet applied (PRAGMA user_version), in order,
+    each in one transaction. A file starting with REBUILD_MARK runs with foreign keys
+    off (they cannot be switched inside a transaction, and dropping a table that
+    others refer to would otherwise fail), and is committed only if every foreign key
+    still holds afterwards."""
+    steps = sorted((int(p.name[:4]), p) for p in migrations.glob("[0-9][0-9][0-9][0-9]_*.sql"))
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     for number, path in steps:
-        if number > current:
-            conn.executescript(
-                f"BEGIN IMMEDIATE;\n{path.read_text()}\nPRAGMA user_version = {number};\nCOMMIT;"
-            )
+        if number <= current:
+            continue
+        sql = path.read_text()
+        rebuild = sql.startswith(REBUILD_MARK)
+        if rebuild:
+            conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};")
+            if rebuild and (broken := conn.execute("PRAGMA foreign_key_check").fetchall()):
+                raise RuntimeError(f"migration {path.name} breaks foreign keys: {broken[:5]}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            if rebuild:
+                conn.execute("PRAGMA foreign_keys = ON")
 
 
 Call = tuple[Callable[..., Coroutine[Any, Any, Any]], tuple[Any, ...]]
