@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from orderdesk.openapi import document
+from orderdesk.workflow import MOVES, STATUSES, described
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "API.md"
 Schema = dict[str, Any]
@@ -149,13 +150,32 @@ def operation_section(method: str, path: str, operation: Schema) -> list[str]:
     return lines + [answer, ""]
 
 
+def statuses_and_moves() -> list[str]:
+    """The order's statuses and the table of moves (server/workflow.py)."""
+    statuses = [(str(int(status)), info.name, "yes" if info.final else "")
+                for status, info in STATUSES.items()]  # fmt: skip
+    moves = [(move.action, str(move.actor), described(move.sources),
+              "stays" if move.target is None else str(int(move.target)), move.refusal.en)
+             for move in MOVES.values()]  # fmt: skip
+    return [
+        "## Statuses and moves", "",
+        "An order's `status`; a final one no longer changes (nor do the order's fields).", "",
+        *table(("status", "meaning", "final"), statuses), "",
+        "What each action may do, and from which statuses; from any other it is refused "
+        "with the text shown, and nothing changes. A move that changes the order bumps "
+        "its `version` and tells of it in the order's thread; a message alone changes no "
+        "version, unless it moves the status.", "",
+        *table(("action", "by", "from", "to", "refused with"), moves), "",
+    ]  # fmt: skip
+
+
 def render() -> str:
     doc = document("3.1.0")
     by_tag: dict[str, list[tuple[str, str, Schema]]] = {}
     for path, methods in doc["paths"].items():
         for method, operation in methods.items():
             by_tag.setdefault(operation["tags"][0], []).append((method, path, operation))
-    lines = [INTRO, "## Contents", ""]
+    lines = [INTRO, *statuses_and_moves(), "## Contents", ""]
     for tag, operations in by_tag.items():
         lines.append(f"- [{tag.capitalize()}](#{anchor(tag)})")
         for method, path, operation in operations:
