@@ -174,6 +174,18 @@ class Store(abc.ABC):
         await self._write(accounts.delete_session, token_hash)
         self._sessions_revoked([token_hash])
 
+    async def session_expiries(self, token_hashes: list[bytes]) -> dict[bytes, int]:
+        """The expiry of each of these sessions that still exists: what the open event
+        streams' regular look needs, in one query for all of them (a few on SQLite
+        for thousands); a session missing from the answer has been revoked."""
+        return await self._read(accounts.session_expiries, token_hashes)
+
+    @abc.abstractmethod
+    async def watch_sessions(self, wake: Callable[[], None]) -> None:
+        """Make sure `wake` is called soon after another app server (or another process)
+        revokes sessions, where the engine can tell; called again now and then, as
+        watch_events."""
+
     async def delete_user_sessions(self, token_hash: bytes) -> None:
         """Every session of the user whose unexpired session `token_hash` is."""
         self._sessions_revoked(
