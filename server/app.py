@@ -37,7 +37,7 @@ async def media_pool_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     """The live events' broadcaster (spec 8), stopped before the store closes."""
-    app[BROADCASTER] = Broadcaster(app[STORE])
+    app[BROADCASTER] = Broadcaster(app[STORE], app[CONFIG].clock)
     await app[BROADCASTER].start()
     yield
     await app[BROADCASTER].stop()

@@ -8,6 +8,7 @@ from .access import Access
 from .config import Config
 from .live import Broadcaster
 from .notify import Outbox
+from .sessions import Resolved
 from .store import Store
 
 CONFIG = web.AppKey("config", Config)
@@ -20,6 +21,7 @@ MEDIA_POOL = web.AppKey("media_pool", ThreadPoolExecutor)
 
 # Per request.
 USER = web.RequestKey("user", dict | None)  # the session's user; None on public routes
+SESSION = web.RequestKey("session", Resolved)  # the caller's session (not on public routes)
 ACCESS = web.RequestKey("access", Access)  # the route's level
 REQUEST_ID = web.RequestKey("request_id", str)
 RESULT_CODE = web.RequestKey("result_code", int)  # the envelope's code, for the access log

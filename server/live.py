@@ -9,23 +9,48 @@ offers each, encoded once, to every open stream that may see it.
 A stream starts at the broadcaster's position when it subscribes: what comes later
 arrives live; what came before (after its Last-Event-ID) it reads from the table up to
 that position. The two meet exactly, so nothing is missed or sent twice.
+
+A stream lives as long as the session it was opened with: one revoked in this process
+ends its streams at once; every CHECK_SECONDS one query looks up the sessions of all
+open streams, so one that expired, or was revoked by another app server or process or
+by any commit, ends within about that (PostgreSQL: another app server's revocation
+also sends a NOTIFY, which starts the look at once). Holding a stream open never renews
+its session. A stream's client that reads too slowly gets its stream cut instead of
+having the server hold its events: past MAX_UNSENT_BYTES unsent, or STALL_SECONDS
+without sending any; it reconnects with Last-Event-ID.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import math
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+from aiohttp import web
+
 from . import model
-from .store import Row, Store, events
+from .store import Row, Store, accounts, events
 
 log = logging.getLogger("orderdesk.live")
 
 POLL_SECONDS = 2.0  # a missed notification is found within this
 PRUNE_SECONDS = 3600.0  # how often kept events past model.EVENT_KEEP_SECONDS are dropped
 READ_BATCH = 500  # events read per query
-QUEUE_LIMIT = 1000  # frames waiting for one slow stream; past it the stream is closed
+# How often the open streams are looked at: their sessions (one query for all of them,
+# so a stream ends within about this long of its session ending, however it ended) and
+# their writing (the two limits below).
+CHECK_SECONDS = 1.0
+CHECK_GAP_SECONDS = 0.05  # at least this between two looks
+# The unsent data one stream may hold: frames waiting in its queue plus what its
+# connection's transport buffers. Past it, the stream is cut: its client reads too
+# slowly, and reconnects with Last-Event-ID instead.
+MAX_UNSENT_BYTES = 1024 * 1024
+# A stream with unsent data that sends none of it for this long is cut.
+STALL_SECONDS = 30.0
+# The broadcaster lets the streams write after offering this much, so that a burst of
+# large events passes through a stream whose client keeps up, not into its queue.
+OFFER_SLICE_BYTES = MAX_UNSENT_BYTES // 4
 
 
 def frame(event: Row) -> bytes:
@@ -46,38 +71,119 @@ class Audience:
 
 
 class Subscription:
-    """One open stream's queue of frames; None in it means the stream must end."""
+    """One open stream: its queue of frames and how its writing goes.
 
-    def __init__(self, owner: int, audience: Audience, token_hash: bytes) -> None:
+    The stream's handler takes what is queued and writes it (`send`); the broadcaster
+    offers frames, ends the stream when its session ends (`close`), and cuts it when it
+    holds too much or stops sending (`cut`)."""
+
+    def __init__(self, owner: int, audience: Audience, token_hash: bytes, expires_at: int) -> None:
         self.owner = owner  # the session's user, for the per-user cap
         self.audience = audience
-        self.token_hash = token_hash  # the session it was opened with: revoked, it ends
-        self._frames: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_LIMIT)
+        self.token_hash = token_hash  # the session it was opened with: ended, it ends
+        self.expires_at = expires_at  # that session's expiry, as last read
+        self.ended = False
+        # The connection, once the stream's headers are out: its write buffer counts
+        # toward the unsent data, and a cut aborts it.
+        self.transport: asyncio.Transport | None = None
+        self._frames: list[bytes] = []
+        self._queued = 0  # bytes in _frames
+        self._ready = asyncio.Event()
+        self._writing = False  # the handler waits for the transport to take a write
+        self._written = 0  # bytes handed to the transport
+        self._sent_mark = 0  # the most bytes seen to have left the process
+        self._progress_at = asyncio.get_running_loop().time()
+
+    def _buffered(self) -> int:
+        transport = self.transport
+        return 0 if transport is None else transport.get_write_buffer_size()
+
+    def unsent(self) -> int:
+        """Bytes this stream holds that its client has not been sent yet."""
+        return self._queued + self._buffered()
 
     def offer(self, data: bytes) -> None:
-        try:
-            self._frames.put_nowait(data)
-        except asyncio.QueueFull:
-            # The client reads too slowly: it reconnects with Last-Event-ID instead.
-            self.close()
+        if self.ended:
+            return
+        if self._queued + len(data) + self._buffered() > MAX_UNSENT_BYTES:
+            self.cut(f"over {MAX_UNSENT_BYTES} bytes unsent")
+            return
+        self._frames.append(data)
+        self._queued += len(data)
+        self._ready.set()
 
     def close(self) -> None:
-        while not self._frames.empty():
-            self._frames.get_nowait()
-        self._frames.put_nowait(None)
+        """End the stream: what is queued is dropped, the handler ends the response.
+        While its client is behind (the handler waits in a write, or the transport still
+        holds data) the end could wait for that client as long as it likes: the
+        connection is aborted instead."""
+        self._end(abort=self._writing or self._buffered() > 0)
 
-    async def next(self, timeout: float) -> bytes | None:
-        """The next frame, PING after `timeout` seconds of nothing, None at the end."""
+    def cut(self, reason: str) -> None:
+        """End the stream at once, dropping what it holds (the transport's buffer too).
+        A slow client is no fault of the server's: an INFO line."""
+        if not self.ended:
+            log.info("event stream of user %s cut: %s", self.owner, reason)
+            self._end(abort=True)
+
+    def _end(self, abort: bool) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self._frames, self._queued = [], 0
+        self._ready.set()
+        if abort and self.transport is not None:
+            self.transport.abort()
+
+    async def take(self, timeout: float) -> bytes | None:
+        """Everything queued, as one piece; PING after `timeout` seconds of nothing;
+        None once the stream has ended."""
+        if not self._frames and not self.ended:
+            self._ready.clear()
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._ready.wait()
+            except TimeoutError:
+                return None if self.ended else PING
+        if self.ended:
+            return None
+        frames, self._frames, self._queued = self._frames, [], 0
+        return frames[0] if len(frames) == 1 else b"".join(frames)
+
+    async def send(self, response: web.StreamResponse, data: bytes) -> None:
+        """Write `data`; it waits only while the transport is over its high-water mark."""
+        self._written += len(data)
+        self._writing = True
         try:
-            async with asyncio.timeout(timeout):
-                return await self._frames.get()
-        except TimeoutError:
-            return PING
+            await response.write(data)
+        finally:
+            self._writing = False
+
+    def check_writing(self, now: float) -> None:
+        """Cut the stream if it holds too much, or has had unsent data for
+        STALL_SECONDS without sending any; end it if its client has gone."""
+        transport = self.transport
+        if transport is not None and transport.is_closing():
+            self.close()  # the client went away: the handler need not wait to notice
+            return
+        buffered = self._buffered()
+        if self._queued + buffered > MAX_UNSENT_BYTES:
+            self.cut(f"over {MAX_UNSENT_BYTES} bytes unsent")
+            return
+        # Bytes that left the process (what the handler wrote, less what the transport
+        # still holds); it grows whenever the client takes any.
+        sent = self._written - buffered
+        if sent > self._sent_mark or not (self._queued or buffered):
+            self._sent_mark = max(self._sent_mark, sent)
+            self._progress_at = now
+        elif now - self._progress_at >= STALL_SECONDS:
+            self.cut(f"nothing sent for {now - self._progress_at:.0f} s")
 
 
 class Broadcaster:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
         self._store = store
+        self._clock = clock  # the sessions' clock (Unix seconds)
         self._streams: dict[int, list[Subscription]] = {}  # by owner, oldest first
         # By the user whose orders they see (0: every user's), so that an event is
         # offered to the streams that may see it, not tested against every stream.
@@ -85,13 +191,16 @@ class Broadcaster:
         self._position = 0  # the last event id read (while a stream is open)
         self._turn = asyncio.Lock()  # reading the table vs. subscribing
         self._wake = asyncio.Event()
+        self._check_now = asyncio.Event()  # sessions were revoked elsewhere
         self._closing = False
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
         self._store.on_sessions_revoked(self.end_sessions)
         await self._store.watch_events(self._wake.set)
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        await self._store.watch_sessions(self._check_now.set)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run()), loop.create_task(self._check_streams())]
 
     def end_sessions(self, token_hashes: list[bytes]) -> None:
         """The streams opened with these (now revoked) sessions end now."""
@@ -104,25 +213,32 @@ class Broadcaster:
     def close_streams(self) -> None:
         """Every open stream ends now, and any opened later ends at once (server stop)."""
         self._closing = True
-        for streams in self._streams.values():
-            for stream in streams:
-                stream.close()
+        for stream in self._open_streams():
+            stream.close()
 
     async def stop(self) -> None:
         self.close_streams()
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+
+    def _open_streams(self) -> list[Subscription]:
+        return [stream for streams in self._streams.values() for stream in streams]
+
+    def unsent_bytes(self) -> list[int]:
+        """What each open stream holds unsent (for tests and measurements)."""
+        return [stream.unsent() for stream in self._open_streams()]
 
     @contextlib.asynccontextmanager
     async def subscribe(
-        self, owner: int, audience: Audience, token_hash: bytes
+        self, owner: int, audience: Audience, token_hash: bytes, expires_at: int
     ) -> AsyncIterator[tuple[Subscription, int]]:
-        """A subscription and the last event id before its first live one: the table's
-        end as of now, so a change committed before the stream opened is not sent live.
-        Opening the owner's (STREAMS_PER_USER + 1)th stream ends the owner's oldest."""
-        stream = Subscription(owner, audience, token_hash)
+        """A subscription for the session `token_hash` (expiring at `expires_at`) and the
+        last event id before its first live one: the table's end as of now, so a change
+        committed before the stream opened is not sent live. Opening the owner's
+        (STREAMS_PER_USER + 1)th stream ends the owner's oldest."""
+        stream = Subscription(owner, audience, token_hash, expires_at)
         async with self._turn:
             await self._catch_up()
             streams = self._streams.setdefault(owner, [])
@@ -181,6 +297,50 @@ class Broadcaster:
                 # The database is away for now: the next round tries again.
                 log.warning("reading new events failed; retrying", exc_info=True)
 
+    async def _check_streams(self) -> None:
+        """Every CHECK_SECONDS, and soon when told of sessions revoked elsewhere: the
+        open streams' writing, then their sessions."""
+        loop = asyncio.get_running_loop()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CHECK_SECONDS):
+                    await self._check_now.wait()
+            self._check_now.clear()
+            try:
+                for stream in self._open_streams():
+                    stream.check_writing(loop.time())
+                await self._store.watch_sessions(self._check_now.set)
+                await self._check_sessions()
+            except Exception:
+                # The database is away for now (expiry was still checked): next round.
+                log.warning("checking the event streams' sessions failed; retrying", exc_info=True)
+            # A burst of revocations elsewhere is looked at together, not one by one.
+            await asyncio.sleep(CHECK_GAP_SECONDS)
+
+    async def _check_sessions(self) -> None:
+        """End the streams whose session has expired (known in memory) or is gone from
+        the table, however it went: revoked by this process (those ended already), by
+        another app server or process, or by any commit. One query for all of them;
+        a session renewed meanwhile (by the requests of its token) moves its expiry."""
+        streams = [stream for stream in self._open_streams() if not stream.ended]
+        now = math.floor(self._clock())
+        for stream in streams:
+            if stream.expires_at <= now:
+                stream.close()
+        alive = [stream for stream in streams if not stream.ended]
+        if not alive:
+            return
+        expiries = await self._store.read(
+            accounts.session_expiries, list({s.token_hash for s in alive})
+        )
+        now = math.floor(self._clock())
+        for stream in alive:
+            expires_at = expiries.get(stream.token_hash, 0)
+            if expires_at <= now:
+                stream.close()
+            else:  # a session's expiry only ever moves on (a read may be older)
+                stream.expires_at = max(stream.expires_at, expires_at)
+
     async def _read_new_events(self) -> None:
         if not self._streams:
             return  # nobody listens: the next subscriber finds the table's end itself
@@ -194,6 +354,7 @@ class Broadcaster:
             # Nobody listens: only remember where the table ends.
             self._position = await self._store.read(events.last_event_id)
             return
+        offered = 0  # bytes since the streams last had a turn to write
         while True:
             found = await self._store.read(
                 events.events_after, self._position, None, 0, 0, READ_BATCH
@@ -205,5 +366,9 @@ class Broadcaster:
                         if stream.audience.comm_order_id in (0, event["comm_order_id"]):
                             stream.offer(data)
                 self._position = event["id"]
+                offered += len(data)
+                if offered >= OFFER_SLICE_BYTES:
+                    offered = 0
+                    await asyncio.sleep(0)  # each stream's handler writes what it has
             if len(found) < READ_BATCH:
                 return

@@ -23,7 +23,7 @@ from .access import Access
 from .config import Config
 from .envelope import as_response, envelope, request_language
 from .errors import ApiError, ClientDisconnected, Forbidden, NotLoggedIn
-from .keys import ACCESS, CONFIG, REQUEST_ID, RESULT_CODE, ROUTE_ACCESS, STORE, USER
+from .keys import ACCESS, CONFIG, REQUEST_ID, RESULT_CODE, ROUTE_ACCESS, SESSION, STORE, USER
 from .validate.values import reject_nul
 
 log = logging.getLogger("orderdesk")
@@ -147,6 +147,7 @@ async def _authorized(request: web.Request, handler: Handler) -> web.StreamRespo
     if access is Access.ADMIN and found.user["role"] != "admin":
         raise Forbidden()
     request[USER] = found.user
+    request[SESSION] = found
     _reject_nul_in_query(request)
     result = await handler(request)
     if found.renewed and "Token" not in request.headers:

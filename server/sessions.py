@@ -35,6 +35,7 @@ class Resolved(NamedTuple):
     user: dict[str, Any]
     renewed: bool  # just now: a browser's cookie should follow
     ttl: int  # the session's own TTL
+    expires_at: int  # after any renewal
 
 
 async def resolve(store: Store, config: Config, token: str) -> Resolved | None:
@@ -51,8 +52,9 @@ async def resolve(store: Store, config: Config, token: str) -> Resolved | None:
     ttl = ttl or config.session_ttl  # 0: a session older than stored TTLs
     renewed = expires_at - now < ttl / 2
     if renewed:
-        await store.write(accounts.renew_session, hashed, now + ttl)
-    return Resolved(user, renewed, ttl)
+        expires_at = now + ttl
+        await store.write(accounts.renew_session, hashed, expires_at)
+    return Resolved(user, renewed, ttl, expires_at)
 
 
 def set_cookie(response: web.StreamResponse, request: web.Request, token: str, ttl: int) -> None:

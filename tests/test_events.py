@@ -1,14 +1,24 @@
 """Live events (spec 8): GET /api/events on both engines."""
 
 import asyncio
+import contextlib
+import itertools
 import json
+import socket
+import struct
+import tracemalloc
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
+from aiohttp.test_utils import TestServer
+from orderdesk import live, security
 from orderdesk.app import create_app
 from orderdesk.config import Config
-from orderdesk.keys import CONFIG, STORE
+from orderdesk.keys import BROADCASTER, CONFIG, STORE
+from orderdesk.logs import ACCESS_LOG_OPTIONS
 from orderdesk.store import events
 
 from tests.conftest import (
@@ -385,16 +395,291 @@ async def test_revoking_the_session_ends_its_streams(client):
     stream.close()
 
 
-async def test_a_session_revoked_or_expired_elsewhere_ends_at_the_next_ping(client, db, clock):
-    """Revoked past this process (another app server, the create-admin command): the
-    stream notices at its next ping; so does one whose session expired."""
+# ---------------------------------------------------------------- the stream's session
+
+ENDS_WITHIN = 2.0  # seconds: a stream ends this soon after its session does
+
+
+async def ended_within(stream: Stream, started: float, limit: float = ENDS_WITHIN) -> float:
+    """Read the stream (events may still come) until it ends; how long after `started`
+    (loop time) it did. Fails if it has not ended `limit` seconds after `started`, plus
+    a margin for reading what was already on its way."""
+    loop = asyncio.get_running_loop()
+    # A connection cut mid-event is an end too.
+    with contextlib.suppress(aiohttp.ClientPayloadError, aiohttp.ClientConnectionError):
+        async with asyncio.timeout(limit + 3 - (loop.time() - started)):
+            while await stream.next() is not None:
+                pass
+    took = loop.time() - started
+    assert took < limit, f"the stream ended {took:.2f}s after its session"
+    return took
+
+
+@contextlib.asynccontextmanager
+async def events_flowing(client, token: str, order_id: int, path: str = SEND):
+    """Messages sent to the order every few milliseconds while the block runs."""
+
+    async def keep_sending() -> None:
+        for i in itertools.count():
+            await send(client, token, order_id, f"flowing {i}", path)
+            await asyncio.sleep(0.02)
+
+    task = asyncio.create_task(keep_sending())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def login(client, user_name: str, **extra: Any) -> str:
+    body = {"user_name": user_name, "password": PASSWORD, **extra}
+    return assert_ok(await call(client, "POST", "/api/login", json=body))["token"]
+
+
+async def session_expiry(db: str, token: str) -> int:
+    rows = await query_rows(
+        db, "SELECT expires_at FROM sessions WHERE token_hash = ?", security.token_hash(token)
+    )
+    return rows[0][0]
+
+
+async def test_a_stream_ends_when_its_session_expires_even_while_events_flow(client, db, clock):
+    """Expiry is seen in memory, events or not, and holding a stream open does not renew
+    its session (the request that opened it renewed it, as any request would)."""
+    await make_admin(client)
+    admin = await login(client, "merchant", remember=True)  # outlives alice's session
     token, _ = await register(client)
-    bob, _ = await register(client, "bob")
-    revoked, expiring = await open_stream(client, token), await open_stream(client, bob)
-    alices = "SELECT id FROM users WHERE user_name = 'alice'"
-    await query_rows(db, f"DELETE FROM sessions WHERE user_id = ({alices})")
-    assert await revoked.next() is None
-    clock.advance(10 * 86400 + 1)  # past the session's TTL
-    assert await expiring.next() is None
-    for stream in (revoked, expiring):
+    order, quiet = await make_order(client, token), await make_order(client, token)
+    busy = await open_stream(client, token)
+    idle = await open_stream(client, token, comm_order_id=quiet["id"])
+    opened_expiry = await session_expiry(db, token)
+    async with events_flowing(client, admin, order["id"], ADMIN_SEND):
+        assert (await busy.next())["event"] in ("order.updated", "message.created")
+        clock.advance(6 * 86400)  # less than half of the 10-day TTL left: due for renewal
+        await asyncio.sleep(2 * live.CHECK_SECONDS + 0.2)  # two looks at the sessions
+        assert await session_expiry(db, token) == opened_expiry  # the streams renewed nothing
+        clock.advance(4 * 86400)  # the session's last second has passed
+        started = asyncio.get_running_loop().time()
+        for stream in (busy, idle):
+            await ended_within(stream, started)
+    assert_fail(await call(client, "GET", "/api/user/detail", token=token), 1001)
+    busy.close()
+    idle.close()
+
+
+async def test_a_stream_ends_when_any_commit_revokes_its_session_even_while_events_flow(client, db):
+    """Revoked past this process's own paths (another app server or process, or a
+    future path that revokes sessions without telling the streams): the regular look
+    at the streams' sessions ends them, events or not."""
+    admin = await make_admin(client)
+    token, user = await register(client)
+    order, quiet = await make_order(client, token), await make_order(client, token)
+    busy = await open_stream(client, token)
+    idle = await open_stream(client, token, comm_order_id=quiet["id"])
+    async with events_flowing(client, admin, order["id"], ADMIN_SEND):
+        assert (await busy.next())["event"] in ("order.updated", "message.created")
+        await query_rows(db, "DELETE FROM sessions WHERE user_id = ?", user["id"])
+        started = asyncio.get_running_loop().time()
+        for stream in (busy, idle):
+            await ended_within(stream, started)
+    busy.close()
+    idle.close()
+
+
+async def test_opening_a_stream_renews_its_session_like_any_request(client, db, clock):
+    """The request that opens a stream is an ordinary one: past half its life, the
+    session is renewed and a browser's cookie follows (before the stream's headers)."""
+    token, _ = await register(client)
+    clock.advance(6 * 86400)  # less than half of the 10-day TTL left
+    response = await client.get(EVENTS, headers={"Cookie": f"token={token}"})
+    assert response.status == 200
+    cookie = response.cookies["token"]
+    assert (cookie.value, cookie["max-age"]) == (token, str(10 * 86400))
+    assert await session_expiry(db, token) == clock() + 10 * 86400
+    response.close()
+
+
+@pytest.mark.parametrize("how", ["logout", "logout all", "password"])
+async def test_revoking_a_session_in_this_process_ends_its_streams_at_once(client, how):
+    token, _ = await register(client)
+    other = await login(client, "alice")
+    order, quiet = await make_order(client, token), await make_order(client, other)
+    busy = await open_stream(client, token)
+    idle = await open_stream(client, token, comm_order_id=quiet["id"])
+    untouched = await open_stream(client, other)
+    async with events_flowing(client, other, order["id"]):
+        assert (await busy.next())["event"] == "message.created"
+        if how == "logout":
+            await post(client, token, "/api/logout", {})
+        elif how == "logout all":
+            await post(client, other, "/api/logout", {"all": True})
+        else:
+            body = {"old_password": PASSWORD, "password": "another horse battery"}
+            await post(client, other, "/api/user/password", body)
+        started = asyncio.get_running_loop().time()
+        for stream in (busy, idle):
+            await ended_within(stream, started, 0.5)  # no need to wait for a look
+    if how != "logout all":  # the calling session stays, and so do its streams
+        assert (await untouched.next())["event"] in ("order.created", "message.created")
+    for stream in (busy, idle, untouched):
         stream.close()
+
+
+async def test_postgres_revocations_notify_every_app_server_at_commit(client, db):
+    if not db.startswith("postgresql://"):
+        pytest.skip("PostgreSQL: app servers are told of revocations by NOTIFY")
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(db)
+    try:
+        await listener.add_listener("orderdesk_sessions", lambda *args: heard.put_nowait(args[2]))
+        token, _ = await register(client)
+        await login(client, "alice")
+        await post(client, token, "/api/logout", {"all": True})
+        # (Channels are shared by every database on the server: other test runs may
+        # be heard too, so only the arrival is checked.)
+        async with asyncio.timeout(WAIT):
+            assert await heard.get() == "orderdesk_sessions"
+    finally:
+        await listener.close()
+
+
+# ---------------------------------------------------------------- a client that reads nothing
+
+
+class ServedTestServer(TestServer):
+    """The app as `orderdesk` serves it: a handler carries on when its client goes away
+    (aiohttp's test server cancels it instead, which would hide what happens then)."""
+
+    async def _make_runner(self, **kwargs: Any):
+        return await super()._make_runner(**{**kwargs, "handler_cancellation": False})
+
+
+@pytest.fixture
+async def served(config, server_log, aiohttp_client):
+    """As the `client` fixture, on a ServedTestServer."""
+    server = ServedTestServer(create_app(config))
+    await server.start_server(**ACCESS_LOG_OPTIONS)
+    return await aiohttp_client(server, cookie_jar=aiohttp.DummyCookieJar())
+
+
+# An update whose order.updated event is about 77 KB (20,000 characters of 3 bytes each,
+# and a 16 KB order_extra).
+LARGE = {"content": "内" * 19990, "order_extra": {"k": "x" * 16000}}
+
+
+async def large_update(client, token: str, order_id: int, i: int) -> None:
+    body = {"id": order_id, **LARGE, "content": LARGE["content"] + str(i)}
+    assert_ok(await update(client, token, **body))
+
+
+@contextlib.asynccontextmanager
+async def unread_stream(client, token: str) -> AsyncIterator[socket.socket]:
+    """A GET /api/events whose client never reads; its small receive window makes the
+    server's side fill up after little data. Open once the server has subscribed it."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        await loop.sock_connect(sock, (client.server.host, client.server.port))
+        request = f"GET {EVENTS} HTTP/1.1\r\nHost: test\r\nToken: {token}\r\n\r\n"
+        await loop.sock_sendall(sock, request.encode())
+        broadcaster = client.server.app[BROADCASTER]
+        await wait_for(lambda: len(broadcaster.unsent_bytes()) == 1)
+        yield sock
+
+
+def held_by_transports(client) -> int:
+    """What the server's connections buffer unsent (aiohttp's own view of them)."""
+    handlers = client.server.runner.server.connections
+    return max((h.transport.get_write_buffer_size() for h in handlers if h.transport), default=0)
+
+
+async def read_to_end(sock: socket.socket, timeout: float = WAIT) -> int:
+    """Read what the server sent until it ended the connection; how many bytes."""
+    loop, total = asyncio.get_running_loop(), 0
+    async with asyncio.timeout(timeout):
+        with contextlib.suppress(ConnectionResetError):
+            while data := await loop.sock_recv(sock, 1 << 16):
+                total += len(data)
+    return total
+
+
+async def wait_for(condition, timeout: float = WAIT) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def test_a_stream_whose_client_reads_nothing_holds_at_most_1_mib(served):
+    token, _ = await register(served)
+    order = await make_order(served, token)
+    broadcaster = served.server.app[BROADCASTER]
+    async with unread_stream(served, token) as sock:
+        # What the server holds, measured: everything but the test client's side (it
+        # keeps every answer it received).
+        leave_out = [tracemalloc.Filter(False, "*/aiohttp/client*")]
+        tracemalloc.start()
+        try:
+            before = tracemalloc.take_snapshot().filter_traces(leave_out)
+            held = []
+            for i in range(80):  # about 6 MB of events
+                await large_update(served, token, order["id"], i)
+                await asyncio.sleep(0.01)  # the events reach the stream
+                held.append(max(broadcaster.unsent_bytes(), default=0))
+            after = tracemalloc.take_snapshot().filter_traces(leave_out)
+        finally:
+            tracemalloc.stop()
+        grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+        # It filled up to the limit, never past it, and was cut there: nothing is held.
+        assert live.MAX_UNSENT_BYTES // 2 < max(held) <= live.MAX_UNSENT_BYTES, held
+        assert broadcaster.unsent_bytes() == []
+        # (The answers still in flight and the database's buffers are in it too: ~1 MB.)
+        assert grown < 2 * live.MAX_UNSENT_BYTES, f"{grown} bytes more held after the updates"
+        sent = await read_to_end(sock)  # the connection was ended: what the kernel had
+        assert sent < 80 * 77_000 // 2, sent
+
+
+async def test_a_stream_that_sends_nothing_for_30_seconds_is_cut(served, monkeypatch):
+    monkeypatch.setattr(live, "STALL_SECONDS", 1.0)
+    token, _ = await register(served)
+    order = await make_order(served, token)
+    broadcaster = served.server.app[BROADCASTER]
+    async with unread_stream(served, token) as sock:
+        for i in range(200):  # until the kernel's buffers are full and the server holds some
+            await large_update(served, token, order["id"], i)
+            await asyncio.sleep(0.01)
+            if held_by_transports(served):
+                break
+        assert 0 < held_by_transports(served) < live.MAX_UNSENT_BYTES  # not too much
+        server = served.server.runner.server
+        (connection,) = [c for c in server.connections if c.transport.get_write_buffer_size()]
+        # Nothing read from here on: the server ends the connection by itself.
+        started = asyncio.get_running_loop().time()
+        limit = live.STALL_SECONDS + 2 * live.CHECK_SECONDS + 2
+        await wait_for(lambda: connection not in server.connections, limit)
+        took = asyncio.get_running_loop().time() - started
+        assert took > live.STALL_SECONDS / 2, took
+        assert broadcaster.unsent_bytes() == []
+        await read_to_end(sock)
+
+
+async def test_a_client_gone_while_the_server_waits_to_write_is_no_error(served):
+    """The server waits for the client to take a write (its buffers are full) when the
+    client goes away: the stream ends, and nothing is logged as an error (the
+    server_log fixture fails the test if an ERROR or a traceback was logged)."""
+    token, _ = await register(served)
+    order = await make_order(served, token)
+    broadcaster = served.server.app[BROADCASTER]
+    async with unread_stream(served, token) as sock:
+        for i in range(200):  # until the transport is past its high-water mark (64 KiB)
+            await large_update(served, token, order["id"], i)
+            await asyncio.sleep(0.01)
+            if held_by_transports(served) > 64 * 1024:
+                break
+        assert 64 * 1024 < held_by_transports(served) < live.MAX_UNSENT_BYTES
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # Closed with a reset: the client is gone.
+    await large_update(served, token, order["id"], -1)
+    await wait_for(lambda: broadcaster.unsent_bytes() == [])

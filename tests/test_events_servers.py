@@ -1,16 +1,19 @@
-"""Live events with real server processes: the stop with open streams (both engines), and
-two app servers on one PostgreSQL database."""
+"""Live events with real server processes: the stop with open streams (both engines), two
+app servers on one PostgreSQL database, and streams ending with their session wherever
+it was revoked."""
 
 import asyncio
+import contextlib
+import itertools
 import time
 
 import aiohttp
 import asyncpg
 
-from tests.conftest import postgres_database
+from tests.conftest import PASSWORD, postgres_database
 from tests.faults import assert_no_faults_logged
-from tests.live import LiveServer
-from tests.test_events import EVENTS, WAIT, Stream
+from tests.live import LiveServer, run_cli
+from tests.test_events import ADMIN_SEND, EVENTS, WAIT, Stream, ended_within
 
 ORDER = {"archive_id": 1, "title": "t", "content": "c", "phone": "12345"}
 SEND = "/api/communication/message/send"
@@ -113,3 +116,141 @@ async def test_an_event_whose_notification_was_lost_still_arrives(tmp_path):
                 )
                 stream.close()
             server.assert_no_faults()
+
+
+# ---------------------------------------------------------------- streams end with their session
+
+
+@contextlib.asynccontextmanager
+async def events_flowing(server: LiveServer, token: str, order_id: int, path: str = SEND):
+    """Messages sent to the order, one after another, while the block runs."""
+
+    async def keep_sending() -> None:
+        for i in itertools.count():
+            body = {"comm_order_id": order_id, "message_type": "text", "content": f"m{i}"}
+            answer = await asyncio.to_thread(server.call, "POST", path, body, token)
+            assert answer["code"] == 0, answer
+            await asyncio.sleep(0.02)
+
+    task = asyncio.create_task(keep_sending())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def login(server: LiveServer, name: str, password: str = PASSWORD) -> str:
+    answer = server.call("POST", "/api/login", {"user_name": name, "password": password})
+    assert answer["code"] == 0, answer
+    return answer["data"]["token"]
+
+
+async def busy_and_idle_streams(
+    session: aiohttp.ClientSession, server: LiveServer, token: str, quiet_order_id: int
+) -> tuple[Stream, Stream]:
+    """Two streams of the session: one with every event of its user, one narrowed to an
+    order that stays quiet (it only gets pings: every 15 s on a real server)."""
+    busy = await open_stream(session, server, token)
+    response = await session.get(
+        server.url + EVENTS, headers={"Token": token}, params={"comm_order_id": quiet_order_id}
+    )
+    assert (await response.content.readline()).startswith(b"retry: ")
+    return busy, Stream(response)
+
+
+async def test_an_admins_stream_ends_when_it_logs_out_everywhere_on_another_server(tmp_path):
+    async with postgres_database() as url:
+        first = await asyncio.to_thread(start, url, tmp_path, "a")
+        second = await asyncio.to_thread(start, url, tmp_path, "b")
+        with first, second:
+            created = await asyncio.to_thread(
+                run_cli, "create-admin", "--db", url, "--username", "boss", "--password", PASSWORD
+            )
+            assert created.returncode == 0, created.stderr
+            admin = await asyncio.to_thread(login, first, "boss")
+            bob = await asyncio.to_thread(first.register, "bob")
+            order = await asyncio.to_thread(
+                first.call, "POST", "/api/communication/order/create", ORDER, bob
+            )
+            quiet = await asyncio.to_thread(
+                first.call, "POST", "/api/communication/order/create", ORDER, bob
+            )
+            async with aiohttp.ClientSession() as session:
+                busy, idle = await busy_and_idle_streams(session, first, admin, quiet["data"]["id"])
+                async with events_flowing(second, bob, order["data"]["id"]):
+                    assert (await busy.next())["event"] == "message.created"
+                    answer = await asyncio.to_thread(
+                        second.call, "POST", "/api/logout", {"all": True}, admin
+                    )
+                    assert answer["code"] == 0
+                    started = asyncio.get_running_loop().time()
+                    for stream in (busy, idle):
+                        await ended_within(stream, started)
+                busy.close()
+                idle.close()
+            first.assert_no_faults()
+            second.assert_no_faults()
+
+
+async def test_a_stream_ends_when_its_password_is_changed_on_another_server(tmp_path):
+    async with postgres_database() as url:
+        first = await asyncio.to_thread(start, url, tmp_path, "a")
+        second = await asyncio.to_thread(start, url, tmp_path, "b")
+        with first, second:
+            token = await asyncio.to_thread(first.register, "alice")
+            other = await asyncio.to_thread(login, second, "alice")
+            order = await asyncio.to_thread(
+                first.call, "POST", "/api/communication/order/create", ORDER, token
+            )
+            quiet = await asyncio.to_thread(
+                first.call, "POST", "/api/communication/order/create", ORDER, token
+            )
+            async with aiohttp.ClientSession() as session:
+                busy, idle = await busy_and_idle_streams(session, first, token, quiet["data"]["id"])
+                # Her other session keeps writing, on the other server, and stays.
+                async with events_flowing(second, other, order["data"]["id"]):
+                    assert (await busy.next())["event"] == "message.created"
+                    body = {"old_password": PASSWORD, "password": "another horse battery"}
+                    answer = await asyncio.to_thread(
+                        second.call, "POST", "/api/user/password", body, other
+                    )
+                    assert answer["code"] == 0
+                    started = asyncio.get_running_loop().time()
+                    for stream in (busy, idle):
+                        await ended_within(stream, started)
+                busy.close()
+                idle.close()
+            first.assert_no_faults()
+            second.assert_no_faults()
+
+
+async def test_a_stream_ends_when_create_admin_revokes_its_session(db, tmp_path):
+    """create-admin runs in a process of its own while the server serves the database
+    (SQLite: the same file)."""
+    server = await asyncio.to_thread(start, db, tmp_path, "server")
+    with server:
+        merchant = ("create-admin", "--db", db, "--username", "merchant", "--password", PASSWORD)
+        assert (await asyncio.to_thread(run_cli, *merchant)).returncode == 0
+        admin = await asyncio.to_thread(login, server, "merchant")
+        token = await asyncio.to_thread(server.register, "boss")
+        order = await asyncio.to_thread(
+            server.call, "POST", "/api/communication/order/create", ORDER, token
+        )
+        quiet = await asyncio.to_thread(
+            server.call, "POST", "/api/communication/order/create", ORDER, token
+        )
+        async with aiohttp.ClientSession() as session:
+            busy, idle = await busy_and_idle_streams(session, server, token, quiet["data"]["id"])
+            async with events_flowing(server, admin, order["data"]["id"], ADMIN_SEND):
+                assert (await busy.next())["event"] in ("order.updated", "message.created")
+                promote = ("create-admin", "--db", db, "--username", "boss", "--password", PASSWORD)
+                promoted = await asyncio.to_thread(run_cli, *promote)
+                assert promoted.returncode == 0, promoted.stderr
+                started = asyncio.get_running_loop().time()
+                for stream in (busy, idle):
+                    await ended_within(stream, started)
+            busy.close()
+            idle.close()
+        server.assert_no_faults()

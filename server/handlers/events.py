@@ -1,19 +1,20 @@
 """GET /api/events (spec 8): the caller's live events as text/event-stream.
 
 Written on aiohttp's StreamResponse directly: the format is three lines per event,
-and the stream's life (the per-user cap, the end at server stop, pings) belongs to
-live.Broadcaster, which a helper library's own ping task and close handling would only
-duplicate. The envelope middleware passes a StreamResponse through untouched; errors
-raised before the stream starts (1001, "order not found") still answer as envelopes.
+and the stream's life (the per-user cap, the end with its session or at server stop,
+the limits on a slow client, pings) belongs to live.Broadcaster, which a helper
+library's own ping task and close handling would only duplicate. The envelope
+middleware passes a StreamResponse through untouched; errors raised before the stream
+starts (1001, "order not found") still answer as envelopes.
 """
 
-import math
+import contextlib
 
 from aiohttp import web
 
 from .. import security, sessions
-from ..keys import BROADCASTER, CONFIG, USER
-from ..live import PING, Audience
+from ..keys import BROADCASTER, CONFIG, SESSION, USER
+from ..live import Audience
 from ..store import ANY_OWNER, tx
 from ..validate import orders as forms
 from . import store_of
@@ -32,16 +33,11 @@ def _last_event_id(request: web.Request) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
-async def _session_alive(request: web.Request, token_hash: bytes) -> bool:
-    """Whether the stream's session is still valid: revoked elsewhere (another app
-    server, the create-admin command) or expired, the stream ends at its next ping."""
-    now = math.floor(request.app[CONFIG].clock())
-    return await store_of(request).session_user(token_hash, now) is not None
-
-
 async def stream(request: web.Request) -> web.StreamResponse:
-    user = request[USER]
-    token_hash = security.token_hash(sessions.request_token(request) or "")
+    """The stream lasts as long as its session (the broadcaster watches it) and is never
+    what renews it: only the request that opens it does, like any other request."""
+    user, session = request[USER], request[SESSION]
+    token = sessions.request_token(request) or ""
     sees_all = user["role"] == "admin"
     order_id = forms.EVENTS_QUERY.parse(request.query) or 0
     if order_id:
@@ -53,18 +49,31 @@ async def stream(request: web.Request) -> web.StreamResponse:
     ping_seconds = request.app[CONFIG].ping_seconds
 
     response = web.StreamResponse(headers=STREAM_HEADERS)
+    if session.renewed and sessions.HEADER not in request.headers:
+        # A browser's cookie follows the renewal, as on any request; it must be set
+        # before the headers go out.
+        sessions.set_cookie(response, request, token, session.ttl)
     broadcaster = request.app[BROADCASTER]
-    async with broadcaster.subscribe(user["id"], audience, token_hash) as (live, position):
+    token_hash = security.token_hash(token)
+    async with broadcaster.subscribe(user["id"], audience, token_hash, session.expires_at) as (
+        live,
+        position,
+    ):
         try:
             await response.prepare(request)
-            await response.write(RETRY)  # also sends the headers now: the client is open
+            live.transport = request.transport
+            await live.send(response, RETRY)  # also sends the headers now: the client is open
             if after is not None:
-                async for frame in broadcaster.replay(audience, after, position):
-                    await response.write(frame)
-            while (frame := await live.next(ping_seconds)) is not None:
-                if frame is PING and not await _session_alive(request, token_hash):
-                    break
-                await response.write(frame)
-        except ConnectionResetError:
-            pass  # the client went away
+                replay = broadcaster.replay(audience, after, position)
+                async with contextlib.aclosing(replay) as frames:
+                    async for frame in frames:
+                        if live.ended:
+                            break
+                        await live.send(response, frame)
+            while (data := await live.take(ping_seconds)) is not None:
+                await live.send(response, data)
+        except ConnectionError:
+            # The client went away, or the stream was cut (a slow client): the access
+            # log's line is all there is to say.
+            pass
     return response

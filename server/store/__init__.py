@@ -168,6 +168,12 @@ class Store(abc.ABC):
         listening connection is opened again."""
 
     @abc.abstractmethod
+    async def watch_sessions(self, wake: Callable[[], None]) -> None:
+        """Make sure `wake` is called soon after another app server (or another process)
+        revokes sessions, where the engine can tell; called again now and then, as
+        watch_events."""
+
+    @abc.abstractmethod
     async def watch_outbox(self, wake: Callable[[], None]) -> None:
         """Make sure `wake` is called soon after a commit that gave the delivery worker
         something to do, on any app server; called again now and then, as

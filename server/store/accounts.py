@@ -17,6 +17,13 @@ LOGIN_USER = f"""
     FROM login_names n JOIN users u ON u.id = n.user_id
     WHERE n.login = ?"""
 
+# PostgreSQL: every app server LISTENs here, so that a session revoked anywhere ends its
+# open event streams at once; the statement that revokes sends it, so it goes out when
+# the revoking transaction commits (and not if it rolls back).
+SESSIONS_CHANNEL = "orderdesk_sessions"
+# SQLite: token hashes looked up per statement (well under its limit on parameters).
+_SESSIONS_PER_LOOKUP = 500
+
 SESSION_USER = f"""
     SELECT {_PREFIXED_USER_COLUMNS}, s.expires_at, s.ttl
     FROM sessions s JOIN users u ON u.id = s.user_id
@@ -117,14 +124,25 @@ async def password_hash(tx: Tx, user_id: int) -> str:
     return await tx.value("SELECT password_hash FROM users WHERE id = ?", user_id)
 
 
+async def _revoke(tx: Tx, delete: str, *params: object) -> None:
+    """Run `delete`, a DELETE FROM sessions … RETURNING token_hash: the sessions end when
+    the transaction commits, here and (see SESSIONS_CHANNEL) on every app server. Every
+    revocation of sessions goes through here."""
+    if tx.dialect == "postgres":
+        # One notification per row, which PostgreSQL folds into one per transaction.
+        delete = f"""WITH revoked AS ({delete})
+                     SELECT token_hash, pg_notify('{SESSIONS_CHANNEL}', '') FROM revoked"""
+    tx.sessions_revoked(bytes(row[0]) for row in await tx.all(delete, *params))
+
+
 async def _revoke_sessions(tx: Tx, user_id: int, keep: bytes = b"") -> None:
     """Every session of the user but `keep`."""
-    rows = await tx.all(
+    await _revoke(
+        tx,
         "DELETE FROM sessions WHERE user_id = ? AND token_hash <> ? RETURNING token_hash",
         user_id,
         keep,
     )
-    tx.sessions_revoked(bytes(row[0]) for row in rows)
 
 
 async def save_admin(
@@ -182,7 +200,8 @@ async def create_session(
         ttl,
         tx.now,
     )
-    rows = await tx.all(
+    await _revoke(
+        tx,
         """DELETE FROM sessions WHERE user_id = ?1 AND serial <= (
                SELECT serial FROM sessions WHERE user_id = ?1
                ORDER BY serial DESC LIMIT 1 OFFSET ?2)
@@ -190,7 +209,6 @@ async def create_session(
         user_id,
         model.SESSIONS_PER_USER,
     )
-    tx.sessions_revoked(bytes(row[0]) for row in rows)
 
 
 async def session_user(tx: Tx, token_hash: bytes) -> tuple[Row, int, int] | None:
@@ -208,20 +226,34 @@ async def renew_session(tx: Tx, token_hash: bytes, expires_at: int) -> None:
 
 
 async def delete_session(tx: Tx, token_hash: bytes) -> None:
-    await tx.run("DELETE FROM sessions WHERE token_hash = ?", token_hash)
-    tx.sessions_revoked([token_hash])
+    await _revoke(tx, "DELETE FROM sessions WHERE token_hash = ? RETURNING token_hash", token_hash)
 
 
 async def delete_user_sessions(tx: Tx, token_hash: bytes) -> None:
     """Every session of the user whose unexpired session this is."""
-    rows = await tx.all(
+    await _revoke(
+        tx,
         """DELETE FROM sessions WHERE user_id = (
                SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?)
            RETURNING token_hash""",
         token_hash,
         tx.now,
     )
-    tx.sessions_revoked(bytes(row[0]) for row in rows)
+
+
+async def session_expiries(tx: Tx, token_hashes: list[bytes]) -> dict[bytes, int]:
+    """The expiry of each of these sessions that still exists (expired or not)."""
+    if tx.dialect == "postgres":
+        sql = "SELECT token_hash, expires_at FROM sessions WHERE token_hash = ANY(?::bytea[])"
+        rows = await tx.all(sql, token_hashes)
+    else:
+        rows = []
+        for start in range(0, len(token_hashes), _SESSIONS_PER_LOOKUP):
+            part = token_hashes[start : start + _SESSIONS_PER_LOOKUP]
+            marks = ", ".join("?" * len(part))
+            sql = f"SELECT token_hash, expires_at FROM sessions WHERE token_hash IN ({marks})"
+            rows += await tx.all(sql, *part)
+    return {bytes(row[0]): row[1] for row in rows}
 
 
 async def login_refused(tx: Tx, pair: str, address: str, limits: LoginLimits) -> bool:

@@ -31,7 +31,7 @@ import asyncpg
 import orjson
 
 from ..store import Store, events, outbox
-from .accounts import SESSION_USER
+from .accounts import SESSION_USER, SESSIONS_CHANNEL
 from .tx import TxBase, user_row
 from .types import Row
 
@@ -193,6 +193,7 @@ class PostgresStore(Store):
         self._watchers: dict[str, set[Callable[[], None]]] = {
             events.NOTIFY_CHANNEL: set(),
             outbox.NOTIFY_CHANNEL: set(),
+            SESSIONS_CHANNEL: set(),
         }
 
     @classmethod
@@ -275,6 +276,9 @@ class PostgresStore(Store):
 
     async def watch_outbox(self, wake):
         await self._listen(outbox.NOTIFY_CHANNEL, wake)
+
+    async def watch_sessions(self, wake):
+        await self._listen(SESSIONS_CHANNEL, wake)
 
     async def _listen(self, channel: str, wake: Callable[[], None]) -> None:
         """LISTEN on a connection of its own (a pooled one would go back to the pool),

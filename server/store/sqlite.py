@@ -436,6 +436,11 @@ class SqliteStore(Store):
     async def watch_outbox(self, wake):
         self._outbox_watchers.add(wake)
 
+    async def watch_sessions(self, wake):
+        """Nothing to watch: one server process serves the file, and its own revocations
+        reach its streams directly; one by another process (create-admin) is found by
+        the streams' regular look at their sessions."""
+
     async def close(self) -> None:
         self._checkpoints.cancel()
         with contextlib.suppress(asyncio.CancelledError):
