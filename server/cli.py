@@ -14,13 +14,14 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from . import __version__, security, validate
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
 from .declare import Field
 from .errors import AlreadyTaken, Invalid
 from .logs import ACCESS_LOG, ACCESS_LOG_OPTIONS, MalformedRequestsAsInfo
-from .store import is_postgres_url, open_store, shown_db, sqlite
+from .store import Row, is_postgres_url, open_store, shown_db, sqlite
 
 # The name the help shows: "orderdesk" when installed, "run.py" in a checkout.
 PROG = os.path.basename(sys.argv[0]) or "orderdesk"
@@ -37,11 +38,14 @@ class BatchedLines(logging.handlers.MemoryHandler):
     stream in one write (MemoryHandler's own flush makes a write per record)."""
 
     def flush(self) -> None:
+        assert self.lock is not None  # made by the constructor
         with self.lock:
             records, self.buffer = self.buffer, []
-        if not records:
-            return
         target = self.target
+        if not records or target is None:  # close() drops the target
+            return
+        # configure_logging's target: the root logger's stream handler.
+        assert isinstance(target, logging.StreamHandler) and target.lock is not None
         try:
             text = "".join(target.format(record) + target.terminator for record in records)
             with target.lock:
@@ -81,8 +85,10 @@ async def _serve(config: Config, access_log: logging.Handler) -> None:
 
     from .app import create_app
 
+    # logs.py types the options loosely (dict[str, object]); AppRunner checks them.
+    access_log_options: dict[str, Any] = ACCESS_LOG_OPTIONS
     runner = web.AppRunner(
-        create_app(config), shutdown_timeout=SHUTDOWN_TIMEOUT, **ACCESS_LOG_OPTIONS
+        create_app(config), shutdown_timeout=SHUTDOWN_TIMEOUT, **access_log_options
     )
     await runner.setup()
     flusher = asyncio.create_task(_flush_every_second(access_log))
@@ -182,7 +188,7 @@ def create_admin(argv: list[str]) -> int:
     except Invalid as error:
         parser.error(error.msg)
 
-    async def save() -> tuple[dict, bool]:
+    async def save() -> tuple[Row, bool]:
         store = await open_store(args.db)
         try:
             return await store.save_admin(name, security.hash_password(password), email)

@@ -292,15 +292,18 @@ def add_setting_arguments(
             on = s.default if from_env is None else from_env not in SWITCH_OFF
             parser.add_argument(s.flag, action="store_true", default=on, **common)
         elif s.repeatable:
+            if s.parse:
+                common["type"] = s.parse
             items = [] if from_env is None else _env_items(parser, s, from_env)
-            parser.add_argument(s.flag, action="append", type=s.parse, default=items, **common)
+            parser.add_argument(s.flag, action="append", default=items, **common)
         else:
-            parse = s.parse or (_one_of(s.choices) if s.choices else None)
-            # A text default (the variable's) is read by `parse` only when no flag is given.
+            if s.choices:
+                common["choices"] = s.choices
+            if s.parse or s.choices:
+                common["type"] = s.parse or _one_of(s.choices)
+            # A text default (the variable's) is read by `type` only when no flag is given.
             default = s.default if from_env is None else from_env
-            parser.add_argument(
-                s.flag, type=parse, choices=s.choices or None, default=default, **common
-            )
+            parser.add_argument(s.flag, default=default, **common)
 
 
 def _env_items(parser: argparse.ArgumentParser, s: Setting, text: str) -> list[Any]:
@@ -324,5 +327,8 @@ def add_db_argument(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> 
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    values = {s.name: getattr(args, s.name) for s in SETTINGS}
-    return Config(**{n: tuple(v) if BY_NAME[n].repeatable else v for n, v in values.items()})
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        value = getattr(args, s.name)
+        values[s.name] = tuple(value) if s.repeatable else value
+    return Config(**values)
