@@ -2,10 +2,12 @@
 
 Each setting is declared once, as a field of `Config` made with `setting(...)`: its name,
 type, default, help and how its text is read. Everything else comes from that
-declaration: the command-line flag (`--` and the name with dashes, unless `flag` names
-it), the environment variable (`ORDERDESK_` and the name in capitals), the `Config` that
-`config_from_args` builds, and the README's table of settings (scripts/settings_doc.py
-writes it; tests/test_settings.py fails when the README's copy differs).
+declaration: the command-line flag (`--` and the name with dashes, unless `flag_name`
+names it), the environment variable (`ORDERDESK_` and the name in capitals), the
+`Config` that `config_from_args` builds, and the README's table of settings
+(scripts/settings_doc.py writes it; tests/test_settings.py fails when the README's copy
+differs). A new setting is one more field here, a sample value for it in
+tests/test_settings.py, and the table written anew.
 
 A setting's help is one phrase in Markdown, where backquotes mark code; the flag's help
 drops the backquotes and adds the variable and the default.
