@@ -20,7 +20,12 @@ else
   PGTEST_PORT=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   export PGTEST_DATA PGTEST_PORT
   started_log=$PGTEST_DATA.log
-  stop_postgres() { scripts/postgres-test-server.sh stop >/dev/null 2>&1; rm -f "$started_log"; }
+  stop_postgres() {
+    scripts/postgres-test-server.sh stop >/dev/null 2>&1 ||
+      echo "make test: the throw-away PostgreSQL in $PGTEST_DATA did not stop cleanly" >&2
+    [ -f "$PGTEST_DATA/postmaster.pid" ] || rm -rf "$PGTEST_DATA"
+    rm -f "$started_log"
+  }
   trap stop_postgres EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
