@@ -14,12 +14,13 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from . import __version__, security
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
 from .errors import AlreadyTaken, Invalid
 from .logs import ACCESS_LOG, ACCESS_LOG_OPTIONS, MalformedRequestsAsInfo
-from .store import accounts, is_postgres_url, open_store, shown_db, sqlite
+from .store import Row, accounts, is_postgres_url, open_store, shown_db, sqlite
 from .validate import accounts as account_forms
 from .validate.declare import Field
 
@@ -38,11 +39,14 @@ class BatchedLines(logging.handlers.MemoryHandler):
     stream in one write (MemoryHandler's own flush makes a write per record)."""
 
     def flush(self) -> None:
+        assert self.lock is not None  # made by the constructor
         with self.lock:
             records, self.buffer = self.buffer, []
-        if not records:
-            return
         target = self.target
+        if not records or target is None:  # close() drops the target
+            return
+        # configure_logging's target: the root logger's stream handler.
+        assert isinstance(target, logging.StreamHandler) and target.lock is not None
         try:
             text = "".join(target.format(record) + target.terminator for record in records)
             with target.lock:
@@ -82,8 +86,10 @@ async def _serve(config: Config, access_log: logging.Handler) -> None:
 
     from .app import create_app
 
+    # logs.py types the options loosely (dict[str, object]); AppRunner checks them.
+    access_log_options: dict[str, Any] = ACCESS_LOG_OPTIONS
     runner = web.AppRunner(
-        create_app(config), shutdown_timeout=SHUTDOWN_TIMEOUT, **ACCESS_LOG_OPTIONS
+        create_app(config), shutdown_timeout=SHUTDOWN_TIMEOUT, **access_log_options
     )
     await runner.setup()
     flusher = asyncio.create_task(_flush_every_second(access_log))
@@ -183,7 +189,7 @@ def create_admin(argv: list[str]) -> int:
     except Invalid as error:
         parser.error(error.msg)
 
-    async def save() -> tuple[dict, bool]:
+    async def save() -> tuple[Row, bool]:
         store = await open_store(args.db)
         try:
             password_hash = security.hash_password(password)

@@ -1,58 +1,73 @@
-"""Settings: defaults, then ORDERDESK_* environment variables, then command-line flags."""
+"""Settings: defaults, then ORDERDESK_* environment variables, then command-line flags.
+
+Each setting is declared once, as a field of `Config` made with `setting(...)`: its name,
+type, default, help and how its text is read. Everything else comes from that
+declaration: the command-line flag (`--` and the name with dashes, unless `flag_name`
+names it), the environment variable (`ORDERDESK_` and the name in capitals), the
+`Config` that `config_from_args` builds, and the README's table of settings
+(scripts/settings_doc.py writes it; tests/test_settings.py fails when the README's copy
+differs). A new setting is one more field here, a sample value for it in
+tests/test_settings.py, and the table written anew.
+
+A setting's help is one phrase in Markdown, where backquotes mark code; the flag's help
+drops the backquotes and adds the variable and the default.
+"""
 
 import argparse
+import dataclasses
 import ipaddress
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 # A trusted proxy's address or range (--trusted-proxy).
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-
-DEFAULT_DB = "./data/orderdesk.db"
+ENV_PREFIX = "ORDERDESK_"
+# A switch's environment variable turns it on with any value but these.
+SWITCH_OFF = ("", "0", "false")
 
 
 @dataclass(frozen=True)
-class Config:
-    host: str = "127.0.0.1"
-    port: int = 8001
-    db: str = DEFAULT_DB
-    session_ttl: int = 86400
-    # Accounts (spec 2): a "remember" login's session; throttling and registration rate.
-    remember_ttl: int = 2592000
-    max_login_failures_per_address: int = 20  # 0: off
-    max_registrations_per_hour: int = 20  # 0: off
-    # "normal" survives a killed process; "full" also survives power loss (slower).
-    synchronous: str = "normal"
-    # PostgreSQL only: connections in the pool.
-    db_pool: int = 10
-    # Origins allowed to call the API from a browser (CORS); none by default.
-    cors_origins: tuple[str, ...] = ()
-    # Reverse proxies whose X-Forwarded-For/-Proto are believed; none by default.
-    trusted_proxies: tuple[Network, ...] = ()
-    log_level: str = "info"
-    # Attachments (spec 7): the upload body limit and each user's total.
-    max_upload_mb: int = 10
-    upload_quota_mb: int = 200
-    # The event loop: uvloop (faster) where it is installed, else asyncio's own.
-    loop: str = "uvloop"
-    # Live events (spec 8): seconds between `: ping` lines on an idle stream.
-    ping_seconds: float = 15.0
-    # Webhooks and mail (spec 9): private targets allowed (tests, a LAN), the scale of the
-    # retry delays (1: the default schedule, over more than 24 hours), the SMTP server
-    # (smtp:// or smtps://; none: no mail), the sender, and the console's public URL.
-    webhook_allow_private: bool = False
-    webhook_retry_base: float = 1.0
-    smtp_url: str = ""
-    mail_from: str = ""
-    public_url: str = "http://127.0.0.1:8001/"
-    # Injectable so tests can move time forward (session expiry and renewal).
-    clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
+class Setting:
+    """How one `Config` field is set from the command line and the environment.
+
+    `parse` reads a flag's (or the variable's) text into the field's value, raising
+    `argparse.ArgumentTypeError`; None keeps the text. `choices` limits the text to a
+    few words. A `repeatable` flag may be given several times, its variable holds a
+    comma-separated list, and the field holds a tuple (the flags add to the variable's
+    items). A `switch` flag takes no value. `see` names the README section the table
+    links to."""
+
+    help: str
+    parse: Callable[[str], Any] | None = None
+    choices: tuple[str, ...] = ()
+    repeatable: bool = False
+    switch: bool = False
+    flag_name: str = ""
+    metavar: str | None = None
+    see: str = ""
+    # Filled in from the Config field that declares the setting.
+    name: str = ""
+    default: Any = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + (self.flag_name or self.name.replace("_", "-"))
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+def setting(default: Any, help: str, **how: Any) -> Any:
+    """A `Config` field that is a setting (see `Setting` for `how`)."""
+    return field(default=default, metadata={"setting": Setting(help, **how)})
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer of at least `minimum`."""
+    """An integer of at least `minimum`."""
 
     def parse(text: str) -> int:
         try:
@@ -70,140 +85,28 @@ _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
 
 
+def _number_above_0(highest: float | None = None) -> Callable[[str], float]:
+    """A number above 0 (and at most `highest`, when given)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
+        if highest is not None and value > highest:
+            raise argparse.ArgumentTypeError(f"must be at most {highest:g}: {text!r}")
+        return value
+
+    return parse
+
+
 def _network(text: str) -> Network:
     try:
         return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an address or CIDR range: {text!r}") from None
-
-
-def add_serve_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
-    """The serving flags; each default comes from its ORDERDESK_* variable if set."""
-    defaults = Config()
-    parser.add_argument(
-        "--host",
-        default=env.get("ORDERDESK_HOST", defaults.host),
-        help="address to listen on (env ORDERDESK_HOST; default %(default)s)",
-    )
-    parser.add_argument(
-        "--port",
-        type=_positive_int,
-        default=env.get("ORDERDESK_PORT", str(defaults.port)),
-        help="port to listen on (env ORDERDESK_PORT; default %(default)s)",
-    )
-    add_db_argument(parser, env)
-    parser.add_argument(
-        "--session-ttl",
-        type=_positive_int,
-        default=env.get("ORDERDESK_SESSION_TTL", str(defaults.session_ttl)),
-        help="seconds a session lives after its last renewal (env ORDERDESK_SESSION_TTL; "
-        "default %(default)s)",
-    )
-    parser.add_argument(
-        "--remember-ttl",
-        type=_positive_int,
-        default=env.get("ORDERDESK_REMEMBER_TTL", str(defaults.remember_ttl)),
-        help='seconds a session made with "remember": true lives after its last renewal '
-        "(env ORDERDESK_REMEMBER_TTL; default %(default)s)",
-    )
-    parser.add_argument(
-        "--max-login-failures-per-address",
-        type=_non_negative_int,
-        default=env.get(
-            "ORDERDESK_MAX_LOGIN_FAILURES_PER_ADDRESS", str(defaults.max_login_failures_per_address)
-        ),
-        help="failed logins from one client address in 15 minutes after which it is refused "
-        "for every name; 0 turns it off (env ORDERDESK_MAX_LOGIN_FAILURES_PER_ADDRESS; "
-        "default %(default)s)",
-    )
-    parser.add_argument(
-        "--max-registrations-per-hour",
-        type=_non_negative_int,
-        default=env.get(
-            "ORDERDESK_MAX_REGISTRATIONS_PER_HOUR", str(defaults.max_registrations_per_hour)
-        ),
-        help="successful registrations per client address per hour; 0 turns it off "
-        "(env ORDERDESK_MAX_REGISTRATIONS_PER_HOUR; default %(default)s)",
-    )
-    parser.add_argument(
-        "--db-pool",
-        type=_positive_int,
-        default=env.get("ORDERDESK_DB_POOL", str(defaults.db_pool)),
-        help="PostgreSQL connections per server process (env ORDERDESK_DB_POOL; "
-        "default %(default)s)",
-    )
-    parser.add_argument(
-        "--cors-origin",
-        action="append",
-        default=[o for o in env.get("ORDERDESK_CORS_ORIGINS", "").split(",") if o],
-        metavar="ORIGIN",
-        help="let browser pages from ORIGIN (e.g. https://shop.example.com) call the API; "
-        "repeatable (env ORDERDESK_CORS_ORIGINS, comma-separated; default none)",
-    )
-    try:
-        env_proxies = [
-            _network(p) for p in env.get("ORDERDESK_TRUSTED_PROXIES", "").split(",") if p.strip()
-        ]
-    except argparse.ArgumentTypeError as error:
-        parser.error(f"ORDERDESK_TRUSTED_PROXIES: {error}")
-    parser.add_argument(
-        "--trusted-proxy",
-        action="append",
-        type=_network,
-        default=env_proxies,
-        metavar="ADDR",
-        help="a reverse proxy (address or CIDR range) whose X-Forwarded-For and "
-        "X-Forwarded-Proto are believed; repeatable (env ORDERDESK_TRUSTED_PROXIES, "
-        "comma-separated; default none)",
-    )
-    parser.add_argument(
-        "--max-upload-mb",
-        type=_positive_int,
-        default=env.get("ORDERDESK_MAX_UPLOAD_MB", str(defaults.max_upload_mb)),
-        help="largest file POST /api/attachment/upload takes, in MiB "
-        "(env ORDERDESK_MAX_UPLOAD_MB; default %(default)s)",
-    )
-    parser.add_argument(
-        "--upload-quota-mb",
-        type=_positive_int,
-        default=env.get("ORDERDESK_UPLOAD_QUOTA_MB", str(defaults.upload_quota_mb)),
-        help="total MiB of uploads each user may store "
-        "(env ORDERDESK_UPLOAD_QUOTA_MB; default %(default)s)",
-    )
-    parser.add_argument(
-        "--log-level",
-        choices=("debug", "info", "warning", "error"),
-        default=env.get("ORDERDESK_LOG_LEVEL", defaults.log_level),
-        help="'info' logs one line per request; 'warning' only problems "
-        "(env ORDERDESK_LOG_LEVEL; default %(default)s)",
-    )
-    parser.add_argument(
-        "--synchronous",
-        choices=("normal", "full"),
-        default=env.get("ORDERDESK_SYNCHRONOUS", defaults.synchronous),
-        help="SQLite durability: 'normal' keeps every acknowledged write when the process "
-        "is killed; 'full' also keeps it through a power loss, at some cost in speed "
-        "(env ORDERDESK_SYNCHRONOUS; default %(default)s)",
-    )
-
-    parser.add_argument(
-        "--loop",
-        choices=("uvloop", "asyncio"),
-        default=env.get("ORDERDESK_LOOP", defaults.loop),
-        help="the event loop: 'uvloop' (used where it is installed) or Python's own "
-        "'asyncio' (env ORDERDESK_LOOP; default %(default)s)",
-    )
-    add_notification_arguments(parser, env)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
-    return value
 
 
 def _smtp_url(text: str) -> str:
@@ -212,74 +115,222 @@ def _smtp_url(text: str) -> str:
     return text
 
 
-def add_notification_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
-    """Webhooks and mail (spec 9)."""
-    defaults = Config()
-    parser.add_argument(
-        "--webhook-allow-private",
-        action="store_true",
-        default=env.get("ORDERDESK_WEBHOOK_ALLOW_PRIVATE", "") not in ("", "0", "false"),
-        help="let webhooks target loopback, private, link-local and other non-public "
-        "addresses (env ORDERDESK_WEBHOOK_ALLOW_PRIVATE=1; default off)",
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    """One of `choices`. argparse checks a flag's choices itself, but not a default's, so
+    the environment variable's text would otherwise pass unchecked."""
+
+    def parse(text: str) -> str:
+        if text not in choices:
+            shown = ", ".join(map(repr, choices))
+            raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {shown})")
+        return text
+
+    return parse
+
+
+DEFAULT_DB = "./data/orderdesk.db"
+# A `: ping` line goes to an idle live event stream at least this often.
+LONGEST_PING_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = setting("127.0.0.1", "address to listen on")
+    port: int = setting(8001, "port to listen on", parse=_positive_int)
+    db: str = setting(
+        DEFAULT_DB,
+        "a SQLite database file (it and its folder are created on first start) or a "
+        "`postgresql://user:password@host:port/dbname` URL",
     )
-    parser.add_argument(
-        "--webhook-retry-base",
-        type=_positive_float,
-        default=env.get("ORDERDESK_WEBHOOK_RETRY_BASE", str(defaults.webhook_retry_base)),
-        help="multiplies the delays between delivery attempts (1: 5 s, 5 min, 30 min, 2 h, "
-        "5 h, 10 h, 10 h, then failed; env ORDERDESK_WEBHOOK_RETRY_BASE; default %(default)s)",
+    db_pool: int = setting(10, "PostgreSQL connections per server process", parse=_positive_int)
+    session_ttl: int = setting(
+        86400, "seconds a session lives after its last renewal", parse=_positive_int
     )
-    parser.add_argument(
-        "--smtp-url",
-        type=_smtp_url,
-        default=env.get("ORDERDESK_SMTP_URL", ""),
-        help="send notification mail through smtp://[user:password@]host:port "
-        "(smtps:// for TLS) (env ORDERDESK_SMTP_URL; default none: no mail)",
+    remember_ttl: int = setting(
+        2592000,
+        'seconds (30 days by default) a session made with `"remember": true` lives after '
+        "its last renewal",
+        parse=_positive_int,
     )
-    parser.add_argument(
-        "--mail-from",
-        default=env.get("ORDERDESK_MAIL_FROM", ""),
-        metavar="ADDRESS",
-        help="the From address of notification mail (env ORDERDESK_MAIL_FROM)",
+    max_login_failures_per_address: int = setting(
+        20,
+        "failed logins from one client address in 15 minutes after which it is refused "
+        "for every name; `0` turns it off",
+        parse=_non_negative_int,
     )
-    parser.add_argument(
-        "--public-url",
-        default=env.get("ORDERDESK_PUBLIC_URL", defaults.public_url),
-        help="the console's public URL, for the links in mail (env ORDERDESK_PUBLIC_URL; "
-        "default %(default)s)",
+    max_registrations_per_hour: int = setting(
+        20,
+        "successful registrations per client address per hour; `0` turns it off",
+        parse=_non_negative_int,
+    )
+    synchronous: str = setting(
+        "normal",
+        "SQLite durability: `normal` keeps every acknowledged write when the process is "
+        "killed; `full` also keeps it through a power loss, at some cost in speed",
+        choices=("normal", "full"),
+    )
+    max_upload_mb: int = setting(
+        10,
+        "largest file `POST /api/attachment/upload` takes, in MiB; every other request "
+        "stays at 1 MiB",
+        parse=_positive_int,
+    )
+    upload_quota_mb: int = setting(
+        200,
+        "total MiB of uploads each user may store; the files live in the database, so "
+        "backups hold them",
+        parse=_positive_int,
+    )
+    cors_origins: tuple[str, ...] = setting(
+        (),
+        "let browser pages from ORIGIN (e.g. `https://shop.example.com`) call the API",
+        repeatable=True,
+        flag_name="cors-origin",
+        metavar="ORIGIN",
+    )
+    log_level: str = setting(
+        "info",
+        "`info` logs one line per request; `warning` only problems",
+        choices=("debug", "info", "warning", "error"),
+    )
+    loop: str = setting(
+        "uvloop",
+        "the event loop: `uvloop` (a dependency where it installs; asyncio's own loop "
+        "where it does not) or Python's own `asyncio`",
+        choices=("uvloop", "asyncio"),
+    )
+    trusted_proxies: tuple[Network, ...] = setting(
+        (),
+        "a reverse proxy (address or CIDR range) whose `X-Forwarded-For` and "
+        "`X-Forwarded-Proto` are believed",
+        parse=_network,
+        repeatable=True,
+        flag_name="trusted-proxy",
+        metavar="ADDR",
+        see="Deployment",
+    )
+    ping_seconds: float = setting(
+        LONGEST_PING_SECONDS,
+        "seconds between the `: ping` lines sent on an idle live event stream, at most 15",
+        parse=_number_above_0(LONGEST_PING_SECONDS),
+        see="Live events",
+    )
+    webhook_allow_private: bool = setting(
+        False,
+        "let webhooks target loopback, private, link-local and other non-public addresses",
+        switch=True,
+        see="Webhooks and email",
+    )
+    webhook_retry_base: float = setting(
+        1.0,
+        "multiplies the delays between delivery attempts of webhooks and mail; at 1 they "
+        "are 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then failed",
+        parse=_number_above_0(),
+    )
+    smtp_url: str = setting(
+        "",
+        "send notification mail through `smtp://[user:password@]host:port` (`smtps://` "
+        "for TLS); none sends no mail",
+        parse=_smtp_url,
+    )
+    mail_from: str = setting(
+        "", "the From address of notification mail, needed with `--smtp-url`", metavar="ADDRESS"
+    )
+    public_url: str = setting(
+        "http://127.0.0.1:8001/", "the console's public URL, for the links in mail"
+    )
+    # Not a setting: injectable so tests can move time forward (session expiry, renewal).
+    clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
+
+
+def _declared() -> tuple[Setting, ...]:
+    return tuple(
+        dataclasses.replace(f.metadata["setting"], name=f.name, default=f.default)
+        for f in dataclasses.fields(Config)
+        if "setting" in f.metadata
     )
 
 
-def add_db_argument(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
-    parser.add_argument(
-        "--db",
-        default=env.get("ORDERDESK_DB", DEFAULT_DB),
-        help="a SQLite database file, created with its folder on first start, or a "
-        "postgresql://user:password@host:port/dbname URL (env ORDERDESK_DB; "
-        "default %(default)s)",
-    )
+# Every setting, in the order of --help and of the README's table.
+SETTINGS: tuple[Setting, ...] = _declared()
+BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+def shown(value: Any) -> str:
+    """A default as the help and the README write it."""
+    if value in ("", ()):
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _flag_help(s: Setting, from_env: str | None) -> str:
+    text = s.help.replace("`", "")
+    if s.switch:
+        where = f"env {s.env}=1; default {shown(s.default)}"
+    elif s.repeatable:
+        text += "; repeatable"
+        where = f"env {s.env}, comma-separated; default {shown(s.default)}"
+    else:
+        default = shown(s.default) if from_env is None else from_env
+        where = f"env {s.env}; default {default}"
+    return f"{text} ({where})".replace("%", "%%")
+
+
+def add_setting_arguments(
+    parser: argparse.ArgumentParser, env: Mapping[str, str], names: Iterable[str]
+) -> None:
+    """The flags of the named settings; a flag's default is its variable's value if set."""
+    for name in names:
+        s = BY_NAME[name]
+        from_env = env.get(s.env)
+        common: dict[str, Any] = {"dest": s.name, "help": _flag_help(s, from_env)}
+        if s.metavar:
+            common["metavar"] = s.metavar
+        if s.switch:
+            on = s.default if from_env is None else from_env not in SWITCH_OFF
+            parser.add_argument(s.flag, action="store_true", default=on, **common)
+        elif s.repeatable:
+            if s.parse:
+                common["type"] = s.parse
+            items = [] if from_env is None else _env_items(parser, s, from_env)
+            parser.add_argument(s.flag, action="append", default=items, **common)
+        else:
+            if s.choices:
+                common["choices"] = s.choices
+            if s.parse or s.choices:
+                common["type"] = s.parse or _one_of(s.choices)
+            # A text default (the variable's) is read by `type` only when no flag is given.
+            default = s.default if from_env is None else from_env
+            parser.add_argument(s.flag, default=default, **common)
+
+
+def _env_items(parser: argparse.ArgumentParser, s: Setting, text: str) -> list[Any]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if s.parse is None:
+        return items
+    try:
+        return [s.parse(item) for item in items]
+    except argparse.ArgumentTypeError as error:
+        parser.error(f"{s.env}: {error}")
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """Every setting's flag: the server's command line."""
+    add_setting_arguments(parser, env, BY_NAME)
+
+
+def add_db_argument(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """--db alone: the maintenance subcommands' database."""
+    add_setting_arguments(parser, env, ("db",))
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    return Config(
-        host=args.host,
-        port=args.port,
-        db=args.db,
-        session_ttl=args.session_ttl,
-        remember_ttl=args.remember_ttl,
-        max_login_failures_per_address=args.max_login_failures_per_address,
-        max_registrations_per_hour=args.max_registrations_per_hour,
-        synchronous=args.synchronous,
-        db_pool=args.db_pool,
-        cors_origins=tuple(args.cors_origin),
-        trusted_proxies=tuple(args.trusted_proxy),
-        log_level=args.log_level,
-        max_upload_mb=args.max_upload_mb,
-        upload_quota_mb=args.upload_quota_mb,
-        loop=args.loop,
-        webhook_allow_private=args.webhook_allow_private,
-        webhook_retry_base=args.webhook_retry_base,
-        smtp_url=args.smtp_url,
-        mail_from=args.mail_from,
-        public_url=args.public_url,
-    )
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        value = getattr(args, s.name)
+        values[s.name] = tuple(value) if s.repeatable else value
+    return Config(**values)

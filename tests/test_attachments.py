@@ -498,6 +498,7 @@ def live_get(server: LiveServer, path: str) -> tuple[int, bytes]:
         connection.close()
 
 
+@pytest.mark.slow  # a real server process
 def test_a_restart_keeps_the_files_and_backup_and_check_hold_them(tmp_path):
     db, copy = tmp_path / "live.db", tmp_path / "copy.db"
     photo = jpeg_with_metadata()
@@ -518,6 +519,7 @@ def test_a_restart_keeps_the_files_and_backup_and_check_hold_them(tmp_path):
     assert run_cli("check", "--db", str(copy)).stdout.strip() == "ok"
 
 
+@pytest.mark.slow  # a real server process
 def test_a_restart_keeps_the_files_on_postgresql(tmp_path):
     with postgres_database_for_live_server() as url:
         with LiveServer(url, log=tmp_path / "first.log") as server:
@@ -533,6 +535,7 @@ def test_a_restart_keeps_the_files_on_postgresql(tmp_path):
             server.stop()
 
 
+@pytest.mark.slow  # a real server process
 def test_check_finds_a_corrupted_attachment(tmp_path):
     import sqlite3
 
@@ -553,6 +556,7 @@ def test_check_finds_a_corrupted_attachment(tmp_path):
     assert f"attachment {item['id']}" in result.stdout and "md5" in result.stdout
 
 
+@pytest.mark.slow  # a real server process
 def test_a_client_leaving_during_a_download_is_no_fault(tmp_path):
     import socket
 

@@ -16,9 +16,13 @@ from tests.live import LiveServer, run_cli
 from tests.test_image_urls import ACCEPTED, ATTACK, REFUSED, refusal
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="browser tests need Debian's Chromium: apt-get install chromium"
-)
+# Shared with the other browser modules, which import it. Slow: a real browser.
+pytestmark = [
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="browser tests need Debian's Chromium: apt-get install chromium"
+    ),
+    pytest.mark.slow,
+]
 # Chromium as root, offline: no sandbox, no background calls to the network.
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -27,6 +27,8 @@ from orderdesk import texts
 from tests.conftest import postgres_database
 from tests.live import ROOT, LiveServer
 
+pytestmark = pytest.mark.slow  # nginx and two app server processes
+
 DEPLOY = ROOT / "docs" / "deploy"
 PASSWORD = "correct horse battery"
 UPDATE = "/api/communication/order/update"

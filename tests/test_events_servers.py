@@ -9,11 +9,14 @@ import time
 
 import aiohttp
 import asyncpg
+import pytest
 
 from tests.conftest import PASSWORD, postgres_database
 from tests.faults import assert_no_faults_logged
 from tests.live import LiveServer, run_cli
 from tests.test_events import ADMIN_SEND, EVENTS, WAIT, Stream, ended_within
+
+pytestmark = pytest.mark.slow  # several server processes
 
 ORDER = {"archive_id": 1, "title": "t", "content": "c", "phone": "12345"}
 SEND = "/api/communication/message/send"

@@ -14,6 +14,8 @@ from tests.conftest import postgres_database_for_live_server
 from tests.faults import assert_not_internal_error
 from tests.live import LiveServer, run_cli
 
+pytestmark = pytest.mark.slow  # many generated requests to a server process
+
 FIELD_NAMES = [
     "id", "comm_order_id", "archive_id", "user_id", "version", "title", "content", "phone",
     "images", "sketch_images", "finished_images", "event_date", "order_extra", "status",

@@ -230,6 +230,7 @@ async def test_a_token_that_is_not_utf8_is_no_session(client, header):
         assert response.endswith(answer), response
 
 
+@pytest.mark.slow  # a real server process
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 def test_a_client_gone_mid_body_is_one_info_line(tmp_path, engine):
     """On the real server (the test server cancels handlers whose client is gone)."""
@@ -255,6 +256,7 @@ def test_a_client_gone_mid_body_is_one_info_line(tmp_path, engine):
     )
 
 
+@pytest.mark.slow  # a real server process
 @pytest.mark.parametrize(
     "head",
     [

@@ -12,6 +12,8 @@ import pytest
 
 from tests.live import ROOT, LiveServer, free_port
 
+pytestmark = pytest.mark.slow  # builds and installs the wheel
+
 # What a wheel is built from; the rest of the checkout must not matter.
 SOURCES = ("pyproject.toml", "README.md", "server")
 ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}

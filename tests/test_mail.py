@@ -241,6 +241,7 @@ async def _delivered(rows) -> list:
     return found if found and found[0][1] == "delivered" else []
 
 
+@pytest.mark.slow  # a real server process
 def test_a_default_install_mails_the_merchant_a_new_order(tmp_path):
     db = str(tmp_path / "live.db")
     made = run_cli(

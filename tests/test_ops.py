@@ -111,6 +111,7 @@ async def test_one_access_log_line_per_request(client, caplog):
     assert token not in lines[0] and "404" not in lines[0]  # no query string, no token
 
 
+@pytest.mark.slow  # a real server process
 @pytest.mark.parametrize("chosen, running", [(None, "uvloop"), ("asyncio", "asyncio")])
 def test_the_event_loop_is_uvloop_unless_asyncio_is_chosen(tmp_path, chosen, running):
     env = {"ORDERDESK_LOOP": chosen} if chosen else {}
@@ -131,6 +132,7 @@ def test_version_and_help():
         assert flag in helped.stdout, flag
 
 
+@pytest.mark.slow  # a real server process
 async def test_a_database_password_never_reaches_output_or_logs(tmp_path):
     """The PostgreSQL URL's password stays out of create-admin's output and the log."""
     from tests.conftest import postgres_database

@@ -3,8 +3,12 @@
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.conftest import postgres_database
 from tests.live import LiveServer
+
+pytestmark = pytest.mark.slow  # several server processes
 
 UPDATE = "/api/communication/order/update"
 

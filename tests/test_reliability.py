@@ -39,6 +39,7 @@ def hammer(server: LiveServer, token: str, order_id: int, prefix: str, acked: li
             acked.append(key)
 
 
+@pytest.mark.slow  # a real server process
 def test_every_acknowledged_update_survives_sigkill(tmp_path):
     db = tmp_path / "crash.db"
     with LiveServer(db) as server:
@@ -83,6 +84,7 @@ def test_every_acknowledged_update_survives_sigkill(tmp_path):
             assert body["data"]["version"] == len(stored) + 1
 
 
+@pytest.mark.slow  # a real server process
 def test_sigterm_lets_in_flight_requests_finish(tmp_path):
     """Registrations hash a password (tens of ms each) while SIGTERM arrives."""
     db = tmp_path / "graceful.db"
@@ -156,6 +158,7 @@ async def test_shutdown_waits_for_a_handler_in_progress(tmp_path, monkeypatch):
         await cleanup
 
 
+@pytest.mark.slow  # a real server process
 def test_online_backup_and_check_while_serving(tmp_path):
     db, copy = tmp_path / "live.db", tmp_path / "backups" / "copy.db"
     with LiveServer(db) as server:

@@ -3,7 +3,11 @@
 import subprocess
 import sys
 
+import pytest
+
 from tests.live import ROOT, LiveServer, free_port, run_cli
+
+pytestmark = pytest.mark.slow  # server processes
 
 REFUSAL = "another orderdesk server is already serving"
 

@@ -274,6 +274,7 @@ async def test_a_commit_with_deliveries_and_a_redelivery_wake_the_worker(
     await eventually(lambda: len(receiver.got()) == 2, timeout=5)
 
 
+@pytest.mark.slow  # waits out a hanging receiver
 async def test_a_hanging_receiver_costs_one_attempt_not_the_queue(client):
     admin = await make_admin(client)
     with Receiver(answer=lambda n: None) as hanging, Receiver() as quick:

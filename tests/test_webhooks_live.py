@@ -17,6 +17,8 @@ from tests.conftest import ORDER, POSTGRES_URL, postgres_database_for_live_serve
 from tests.live import LiveServer, free_port, run_cli
 from tests.receivers import Receiver, eventually_sync
 
+pytestmark = pytest.mark.slow  # server processes, stopped, killed and restarted
+
 ADMIN_PASSWORD = "merchant password"
 FLAGS = ("--webhook-allow-private", "--max-registrations-per-hour", "0")
 
