@@ -45,5 +45,5 @@ async def add_headers(request: web.Request, response: web.StreamResponse) -> Non
 
 
 def install(app: web.Application) -> None:
-    web_response.SERVER_SOFTWARE = SERVER_NAME
+    web_response.SERVER_SOFTWARE = SERVER_NAME  # type: ignore[attr-defined]
     app.on_response_prepare.append(add_headers)

@@ -1,6 +1,7 @@
 """Typed application keys, and the names of per-request values."""
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from aiohttp import web
 
@@ -20,7 +21,8 @@ ROUTE_ACCESS = web.AppKey("route_access", dict[web.AbstractRoute, Access])
 MEDIA_POOL = web.AppKey("media_pool", ThreadPoolExecutor)
 
 # Per request.
-USER = web.RequestKey("user", dict | None)  # the session's user; None on public routes
+# The session's user (routes that need a session only).
+USER: web.RequestKey[dict[str, Any]] = web.RequestKey("user")
 SESSION = web.RequestKey("session", Resolved)  # the caller's session (not on public routes)
 ACCESS = web.RequestKey("access", Access)  # the route's level
 REQUEST_ID = web.RequestKey("request_id", str)

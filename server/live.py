@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -193,7 +193,7 @@ class Broadcaster:
         self._wake = asyncio.Event()
         self._check_now = asyncio.Event()  # sessions were revoked elsewhere
         self._closing = False
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._store.on_sessions_revoked(self.end_sessions)
@@ -262,7 +262,9 @@ class Broadcaster:
             if not audience_streams:
                 del self._audiences[audience.user_id]
 
-    async def replay(self, audience: Audience, after: int, upto: int) -> AsyncIterator[bytes]:
+    async def replay(
+        self, audience: Audience, after: int, upto: int
+    ) -> AsyncGenerator[bytes, None]:
         """The kept events `audience` sees with after < id <= upto, as frames."""
         while after < upto:
             found = await self._store.read(

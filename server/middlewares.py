@@ -133,7 +133,6 @@ async def _authorized(request: web.Request, handler: Handler) -> web.StreamRespo
     if access is None:
         raise Forbidden() if request.path.startswith("/api/") else web.HTTPForbidden()
     request[ACCESS] = access
-    request[USER] = None
     if access is Access.PUBLIC:
         _reject_nul_in_query(request)
         return await handler(request)

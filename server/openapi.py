@@ -87,8 +87,8 @@ FAILURE = closed(
 class Operation:
     summary: str
     tag: str
-    body: Form | None = None  # the form its handler reads
-    query: Form | None = None
+    body: Form[Any] | None = None  # the form its handler reads
+    query: Form[Any] | None = None
     data: Schema | None = None  # what `data` holds on success; None: no data
     paginated: bool = False
     public: bool = False

@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Iterable
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from .config import Network
 from .keys import REQUEST_ID, RESULT_CODE
@@ -44,7 +44,7 @@ def forwarded_client(x_forwarded_for: list[str], trusted: tuple[Network, ...]) -
     return None if client is None else str(client)
 
 
-def trusted_proxy_middleware(trusted: tuple[Network, ...]):
+def trusted_proxy_middleware(trusted: tuple[Network, ...]) -> Middleware:
     @web.middleware
     async def from_trusted_proxy(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not is_trusted(parse_address(request.remote or ""), trusted):
@@ -52,14 +52,15 @@ def trusted_proxy_middleware(trusted: tuple[Network, ...]):
         client = forwarded_client(request.headers.getall("X-Forwarded-For", []), trusted)
         proto = request.headers.get("X-Forwarded-Proto", "").rpartition(",")[2]
         scheme = "https" if proto.strip().lower() == "https" else request.scheme
-        seen_as = request.clone(remote=client or request.remote, scheme=scheme)
+        seen_as = request.clone(remote=client or request.remote or "", scheme=scheme)
         try:
             return await handler(seen_as)
         finally:
             # The access log reads the request aiohttp made, not this clone (whose state
             # is a copy): hand back what it logs.
-            for key in (REQUEST_ID, RESULT_CODE):
-                if key in seen_as:
-                    request[key] = seen_as[key]
+            if REQUEST_ID in seen_as:
+                request[REQUEST_ID] = seen_as[REQUEST_ID]
+            if RESULT_CODE in seen_as:
+                request[RESULT_CODE] = seen_as[RESULT_CODE]
 
     return from_trusted_proxy

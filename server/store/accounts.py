@@ -58,7 +58,7 @@ async def _insert_user(
     role: str,
 ) -> Row:
     try:
-        row = await tx.one(
+        row = await tx.row(
             f"""INSERT INTO users (user_name, email, phone, role, password_hash, created_time)
                 VALUES (?, ?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}""",
             user_name,
@@ -161,7 +161,7 @@ async def save_admin(
         await tx.run("DELETE FROM login_names WHERE user_id = ? AND kind = 'email'", user_id)
         await _claim_login_names(tx, user_id, [("email", email)])
     try:
-        row = await tx.one(
+        row = await tx.row(
             f"""UPDATE users SET role = 'admin', password_hash = ?, email = coalesce(?, email)
                 WHERE id = ? RETURNING {USER_COLUMNS}""",
             password_hash,

@@ -42,7 +42,7 @@ async def save_attachment(tx: Tx, owner_id: int, new: NewAttachment, quota_bytes
     )
     if used + len(new.data) > quota_bytes:
         raise Invalid(texts.UPLOAD_QUOTA, limit=quota_bytes // 2**20)
-    row = await tx.one(
+    row = await tx.row(
         f"""INSERT INTO attachments (user_id, name, file_name, content_type, file_size,
                                      file_md5, width, height, data, thumb, created_time)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_ANSWER_COLUMNS}""",

@@ -11,6 +11,7 @@ are built by the database from the rows it wrote, exactly as the API answers the
 import functools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -121,7 +122,7 @@ async def record_change(
     tx: Tx,
     old: Row,
     assignments: str,
-    values: tuple,
+    values: tuple[Any, ...],
     note: Note,
     mail: str | None = None,
     images: list[str] | None = None,
@@ -137,7 +138,7 @@ async def record_change(
         notice = mail or outbox.mail_notice(ORDER_UPDATED, note.sender.sender_type, note.kind)
         thumb = old["thumb"] if images is None else model.order_thumb(images)
         sender = note.sender
-        row = await tx.one(
+        row = await tx.row(
             _postgres_change(assignments, notice),
             *(tx.now, old["id"], old["user_id"]),
             *(sender.user_id, sender.sender_type, sender.user_name, note.kind, note.content),
@@ -147,7 +148,7 @@ async def record_change(
         )
         return orjson.loads(row["order_json"]), orjson.loads(row["message_json"])
     await tx.run(sqlite_update(assignments), *values, tx.now, old["id"], old["user_id"])
-    order = order_row(tx, await tx.one(_SQLITE_CHANGED_ORDER, old["id"]))
+    order = order_row(tx, await tx.row(_SQLITE_CHANGED_ORDER, old["id"]))
     message = await insert_message(tx, order["id"], note.sender, note.kind, note.content)
     await events.record(tx, order, ORDER_UPDATED, message, mail)
     return order, message

@@ -72,18 +72,16 @@ async def record(
 ) -> None:
     """The events of one change to `order`: `order_event` (ORDER_CREATED or
     ORDER_UPDATED, with the order as data) when the order row changed, then
-    MESSAGE_CREATED for the message it stored, if any; and their deliveries (spec 9):
-    to webhooks, and the mail `mail` names (outbox.NEW_ORDER, ...; by default judged
-    from the message)."""
+    MESSAGE_CREATED for the message it stored, if any; and their deliveries: to
+    webhooks, and the mail `mail` names (model.NEW_ORDER, ...; by default judged from
+    the message)."""
     tx.events_recorded()
     events = [(order_event, order)] if order_event is not None else []
     if message is not None:
         events.append((MESSAGE_CREATED, message))
-    notice = mail or outbox.mail_notice(
-        order_event,
-        message and message["sender_type"],
-        message and message["message_type"],
-    )
+    if mail is None and message is not None:
+        mail = outbox.mail_notice(order_event, message["sender_type"], message["message_type"])
+    notice = mail or outbox.mail_notice(order_event, None, "")
     if tx.dialect == "postgres":
         kinds, data = zip(*((kind, to_json(value)) for kind, value in events), strict=True)
         facts = [] if notice is None else [outbox.mail_facts(notice, order, message)]

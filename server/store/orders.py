@@ -37,7 +37,7 @@ def _stored(key: Any, value: Any) -> Any:
     return to_json(value) if key.json and value is not None else value
 
 
-def _created_values(user_id: int, order: Mapping[str, Any], now: int) -> tuple:
+def _created_values(user_id: int, order: Mapping[str, Any], now: int) -> tuple[Any, ...]:
     return (user_id, *(_stored(key, order[key.name]) for key in _SENT), now, now)
 
 
@@ -46,7 +46,7 @@ def _check_stored_extra(extra: dict[str, Any]) -> None:
 
 
 async def create_order(tx: Tx, user_id: int, order: Mapping[str, Any]) -> Row:
-    row = await tx.one(
+    row = await tx.row(
         _INSERT_ORDER + f" RETURNING {ORDER_COLUMNS}", *_created_values(user_id, order, tx.now)
     )
     created = order_row(tx, row)
@@ -287,7 +287,7 @@ async def list_orders(tx: Tx, where: OrderFilter, page: Page) -> tuple[list[Row]
 
 async def order_detail(tx: Tx, order_id: int, owner_id: int | None) -> Row:
     order = order_row(tx, await fetch_order(tx, order_id, owner_id))
-    user = await tx.one("SELECT id, user_name FROM users WHERE id = ?", order["user_id"])
+    user = await tx.row("SELECT id, user_name FROM users WHERE id = ?", order["user_id"])
     total = await count_messages(tx, order_id)
     messages = await last_messages(tx, order_id, model.DETAIL_MESSAGES)
     extra = order["order_extra"]

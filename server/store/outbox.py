@@ -181,7 +181,7 @@ async def list_webhooks(tx: Tx) -> list[Row]:
 
 
 async def create_webhook(tx: Tx, url: str, kinds: list[str], description: str, secret: str) -> Row:
-    row = await tx.one(
+    row = await tx.row(
         f"""INSERT INTO webhooks (url, events, description, secret, enabled, created_time)
             VALUES (?, ?, ?, ?, 1, ?) RETURNING {WEBHOOK_COLUMNS}""",
         url,
@@ -304,7 +304,7 @@ async def claim_due(tx: Tx, lease_ms: int, limit: int) -> list[Row]:
     ids = await tx.all(_CLAIM[tx.dialect], tx.now_ms + lease_ms, tx.now_ms, limit)
     claimed = []
     for (delivery_id,) in ids:
-        claimed.append(dict(await tx.one(_CLAIMED, delivery_id)))
+        claimed.append(dict(await tx.row(_CLAIMED, delivery_id)))
     return claimed
 
 

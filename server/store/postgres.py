@@ -32,7 +32,7 @@ import orjson
 
 from ..store import Store, events, outbox
 from .accounts import SESSION_USER, SESSIONS_CHANNEL
-from .tx import TxBase, user_row
+from .tx import Effects, TxBase, user_row
 from .types import Row
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "postgres"
@@ -52,7 +52,7 @@ def _numbered(sql: str) -> str:
     """`?` and `?N` placeholders (SQLite's) as PostgreSQL's `$N`."""
     count = 0
 
-    def number(match: re.Match) -> str:
+    def number(match: re.Match[str]) -> str:
         nonlocal count
         if match.group(1):
             return f"${match.group(1)}"
@@ -75,6 +75,12 @@ class PostgresTx(TxBase):
     async def one(self, sql: str, *params: Any) -> asyncpg.Record | None:
         return await self.conn.fetchrow(_numbered(sql), *params)
 
+    async def row(self, sql: str, *params: Any) -> asyncpg.Record:
+        found = await self.conn.fetchrow(_numbered(sql), *params)
+        if found is None:
+            raise LookupError(f"no row: {sql}")
+        return found
+
     async def all(self, sql: str, *params: Any) -> list[asyncpg.Record]:
         return await self.conn.fetch(_numbered(sql), *params)
 
@@ -86,7 +92,7 @@ class PostgresTx(TxBase):
         count = status.rpartition(" ")[2]
         return int(count) if count.isdigit() else 0
 
-    async def run_many(self, sql: str, rows: Iterable[tuple]) -> None:
+    async def run_many(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
         await self.conn.executemany(_numbered(sql), rows)
 
     async def insert(self, sql: str, *params: Any) -> int:
@@ -216,12 +222,12 @@ class PostgresStore(Store):
             raise
         return cls(pool, url, clock)
 
-    async def _write(self, fn, *args):
+    async def _write(self, fn: Callable[..., Any], *args: Any) -> tuple[Any, Effects]:
         async with self._pool.acquire() as conn, conn.transaction():
             tx = PostgresTx(conn, writing=True, clock_seconds=self.clock())
             return await fn(tx, *args), tx.effects
 
-    async def _read(self, fn, *args):
+    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
         async with (
             self._pool.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
@@ -251,7 +257,7 @@ class PostgresStore(Store):
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
 
-    async def session_user(self, token_hash, now):
+    async def session_user(self, token_hash: bytes, now: int) -> tuple[Row, int, int] | None:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(_SESSION_USER_AND_FIELDS_VERSION, token_hash)
         if row is None:
@@ -261,7 +267,7 @@ class PostgresStore(Store):
         expires_at, ttl = user.pop("expires_at"), user.pop("ttl")
         return (user, expires_at, ttl) if expires_at > now else None
 
-    async def field_definitions(self):
+    async def field_definitions(self) -> list[Row]:
         """From memory when this request's session lookup saw the version kept there."""
         seen = _fields_version_seen.get()
         if self._fields is not None and seen is not _UNSEEN and self._fields[0] == seen:
@@ -271,13 +277,13 @@ class PostgresStore(Store):
         self._fields = (None, []) if row is None else (row["version"], row["value"])
         return self._fields[1]
 
-    async def watch_events(self, wake):
+    async def watch_events(self, wake: Callable[[], None]) -> None:
         await self._listen(events.NOTIFY_CHANNEL, wake)
 
-    async def watch_outbox(self, wake):
+    async def watch_outbox(self, wake: Callable[[], None]) -> None:
         await self._listen(outbox.NOTIFY_CHANNEL, wake)
 
-    async def watch_sessions(self, wake):
+    async def watch_sessions(self, wake: Callable[[], None]) -> None:
         await self._listen(SESSIONS_CHANNEL, wake)
 
     async def _listen(self, channel: str, wake: Callable[[], None]) -> None:

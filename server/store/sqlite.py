@@ -26,6 +26,7 @@ import orjson
 
 from . import Store, accounts, fields
 from .tx import Effects, TxBase
+from .types import Row
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "sqlite"
 BUSY_TIMEOUT_MS = 5000
@@ -52,6 +53,12 @@ class SqliteTx(TxBase):
     async def one(self, sql: str, *params: Any) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
 
+    async def row(self, sql: str, *params: Any) -> sqlite3.Row:
+        found = self.conn.execute(sql, params).fetchone()
+        if found is None:
+            raise LookupError(f"no row: {sql}")
+        return found
+
     async def all(self, sql: str, *params: Any) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
 
@@ -62,11 +69,11 @@ class SqliteTx(TxBase):
     async def run(self, sql: str, *params: Any) -> int:
         return self.conn.execute(sql, params).rowcount
 
-    async def run_many(self, sql: str, rows: Iterable[tuple]) -> None:
+    async def run_many(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
         self.conn.executemany(sql, rows)
 
     async def insert(self, sql: str, *params: Any) -> int:
-        return self.conn.execute(sql, params).lastrowid
+        return self.conn.execute(sql, params).lastrowid or 0
 
     def json(self, column: str) -> Any:
         return orjson.loads(column)
@@ -216,7 +223,7 @@ class _Batcher:
     def __init__(self, conn: aiosqlite.Connection, run: Callable[..., list[Outcome]]) -> None:
         self.conn = conn
         self._run = run
-        self._pending: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future]] = []
+        self._pending: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]] = []
         self._draining = False
 
     async def submit(self, fn: Callable[..., T], *args: Any) -> T:
@@ -233,7 +240,9 @@ class _Batcher:
                 batch, self._pending = self._pending, []
                 calls = [(fn, args) for fn, args, _ in batch]
                 try:
-                    outcomes = await self.conn._execute(self._run, self.conn._conn, calls)
+                    outcomes = await self.conn._execute(  # type: ignore[no-untyped-call]
+                        self._run, self.conn._conn, calls
+                    )
                 except Exception as error:
                     outcomes = [(False, error)] * len(batch)
                 for (_, _, future), (ok, value) in zip(batch, outcomes, strict=True):
@@ -378,7 +387,7 @@ class SqliteStore(Store):
         connections = [await _connect(path, synchronous)]
         try:
             writer = connections[0]
-            await writer._execute(_migrate, writer._conn)
+            await writer._execute(_migrate, writer._conn)  # type: ignore[no-untyped-call]
             await writer.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}")
             connections.append(await _connect(path, synchronous))
             connections.append(await _connect(path, synchronous))
@@ -386,7 +395,8 @@ class SqliteStore(Store):
             for conn in connections:
                 await conn.close()
             raise
-        return cls(*connections, clock)
+        writer, reader, checkpointer = connections
+        return cls(writer, reader, checkpointer, clock)
 
     async def _checkpoint_regularly(self) -> None:
         """Checkpoints, and a look for commits made by another process (create-admin
@@ -401,16 +411,16 @@ class SqliteStore(Store):
             except sqlite3.Error:
                 log.exception("background checkpoint failed; the writer's own will run instead")
             async with self._writes.conn.execute("PRAGMA data_version") as cursor:
-                version = (await cursor.fetchone())[0]
+                version = (await cursor.fetchone() or (None,))[0]
             if version != outside_version:
                 outside_version = version
                 self._sessions.clear()
                 self._fields.clear()
 
-    async def _write(self, fn, *args):
+    async def _write(self, fn: Callable[..., Any], *args: Any) -> tuple[Any, Effects]:
         return await self._writes.submit(fn, *args)
 
-    async def _read(self, fn, *args):
+    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await self._reads.submit(fn, *args)
 
     def _committed(self, effects: Effects) -> None:
@@ -430,13 +440,13 @@ class SqliteStore(Store):
             for wake in self._outbox_watchers:
                 wake()
 
-    async def watch_events(self, wake):
+    async def watch_events(self, wake: Callable[[], None]) -> None:
         self._event_watchers.add(wake)
 
-    async def watch_outbox(self, wake):
+    async def watch_outbox(self, wake: Callable[[], None]) -> None:
         self._outbox_watchers.add(wake)
 
-    async def watch_sessions(self, wake):
+    async def watch_sessions(self, wake: Callable[[], None]) -> None:
         """Nothing to watch: one server process serves the file, and its own revocations
         reach its streams directly; one by another process (create-admin) is found by
         the streams' regular look at their sessions."""
@@ -451,7 +461,7 @@ class SqliteStore(Store):
 
     # Sessions and field definitions are served from memory where they can be.
 
-    async def session_user(self, token_hash, now):
+    async def session_user(self, token_hash: bytes, now: int) -> tuple[Row, int, int] | None:
         found = self._sessions.get(token_hash, now)
         if found is None:
             generation = self._sessions.generation
@@ -463,7 +473,7 @@ class SqliteStore(Store):
         # Expiry is checked on every use, cached or not.
         return (dict(user), expires_at, ttl) if expires_at > now else None
 
-    async def field_definitions(self):
+    async def field_definitions(self) -> list[Row]:
         definitions = self._fields.get("all", 0)
         if definitions is None:
             generation = self._fields.generation

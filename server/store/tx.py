@@ -65,6 +65,11 @@ class TxBase:
         self.effects.events_recorded = True
 
 
+# A row as the driver gives it (sqlite3.Row, asyncpg.Record): read by column name or
+# position.
+DbRow = Any
+
+
 class Tx(Protocol):
     dialect: str  # "sqlite" or "postgres"
     # Appended to a SELECT that must lock its row until the transaction ends; SQLite
@@ -74,13 +79,17 @@ class Tx(Protocol):
     now_ms: int
     effects: Effects
 
-    async def one(self, sql: str, *params: Any) -> Mapping[str, Any] | None: ...
-    async def all(self, sql: str, *params: Any) -> list[Mapping[str, Any]]: ...
+    async def one(self, sql: str, *params: Any) -> DbRow | None: ...
+    async def row(self, sql: str, *params: Any) -> DbRow:
+        """The one row a statement certainly answers (an INSERT … RETURNING, a row read
+        again in the transaction that wrote it)."""
+
+    async def all(self, sql: str, *params: Any) -> list[DbRow]: ...
     async def value(self, sql: str, *params: Any) -> Any: ...
     async def run(self, sql: str, *params: Any) -> int:
         """Run a statement; how many rows it wrote."""
 
-    async def run_many(self, sql: str, rows: Iterable[tuple]) -> None: ...
+    async def run_many(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> None: ...
 
     async def insert(self, sql: str, *params: Any) -> int:
         """Run an INSERT (of one or more rows) and return the id of the last row it
@@ -140,14 +149,13 @@ def user_row(row: Mapping[str, Any]) -> Row:
     return user
 
 
-async def fetch_order(tx: Tx, order_id: int, owner_id: int | None) -> Mapping[str, Any]:
+async def fetch_order(tx: Tx, order_id: int, owner_id: int | None) -> DbRow:
     """The order, locked for this transaction, and scoped to its owner in SQL unless
     the caller is the merchant."""
-    if owner_id is ANY_OWNER:
-        sql, params = f"SELECT {ORDER_COLUMNS} FROM comm_orders WHERE id = ?", (order_id,)
-    else:
-        sql = f"SELECT {ORDER_COLUMNS} FROM comm_orders WHERE id = ? AND user_id = ?"
-        params = (order_id, owner_id)
+    sql = f"SELECT {ORDER_COLUMNS} FROM comm_orders WHERE id = ?"
+    params: tuple[int, ...] = (order_id,)
+    if owner_id is not ANY_OWNER:
+        sql, params = sql + " AND user_id = ?", (order_id, owner_id)
     row = await tx.one(sql + tx.for_update, *params)
     if row is None:
         raise OrderNotFound()

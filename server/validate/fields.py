@@ -12,7 +12,7 @@ from .declare import Custom, Field, Form, Str, string
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # One definition of the merchant's list; the value rules are in field_definitions.
-DEFINITION = Form(
+DEFINITION: Form[dict[str, Any]] = Form(
     (
         Field("field_name", Str(*model.EXTRA_KEY_LEN), required=True),
         Field("type", Str(1, 16), required=True),

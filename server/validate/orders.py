@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import model, texts
-from ..entities import ORDER
+from ..entities import ORDER, Key
 from ..errors import Invalid
 from ..model import Page
 from ..workflow import STATUS_ENDPOINT_MOVES, Status
@@ -25,11 +25,15 @@ from .values import (
     quote_price,
 )
 
-CREATE_ORDER = Form(
-    tuple(
-        Field(key.name, key.rule, required=key.required_on_create, default=key.default)
-        for key in ORDER.sent
-    ),
+
+def _sent(key: Key, **options: Any) -> Field:
+    """The request field of an order's key the customer sends."""
+    assert key.rule is not None
+    return Field(key.name, key.rule, **options)
+
+
+CREATE_ORDER: Form[dict[str, Any]] = Form(
+    tuple(_sent(key, required=key.required_on_create, default=key.default) for key in ORDER.sent),
     dict,
 )
 
@@ -51,7 +55,7 @@ def _order_update(id: int, version: int | None, **changes: Any) -> OrderUpdate:
 UPDATE_ORDER = Form(
     (
         BODY_ID,
-        *(Field(key.name, key.rule) for key in ORDER.sent if key.updatable),
+        *(_sent(key) for key in ORDER.sent if key.updatable),
         VERSION,
     ),
     _order_update,
