@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .validate import mail_sender
+
 # A trusted proxy's address or range (--trusted-proxy).
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -212,6 +214,16 @@ def _smtp_url(text: str) -> str:
     return text
 
 
+def _mail_from(text: str) -> str:
+    """--mail-from: one address, or `Name <address>` (validate.mail_sender)."""
+    if text:
+        try:
+            mail_sender(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def add_notification_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
     """Webhooks and mail (spec 9)."""
     defaults = Config()
@@ -238,9 +250,11 @@ def add_notification_arguments(parser: argparse.ArgumentParser, env: dict[str, s
     )
     parser.add_argument(
         "--mail-from",
+        type=_mail_from,
         default=env.get("ORDERDESK_MAIL_FROM", ""),
         metavar="ADDRESS",
-        help="the From address of notification mail (env ORDERDESK_MAIL_FROM)",
+        help="the From of notification mail: one address, or 'Name <address>' "
+        "(env ORDERDESK_MAIL_FROM)",
     )
     parser.add_argument(
         "--public-url",

@@ -9,6 +9,16 @@ again at each attempt: the connection is made to the addresses the check resolve
 (aiohttp's resolver is the checking one), so a name that resolves elsewhere a second
 time (DNS rebinding) cannot slip through.
 
+Mail (spec 9): every header is built by the server from checked values: From is
+--mail-from (checked at start), To the recipient's address, checked again when sent
+(an address stored before the rule that no longer passes it fails the delivery at
+once), Date and Message-ID the server's own; the envelope names that one recipient.
+The subject is the rendered text made one line (every control, line or paragraph
+break becomes a space) and written as RFC 2047 base64 encoded words whenever it is not
+plain short ASCII, so a reader decodes exactly that text: text a user wrote, an
+encoded word included, is never decoded by the server nor handed to the email
+package's header parser, which would decode it.
+
 The worker claims due deliveries (store.claim_deliveries: a lease per attempt, and on
 PostgreSQL rows locked by another app server are skipped), sends each in a task of its
 own, at most CONCURRENT_ATTEMPTS at once, and records the outcome: a hanging
@@ -27,8 +37,13 @@ import logging
 import math
 import secrets
 import socket
+import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import format_datetime
 from html import escape
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -39,7 +54,7 @@ import orjson
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
 
-from . import texts
+from . import texts, validate
 from .config import Config
 from .errors import Invalid
 from .store import Row, Store
@@ -168,22 +183,77 @@ MAIL_FOOTER = Text(
 )
 
 
-def compose_mail(facts: dict[str, Any], to: str, language: str, config: Config) -> EmailMessage:
-    """The mail of one notice: plain text and HTML, in `language` ('en' or 'zh')."""
+# Headers are written as the server builds them: the email package's SMTP policy (which
+# refuses a line break in any header value it is given), with CRLF, 7-bit bodies
+# (quoted-printable or base64 as needed) and no re-folding of the subject, which
+# _subject_header has already folded.
+MAIL_POLICY = policy.SMTP.clone(cte_type="7bit", refold_source="none", raise_on_defect=True)
+# "Subject: " plus a subject of plain ASCII this long fits one 78-character line.
+_PLAIN_SUBJECT_MAX = 78 - len("Subject: ")
+# UTF-8 bytes per encoded word: 42 make 56 base64 characters, a 68-character word.
+_WORD_BYTES = 42
+_LINE_BREAKS = frozenset(("Cc", "Zl", "Zp"))
+
+
+def one_line(text: str) -> str:
+    """`text` as one line of plain text: every control character and line or paragraph
+    separator (CR, LF, U+0085, U+2028, U+2029, ...) and every run of spaces becomes one
+    space; no space at either end."""
+    spaced = "".join(" " if unicodedata.category(c) in _LINE_BREAKS else c for c in text)
+    return " ".join(spaced.split())
+
+
+def _subject_header(subject: str) -> str:
+    """The Subject header's value, folded, for a one-line subject: the text itself when
+    it is short printable ASCII without "=?"; otherwise RFC 2047 base64 encoded words of
+    whole characters (one per folded line), so whatever the text holds, an encoded word
+    of its own included, a reader decodes exactly it."""
+    if (
+        len(subject) <= _PLAIN_SUBJECT_MAX
+        and subject.isascii()
+        and subject.isprintable()
+        and "=?" not in subject
+    ):
+        return subject
+    words, chunk = [], b""
+    for char in subject:
+        encoded = char.encode()
+        if len(chunk) + len(encoded) > _WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return "\n ".join(f"=?utf-8?b?{base64.b64encode(word).decode()}?=" for word in words)
+
+
+def _address(address: str, name: str = "") -> Address:
+    """A checked address as a header value: never parsed from text a header could hold."""
+    local, domain = address.rsplit("@", 1)
+    return Address(display_name=name, username=local, domain=domain)
+
+
+def compose_mail(
+    facts: dict[str, Any], to: str, language: str, config: Config, message_id: str
+) -> EmailMessage:
+    """The mail of one notice: plain text and HTML, in `language` ('en' or 'zh'), to
+    `to` (an address that passed validate.is_email_address)."""
     notice, order_id, title = facts["notice"], facts["order_id"], facts["title"]
     route = "admin/order" if notice in TO_ADMINS else "order"
     link = f"{config.public_url.rstrip('/')}/#/{route}/{order_id}"
-    # One line: a title may hold line breaks, a header may not.
-    subject = " ".join(
-        MAIL_SUBJECTS[notice].render(language, {"id": order_id, "title": title}).split()
-    )
+    subject = one_line(MAIL_SUBJECTS[notice].render(language, {"id": order_id, "title": title}))
     opening = MAIL_OPEN.render(language, {"link": link})
     footer = MAIL_FOOTER.render(language, {})
     detail = facts["detail"]
-    mail = EmailMessage()
-    mail["Subject"] = subject
-    mail["From"] = config.mail_from
-    mail["To"] = to
+    sender_name, sender = validate.mail_sender(config.mail_from)
+    mail = EmailMessage(policy=MAIL_POLICY)
+    # set_raw: the folded encoded words go out as they are, never parsed (and so never
+    # decoded) by the header parser.
+    mail.set_raw("Subject", _subject_header(subject))
+    mail["From"] = _address(sender, sender_name)
+    mail["To"] = _address(to)
+    mail["Date"] = format_datetime(datetime.fromtimestamp(config.clock(), UTC))
+    domain = sender.rsplit("@", 1)[1]
+    mail["Message-ID"] = f"<{message_id}@{domain if domain.isascii() else 'localhost'}>"
     mail.set_content("\n\n".join(part for part in (subject, detail, opening, footer) if part))
     quoted = f"<blockquote>{escape(detail)}</blockquote>" if detail else ""
     mail.add_alternative(
@@ -196,11 +266,18 @@ def compose_mail(facts: dict[str, Any], to: str, language: str, config: Config) 
     return mail
 
 
-async def send_mail(mail: EmailMessage, smtp_url: str) -> None:
+async def send_mail(mail: EmailMessage, sender: str, recipient: str, smtp_url: str) -> None:
+    """Sends the mail to that one recipient (the envelope's only RCPT), as the bytes
+    MAIL_POLICY writes (an address beyond ASCII needs the server's SMTPUTF8)."""
     parts = urlsplit(smtp_url)
     tls = parts.scheme == "smtps"
+    utf8 = not (sender.isascii() and recipient.isascii())
+    data = mail.as_bytes(policy=MAIL_POLICY.clone(utf8=True) if utf8 else MAIL_POLICY)
     await aiosmtplib.send(
-        mail,
+        data,
+        sender=sender,
+        recipients=[recipient],
+        mail_options=["SMTPUTF8"] if utf8 else None,
         hostname=parts.hostname,
         port=parts.port or (465 if tls else 25),
         username=unquote(parts.username) if parts.username else None,
@@ -352,9 +429,15 @@ class Outbox:
     async def _mail(self, delivery: Row) -> Outcome:
         if not self._config.smtp_url:
             return Outcome(False, None, "no mail server: the server runs without --smtp-url", True)
-        if not delivery["email"]:
+        address = delivery["email"]
+        if not address:
             return Outcome(False, None, "the recipient has no email address", True)
+        if not validate.is_email_address(address):  # stored before the rule
+            return Outcome(False, None, "the recipient's email address is not valid", True)
         facts = orjson.loads(delivery["payload"])
-        mail = compose_mail(facts, delivery["email"], delivery["language"], self._config)
-        await send_mail(mail, self._config.smtp_url)
+        message_id = f"orderdesk.{delivery['id']}.{delivery['event_id']}"
+        config = self._config
+        mail = compose_mail(facts, address, delivery["language"], config, message_id)
+        _, sender = validate.mail_sender(config.mail_from)
+        await send_mail(mail, sender, address, config.smtp_url)
         return Outcome(True)
