@@ -3,11 +3,14 @@ worker that sends the outbox's deliveries.
 
 Network rules (against SSRF): a webhook URL is http(s), and its host, a literal
 address or every address its name resolves to, must be public (not loopback, private,
-link-local, unspecified, multicast, reserved, shared/CGNAT, nor an IPv4-mapped IPv6
-form of those), unless --webhook-allow-private. Checked when the URL is saved, and
-again at each attempt: the connection is made to the addresses the check resolved
-(aiohttp's resolver is the checking one), so a name that resolves elsewhere a second
-time (DNS rebinding) cannot slip through.
+link-local, unspecified, multicast, reserved, shared/CGNAT), unless
+--webhook-allow-private. An IPv6 address that embeds an IPv4 one (IPv4-mapped, 6to4,
+NAT64, Teredo) is judged by that IPv4 address. The host is taken as the HTTP client
+normalises it (full-width digits and letters become ASCII ones), both when the URL is
+saved and when it is delivered. At each attempt the check runs again on the address each
+socket is about to connect to (the connector's socket factory), literal addresses
+included, so neither a URL saved while private targets were allowed nor a name that
+resolves elsewhere a second time (DNS rebinding) reaches a refused address.
 
 Mail (spec 9): every header is built by the server from checked values: From is
 --mail-from (checked at start), To the recipient's address, checked again when sent
@@ -51,6 +54,7 @@ from urllib.parse import unquote, urlsplit
 import aiohttp
 import aiosmtplib
 import orjson
+import yarl
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
 
@@ -73,6 +77,15 @@ RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
 SECRET_BYTES = 24
 
 
+def schedule_left_ms(retry_base: float) -> tuple[int, ...]:
+    """For a delivery with n attempts made (n = 0 ... len(RETRY_DELAYS)), how long after
+    its next attempt the last one is due, should every attempt fail: in milliseconds."""
+    return tuple(
+        math.ceil(sum(RETRY_DELAYS[made:]) * retry_base * 1000)
+        for made in range(len(RETRY_DELAYS) + 1)
+    )
+
+
 def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
@@ -92,11 +105,44 @@ class RefusedTarget(OSError):
     """A webhook target on an address the rules refuse."""
 
 
-def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+class RefusedAddress(RefusedTarget):
+    """A connection about to go to an address the rules refuse."""
+
+
+# NAT64's well-known prefix (the IPv4 address in the last 32 bits), and the local-use
+# one, whose translators are the network's own: never public.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries, for the forms that reach them."""
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)  # the Teredo server and the client
+    if ip in _NAT64:
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
+
+
+def _public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
+def is_public(address: str) -> bool:
+    """Whether a webhook may be sent to this literal address: an IPv6 form that embeds an
+    IPv4 address is judged by that address (each of them, for Teredo)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded:
+            return all(_public_ip(one) for one in embedded)
+    return _public_ip(ip)
 
 
 def _literal(host: str) -> str | None:
@@ -104,6 +150,15 @@ def _literal(host: str) -> str | None:
         return str(ipaddress.ip_address(host))
     except ValueError:
         return None
+
+
+def target_host(url: str) -> str:
+    """The host the HTTP client connects to for `url`: yarl's normalised form (IDNA with
+    NFKC, so full-width digits and dots are ASCII ones; IPv6 without brackets)."""
+    try:
+        return yarl.URL(url).raw_host or ""
+    except (ValueError, UnicodeError):
+        return ""
 
 
 class CheckedResolver(AbstractResolver):
@@ -124,11 +179,21 @@ class CheckedResolver(AbstractResolver):
         await self._resolver.close()
 
 
+def checked_socket(addr_info: tuple) -> socket.socket:
+    """The connector's socket factory without --webhook-allow-private: the last check,
+    on the very address about to be connected to (a literal host in the URL never goes
+    through the resolver), made before anything is sent."""
+    family, kind, proto, _, address = addr_info
+    if not is_public(address[0]):
+        raise RefusedAddress("the connection would go to a non-public address")
+    return socket.socket(family=family, type=kind, proto=proto)
+
+
 async def check_target(url: str, allow_private: bool, field: str = "url") -> None:
     """Raises Invalid naming `field` unless the URL's host is allowed (spec 9)."""
     if allow_private:
         return
-    host = urlsplit(url).hostname or ""
+    host = target_host(url)
     literal = _literal(host)
     if literal is not None:
         if not is_public(literal):
@@ -136,6 +201,8 @@ async def check_target(url: str, allow_private: bool, field: str = "url") -> Non
         return
     resolver = CheckedResolver(allow_private=False)
     try:
+        if not host:
+            raise ValueError("no host")
         await resolver.resolve(host, 0, socket.AF_UNSPEC)
     except RefusedTarget:
         raise Invalid(texts.WEBHOOK_URL_PRIVATE, field=field) from None
@@ -308,8 +375,10 @@ class Outbox:
         self._http: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
+        allow_private = self._config.webhook_allow_private
         connector = aiohttp.TCPConnector(
-            resolver=CheckedResolver(self._config.webhook_allow_private),
+            resolver=CheckedResolver(allow_private),
+            socket_factory=None if allow_private else checked_socket,
             limit=CONCURRENT_ATTEMPTS,
             force_close=True,
         )
@@ -397,7 +466,7 @@ class Outbox:
 
     async def _post(self, delivery: Row) -> Outcome:
         url = delivery["url"]
-        literal = _literal(urlsplit(url).hostname or "")
+        literal = _literal(target_host(url))
         if not self._config.webhook_allow_private and literal and not is_public(literal):
             return Outcome(False, None, "refused: the URL points to a non-public address")
         body = delivery["payload"].encode()
@@ -420,9 +489,11 @@ class Outbox:
         except TimeoutError:
             return Outcome(False, None, f"no answer within {ATTEMPT_TIMEOUT:g} s")
         except aiohttp.ClientConnectorError as error:
-            refused = isinstance(error.os_error, RefusedTarget)
-            reason = "refused: the host resolves to a non-public address" if refused else str(error)
-            return Outcome(False, None, reason)
+            if isinstance(error.os_error, RefusedAddress):
+                return Outcome(False, None, f"refused: {error.os_error}")
+            if isinstance(error.os_error, RefusedTarget):
+                return Outcome(False, None, "refused: the host resolves to a non-public address")
+            return Outcome(False, None, str(error))
         except aiohttp.ClientError as error:
             return Outcome(False, None, f"{type(error).__name__}: {error}")
 

@@ -32,7 +32,12 @@ async def update(request: web.Request) -> Ok:
     webhook_id, settings = validate.webhook_changes(await read_json(request))
     await _checked_url(request, settings.url)
     webhook = await store_of(request).update_webhook(
-        webhook_id, settings.url, settings.events, settings.description, settings.enabled
+        webhook_id,
+        settings.url,
+        settings.events,
+        settings.description,
+        settings.enabled,
+        notify.schedule_left_ms(request.app[CONFIG].webhook_retry_base),
     )
     return Ok(webhook, texts.WEBHOOK_UPDATED)
 

@@ -347,10 +347,21 @@ class Store(abc.ABC):
         kinds: list[str] | None,
         description: str | None,
         enabled: bool | None,
+        schedule_left_ms: tuple[int, ...] = (),
     ) -> Row:
-        """Changes the fields sent (None: kept); Invalid when there is no such webhook."""
+        """Changes the fields sent (None: kept); Invalid when there is no such webhook.
+        Enabling a disabled webhook fails those of its pending deliveries whose schedule
+        ran out meanwhile: schedule_left_ms[n] is how long after the next attempt of a
+        delivery with n attempts made its last one is due."""
         return await self._write(
-            outbox.update_webhook, webhook_id, url, kinds, description, enabled
+            outbox.update_webhook,
+            webhook_id,
+            url,
+            kinds,
+            description,
+            enabled,
+            schedule_left_ms,
+            self._now_ms(),
         )
 
     async def delete_webhook(self, webhook_id: int) -> None:
