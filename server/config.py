@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .validate.accounts import mail_sender
+
 # A trusted proxy's address or range (--trusted-proxy).
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -126,6 +128,16 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
         return text
 
     return parse
+
+
+def _mail_from(text: str) -> str:
+    """--mail-from: one address, or `Name <address>` (validate.accounts.mail_sender)."""
+    if text:
+        try:
+            mail_sender(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 DEFAULT_DB = "./data/orderdesk.db"
@@ -234,7 +246,10 @@ class Config:
         parse=_smtp_url,
     )
     mail_from: str = setting(
-        "", "the From address of notification mail, needed with `--smtp-url`", metavar="ADDRESS"
+        "",
+        "the From of notification mail, needed with `--smtp-url`: one address, or `Name <address>`",
+        parse=_mail_from,
+        metavar="ADDRESS",
     )
     public_url: str = setting(
         "http://127.0.0.1:8001/", "the console's public URL, for the links in mail"

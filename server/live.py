@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from . import model
+from .background import Loops
 from .store import Row, Store, accounts, events
 
 log = logging.getLogger("orderdesk.live")
@@ -193,14 +194,14 @@ class Broadcaster:
         self._wake = asyncio.Event()
         self._check_now = asyncio.Event()  # sessions were revoked elsewhere
         self._closing = False
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops = Loops()
 
     async def start(self) -> None:
         self._store.on_sessions_revoked(self.end_sessions)
         await self._store.watch_events(self._wake.set)
         await self._store.watch_sessions(self._check_now.set)
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._run()), loop.create_task(self._check_streams())]
+        self._loops.start(self._run(), self._wake)
+        self._loops.start(self._check_streams(), self._check_now)
 
     def end_sessions(self, token_hashes: list[bytes]) -> None:
         """The streams opened with these (now revoked) sessions end now."""
@@ -218,10 +219,7 @@ class Broadcaster:
 
     async def stop(self) -> None:
         self.close_streams()
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loops.stop()
 
     def _open_streams(self) -> list[Subscription]:
         return [stream for streams in self._streams.values() for stream in streams]
@@ -284,7 +282,7 @@ class Broadcaster:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         pruned_at = -PRUNE_SECONDS
-        while True:
+        while not self._loops.stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(POLL_SECONDS):
                     await self._wake.wait()
@@ -303,7 +301,7 @@ class Broadcaster:
         """Every CHECK_SECONDS, and soon when told of sessions revoked elsewhere: the
         open streams' writing, then their sessions."""
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._loops.stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(CHECK_SECONDS):
                     await self._check_now.wait()

@@ -3,11 +3,24 @@ worker that sends the outbox's deliveries.
 
 Network rules (against SSRF): a webhook URL is http(s), and its host, a literal
 address or every address its name resolves to, must be public (not loopback, private,
-link-local, unspecified, multicast, reserved, shared/CGNAT, nor an IPv4-mapped IPv6
-form of those), unless --webhook-allow-private. Checked when the URL is saved, and
-again at each attempt: the connection is made to the addresses the check resolved
-(aiohttp's resolver is the checking one), so a name that resolves elsewhere a second
-time (DNS rebinding) cannot slip through.
+link-local, unspecified, multicast, reserved, shared/CGNAT), unless
+--webhook-allow-private. An IPv6 address that embeds an IPv4 one (IPv4-mapped, 6to4,
+NAT64, Teredo) is judged by that IPv4 address. The host is taken as the HTTP client
+normalises it (full-width digits and letters become ASCII ones), both when the URL is
+saved and when it is delivered. At each attempt the check runs again on the address each
+socket is about to connect to (the connector's socket factory), literal addresses
+included, so neither a URL saved while private targets were allowed nor a name that
+resolves elsewhere a second time (DNS rebinding) reaches a refused address.
+
+Mail (spec 9): every header is built by the server from checked values: From is
+--mail-from (checked at start), To the recipient's address, checked again when sent
+(an address stored before the rule that no longer passes it fails the delivery at
+once), Date and Message-ID the server's own; the envelope names that one recipient.
+The subject is the rendered text made one line (every control, line or paragraph
+break becomes a space) and written as RFC 2047 base64 encoded words whenever it is not
+plain short ASCII, so a reader decodes exactly that text: text a user wrote, an
+encoded word included, is never decoded by the server nor handed to the email
+package's header parser, which would decode it.
 
 The worker claims due deliveries (outbox.claim_due: a lease per attempt, and on
 PostgreSQL rows locked by another app server are skipped), sends each in a task of its
@@ -27,8 +40,13 @@ import logging
 import math
 import secrets
 import socket
+import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import format_datetime
 from html import escape
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -36,14 +54,17 @@ from urllib.parse import unquote, urlsplit
 import aiohttp
 import aiosmtplib
 import orjson
-from aiohttp.abc import AbstractResolver
+import yarl
+from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from . import model, texts
+from .background import Loops
 from .config import Config
 from .errors import Invalid
 from .store import Row, Store, outbox
 from .texts import Text
+from .validate.accounts import is_email_address, mail_sender
 
 log = logging.getLogger("orderdesk.notify")
 
@@ -55,6 +76,15 @@ LEASE_MS = 60_000  # an attempt in flight; longer than any attempt takes
 # the last delay's attempt the delivery is failed: 8 attempts over about 27.6 hours.
 RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
 SECRET_BYTES = 24
+
+
+def schedule_left_ms(retry_base: float) -> tuple[int, ...]:
+    """For a delivery with n attempts made (n = 0 ... len(RETRY_DELAYS)), how long after
+    its next attempt the last one is due, should every attempt fail: in milliseconds."""
+    return tuple(
+        math.ceil(sum(RETRY_DELAYS[made:]) * retry_base * 1000)
+        for made in range(len(RETRY_DELAYS) + 1)
+    )
 
 
 def new_secret() -> str:
@@ -76,11 +106,44 @@ class RefusedTarget(OSError):
     """A webhook target on an address the rules refuse."""
 
 
-def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+class RefusedAddress(RefusedTarget):
+    """A connection about to go to an address the rules refuse."""
+
+
+# NAT64's well-known prefix (the IPv4 address in the last 32 bits), and the local-use
+# one, whose translators are the network's own: never public.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries, for the forms that reach them."""
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)  # the Teredo server and the client
+    if ip in _NAT64:
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
+
+
+def _public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
+def is_public(address: str) -> bool:
+    """Whether a webhook may be sent to this literal address: an IPv6 form that embeds an
+    IPv4 address is judged by that address (each of them, for Teredo)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded:
+            return all(_public_ip(one) for one in embedded)
+    return _public_ip(ip)
 
 
 def _literal(host: str) -> str | None:
@@ -88,6 +151,15 @@ def _literal(host: str) -> str | None:
         return str(ipaddress.ip_address(host))
     except ValueError:
         return None
+
+
+def target_host(url: str) -> str:
+    """The host the HTTP client connects to for `url`: yarl's normalised form (IDNA with
+    NFKC, so full-width digits and dots are ASCII ones; IPv6 without brackets)."""
+    try:
+        return yarl.URL(url).raw_host or ""
+    except (ValueError, UnicodeError):
+        return ""
 
 
 class CheckedResolver(AbstractResolver):
@@ -98,7 +170,9 @@ class CheckedResolver(AbstractResolver):
         self._allow_private = allow_private
         self._resolver = DefaultResolver()
 
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         found = await self._resolver.resolve(host, port, family)
         if not self._allow_private and not all(is_public(one["host"]) for one in found):
             raise RefusedTarget(f"{host} resolves to a non-public address")
@@ -108,11 +182,21 @@ class CheckedResolver(AbstractResolver):
         await self._resolver.close()
 
 
+def checked_socket(addr_info: tuple[Any, ...]) -> socket.socket:
+    """The connector's socket factory without --webhook-allow-private: the last check,
+    on the very address about to be connected to (a literal host in the URL never goes
+    through the resolver), made before anything is sent."""
+    family, kind, proto, _, address = addr_info
+    if not is_public(address[0]):
+        raise RefusedAddress("the connection would go to a non-public address")
+    return socket.socket(family=family, type=kind, proto=proto)
+
+
 async def check_target(url: str, allow_private: bool, field: str = "url") -> None:
     """Raises Invalid naming `field` unless the URL's host is allowed (spec 9)."""
     if allow_private:
         return
-    host = urlsplit(url).hostname or ""
+    host = target_host(url)
     literal = _literal(host)
     if literal is not None:
         if not is_public(literal):
@@ -120,6 +204,8 @@ async def check_target(url: str, allow_private: bool, field: str = "url") -> Non
         return
     resolver = CheckedResolver(allow_private=False)
     try:
+        if not host:
+            raise ValueError("no host")
         await resolver.resolve(host, 0, socket.AF_UNSPEC)
     except RefusedTarget:
         raise Invalid(texts.WEBHOOK_URL_PRIVATE, field=field) from None
@@ -167,22 +253,77 @@ MAIL_FOOTER = Text(
 )
 
 
-def compose_mail(facts: dict[str, Any], to: str, language: str, config: Config) -> EmailMessage:
-    """The mail of one notice: plain text and HTML, in `language` ('en' or 'zh')."""
+# Headers are written as the server builds them: the email package's SMTP policy (which
+# refuses a line break in any header value it is given), with CRLF, 7-bit bodies
+# (quoted-printable or base64 as needed) and no re-folding of the subject, which
+# _subject_header has already folded.
+MAIL_POLICY = policy.SMTP.clone(cte_type="7bit", refold_source="none", raise_on_defect=True)
+# "Subject: " plus a subject of plain ASCII this long fits one 78-character line.
+_PLAIN_SUBJECT_MAX = 78 - len("Subject: ")
+# UTF-8 bytes per encoded word: 42 make 56 base64 characters, a 68-character word.
+_WORD_BYTES = 42
+_LINE_BREAKS = frozenset(("Cc", "Zl", "Zp"))
+
+
+def one_line(text: str) -> str:
+    """`text` as one line of plain text: every control character and line or paragraph
+    separator (CR, LF, U+0085, U+2028, U+2029, ...) and every run of spaces becomes one
+    space; no space at either end."""
+    spaced = "".join(" " if unicodedata.category(c) in _LINE_BREAKS else c for c in text)
+    return " ".join(spaced.split())
+
+
+def _subject_header(subject: str) -> str:
+    """The Subject header's value, folded, for a one-line subject: the text itself when
+    it is short printable ASCII without "=?"; otherwise RFC 2047 base64 encoded words of
+    whole characters (one per folded line), so whatever the text holds, an encoded word
+    of its own included, a reader decodes exactly it."""
+    if (
+        len(subject) <= _PLAIN_SUBJECT_MAX
+        and subject.isascii()
+        and subject.isprintable()
+        and "=?" not in subject
+    ):
+        return subject
+    words, chunk = [], b""
+    for char in subject:
+        encoded = char.encode()
+        if len(chunk) + len(encoded) > _WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return "\n ".join(f"=?utf-8?b?{base64.b64encode(word).decode()}?=" for word in words)
+
+
+def _address(address: str, name: str = "") -> Address:
+    """A checked address as a header value: never parsed from text a header could hold."""
+    local, domain = address.rsplit("@", 1)
+    return Address(display_name=name, username=local, domain=domain)
+
+
+def compose_mail(
+    facts: dict[str, Any], to: str, language: str, config: Config, message_id: str
+) -> EmailMessage:
+    """The mail of one notice: plain text and HTML, in `language` ('en' or 'zh'), to
+    `to` (an address that passed is_email_address)."""
     notice, order_id, title = facts["notice"], facts["order_id"], facts["title"]
     route = "admin/order" if notice in model.TO_MERCHANT else "order"
     link = f"{config.public_url.rstrip('/')}/#/{route}/{order_id}"
-    # One line: a title may hold line breaks, a header may not.
-    subject = " ".join(
-        MAIL_SUBJECTS[notice].render(language, {"id": order_id, "title": title}).split()
-    )
+    subject = one_line(MAIL_SUBJECTS[notice].render(language, {"id": order_id, "title": title}))
     opening = MAIL_OPEN.render(language, {"link": link})
     footer = MAIL_FOOTER.render(language, {})
     detail = facts["detail"]
-    mail = EmailMessage()
-    mail["Subject"] = subject
-    mail["From"] = config.mail_from
-    mail["To"] = to
+    sender_name, sender = mail_sender(config.mail_from)
+    mail = EmailMessage(policy=MAIL_POLICY)
+    # set_raw: the folded encoded words go out as they are, never parsed (and so never
+    # decoded) by the header parser.
+    mail.set_raw("Subject", _subject_header(subject))
+    mail["From"] = _address(sender, sender_name)
+    mail["To"] = _address(to)
+    mail["Date"] = format_datetime(datetime.fromtimestamp(config.clock(), UTC))
+    domain = sender.rsplit("@", 1)[1]
+    mail["Message-ID"] = f"<{message_id}@{domain if domain.isascii() else 'localhost'}>"
     mail.set_content("\n\n".join(part for part in (subject, detail, opening, footer) if part))
     quoted = f"<blockquote>{escape(detail)}</blockquote>" if detail else ""
     mail.add_alternative(
@@ -195,11 +336,18 @@ def compose_mail(facts: dict[str, Any], to: str, language: str, config: Config) 
     return mail
 
 
-async def send_mail(mail: EmailMessage, smtp_url: str) -> None:
+async def send_mail(mail: EmailMessage, sender: str, recipient: str, smtp_url: str) -> None:
+    """Sends the mail to that one recipient (the envelope's only RCPT), as the bytes
+    MAIL_POLICY writes (an address beyond ASCII needs the server's SMTPUTF8)."""
     parts = urlsplit(smtp_url)
     tls = parts.scheme == "smtps"
+    utf8 = not (sender.isascii() and recipient.isascii())
+    data = mail.as_bytes(policy=MAIL_POLICY.clone(utf8=True) if utf8 else MAIL_POLICY)
     await aiosmtplib.send(
-        mail,
+        data,
+        sender=sender,
+        recipients=[recipient],
+        mail_options=["SMTPUTF8"] if utf8 else None,
         hostname=parts.hostname,
         port=parts.port or (465 if tls else 25),
         username=unquote(parts.username) if parts.username else None,
@@ -225,13 +373,15 @@ class Outbox:
         self._store = store
         self._config = config
         self._wake = asyncio.Event()
-        self._attempts: dict[asyncio.Task, int] = {}  # in flight: the delivery's id
-        self._task: asyncio.Task | None = None
+        self._attempts: dict[asyncio.Task[None], int] = {}  # in flight: the delivery's id
+        self._loops = Loops()
         self._http: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
+        allow_private = self._config.webhook_allow_private
         connector = aiohttp.TCPConnector(
-            resolver=CheckedResolver(self._config.webhook_allow_private),
+            resolver=CheckedResolver(allow_private),
+            socket_factory=None if allow_private else checked_socket,
             limit=CONCURRENT_ATTEMPTS,
             force_close=True,
         )
@@ -240,18 +390,16 @@ class Outbox:
             timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT),
             headers={"User-Agent": "orderdesk-webhooks"},
         )
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._loops.start(self._run(), self._wake)
 
     async def stop(self) -> None:
         """Attempts in flight are abandoned and their leases given back, so another
         server (or this one after a restart) makes them again at once."""
+        await self._loops.stop()  # no new claims
         abandoned = list(self._attempts.values())
-        tasks = [t for t in (self._task, *self._attempts) if t is not None]
-        for task in tasks:
+        for task in self._attempts:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*self._attempts, return_exceptions=True)
         if abandoned:
             try:
                 await self._store.write(outbox.release, abandoned)
@@ -264,7 +412,7 @@ class Outbox:
         self._wake.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._loops.stopping:
             wait = POLL_SECONDS
             try:
                 await self._store.watch_outbox(self.wake)
@@ -293,7 +441,7 @@ class Outbox:
         # Nothing claimed: another server is claiming the due rows right now.
         return 0.0 if claimed else POLL_SECONDS
 
-    def _attempt_done(self, task: asyncio.Task) -> None:
+    def _attempt_done(self, task: asyncio.Task[None]) -> None:
         self._attempts.pop(task, None)
         self.wake()
 
@@ -311,7 +459,8 @@ class Outbox:
             delay = RETRY_DELAYS[attempts - 1] * self._config.webhook_retry_base
             next_ms = math.floor((self._config.clock() + delay) * 1000)
         try:
-            await self._store.write(
+            # Shielded: a stop abandons the attempt, never its record half-written.
+            finished = self._store.write(
                 outbox.finish_attempt,
                 delivery["id"],
                 outcome.delivered,
@@ -319,12 +468,13 @@ class Outbox:
                 outcome.error,
                 next_ms,
             )
+            await asyncio.shield(finished)
         except Exception:
             log.warning("recording delivery %s failed; it is sent again", delivery["id"])
 
     async def _post(self, delivery: Row) -> Outcome:
         url = delivery["url"]
-        literal = _literal(urlsplit(url).hostname or "")
+        literal = _literal(target_host(url))
         if not self._config.webhook_allow_private and literal and not is_public(literal):
             return Outcome(False, None, "refused: the URL points to a non-public address")
         body = delivery["payload"].encode()
@@ -347,18 +497,26 @@ class Outbox:
         except TimeoutError:
             return Outcome(False, None, f"no answer within {ATTEMPT_TIMEOUT:g} s")
         except aiohttp.ClientConnectorError as error:
-            refused = isinstance(error.os_error, RefusedTarget)
-            reason = "refused: the host resolves to a non-public address" if refused else str(error)
-            return Outcome(False, None, reason)
+            if isinstance(error.os_error, RefusedAddress):
+                return Outcome(False, None, f"refused: {error.os_error}")
+            if isinstance(error.os_error, RefusedTarget):
+                return Outcome(False, None, "refused: the host resolves to a non-public address")
+            return Outcome(False, None, str(error))
         except aiohttp.ClientError as error:
             return Outcome(False, None, f"{type(error).__name__}: {error}")
 
     async def _mail(self, delivery: Row) -> Outcome:
         if not self._config.smtp_url:
             return Outcome(False, None, "no mail server: the server runs without --smtp-url", True)
-        if not delivery["email"]:
+        address = delivery["email"]
+        if not address:
             return Outcome(False, None, "the recipient has no email address", True)
+        if not is_email_address(address):  # stored before the rule
+            return Outcome(False, None, "the recipient's email address is not valid", True)
         facts = orjson.loads(delivery["payload"])
-        mail = compose_mail(facts, delivery["email"], delivery["language"], self._config)
-        await send_mail(mail, self._config.smtp_url)
+        message_id = f"orderdesk.{delivery['id']}.{delivery['event_id']}"
+        config = self._config
+        mail = compose_mail(facts, address, delivery["language"], config, message_id)
+        _, sender = mail_sender(config.mail_from)
+        await send_mail(mail, sender, address, config.smtp_url)
         return Outcome(True)

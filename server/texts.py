@@ -84,7 +84,10 @@ PHONE_CHARACTERS = Text(
     "{field} may contain only digits, spaces and + - ( )",
     "{field} 只能包含数字、空格和 + - ( )",
 )
-EMAIL_AT = Text("email must contain an @", "email 必须包含 @")
+EMAIL_FORM = Text(
+    "email must be one address such as name@example.com",
+    "email 必须是单个邮箱地址，例如 name@example.com",
+)
 NOT_A_STRING_LIST = Text("{field} must be a list of strings", "{field} 必须是字符串列表")
 TOO_MANY_ITEMS = Text("{field} may hold at most {count} items", "{field} 最多 {count} 项")
 ITEM_LENGTH = Text(

@@ -3,9 +3,12 @@
 use them."""
 
 import asyncio
+import contextlib
+import ipaddress
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -96,12 +99,14 @@ class Receiver:
 class _Inbox:
     def __init__(self) -> None:
         self.mails: list[tuple[list[str], EmailMessage]] = []
+        self.raw: list[bytes] = []
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         mail = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             self.mails.append((list(envelope.rcpt_tos), mail))
+            self.raw.append(envelope.original_content or envelope.content)
         return "250 OK"
 
 
@@ -120,6 +125,11 @@ class SmtpServer:
     def mails(self) -> list[tuple[list[str], EmailMessage]]:
         with self._inbox.lock:
             return list(self._inbox.mails)
+
+    def raw(self) -> list[bytes]:
+        """Each mail's bytes as they arrived."""
+        with self._inbox.lock:
+            return list(self._inbox.raw)
 
     def __enter__(self) -> "SmtpServer":
         self._controller.start()
@@ -150,3 +160,43 @@ def eventually_sync(check: Callable[[], Any], timeout: float = 30.0) -> Any:
             return value
         assert time.monotonic() < deadline, "the condition did not come true in time"
         time.sleep(0.05)
+
+
+# ---------------------------------------------------------------- loopback only
+
+# Addresses a connection was attempted to while `only_loopback` was on; None when off.
+_guarded: list[str] | None = None
+
+
+def _is_loopback(address: Any) -> bool:
+    if not isinstance(address, tuple):  # a Unix socket's path
+        return True
+    try:
+        ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event == "socket.connect" and _guarded is not None and not _is_loopback(args[1]):
+        _guarded.append(str(args[1][0]))
+        raise PermissionError(f"a test may connect only to loopback, not {args[1][0]}")
+
+
+sys.addaudithook(_audit)  # audit hooks cannot be removed: it acts only when turned on
+
+
+@contextlib.contextmanager
+def only_loopback() -> Iterator[list[str]]:
+    """While on, any socket connection (of any thread) to an address that is not
+    loopback fails before a packet leaves; yields the addresses that were tried."""
+    global _guarded
+    tried: list[str] = []
+    _guarded = tried
+    try:
+        yield tried
+    finally:
+        _guarded = None

@@ -537,7 +537,7 @@ async def test_create_admin_email_and_namespace(client, db):
     assert assert_ok(await login(client, email="boss@x.test"))["email"] == "Boss@X.test"
     for name, extra, message in (
         ("boss", ("--email", "ALICE@x.test"), "email is already taken"),
-        ("boss", ("--email", "555 0100"), "email must contain an @"),
+        ("boss", ("--email", "555 0100"), "email must be one address such as name@example.com"),
         ("alice@x.test", (), "user_name is already taken"),
         ("555 0100", (), "user_name is already taken"),
     ):

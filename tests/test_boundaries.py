@@ -35,7 +35,7 @@ INPUT_RULES = [
     texts.LENGTH_RANGE,
     texts.LENGTH_MAX,
     texts.PHONE_CHARACTERS,
-    texts.EMAIL_AT,
+    texts.EMAIL_FORM,
     texts.NOT_A_STRING_LIST,
     texts.TOO_MANY_ITEMS,
     texts.ITEM_LENGTH,

@@ -2,6 +2,9 @@
 who gets what, the opt-out, the recipient's language, and an SMTP server that is down
 when the event happens."""
 
+import base64
+import re
+
 import aiohttp
 import pytest
 from orderdesk import security
@@ -273,3 +276,217 @@ async def test_a_title_with_line_breaks_makes_a_one_line_subject(client, smtp):
     order = await make_order(client, alice, title="Two\nlines")
     ((rcpts, mail),) = await eventually(smtp.mails)
     assert (rcpts, mail["Subject"]) == ([BOSS], f"New order #{order['id']}: Two lines")
+
+
+# ---------------------------------------------------------------- header injection
+
+EVIL = "Bcc: victim@evil.test"
+# Line breaks of every kind; the email package's parser and many mail readers take
+# each of them as the end of a header line.
+BREAKS = ["\r", "\n", "\r\n", "\r\r\n", "\n\r", "\u2028", "\u2029", "\x85", "\x0b", "\x0c"]
+
+
+def _q(text: str) -> str:
+    """RFC 2047 Q form of ASCII `text`."""
+    return "".join(c if c.isalnum() else f"={ord(c):02X}" for c in text)
+
+
+def _b(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+INJECTED = f"\r\n{EVIL}\r\nReply-To: attacker@evil.test\r\nContent-Type: text/html\r\n\r\n<b>x</b>"
+TRICKS = [
+    *(f"Invoice{br}{EVIL}{br}Reply-To: attacker@evil.test{br}{br}<b>x</b>" for br in BREAKS),
+    "=?utf-8?q?Invoice=0D=0AReply-To:_attacker@evil.test=0D=0A?=",
+    f"Invoice =?utf-8?q?{_q(INJECTED)}?= end",
+    f"=?UTF-8?Q?{_q(INJECTED)}?=",
+    f"=?utf-8?b?{_b(INJECTED)}?=",
+    f"=?UTF-8?B?{_b(INJECTED)}?= =?iso-8859-1?q?=0A{_q(EVIL)}?=",
+    f"=?utf-8*en?b?{_b(INJECTED)}?=",  # with an RFC 2231 language
+    f"=?utf-8?q?a?=\r\n =?utf-8?q?=0D=0A{_q(EVIL)}?=",  # folded
+    "主题 =?utf-8?b?" + _b("\n" + EVIL) + "?= " + "长" * 60,  # long, encoded anyway
+]
+# The headers of every mail, each once; the parts' own headers.
+MAIL_HEADERS = ["Subject", "From", "To", "Date", "Message-ID", "MIME-Version", "Content-Type"]
+PART_HEADERS = {"Content-Type", "Content-Transfer-Encoding", "MIME-Version"}
+
+
+def one_line(text: str) -> str:
+    """What a subject shows of a text: every control character and line or paragraph
+    separator a space, runs of spaces one."""
+    return " ".join(re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", text).split())
+
+
+def assert_only_the_mail_we_built(rcpts: list[str], mail, raw: bytes) -> None:
+    """One recipient, the headers the server writes and no other (each once, as sent
+    and as parsed), two parts and no more."""
+    assert len(rcpts) == 1 and mail["To"] == rcpts[0] and mail["From"] == "orderdesk@shop.test"
+    assert list(mail.keys()) == MAIL_HEADERS, mail.keys()
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    names = [line.split(b":", 1)[0].decode() for line in head if not line[:1].isspace()]
+    assert names == MAIL_HEADERS
+    assert all(len(line) <= 78 for line in head)
+    assert b"evil" not in b"\r\n".join(head)
+    assert mail.get_content_type() == "multipart/alternative"
+    parts = list(mail.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    for part in parts:
+        assert set(part.keys()) <= PART_HEADERS and not part.is_multipart()
+    assert len(list(mail.walk())) == 3
+    # The user's text is in the HTML as text, never markup.
+    assert "<b>" not in parts[1].get_content().split("<body>", 1)[1]
+
+
+async def test_no_user_text_can_add_change_or_end_a_mail_header(client, smtp):
+    """Every line-break and encoded-word trick, in an order's title, content and field
+    values, the customer's name, message contents and a quote's content, through a
+    real SMTP server: each mail arrives with exactly the headers the server built, to
+    one recipient, the subject the rendered text on one line, two parts and no more."""
+    admin = await boss(client)
+    field = {"field_name": "note", "type": "text"}
+    fields = {"fields": [field]}
+    assert_ok(
+        await call(client, "POST", "/api/admin/communication/fields", token=admin, json=fields)
+    )
+    name = "=?utf-8?q?x=0D=0ABcc:_v@evil.test?="
+    alice, _ = await register(client, name, email=ALICE)
+    expected = []  # (recipient, subject)
+    for trick in TRICKS:
+        order = await make_order(
+            client, alice, title=trick, content=trick, order_extra={"note": trick}
+        )
+        shown = one_line(trick)
+        expected.append((BOSS, f"New order #{order['id']}: {shown}"))
+        await send(client, alice, order["id"], trick)
+        expected.append((BOSS, f"New message from the customer on order #{order['id']}: {shown}"))
+        await send(client, admin, order["id"], trick, admin=True)
+        expected.append(
+            (ALICE, f"New message from the merchant on your order #{order['id']}: {shown}")
+        )
+        quoted = {"id": order["id"], "quote_price": "100", "quote_content": trick}
+        assert_ok(
+            await call(
+                client, "POST", "/api/admin/communication/order/quote", token=admin, json=quoted
+            )
+        )
+        expected.append((ALICE, f"You have a quote for your order #{order['id']}: {shown}"))
+
+    mails = await eventually(lambda: len(smtp.mails()) >= len(expected) and smtp.mails(), 60)
+    assert len(mails) == len(expected)
+    assert sorted((rcpts[0], mail["Subject"]) for rcpts, mail in mails) == sorted(expected)
+    for (rcpts, mail), raw in zip(mails, smtp.raw(), strict=True):
+        assert_only_the_mail_we_built(rcpts, mail, raw)
+
+
+# ---------------------------------------------------------------- email addresses
+
+EMAIL_FORM = "email must be one address such as name@example.com"
+NOT_ONE_ADDRESS = [
+    "a@x.test, victim1@evil.test, victim2@evil.test",
+    "a@x.test,victim@evil.test",
+    "a@x.test;victim@evil.test",
+    "a@x.test victim@evil.test",
+    "a@x.test\r\nBcc: victim@evil.test",
+    "a@x.test\nBcc: victim@evil.test",
+    "a@x.test\rBcc: victim@evil.test",
+    "a\u2028@x.test",
+    "a\x85@x.test",
+    "a\x07b@x.test",
+    "a\u200b@x.test",  # an invisible format character
+    "a\u3000b@x.test",  # an ideographic space
+    "Victim <victim@evil.test>",
+    "<a@x.test>",
+    '"a b"@x.test',
+    "o'x@x.test",
+    "a(comment)@x.test",
+    "group: a@x.test;",
+    "a[1]@x.test",
+    "a\\b@x.test",
+    "a@b@x.test",
+    "a@@x.test",
+    "=?utf-8?b?" + _b("\r\nBcc: victim@evil.test") + "?=@x.test",
+    "a@x=?q?.test",
+    "nope",
+    "a@",
+    "@x.test",
+    "a@localhost",
+    "a@x",
+    "a@x.",
+    "a@.x.test",
+    "a@x..test",
+]
+ONE_ADDRESS = [
+    "a@x.test",
+    "First.Last+tag@sub.x.test",
+    "o_x-1!#$%&*/=^`{|}~@x.test",
+    "用户@例子.中国",
+]
+
+
+@pytest.mark.parametrize("email", NOT_ONE_ADDRESS)
+async def test_an_email_is_exactly_one_address(client, db, email):
+    body = await call(
+        client,
+        "POST",
+        "/api/register",
+        json={"user_name": "bob", "password": PASSWORD, "email": email},
+    )
+    assert_fail(body, -1, EMAIL_FORM)
+    assert await query_rows(db, "SELECT count(*) FROM users") == [(0,)]
+
+
+async def test_addresses_of_that_form_are_taken(client):
+    for n, email in enumerate(ONE_ADDRESS):
+        _, user = await register(client, f"user{n}", email=f"  {email} ")
+        assert user["email"] == email
+    _, user = await register(client, "nobody", email="")  # no email
+    assert user["email"] in ("", None)
+
+
+def test_create_admin_takes_one_address_only(tmp_path):
+    db = str(tmp_path / "admin.db")
+    for email in ("boss@shop.test, victim@evil.test", "boss@shop.test\nBcc: victim@evil.test"):
+        made = run_cli(
+            "create-admin", "--db", db, "--username", "merchant", "--password", PASSWORD,
+            "--email", email,
+        )  # fmt: skip
+        assert made.returncode == 2 and EMAIL_FORM in made.stderr, made.stderr
+
+
+def test_the_sender_must_be_one_address(tmp_path):
+    for sender in ("a@x.test, victim@evil.test", "Shop\r\nBcc: v@evil.test <a@x.test>"):
+        started = run_cli(
+            "--db", str(tmp_path / "x.db"), "--smtp-url", "smtp://127.0.0.1:25",
+            "--mail-from", sender,
+        )  # fmt: skip
+        assert started.returncode == 2 and "--mail-from" in started.stderr, started.stderr
+
+
+async def test_a_stored_address_that_breaks_the_rule_fails_its_mail_at_once(client, db, smtp):
+    """An address written before the rule (here straight into the database) is mailed
+    to no one: its delivery fails at its first attempt, with no retry, and the other
+    recipients' mail goes out as usual."""
+    await boss(client)
+    mallory, _ = await register(client, "mallory", email="mallory@home.test")
+    await register(client, "carol", email="carol@home.test")
+    await query_rows(db, "UPDATE users SET role = 'admin' WHERE user_name = 'carol'")
+    stored = "carol@home.test, victim1@evil.test, victim2@evil.test"
+    await query_rows(db, f"UPDATE users SET email = '{stored}' WHERE user_name = 'carol'")
+    order = await make_order(client, mallory)
+
+    async def finished() -> list:
+        rows = await query_rows(
+            db,
+            "SELECT u.user_name, d.status, d.attempts, d.error FROM deliveries d"
+            " JOIN users u ON u.id = d.recipient_id ORDER BY u.user_name",
+        )
+        return rows if rows and all(row[1] != "pending" for row in rows) else []
+
+    rows = await eventually(finished)
+    assert rows == [
+        ("carol", "failed", 1, "the recipient's email address is not valid"),
+        ("merchant", "delivered", 1, ""),
+    ]
+    ((rcpts, mail),) = smtp.mails()
+    assert rcpts == [BOSS] and mail["Subject"] == f"New order #{order['id']}: {ORDER['title']}"

@@ -4,6 +4,7 @@ hanging receiver, and the SSRF rules. Receivers are real aiohttp servers on 127.
 (tests/receivers.py); the server runs with --webhook-allow-private for them, and
 without it where the refusals are tested."""
 
+import asyncio
 import base64
 import json
 from dataclasses import replace
@@ -26,7 +27,7 @@ from tests.conftest import (
     quote,
     register,
 )
-from tests.receivers import Receiver, eventually
+from tests.receivers import Receiver, eventually, only_loopback
 
 HOOKS = "/api/admin/webhooks"
 
@@ -314,6 +315,18 @@ PRIVATE_URLS = [
     "http://[fd00::1]/",
     "http://[::ffff:127.0.0.1]/",
     "http://[::ffff:10.0.0.1]/",
+    # Written in full-width letters and digits, which the HTTP client normalises.
+    "http://１２７.０.０.１/hook",
+    "http://ｌｏｃａｌｈｏｓｔ/",
+    # IPv6 forms that embed a refused IPv4 address: 6to4, NAT64, Teredo.
+    "http://[2002:7f00:1::1]/",
+    "http://[2002:a00:1::]/",
+    "http://[2002:a9fe:a9fe::1]/latest/meta-data/",
+    "http://[64:ff9b::7f00:1]/",
+    "http://[64:ff9b::a00:1]/",
+    "http://[64:ff9b:1::a00:1]/",
+    "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",  # Teredo, client 127.0.0.1
+    "http://[2001:0:a00:1:8000:63bf:3fff:fdd2]/",  # Teredo, server 10.0.0.1
 ]
 
 
@@ -330,6 +343,21 @@ async def test_private_targets_are_refused_when_saved(db, clock, server_log, url
     )
     assert_fail(changed, msg=refusal)
     assert assert_ok(await call(client, "GET", HOOKS, token=admin))[0]["url"] == public["url"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[2002:5db8:d822::1]/",  # 6to4 of 93.184.216.34
+        "http://[64:ff9b::5db8:d822]/",  # NAT64 of it
+        "http://[::ffff:93.184.216.34]/",
+    ],
+)
+async def test_an_embedded_public_ipv4_address_is_taken(db, clock, server_log, url, aiohttp_client):
+    config = Config(db=db, session_ttl=3600, clock=clock)
+    client = await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
+    admin = await make_admin(client)
+    await add_hook(client, admin, url)
 
 
 @pytest.mark.parametrize(
@@ -398,3 +426,91 @@ async def test_finished_deliveries_are_pruned_after_30_days_pending_ones_stay(
     admin = await make_admin(client)
     left = await deliveries(client, admin, hook["id"])
     assert [d["status"] for d in left] == ["pending"]
+
+
+async def test_a_target_saved_while_allowed_is_refused_on_the_address_connected_to(
+    db, config, server_log, aiohttp_client
+):
+    """URLs saved under --webhook-allow-private, delivered without it: the host as the
+    HTTP client normalises it (full-width digits and letters), IPv4-mapped and
+    IPv6 forms embedding a loopback IPv4 address. Each attempt is refused before any
+    connection: the loopback receiver gets nothing, and no connection is even tried to
+    an address that is not loopback (the test refuses those itself)."""
+    with Receiver() as receiver:
+        port = receiver.port
+        urls = [
+            f"http://１２７.０.０.１:{port}/hook",
+            f"http://ｌｏｃａｌｈｏｓｔ:{port}/hook",
+            f"http://[::ffff:127.0.0.1]:{port}/hook",
+            f"http://[2002:7f00:1::1]:{port}/hook",
+            f"http://[64:ff9b::7f00:1]:{port}/hook",
+            f"http://[2001:0:4136:e378:8000:63bf:80ff:fffe]:{port}/hook",
+        ]
+        allowed = await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
+        admin = await make_admin(allowed)
+        hooks = [await add_hook(allowed, admin, url) for url in urls]
+        await allowed.close()
+
+        strict = replace(config, webhook_allow_private=False)
+        with only_loopback() as tried:
+            client = await aiohttp_client(create_app(strict), cookie_jar=aiohttp.DummyCookieJar())
+            admin = await make_admin(client)
+            token, _ = await register(client)
+            await make_order(client, token)
+            for hook in hooks:
+                (refused,) = await eventually(
+                    lambda hook=hook: _with_attempts(client, admin, hook["id"], 1)
+                )
+                assert (refused["status"], refused["http_status"]) == ("pending", 0)
+                assert refused["error"].startswith("refused: "), (hook["url"], refused)
+        assert tried == []
+        assert receiver.got() == []
+
+
+async def test_disabling_a_webhook_holds_its_deliveries_until_enabled(client, clock):
+    """A disabled webhook's pending deliveries are not attempted (however long overdue);
+    enabled again within their schedule, they are sent; enabled after it ran out, they
+    are failed unsent."""
+    admin = await make_admin(client)
+    with Receiver(answer=lambda n: 500 if n in (1, 3) else 200) as flaky:
+        hook = await add_hook(client, admin, flaky.url, events=["order.created"])
+        token, _ = await register(client)
+
+        async def set_enabled(enabled: bool) -> None:
+            changes = {"id": hook["id"], "enabled": enabled}
+            assert_ok(await call(client, "POST", f"{HOOKS}/update", token=admin, json=changes))
+
+        for within_schedule in (True, False):
+            await make_order(client, token)
+            sent = len(flaky.got()) + 1
+            await eventually(lambda sent=sent: len(flaky.got()) == sent)
+            (first, *_) = await eventually(lambda: _with_attempts(client, admin, hook["id"], 1))
+            assert (first["status"], first["error"]) == ("pending", "HTTP 500")
+            await set_enabled(False)
+            # Long overdue (the whole schedule is about 99 s at this retry base).
+            clock.advance(60 if within_schedule else 200)
+            wake(client)
+            await asyncio.sleep(1.0)
+            wake(client)
+            await asyncio.sleep(0.5)
+            assert len(flaky.got()) == sent
+            (held, *_) = await deliveries(client, admin, hook["id"])
+            assert (held["id"], held["status"], held["attempts"]) == (first["id"], "pending", 1)
+
+            await set_enabled(True)
+            if within_schedule:
+                await eventually(lambda sent=sent: len(flaky.got()) == sent + 1)
+                (done,) = await eventually(lambda: _with_attempts(client, admin, hook["id"], 2))
+                assert (done["id"], done["status"]) == (first["id"], "delivered")
+            else:
+                (failed, *_) = await deliveries(client, admin, hook["id"])
+                assert (failed["id"], failed["status"], failed["attempts"]) == (
+                    first["id"],
+                    "failed",
+                    1,
+                )
+                assert failed["error"] == (
+                    "not sent: the webhook was disabled until after its last attempt"
+                )
+                await asyncio.sleep(0.5)
+                assert len(flaky.got()) == sent

@@ -40,6 +40,7 @@ async def update(request: web.Request) -> Ok:
         settings.events,
         settings.description,
         settings.enabled,
+        notify.schedule_left_ms(request.app[CONFIG].webhook_retry_base),
     )
     return Ok(webhook, texts.WEBHOOK_UPDATED)
 
@@ -71,5 +72,6 @@ async def redeliver(request: web.Request) -> Ok:
 
 async def set_notifications(request: web.Request) -> Ok:
     enabled = forms.NOTIFICATIONS.parse(await read_json(request))
-    await store_of(request).write(outbox.set_notify_email, request[USER]["id"], enabled)
-    return Ok({**request[USER], "notify_email": enabled}, texts.NOTIFICATIONS_SAVED)
+    user = request[USER]
+    await store_of(request).write(outbox.set_notify_email, user["id"], enabled)
+    return Ok(user | {"notify_email": enabled}, texts.NOTIFICATIONS_SAVED)

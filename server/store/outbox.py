@@ -200,7 +200,25 @@ async def update_webhook(
     kinds: list[str] | None,
     description: str | None,
     enabled: bool | None,
+    schedule_left_ms: tuple[int, ...],
 ) -> Row:
+    """Enabling a disabled webhook fails, unsent, those of its pending deliveries whose
+    schedule ran out meanwhile (their last attempt was due before now; with n attempts
+    made, that is schedule_left_ms[n] after the next one's time) and wakes the worker
+    for the others, which are due at once if they are overdue."""
+    if enabled:
+        left = " ".join(f"WHEN {n} THEN {int(ms)}" for n, ms in enumerate(schedule_left_ms))
+        await tx.run(
+            f"""UPDATE deliveries SET status = 'failed', lease_until_ms = 0,
+                    error = 'not sent: the webhook was disabled until after its last attempt'
+                WHERE webhook_id = ? AND status = 'pending'
+                  AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = ? AND w.enabled = 0)
+                  AND next_attempt_ms + (CASE attempts {left} ELSE 0 END) < ?""",
+            webhook_id,
+            webhook_id,
+            tx.now_ms,
+        )
+        await tx.wake_outbox()
     row = await tx.one(
         f"""UPDATE webhooks SET url = coalesce(?, url), events = coalesce(?, events),
                 description = coalesce(?, description), enabled = coalesce(?, enabled)
@@ -273,20 +291,25 @@ async def redeliver(tx: Tx, delivery_id: int) -> Row:
     return _delivery(row)
 
 
+# A pending delivery the worker may take: a mail's, or one to a webhook that is enabled
+# (a disabled webhook's deliveries wait, and go on if it is enabled within their
+# schedule). `d` is the delivery.
+_SENDABLE = """(d.webhook_id IS NULL
+     OR NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.enabled = 0))"""
 _CLAIM = {
-    "sqlite": """
+    "sqlite": f"""
         UPDATE deliveries SET lease_until_ms = ?1
-        WHERE id IN (SELECT id FROM deliveries
-                     WHERE status = 'pending' AND next_attempt_ms <= ?2
-                       AND lease_until_ms <= ?2
-                     ORDER BY next_attempt_ms, id LIMIT ?3)
+        WHERE id IN (SELECT d.id FROM deliveries d
+                     WHERE d.status = 'pending' AND d.next_attempt_ms <= ?2
+                       AND d.lease_until_ms <= ?2 AND {_SENDABLE}
+                     ORDER BY d.next_attempt_ms, d.id LIMIT ?3)
         RETURNING id""",
-    "postgres": """
+    "postgres": f"""
         UPDATE deliveries SET lease_until_ms = ?1
-        WHERE id IN (SELECT id FROM deliveries
-                     WHERE status = 'pending' AND next_attempt_ms <= ?2
-                       AND lease_until_ms <= ?2
-                     ORDER BY next_attempt_ms, id LIMIT ?3 FOR UPDATE SKIP LOCKED)
+        WHERE id IN (SELECT d.id FROM deliveries d
+                     WHERE d.status = 'pending' AND d.next_attempt_ms <= ?2
+                       AND d.lease_until_ms <= ?2 AND {_SENDABLE}
+                     ORDER BY d.next_attempt_ms, d.id LIMIT ?3 FOR UPDATE OF d SKIP LOCKED)
         RETURNING id""",
 }
 _CLAIMED = """
@@ -342,9 +365,9 @@ async def release(tx: Tx, delivery_ids: list[int]) -> None:
 async def next_due_ms(tx: Tx) -> int | None:
     """When the next attempt may start: a leased row's lease must end first."""
     return await tx.value(
-        """SELECT min(CASE WHEN lease_until_ms > next_attempt_ms THEN lease_until_ms
-                           ELSE next_attempt_ms END)
-           FROM deliveries WHERE status = 'pending'"""
+        f"""SELECT min(CASE WHEN d.lease_until_ms > d.next_attempt_ms THEN d.lease_until_ms
+                             ELSE d.next_attempt_ms END)
+            FROM deliveries d WHERE d.status = 'pending' AND {_SENDABLE}"""
     )
 
 

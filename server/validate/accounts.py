@@ -1,6 +1,7 @@
 """Accounts: registration, login, logout, password change, and the rules of names,
 passwords and emails."""
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -28,13 +29,55 @@ USER_NAME = Str(
 PASSWORD = Str(*model.PASSWORD_LEN, trim=False)
 # A password being checked, not set: any length up to the maximum.
 PASSWORD_SENT = Str(1, model.PASSWORD_LEN[1], trim=False)
+# An email address: exactly one `local@domain`. Neither part may hold a space (any
+# Unicode space, line or paragraph separator), a control or invisible format character,
+# nor any of " ' ( ) , : ; < > @ [ \ ] (so the value can be nothing but one address:
+# no list, no display name, no group, no quoting); the domain holds at least one dot and
+# no empty label; and nowhere may "=?" appear, so a mail header never holds text a
+# reader would decode as an RFC 2047 encoded word. One pattern for the check and the
+# OpenAPI document (Python and ECMAScript read it alike).
+_EMAIL_NOT = (
+    r"\x00-\x20\x7f-\xa0\xad\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064"
+    r"\u2066-\u206f\u3000\ufeff\ufff9-\ufffb"
+    r""""'(),:;<>@\[\\\]"""
+)
+EMAIL_ADDRESS_PATTERN = rf"(?!.*=\?)[^{_EMAIL_NOT}]+@[^{_EMAIL_NOT}.]+(?:\.[^{_EMAIL_NOT}.]+)+"
+_EMAIL_ADDRESS = re.compile(EMAIL_ADDRESS_PATTERN)
+
+
+def is_email_address(value: str) -> bool:
+    """One address as EMAIL takes it (not empty, at most model.EMAIL_MAX characters):
+    what the outbox checks again before mailing an address stored earlier."""
+    return len(value) <= model.EMAIL_MAX and _EMAIL_ADDRESS.fullmatch(value) is not None
+
+
 EMAIL = Str(
     0,
     model.EMAIL_MAX,
-    pattern=r"|[\s\S]*@[\s\S]*",
-    pattern_message=texts.EMAIL_AT,
-    description="empty (no email) or holding an @",
+    pattern=f"|{EMAIL_ADDRESS_PATTERN}",
+    pattern_message=texts.EMAIL_FORM,
+    description='empty (no email), or exactly one address "local@domain": no space, '
+    "control or invisible format character, none of \" ' ( ) , : ; < > @ [ \\ ] in either "
+    'part, no "=?" anywhere, the domain holding a dot and no empty label',
 )
+_SENDER = re.compile(r"(?P<name>[^<>]*?)\s*<(?P<address>[^<>]*)>")
+_NOT_IN_HEADERS = frozenset(("Cc", "Cf", "Zl", "Zp"))
+
+
+def mail_sender(text: str) -> tuple[str, str]:
+    """--mail-from: `address` or `Display Name <address>` (the name may be in double
+    quotes), as (name, address); the address passes EMAIL's rule and the name holds no
+    control, format or line-break character and no "=?". ValueError otherwise."""
+    text = text.strip()
+    found = _SENDER.fullmatch(text)
+    name, address = (found["name"].strip(), found["address"].strip()) if found else ("", text)
+    if len(name) > 1 and name[0] == name[-1] == '"':
+        name = name[1:-1]
+    if not is_email_address(address):
+        raise ValueError(f"not one email address: {address!r}")
+    if "=?" in name or any(unicodedata.category(c) in _NOT_IN_HEADERS for c in name):
+        raise ValueError(f"the name may not hold line breaks, control characters or =?: {name!r}")
+    return name, address
 
 
 @dataclass(frozen=True)
