@@ -69,6 +69,10 @@ NOT_JSON_CONTENT_TYPE = Text(
 )
 INVALID_JSON = Text("request body is not valid JSON", "请求体不是有效的 JSON")
 NOT_AN_OBJECT = Text("request body must be a JSON object", "请求体必须是 JSON 对象")
+JSON_TOO_DEEP = Text(
+    "request body may nest arrays and objects at most {depth} levels deep",
+    "请求体中数组和对象最多嵌套 {depth} 层",
+)
 
 # ---------------------------------------------------------------- fields
 

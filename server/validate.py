@@ -4,7 +4,6 @@ to typed values. Each failure raises `Invalid` with a message naming the field.
 Every request field is declared once, in the Forms below (see declare.py): the checks
 here and the request schemas of openapi.py are both built from them."""
 
-import json
 import math
 import re
 import unicodedata
@@ -17,7 +16,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from . import model, texts
+from . import jsonbody, model, texts
 from .declare import Choice, Custom, Field, Flag, Form, Ignored, Schema, Str, integer, string
 from .errors import Invalid
 from .model import (
@@ -69,20 +68,21 @@ ID_FIELDS = ("id", "comm_order_id", "archive_id", "user_id", "version")
 
 def unparsable_number_field(raw: bytes) -> Invalid | None:
     """For a body orjson refused because a number overflows a double: the refusal naming
-    the ID field that holds it (spec 1: "whatever its length"), or None when no ID field
-    does (the body is then simply not JSON orderdesk reads)."""
-    huge = object()
-    try:
-        body = json.loads(
-            raw,
-            parse_int=lambda text: huge if len(text.lstrip("-")) > _MAX_ID_DIGITS else 0,
-            parse_float=lambda text: huge if math.isinf(float(text)) else 0.0,
-        )
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(body, dict):
-        return None
-    return next((_too_large(name) for name in ID_FIELDS if body.get(name) is huge), None)
+    the ID field that holds such a number at the top level (an ID "whatever its length"
+    is refused naming it), or None when no ID field does (the body is then simply not
+    JSON orderdesk reads). Read from the numbers' text, without parsing the body."""
+    written = jsonbody.top_level_numbers(raw, ID_FIELDS)
+    return next(
+        (_too_large(name) for name in ID_FIELDS if name in written and _huge(written[name])),
+        None,
+    )
+
+
+def _huge(number: str) -> bool:
+    """An integer of more digits than any ID, or a number beyond a double's range."""
+    if number.lstrip("-").isdigit():
+        return len(number.lstrip("-")) > _MAX_ID_DIGITS
+    return math.isinf(float(number))
 
 
 @dataclass(frozen=True)
