@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from . import jsonbody, model, texts
+from . import jsonbody, model, scripts, texts
 from .declare import Choice, Custom, Field, Flag, Form, Ignored, Schema, Str, integer, string
 from .errors import Invalid
 from .model import (
@@ -327,17 +327,31 @@ PRICE_SCHEMA = {
 
 def _user_name_characters(value: str, name: str) -> str:
     """NFKC-normalized, refused if it holds a control, format or line separator
-    character anywhere (trimming does not excuse one)."""
+    character anywhere (trimming does not excuse one), if it is a reserved name, or
+    if it mixes writing systems (scripts.py) so that it can pass for another name."""
     value = model.normalize_user_name(value)
     if any(unicodedata.category(char) in model.USER_NAME_FORBIDDEN_CATEGORIES for char in value):
         raise Invalid(texts.USER_NAME_CHARACTERS, field=name)
+    _refuse_reserved(value, name)
+    if not scripts.is_highly_restrictive(value):
+        raise Invalid(texts.USER_NAME_SCRIPTS, field=name)
     return value
+
+
+def _refuse_reserved(value: str, name: str) -> None:
+    reserved = model.reserved_user_name(value)
+    if reserved is not None:
+        raise Invalid(texts.USER_NAME_RESERVED, field=name, name=reserved)
 
 
 USER_NAME = Str(
     *model.USER_NAME_LEN,
     prepare=_user_name_characters,
-    description="NFKC-normalized; no control, format or line separator character",
+    description="NFKC-normalized; no control, format or line separator character; "
+    'not "system" in any letter case; its letters of one script, or Latin mixed only with '
+    "Japanese (Han, Hiragana, Katakana), Chinese (Han, Bopomofo) or Korean (Han, Hangul) "
+    'ones (Unicode UTS 39 "highly restrictive": no Latin with Cyrillic or Greek); digits '
+    "and punctuation go with any script",
 )
 PASSWORD = Str(*model.PASSWORD_LEN, trim=False)
 # A password being checked, not set: any length up to the maximum.
@@ -514,7 +528,15 @@ REGISTER = Form(
 LOGIN_FIELDS = ("user_name", "email", "phone")
 LOGIN = Form(
     (
-        Field("user_name", Str(1, model.EMAIL_MAX, description="the user name, email or phone")),
+        Field(
+            "user_name",
+            Str(
+                1,
+                model.EMAIL_MAX,
+                description='the user name, email or phone; "system" in any letter case is '
+                "refused (no account has it)",
+            ),
+        ),
         Field("email", Str(1, model.EMAIL_MAX, description="used when user_name is not sent")),
         Field(
             "phone",
@@ -757,8 +779,10 @@ class Credentials:
 
 
 def credentials(body: Mapping[str, Any]) -> Credentials:
+    """The login, whichever field carries it; a reserved name is no login."""
     name = next((name for name in LOGIN_FIELDS if body.get(name) is not None), "user_name")
     login = Field(name, LOGIN[name].rule, required=True).read(body)
+    _refuse_reserved(login, name)
     password = LOGIN["password"].read(body)
     return Credentials(login, password, bool(LOGIN["remember"].read(body)))
 
