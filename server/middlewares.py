@@ -121,10 +121,11 @@ async def _enveloped(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 async def _authorized(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Resolve the session once for routes that need one, and check the role. A route
-    missing from the access table is refused: access is granted, never assumed. Then,
-    as the last check before input (spec 1's order), no query key or value may hold a
-    NUL character, whether or not the handler reads it."""
+    """Resolve the session once for routes that need one, and check the role and that a
+    cookie-authenticated POST does not come from another site's page. A route missing
+    from the access table is refused: access is granted, never assumed. Then, as the
+    last check before input (spec 1's order), no query key or value may hold a NUL
+    character, whether or not the handler reads it."""
     match_info = request.match_info
     if match_info.http_exception is not None:
         return await handler(request)  # no such route or method: "not found" etc.
@@ -145,6 +146,8 @@ async def _authorized(request: web.Request, handler: Handler) -> web.StreamRespo
         raise NotLoggedIn()
     if access is Access.ADMIN and found.user["role"] != "admin":
         raise Forbidden()
+    if sessions.from_another_site(request):
+        raise Forbidden()  # not allowed, like a wrong role: after the session, before input
     request[USER] = found.user
     _reject_nul_in_query(request)
     result = await handler(request)

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from .. import model, security, sessions, texts, validate
 from ..envelope import Ok, as_response, read_json
-from ..errors import Invalid, TooManyAttempts
+from ..errors import Forbidden, Invalid, TooManyAttempts
 from ..handlers import store_of
 from ..keys import CONFIG, USER
 from ..store import LoginLimits
@@ -80,6 +80,10 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
+    """Public (it answers without a session), but the session it ends may come from the
+    cookie: a page of another site may not end it (1002, before the input)."""
+    if sessions.from_another_site(request):
+        raise Forbidden()
     everywhere = validate.logout_everywhere(await read_json(request))
     token = sessions.request_token(request)
     if token:
