@@ -19,7 +19,7 @@ from . import __version__, security, validate
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
 from .declare import Field
 from .errors import AlreadyTaken, Invalid
-from .logs import ACCESS_LOG, ACCESS_LOG_OPTIONS, MalformedRequestsAsInfo
+from .logs import ACCESS_LOG, ACCESS_LOG_OPTIONS, ClientGoneAsInfo, MalformedRequestsAsInfo
 from .store import is_postgres_url, open_store, shown_db, sqlite
 
 # The name the help shows: "orderdesk" when installed, "run.py" in a checkout.
@@ -65,6 +65,7 @@ def configure_logging(level: str) -> logging.handlers.MemoryHandler:
     ACCESS_LOG.addHandler(buffered)
     ACCESS_LOG.propagate = False
     logging.getLogger("aiohttp.server").addFilter(MalformedRequestsAsInfo())
+    logging.getLogger("aiohttp.server").addFilter(ClientGoneAsInfo())
     return buffered
 
 

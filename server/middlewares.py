@@ -15,7 +15,7 @@ import asyncio
 import logging
 import random
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from aiohttp.typedefs import Handler, Middleware
 
 from . import sessions, texts, validate
@@ -156,6 +156,22 @@ async def _authorized(request: web.Request, handler: Handler) -> web.StreamRespo
         result = as_response(request, result)
         sessions.set_cookie(result, request, token, found.ttl)
     return result
+
+
+async def expect_continue(request: web.Request) -> None:
+    """aiohttp's answer to `Expect: 100-continue` (a client asking before it sends its
+    body), except that a client already gone is no server fault: the request goes on,
+    and reading its body reports the disconnect (one INFO line)."""
+    expect = request.headers.get("Expect", "")
+    if request.version != HttpVersion11:
+        return
+    if expect.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+    try:
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    except ConnectionError:
+        return
+    request.writer.output_size = 0  # the answer itself has not started
 
 
 def _reject_nul_in_query(request: web.Request) -> None:
