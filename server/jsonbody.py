@@ -16,8 +16,10 @@ from .errors import Invalid
 # A body nests at most this many levels of arrays and objects; the body is level 1.
 MAX_DEPTH = 64
 
-# A JSON string, escapes included (an escaped quote does not end it).
-_STRING = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
+# A JSON string, escapes included (an escaped quote does not end it). One left open
+# runs to the end of the text: then no quote starts a match that fails after a long
+# scan, to be tried again from the next quote (quadratic on `"\"\"\"...`).
+_STRING = rb'"[^"\\]*+(?:\\[\s\S]?[^"\\]*+)*+(?:"|\Z)'
 _STRINGS = re.compile(_STRING)
 _NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
 _ONE_KIND = bytes.maketrans(b"{}", b"[]")
@@ -58,10 +60,11 @@ _SPACE = rb"[ \t\r\n]*+"
 
 
 def _group(levels: int) -> bytes:
-    """An array or object nesting at most `levels` deep, strings inside skipped whole."""
+    """An array or object nesting at most `levels` deep, strings inside skipped whole;
+    one left open runs to the end of the text (as a string does)."""
     pattern = rb"(?!)"
     for _ in range(levels):
-        pattern = rb'[\[{](?:[^\[\]{}"]++|' + _STRING + rb"|" + pattern + rb")*+[\]}]"
+        pattern = rb'[\[{](?:[^\[\]{}"]++|' + _STRING + rb"|" + pattern + rb")*+(?:[\]}]|\Z)"
     return pattern
 
 
@@ -81,13 +84,14 @@ def _members(names: tuple[str, ...]) -> re.Pattern[bytes]:
     one of `names` and whose value is a number (one group per name holds the key, the
     last group the number), or at the end. Every other string and every nested array or
     object is skipped whole, so no key inside one is taken for a top-level key. The
-    last alternative steps over a bracket or quote that does not open a whole value:
-    only in text that is not JSON, and it keeps the scan linear there too."""
+    last alternative steps over a bracket that opens more levels than a body may have:
+    only in text that is not JSON (the depth was checked). Every step consumes text
+    and none is tried twice, so the scan is linear in the body's length."""
     keys = [_key(name) for name in names]
-    wanted = rb"(?:" + rb"|".join(keys) + rb")" + _SPACE + rb":" + _SPACE + rb"[-0-9]"
+    wanted = rb"(?:" + rb"|".join(keys) + rb")" + _SPACE + rb":" + _SPACE + _NUMBER
     skip = (
         rb'(?:[^"\[{]++|(?!' + wanted + rb")" + _STRING + rb"|" + _group(MAX_DEPTH - 1)
-        + rb"|(?!" + wanted + rb')["\[{])*+'
+        + rb"|[\[{])*+"
     )  # fmt: skip
     member = rb"|".join(b"(" + key + b")" for key in keys)
     return re.compile(skip + rb"(?:(?:" + member + rb")" + _SPACE + rb":" + _SPACE
@@ -97,9 +101,9 @@ def _members(names: tuple[str, ...]) -> re.Pattern[bytes]:
 def top_level_numbers(raw: bytes, names: tuple[str, ...]) -> dict[str, str]:
     """The literal text of the number each of `names` has as a top-level key of the
     JSON object `raw`, for the names that have a number there. Of duplicate keys the
-    last counts, as the parser keeps the last. `raw` is an object of at most MAX_DEPTH
-    levels (orjson and check_depth said so), or a body orjson refused, where the
-    answer only names a field."""
+    last counts, as the parser keeps the last. `raw` has passed check_depth (which
+    keeps the scan linear); it is an object orjson parsed, or one orjson refused for a
+    number out of its range, where the answer only names a field."""
     start = raw.find(b"{")
     end = raw.rfind(b"}")
     if start < 0 or end < start or raw[:start].strip():

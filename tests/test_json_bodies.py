@@ -173,3 +173,22 @@ async def test_a_number_is_parsed_once_however_the_price_is_sent(client, parties
     as_string = await cpu_seconds(client, numbers_body(order_id, b'"12001"'), token)
     as_number = await cpu_seconds(client, numbers_body(order_id, b"12001"), token)
     assert as_number < as_string + 0.1, (as_string, as_number)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # Past 64 brackets the depth check drops strings: an open string of escaped
+        # quotes once made each quote start a scan to the end (minutes for 60 KB).
+        b'{"x": [' + b"[]," * 80 + b'[]], "s": "' + b'\\"' * 30000,
+        # A number out of range: the ID fields are looked for in the text as sent.
+        b'{"id": 1e999, "s": "' + b'\\"' * 30000 + b"}",
+        b'{"id": 1e999, ' + b'"quote_price": -x, ' * 30000 + b"}",
+    ],
+)
+async def test_hostile_bodies_cost_little(client, parties, raw):
+    token, _, _ = parties
+    started = time.process_time()
+    answer = await post_raw(client, ACCEPT, raw, token)
+    assert answer["code"] == -1
+    assert time.process_time() - started < 2.0
