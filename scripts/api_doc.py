@@ -43,9 +43,12 @@ a whole order with curl.
   `Accept-Language: zh` (or any `zh-*`).
 - A **session** comes from register or login. Send its token as the `Token` header,
   or let a browser send the `token` cookie that register and login set (HttpOnly,
-  SameSite=Lax, Secure over HTTPS).
-- Request bodies are JSON objects (`Content-Type: application/json`). An ID is a
-  positive integer, sent as a JSON integer or as a string of digits.
+  SameSite=Lax, Secure over HTTPS). A POST authenticated by the cookie alone whose
+  `Origin` header names another site (neither this server, by the request's `Host` or
+  `--public-url`, nor a `--cors-origin`) answers 1002 and changes nothing.
+- Request bodies are JSON objects (`Content-Type: application/json`), at most 1 MiB,
+  with arrays and objects nested at most 64 levels deep (the body is level 1). An ID
+  is a positive integer, sent as a JSON integer or as a string of digits.
 - Lists are paginated with `current` (page, from 1) and `page_size`.
 """
 

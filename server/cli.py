@@ -19,7 +19,7 @@ from typing import Any
 from . import __version__, security
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
 from .errors import AlreadyTaken, Invalid
-from .logs import ACCESS_LOG, ACCESS_LOG_OPTIONS, MalformedRequestsAsInfo
+from .logs import ACCESS_LOG, ACCESS_LOG_OPTIONS, ClientGoneAsInfo, MalformedRequestsAsInfo
 from .store import Row, accounts, is_postgres_url, open_store, shown_db, sqlite
 from .validate import accounts as account_forms
 from .validate.declare import Field
@@ -70,6 +70,7 @@ def configure_logging(level: str) -> logging.handlers.MemoryHandler:
     ACCESS_LOG.addHandler(buffered)
     ACCESS_LOG.propagate = False
     logging.getLogger("aiohttp.server").addFilter(MalformedRequestsAsInfo())
+    logging.getLogger("aiohttp.server").addFilter(ClientGoneAsInfo())
     return buffered
 
 

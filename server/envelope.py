@@ -1,13 +1,13 @@
 """The response envelope {code, msg, data?, total?} and the JSON request body."""
 
-import json
+import gc
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from . import texts
+from . import jsonbody, texts
 from .errors import ClientDisconnected, Invalid
 from .texts import Text, language_of
 from .validate.values import NumberText, reject_nul, unparsable_number_field
@@ -44,20 +44,41 @@ def as_response(request: web.Request, result: Ok | web.StreamResponse) -> web.St
     return result
 
 
+# Bodies larger than this are parsed with the garbage collector paused (see _parse).
+_PAUSE_GC_ABOVE = 64 * 1024
+
+
+def _parse(raw: bytes) -> Any:
+    """orjson's parse. A large body may make hundreds of thousands of lists and dicts;
+    while they are being made the garbage collector keeps starting collections, and
+    the older generations' walk every container made so far (most of such a parse's
+    time). For a large body the collector waits until the parse is done."""
+    if len(raw) <= _PAUSE_GC_ABOVE or not gc.isenabled():
+        return orjson.loads(raw)
+    gc.disable()
+    try:
+        return orjson.loads(raw)
+    finally:
+        gc.enable()
+
+
 async def read_json(request: web.Request, numbers_as_text: tuple[str, ...] = ()) -> dict[str, Any]:
     """The body as a JSON object; no body counts as {}. Size is capped by the app's
-    client_max_size (aiohttp raises HTTPRequestEntityTooLarge past it). Numbers in the
-    fields `numbers_as_text` come as NumberText, the text as sent."""
+    client_max_size (aiohttp raises HTTPRequestEntityTooLarge past it), nesting by
+    jsonbody.MAX_DEPTH. The body is parsed once: numbers in the top-level fields
+    `numbers_as_text` come as NumberText, their text as sent, read from the
+    raw bytes."""
     try:
         raw = await request.read()
-    except ConnectionResetError:
+    except OSError:  # the connection was reset, lost or timed out: the client is gone
         raise ClientDisconnected() from None
     if not raw:
         return {}
     if request.content_type != "application/json":
         raise Invalid(texts.NOT_JSON_CONTENT_TYPE)
+    jsonbody.check_depth(raw)
     try:
-        body = orjson.loads(raw)
+        body = _parse(raw)
     except orjson.JSONDecodeError as error:
         overflow = str(error).startswith("number is infinity")
         refusal = unparsable_number_field(raw) if overflow else None
@@ -66,9 +87,8 @@ async def read_json(request: web.Request, numbers_as_text: tuple[str, ...] = ())
         raise Invalid(texts.NOT_AN_OBJECT)
     if b"\\u0000" in raw:  # the only way JSON text can hold a NUL: orjson refuses a raw one
         reject_nul(body)
-    sent_numbers = [n for n in numbers_as_text if type(body.get(n)) in (int, float)]
+    sent_numbers = tuple(n for n in numbers_as_text if type(body.get(n)) in (int, float))
     if sent_numbers:
-        # orjson has checked the body; read it again only for these numbers' text.
-        literal = json.loads(raw, parse_int=NumberText, parse_float=NumberText)
-        body.update((name, literal[name]) for name in sent_numbers)
+        written = jsonbody.top_level_numbers(raw, sent_numbers)
+        body.update((name, NumberText(text)) for name, text in written.items())
     return body

@@ -1,7 +1,7 @@
 """Typed application keys, and the names of per-request values."""
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -9,8 +9,10 @@ from .access import Access
 from .config import Config
 from .live import Broadcaster
 from .notify import Outbox
-from .sessions import Resolved
 from .store import Store
+
+if TYPE_CHECKING:  # sessions reads the app keys
+    from .sessions import Resolved
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", Store)
@@ -23,7 +25,9 @@ MEDIA_POOL = web.AppKey("media_pool", ThreadPoolExecutor)
 # Per request.
 # The session's user (routes that need a session only).
 USER: web.RequestKey[dict[str, Any]] = web.RequestKey("user")
-SESSION = web.RequestKey("session", Resolved)  # the caller's session (not on public routes)
+SESSION: "web.RequestKey[Resolved]" = web.RequestKey(
+    "session"
+)  # the caller's session (not on public routes)
 ACCESS = web.RequestKey("access", Access)  # the route's level
 REQUEST_ID = web.RequestKey("request_id", str)
 RESULT_CODE = web.RequestKey("result_code", int)  # the envelope's code, for the access log

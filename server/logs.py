@@ -26,6 +26,24 @@ class MalformedRequestsAsInfo(logging.Filter):
         return True
 
 
+class ClientGoneAsInfo(logging.Filter):
+    """aiohttp logs a request whose client went away before an answer could be written
+    as an ERROR with a traceback: say a client that sent `Expect: 100-continue` to a
+    path no route serves and left before the 100 Continue (the routes answer it
+    themselves: middlewares.expect_continue). A client that goes away is nothing wrong
+    with the server: one INFO line naming the peer."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, ConnectionError) and record.msg == "Error handling request from %s":
+            peer = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg = "the client at %s disconnected before the answer was sent"
+            record.args = (peer,)
+            record.exc_info = record.exc_text = None
+        return True
+
+
 _LINE = "%s %s %s %s %.1fms"
 
 

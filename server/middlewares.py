@@ -15,7 +15,7 @@ import asyncio
 import logging
 import random
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from aiohttp.typedefs import Handler, Middleware
 
 from . import sessions, texts
@@ -122,10 +122,11 @@ async def _enveloped(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 async def _authorized(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Resolve the session once for routes that need one, and check the role. A route
-    missing from the access table is refused: access is granted, never assumed. Then,
-    as the last check before input (spec 1's order), no query key or value may hold a
-    NUL character, whether or not the handler reads it."""
+    """Resolve the session once for routes that need one, and check the role and that a
+    cookie-authenticated POST does not come from another site's page. A route missing
+    from the access table is refused: access is granted, never assumed. Then, as the
+    last check before input (spec 1's order), no query key or value may hold a NUL
+    character, whether or not the handler reads it."""
     match_info = request.match_info
     if match_info.http_exception is not None:
         return await handler(request)  # no such route or method: "not found" etc.
@@ -145,6 +146,8 @@ async def _authorized(request: web.Request, handler: Handler) -> web.StreamRespo
         raise NotLoggedIn()
     if access is Access.ADMIN and found.user["role"] != "admin":
         raise Forbidden()
+    if sessions.from_another_site(request):
+        raise Forbidden()  # not allowed, like a wrong role: after the session, before input
     request[USER] = found.user
     request[SESSION] = found
     _reject_nul_in_query(request)
@@ -154,6 +157,22 @@ async def _authorized(request: web.Request, handler: Handler) -> web.StreamRespo
         result = as_response(request, result)
         sessions.set_cookie(result, request, token, found.ttl)
     return result
+
+
+async def expect_continue(request: web.Request) -> None:
+    """aiohttp's answer to `Expect: 100-continue` (a client asking before it sends its
+    body), except that a client already gone is no server fault: the request goes on,
+    and reading its body reports the disconnect (one INFO line)."""
+    expect = request.headers.get("Expect", "")
+    if request.version != HttpVersion11:
+        return
+    if expect.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+    try:
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    except ConnectionError:
+        return
+    request.writer.output_size = 0  # the answer itself has not started
 
 
 def _reject_nul_in_query(request: web.Request) -> None:

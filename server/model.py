@@ -69,6 +69,17 @@ def normalize_user_name(name: str) -> str:
     return unicodedata.normalize("NFKC", name)
 
 
+# Names no account may have or log in with: system messages are signed "system".
+RESERVED_USER_NAMES = frozenset({SYSTEM_SENDER_NAME})
+
+
+def reserved_user_name(name: str) -> str | None:
+    """The reserved name that `name` is, in any letter case after NFKC and trimming."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    folded = folded.strip()
+    return folded if folded in RESERVED_USER_NAMES else None
+
+
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 

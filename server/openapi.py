@@ -482,7 +482,15 @@ def document(version: str = "3.1.0") -> dict[str, Any]:
             "schemas": COMPONENTS,
             "securitySchemes": {
                 "TokenHeader": {"type": "apiKey", "in": "header", "name": "Token"},
-                "TokenCookie": {"type": "apiKey", "in": "cookie", "name": "token"},
+                "TokenCookie": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "token",
+                    "description": "A POST authenticated by this cookie alone (no Token "
+                    "header) whose Origin header is neither this server's origin (the "
+                    "request's scheme and Host, or --public-url's) nor a --cors-origin "
+                    "answers 1002 and changes nothing.",
+                },
             },
         },
     }

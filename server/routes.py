@@ -5,6 +5,7 @@ from aiohttp import web
 from .access import Access
 from .handlers import admin, attachments, auth, events, messages, ops, orders, webhooks
 from .keys import ROUTE_ACCESS
+from .middlewares import expect_continue
 
 PUBLIC, CUSTOMER, ADMIN = Access.PUBLIC, Access.CUSTOMER, Access.ADMIN
 
@@ -66,7 +67,13 @@ def setup_routes(app: web.Application) -> None:
     access: dict[web.AbstractRoute, Access] = {}
     for method, path, handler, level in ROUTES:
         # A handler may return Ok, which the envelope middleware answers.
-        access[app.router.add_route(method, path, handler)] = level  # type: ignore[arg-type]
-    for route in app.router.add_static("/static/", ops.WEB):
+        route = app.router.add_route(
+            method,
+            path,
+            handler,  # type: ignore[arg-type]
+            expect_handler=expect_continue,
+        )
+        access[route] = level
+    for route in app.router.add_static("/static/", ops.WEB, expect_handler=expect_continue):
         access[route] = PUBLIC
     app[ROUTE_ACCESS] = access

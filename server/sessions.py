@@ -1,12 +1,15 @@
 """Sessions: opaque random tokens, stored hashed, with a sliding expiry (spec 2)."""
 
+import functools
 import math
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from . import security
 from .config import Config
+from .keys import CONFIG
 from .store import Store, accounts
 
 COOKIE = "token"
@@ -71,3 +74,52 @@ def set_cookie(response: web.StreamResponse, request: web.Request, token: str, t
 
 def clear_cookie(response: web.StreamResponse) -> None:
     response.del_cookie(COOKIE, path="/")
+
+
+# ---------------------------------------------------------------- forms from other sites
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+Origin = tuple[str, str, int]
+
+
+def _origin(url: str) -> Origin | None:
+    """(scheme, host, port) of an http(s) URL or Origin header, its letter case and
+    default port made plain; None when it is not one (an Origin of "null")."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname, port or _DEFAULT_PORTS[scheme]
+
+
+@functools.lru_cache(maxsize=8)
+def _configured_origins(public_url: str, cors_origins: tuple[str, ...]) -> frozenset[Origin]:
+    """--public-url's origin and every --cors-origin."""
+    return frozenset(o for o in map(_origin, (public_url, *cors_origins)) if o is not None)
+
+
+def from_another_site(request: web.Request) -> bool:
+    """A POST authenticated by the `token` cookie alone (no `Token` header) that a page
+    of another site sent: its `Origin` header is neither this server's own origin (the
+    request's scheme and Host, or --public-url's) nor a --cors-origin. Browsers attach
+    the cookie to forms that other pages of the same site post (SameSite=Lax stops
+    only other sites), and mark every POST with the page's Origin: such a request
+    must change nothing. Without an Origin header (not a browser's POST) or with the
+    `Token` header (which no other page can read or send) it is not one."""
+    if request.method != "POST" or request.headers.get(HEADER) or not request.cookies.get(COOKIE):
+        return False
+    sent = request.headers.get("Origin")
+    if sent is None:
+        return False
+    origin = _origin(sent)
+    if origin is None:
+        return True
+    host = request.headers.get("Host")  # not request.host: without one it asks the DNS
+    if host is not None and origin == _origin(f"{request.scheme}://{host}"):
+        return False
+    config = request.app[CONFIG]
+    return origin not in _configured_origins(config.public_url, config.cors_origins)

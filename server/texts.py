@@ -69,6 +69,10 @@ NOT_JSON_CONTENT_TYPE = Text(
 )
 INVALID_JSON = Text("request body is not valid JSON", "请求体不是有效的 JSON")
 NOT_AN_OBJECT = Text("request body must be a JSON object", "请求体必须是 JSON 对象")
+JSON_TOO_DEEP = Text(
+    "request body may nest arrays and objects at most {depth} levels deep",
+    "请求体中数组和对象最多嵌套 {depth} 层",
+)
 
 # ---------------------------------------------------------------- fields
 
@@ -194,6 +198,14 @@ PASSWORD_CHANGED = Text("password changed", "密码已修改")
 USER_NAME_CHARACTERS = Text(
     "{field} must not contain control, format or line separator characters",
     "{field} 不能包含控制字符、格式字符或行分隔符",
+)
+USER_NAME_RESERVED = Text(
+    '{field} must not be "{name}": the name is reserved', '{field} 不能是 "{name}"：该名称已保留'
+)
+USER_NAME_SCRIPTS = Text(
+    "{field} must not mix writing systems (Latin letters may be mixed only with "
+    "Chinese, Japanese or Korean characters)",
+    "{field} 不能混用多种文字（拉丁字母只能与中文、日文或韩文字符混用）",
 )
 NOT_A_BOOLEAN = Text("{field} must be true or false", "{field} 必须是 true 或 false")
 WRONG_OLD_PASSWORD = Text("old_password is wrong", "old_password 不正确")

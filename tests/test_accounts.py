@@ -141,11 +141,85 @@ async def test_user_names_are_nfkc_normalized(client):
     assert bob["user_name"] == "bob"
 
 
-async def test_a_cyrillic_lookalike_is_another_name(client):
+RESERVED = 'user_name must not be "system": the name is reserved'
+MIXED = (
+    "user_name must not mix writing systems (Latin letters may be mixed only with "
+    "Chinese, Japanese or Korean characters)"
+)
+
+
+async def test_a_wholly_cyrillic_name_is_another_name(client):
     _, latin = await register(client, "alice")
-    _, cyrillic = await register(client, "\u0430lice")  # Cyrillic а: letters are allowed
-    assert cyrillic["user_name"] == "\u0430lice" and cyrillic["id"] != latin["id"]
-    assert assert_ok(await login(client, user_name="\u0430LICE"))["id"] == cyrillic["id"]
+    _, cyrillic = await register(client, "\u0430лиса")
+    assert cyrillic["user_name"] == "\u0430лиса" and cyrillic["id"] != latin["id"]
+    assert assert_ok(await login(client, user_name="\u0430лиса"))["id"] == cyrillic["id"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "system",
+        "System",
+        "SYSTEM",
+        "  sYsTeM ",
+        "ｓｙｓｔｅｍ",  # full-width: NFKC makes it "system"
+        "\u017fystem",  # long s: NFKC makes it "system"
+    ],
+)
+async def test_system_can_neither_be_registered_nor_used_to_log_in(client, db, name):
+    body = await call(
+        client, "POST", "/api/register", json={"user_name": name, "password": PASSWORD}
+    )
+    assert body == {"code": -1, "msg": RESERVED}
+    assert await login(client, user_name=name) == {"code": -1, "msg": RESERVED}
+    email = 'email must not be "system": the name is reserved'
+    assert await login(client, email=name) == {"code": -1, "msg": email}
+    assert await query_rows(db, "SELECT COUNT(*) FROM users") == [(0,)]
+    _, near = await register(client, "system2")  # only the name itself is reserved
+    assert near["user_name"] == "system2"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "m\u0435rchant",  # Cyrillic е among Latin letters
+        "\u0430lice",  # Cyrillic а
+        "p\u0430ypal",
+        "abc\u03b1",  # Greek α
+        "\u03a9mega",  # Greek Ω
+        "Иван Smith",  # Cyrillic and Latin words
+        "Ιωάννης Иван",  # Greek and Cyrillic
+        "たろう김",  # Hiragana with Hangul: neither Japanese nor Korean alone
+        "mix\u092e\u0930\u093e",  # Devanagari with Latin
+        "\u0627\u0644\u0633abc",  # Arabic with Latin
+    ],
+)
+async def test_names_mixing_scripts_beyond_highly_restrictive_are_refused(client, db, name):
+    body = await call(
+        client, "POST", "/api/register", json={"user_name": name, "password": PASSWORD}
+    )
+    assert body == {"code": -1, "msg": MIXED}
+    assert await query_rows(db, "SELECT COUNT(*) FROM users") == [(0,)]
+
+
+async def test_names_of_one_script_or_latin_with_chinese_japanese_korean_are_fine(client):
+    names = [
+        "Alice_123",
+        "zoë-o'neil",
+        "Иван",
+        "Ωμέγα 7",
+        "山田たろう",  # Han, Hiragana
+        "東京タワー",  # Han, Katakana
+        "Tarō山田",  # Latin, Han
+        "yamadaたろう",  # Latin, Hiragana
+        "Kim김철수",  # Latin, Hangul
+        "kim金",
+        "wang王ㄅ",  # Latin, Han, Bopomofo
+        "\u092e\u0930\u093e\u0920\u0940",  # Devanagari
+    ]
+    for name in names:
+        _, user = await register(client, name)
+        assert user["user_name"] == name
 
 
 @pytest.mark.parametrize(
@@ -558,6 +632,18 @@ def test_create_admin_applies_the_user_name_rules(tmp_path, name):
     refused = create_admin(str(tmp_path / "x.db"), name)
     assert refused.returncode == 2, refused
     assert "username must not contain control, format or line separator" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("System", 'username must not be "system": the name is reserved'),
+        ("m\u0435rchant", "username must not mix writing systems"),
+    ],
+)
+def test_create_admin_refuses_system_and_mixed_scripts(tmp_path, name, message):
+    refused = create_admin(str(tmp_path / "x.db"), name)
+    assert refused.returncode == 2 and message in refused.stderr, refused
 
 
 def test_create_admin_stores_the_nfkc_name(tmp_path):

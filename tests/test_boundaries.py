@@ -59,6 +59,8 @@ INPUT_RULES = [
     texts.QUOTE_PRICE_FORMAT,
     texts.QUOTE_PRICE_RANGE,
     texts.USER_NAME_CHARACTERS,
+    texts.USER_NAME_RESERVED,
+    texts.USER_NAME_SCRIPTS,
     texts.NOT_A_BOOLEAN,
     texts.INTEGER_TOO_LARGE,
     texts.WEBHOOK_URL_SCHEME,

@@ -5,6 +5,7 @@ UTF-8, clients that disconnect mid-body. Both engines."""
 import asyncio
 import contextlib
 import socket
+import time
 
 import pytest
 
@@ -254,6 +255,66 @@ def test_a_client_gone_mid_body_is_one_info_line(tmp_path, engine):
     assert gone[0].endswith(
         "POST /api/register: the client disconnected before sending the whole body"
     )
+
+
+MULTIPART = b"multipart/form-data; boundary=XyZ"
+PART = (
+    b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+    b"Content-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n" + b"p" * 3000
+)
+# (path, content type, part of the body): JSON and multipart, public and with a session.
+HALF_BODIES = [
+    (b"/api/register", b"application/json", b'{"user_name": "half'),
+    (b"/api/communication/order/create", b"application/json", b'{"title": "' + b"t" * 3000),
+    (b"/api/communication/order/accept", b"application/json", b'{"id": 1, "quote_price": 1'),
+    (b"/api/attachment/upload", MULTIPART, PART),
+    (b"/api/attachment/upload", MULTIPART, b""),
+]
+
+
+def leave_mid_body(port: int, token: str, path: bytes, kind: bytes, part: bytes, expect: bool):
+    """Headers promising 100 000 bytes, part of them, and the connection closed. With
+    `Expect: 100-continue` the client leaves before the server's 100 Continue."""
+    head = (
+        b"POST " + path + b" HTTP/1.1\r\nHost: t\r\nContent-Type: " + kind
+        + b"\r\nContent-Length: 100000\r\nToken: " + token.encode()
+        + (b"\r\nExpect: 100-continue" if expect else b"") + b"\r\n\r\n"
+    )  # fmt: skip
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(head + part)
+
+
+@pytest.mark.slow  # a real server process
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_clients_gone_mid_body_are_never_an_error(tmp_path, engine):
+    """JSON bodies and multipart uploads, with and without `Expect: 100-continue`, and
+    paths no route serves: INFO lines at most, on the real server."""
+    with contextlib.ExitStack() as stack:
+        db = tmp_path / "gone.db"
+        if engine == "postgres":
+            db = stack.enter_context(postgres_database_for_live_server())
+        live = stack.enter_context(LiveServer(db, log=tmp_path / "gone.log"))
+        token = live.register("alice")
+        unrouted = [(b"/api/nowhere", b"application/json", b"{"), (b"/api/user/detail", b"", b"")]
+        for expect in (True, False):
+            for path, kind, part in HALF_BODIES + unrouted:
+                leave_mid_body(live.port, token, path, kind, part, expect)
+        time.sleep(0.5)
+        live.register("after")  # served after the disconnects were handled
+        assert live.stop() == 0
+    log = (tmp_path / "gone.log").read_text()
+    assert_no_faults_logged(log)
+    gone = [line for line in log.splitlines() if "disconnected" in line]
+    assert gone and all(" INFO " in line for line in gone), log
+
+
+@pytest.mark.parametrize("path, kind, part", HALF_BODIES)
+async def test_a_client_gone_before_the_100_continue_is_no_fault(client, path, kind, part):
+    """In process too (the `client` fixture fails a test that logs an ERROR)."""
+    token, _ = await register(client)
+    await asyncio.to_thread(leave_mid_body, client.server.port, token, path, kind, part, True)
+    await asyncio.sleep(0.3)
+    assert assert_ok(await call(client, "GET", "/api/user/detail", token=token))
 
 
 @pytest.mark.slow  # a real server process

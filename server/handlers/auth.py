@@ -6,7 +6,7 @@ from aiohttp import web
 
 from .. import model, security, sessions, texts
 from ..envelope import Ok, as_response, read_json
-from ..errors import Invalid, TooManyAttempts
+from ..errors import Forbidden, Invalid, TooManyAttempts
 from ..handlers import store_of
 from ..keys import CONFIG, USER
 from ..store import LoginLimits, accounts
@@ -87,6 +87,10 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
+    """Public (it answers without a session), but the session it ends may come from the
+    cookie: a page of another site may not end it (1002, before the input)."""
+    if sessions.from_another_site(request):
+        raise Forbidden()
     everywhere = forms.LOGOUT.parse(await read_json(request)).all
     token = sessions.request_token(request)
     if token:

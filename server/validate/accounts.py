@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from .. import model, texts
+from .. import model, texts, unicode_scripts
 from ..errors import Invalid
 from .declare import Field, Flag, Form, Str
 from .values import PHONE
@@ -14,17 +14,32 @@ from .values import PHONE
 
 def _user_name_characters(value: str, name: str) -> str:
     """NFKC-normalized, refused if it holds a control, format or line separator
-    character anywhere (trimming does not excuse one)."""
+    character anywhere (trimming does not excuse one), if it is a reserved name, or
+    if it mixes writing systems (unicode_scripts.py) so that it can pass for another
+    name."""
     value = model.normalize_user_name(value)
     if any(unicodedata.category(char) in model.USER_NAME_FORBIDDEN_CATEGORIES for char in value):
         raise Invalid(texts.USER_NAME_CHARACTERS, field=name)
+    _refuse_reserved(value, name)
+    if not unicode_scripts.is_highly_restrictive(value):
+        raise Invalid(texts.USER_NAME_SCRIPTS, field=name)
     return value
+
+
+def _refuse_reserved(value: str, name: str) -> None:
+    reserved = model.reserved_user_name(value)
+    if reserved is not None:
+        raise Invalid(texts.USER_NAME_RESERVED, field=name, name=reserved)
 
 
 USER_NAME = Str(
     *model.USER_NAME_LEN,
     prepare=_user_name_characters,
-    description="NFKC-normalized; no control, format or line separator character",
+    description="NFKC-normalized; no control, format or line separator character; "
+    'not "system" in any letter case; its letters of one script, or Latin mixed only with '
+    "Japanese (Han, Hiragana, Katakana), Chinese (Han, Bopomofo) or Korean (Han, Hangul) "
+    'ones (Unicode UTS 39 "highly restrictive": no Latin with Cyrillic or Greek); digits '
+    "and punctuation go with any script",
 )
 PASSWORD = Str(*model.PASSWORD_LEN, trim=False)
 # A password being checked, not set: any length up to the maximum.
@@ -126,8 +141,10 @@ class LoginForm(Form[Credentials]):
 
     def read(self, source: Any) -> dict[str, Any]:
         sent = next((name for name in LOGIN_FIELDS if source.get(name) is not None), "user_name")
-        values = dict.fromkeys(LOGIN_FIELDS)
-        values[sent] = Field(sent, self[sent].rule, required=True).read(source)
+        values: dict[str, Any] = dict.fromkeys(LOGIN_FIELDS)
+        login = Field(sent, self[sent].rule, required=True).read(source)
+        _refuse_reserved(login, sent)  # a reserved name is no login
+        values[sent] = login
         values["password"] = self["password"].read(source)
         values["remember"] = self["remember"].read(source)
         return values
@@ -135,7 +152,15 @@ class LoginForm(Form[Credentials]):
 
 LOGIN = LoginForm(
     (
-        Field("user_name", Str(1, model.EMAIL_MAX, description="the user name, email or phone")),
+        Field(
+            "user_name",
+            Str(
+                1,
+                model.EMAIL_MAX,
+                description='the user name, email or phone; "system" in any letter case is '
+                "refused (no account has it)",
+            ),
+        ),
         Field("email", Str(1, model.EMAIL_MAX, description="used when user_name is not sent")),
         Field(
             "phone",

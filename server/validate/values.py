@@ -1,7 +1,6 @@
 """The rules of orderdesk's own values, shared by the subjects' forms: IDs, pages,
 statuses, image URLs, NUL characters, order_extra, prices, phones and notes."""
 
-import json
 import math
 import re
 import unicodedata
@@ -13,7 +12,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from .. import model, texts
+from .. import jsonbody, model, texts
 from ..errors import Invalid
 from ..model import Page, check_extra_size
 from ..workflow import STATUSES, Status
@@ -59,20 +58,21 @@ ID_FIELDS = ("id", "comm_order_id", "archive_id", "user_id", "version")
 
 def unparsable_number_field(raw: bytes) -> Invalid | None:
     """For a body orjson refused because a number overflows a double: the refusal naming
-    the ID field that holds it (an ID answers naming its field whatever its length), or
-    None when no ID field does (the body is then simply not JSON orderdesk reads)."""
-    huge = object()
-    try:
-        body = json.loads(
-            raw,
-            parse_int=lambda text: huge if len(text.lstrip("-")) > _MAX_ID_DIGITS else 0,
-            parse_float=lambda text: huge if math.isinf(float(text)) else 0.0,
-        )
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(body, dict):
-        return None
-    return next((_too_large(name) for name in ID_FIELDS if body.get(name) is huge), None)
+    the ID field that holds such a number at the top level (an ID answers naming its
+    field whatever its length), or None when no ID field does (the body is then simply
+    not JSON orderdesk reads). Read from the numbers' text, without parsing the body."""
+    written = jsonbody.top_level_numbers(raw, ID_FIELDS)
+    return next(
+        (_too_large(name) for name in ID_FIELDS if name in written and _huge(written[name])),
+        None,
+    )
+
+
+def _huge(number: str) -> bool:
+    """An integer of more digits than any ID, or a number beyond a double's range."""
+    if number.lstrip("-").isdigit():
+        return len(number.lstrip("-")) > _MAX_ID_DIGITS
+    return math.isinf(float(number))
 
 
 @dataclass(frozen=True)
