@@ -25,9 +25,8 @@ MEDIA_POOL = web.AppKey("media_pool", ThreadPoolExecutor)
 # Per request.
 # The session's user (routes that need a session only).
 USER: web.RequestKey[dict[str, Any]] = web.RequestKey("user")
-SESSION: "web.RequestKey[Resolved]" = web.RequestKey(
-    "session"
-)  # the caller's session (not on public routes)
+# The caller's session (routes that need one only).
+SESSION: "web.RequestKey[Resolved]" = web.RequestKey("session")
 ACCESS = web.RequestKey("access", Access)  # the route's level
 REQUEST_ID = web.RequestKey("request_id", str)
 RESULT_CODE = web.RequestKey("result_code", int)  # the envelope's code, for the access log
