@@ -69,9 +69,8 @@ def orderdesk_middleware(config: Config) -> Middleware:
                     request.method == "OPTIONS"
                     and "Access-Control-Request-Method" in request.headers
                 ):
-                    headers = allow | PREFLIGHT_HEADERS
-                    headers[REQUEST_ID_HEADER] = request_id
-                    return web.Response(status=204, headers=headers)
+                    preflight = allow | PREFLIGHT_HEADERS | {REQUEST_ID_HEADER: request_id}
+                    return web.Response(status=204, headers=preflight)
         try:
             if request.path.startswith("/api/"):
                 response = await _enveloped(request, handler)
@@ -139,9 +138,9 @@ async def _authorized(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
 
     token = sessions.request_token(request)
-    found = (
-        await sessions.resolve(request.app[STORE], request.app[CONFIG], token) if token else None
-    )
+    if token is None:
+        raise NotLoggedIn()
+    found = await sessions.resolve(request.app[STORE], request.app[CONFIG], token)
     if found is None:
         raise NotLoggedIn()
     if access is Access.ADMIN and found.user["role"] != "admin":

@@ -1,6 +1,7 @@
 """Register, log in, log out, the current user, password change."""
 
 import asyncio
+from typing import Any
 
 from aiohttp import web
 
@@ -31,7 +32,9 @@ def _login_limits(request: web.Request) -> LoginLimits:
     )
 
 
-async def _logged_in(request: web.Request, user: dict, text: Text, ttl: int) -> web.StreamResponse:
+async def _logged_in(
+    request: web.Request, user: dict[str, Any], text: Text, ttl: int
+) -> web.StreamResponse:
     config = request.app[CONFIG]
     language = texts.language_of(request.headers.get("Accept-Language", ""))
     token, expires_at = await sessions.open_session(
