@@ -12,8 +12,8 @@ CREATE TABLE IF NOT EXISTS users (
     role          TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')),
     password_hash TEXT NOT NULL,
     created_time  INTEGER NOT NULL,
-    notify_email  INTEGER NOT NULL DEFAULT 1,          -- spec 9: 0 turns mail off
-    language      TEXT NOT NULL DEFAULT 'en'           -- spec 9: of the last login
+    notify_email  INTEGER NOT NULL DEFAULT 1,          -- 0 turns mail off
+    language      TEXT NOT NULL DEFAULT 'en'           -- of the last login
 );
 
 -- The admins, whom new orders and customer messages are mailed to: found by an index,
@@ -118,7 +118,7 @@ CREATE TABLE IF NOT EXISTS login_failures (
 CREATE INDEX IF NOT EXISTS login_failures_subject ON login_failures (subject, failed_at);
 CREATE INDEX IF NOT EXISTS login_failures_time ON login_failures (failed_at);
 
--- Attachments (spec 7): uploaded files and their thumbnails, bytes and all, so a backup
+-- Attachments: uploaded files and their thumbnails, bytes and all, so a backup
 -- holds them. `name` is the URL's last part (/uploads/<name>, /uploads/thumb/<name>):
 -- at least 128 random bits and an extension, never the client's file name.
 CREATE TABLE IF NOT EXISTS attachments (
@@ -138,7 +138,7 @@ CREATE TABLE IF NOT EXISTS attachments (
 
 CREATE INDEX IF NOT EXISTS attachments_user ON attachments (user_id);
 
--- Live events (spec 8): one row per change, written in the change's own transaction;
+-- Live events: one row per change, written in the change's own transaction;
 -- pruned after EVENT_KEEP_SECONDS. AUTOINCREMENT: ids are never reused after pruning.
 CREATE TABLE IF NOT EXISTS events (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -151,7 +151,7 @@ CREATE TABLE IF NOT EXISTS events (
 
 CREATE INDEX IF NOT EXISTS events_user ON events (user_id, id);
 
--- Notifications (spec 9): webhooks and the outbox of webhook and mail deliveries.
+-- Notifications: webhooks and the outbox of webhook and mail deliveries.
 CREATE TABLE IF NOT EXISTS webhooks (
     id           INTEGER PRIMARY KEY,
     url          TEXT NOT NULL,

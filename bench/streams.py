@@ -1,4 +1,4 @@
-"""Open idle event streams against the update path (issue 14): the server's memory with
+"""Open idle event streams against the update path: the server's memory with
 N streams of GET /api/events open, and the update path's req/s (wrk, as bench/run.py
 drives it) with them open and without, alternating, repeated (the machine is shared).
 
@@ -24,7 +24,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as bench  # noqa: E402  (bench/run.py: seeding, the server, wrk)
 
-STREAMS_PER_USER = 10  # the server's cap (spec 8)
+STREAMS_PER_USER = 10  # the server's cap
 
 
 def rss_mb(server: bench.Server) -> float:

@@ -1,4 +1,5 @@
-"""Headers every answer gets by its path (spec 1 and the browser safety rule of spec 6)."""
+"""Headers every answer gets by its path: no-store on the API, and what keeps browsers
+safe on the console, the docs and the uploads."""
 
 from aiohttp import web, web_response
 

@@ -1,4 +1,4 @@
-"""Live events (spec 8): one reader of the events table per process, fanned out in memory.
+"""Live events: one reader of the events table per process, fanned out in memory.
 
 The events table is the truth. The broadcaster is woken soon after a commit that wrote
 events (SQLite: by the store, in this process; PostgreSQL: by NOTIFY, from any app

@@ -5,7 +5,7 @@ access log, written by aiohttp after the answer is sent, names it: see logs.py);
 CORS for the configured origins, answering preflights before routing turns OPTIONS
 into "method not allowed"; under /api/ the envelope, which turns every error
 (including the session check's 1001/1002) into {code, msg}; the session and the
-route's role; last before input (spec 1's order), no NUL in the query string.
+route's role; last before input (the order of the checks), no NUL in the query string.
 
 One middleware instead of four: each layer of aiohttp middleware costs a coroutine
 and a handler wrapper per request, and these steps always run together.
@@ -124,7 +124,7 @@ async def _authorized(request: web.Request, handler: Handler) -> web.StreamRespo
     """Resolve the session once for routes that need one, and check the role and that a
     cookie-authenticated POST does not come from another site's page. A route missing
     from the access table is refused: access is granted, never assumed. Then, as the
-    last check before input (spec 1's order), no query key or value may hold a NUL
+    last check before input (the order of the checks), no query key or value may hold a NUL
     character, whether or not the handler reads it."""
     match_info = request.match_info
     if match_info.http_exception is not None:

@@ -1,4 +1,4 @@
-"""Webhooks and mail (spec 9): where a webhook may point, how it is signed, and the
+"""Webhooks and mail: where a webhook may point, how it is signed, and the
 worker that sends the outbox's deliveries.
 
 Network rules (against SSRF): a webhook URL is http(s), and its host, a literal
@@ -12,7 +12,7 @@ socket is about to connect to (the connector's socket factory), literal addresse
 included, so neither a URL saved while private targets were allowed nor a name that
 resolves elsewhere a second time (DNS rebinding) reaches a refused address.
 
-Mail (spec 9): every header is built by the server from checked values: From is
+Mail: every header is built by the server from checked values: From is
 --mail-from (checked at start), To the recipient's address, checked again when sent
 (an address stored before the rule that no longer passes it fails the delivery at
 once), Date and Message-ID the server's own; the envelope names that one recipient.
@@ -68,7 +68,7 @@ from .validate.accounts import is_email_address, mail_sender
 
 log = logging.getLogger("orderdesk.notify")
 
-ATTEMPT_TIMEOUT = 10.0  # seconds for a 2xx (spec 9)
+ATTEMPT_TIMEOUT = 10.0  # seconds for a 2xx
 CONCURRENT_ATTEMPTS = 16
 POLL_SECONDS = 2.0
 LEASE_MS = 60_000  # an attempt in flight; longer than any attempt takes
@@ -193,7 +193,7 @@ def checked_socket(addr_info: tuple[Any, ...]) -> socket.socket:
 
 
 async def check_target(url: str, allow_private: bool, field: str = "url") -> None:
-    """Raises Invalid naming `field` unless the URL's host is allowed (spec 9)."""
+    """Raises Invalid naming `field` unless the URL's host is allowed."""
     if allow_private:
         return
     host = target_host(url)

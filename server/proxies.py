@@ -1,4 +1,4 @@
-"""The client's address and scheme behind a trusted reverse proxy (--trusted-proxy, spec 6).
+"""The client's address and scheme behind a trusted reverse proxy (--trusted-proxy).
 
 Only a request whose connecting peer is trusted may say who the client is: its
 `X-Forwarded-For` names the client as the rightmost address that is not itself a

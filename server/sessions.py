@@ -1,4 +1,4 @@
-"""Sessions: opaque random tokens, stored hashed, with a sliding expiry (spec 2)."""
+"""Sessions: opaque random tokens, stored hashed, with a sliding expiry."""
 
 import functools
 import math
@@ -25,7 +25,7 @@ async def open_session(
     store: Store, config: Config, user_id: int, ttl: int, language: str
 ) -> tuple[str, int]:
     """A new session living `ttl` seconds (--session-ttl, or --remember-ttl); the user's
-    mail language becomes `language` (spec 9: that of the last login)."""
+    mail language becomes `language` (that of the last login)."""
     token = security.new_token()
     expires_at = math.floor(config.clock()) + ttl
     await store.write(

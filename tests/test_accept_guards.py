@@ -1,4 +1,4 @@
-"""Spec 4.5: a customer accepts exactly the quote they saw (`version`, `quote_price`)."""
+"""A customer accepts exactly the quote they saw (`version`, `quote_price`)."""
 
 import pytest
 

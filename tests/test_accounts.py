@@ -1,4 +1,4 @@
-"""Accounts, round 2 (spec 2 and 5): login fields and `remember`, user-name rules, one
+"""Accounts: login fields and `remember`, user-name rules, one
 login namespace, throttling per (account, address) pair and per address, password
 change, log out everywhere, the session cap, the registration rate, and create-admin
 revoking sessions. Through the HTTP API, on both engines.
@@ -263,7 +263,7 @@ async def test_a_value_in_use_as_any_login_cannot_be_taken_as_another(client, cl
 
 
 async def test_only_ascii_case_is_ignored(client):
-    """Spec 2: unique ignoring ASCII case; other letters keep their case."""
+    """Unique ignoring ASCII case; other letters keep their case."""
     await register(client, "STRASSE")
     await register(client, "Straße")
     await register(client, "ÄRGER")
@@ -564,7 +564,7 @@ async def test_the_default_rate_is_twenty_and_zero_turns_it_off(make_client):
         assert_ok(await register_as(unlimited, f"u{n}"))
 
 
-# ---------------------------------------------------------------- create-admin (spec 5)
+# ---------------------------------------------------------------- create-admin
 
 
 def create_admin(db: str, name: str, password: str = PASSWORD, *extra: str):

@@ -1,4 +1,4 @@
-"""The merchant side (spec 5): the negotiation, admin endpoints, field definitions."""
+"""The merchant side: the negotiation, admin endpoints, field definitions."""
 
 import pytest
 from orderdesk.access import Access
@@ -486,7 +486,7 @@ async def test_replaced_definitions_apply_at_once(client):
     assert_ok(await update(client, customer, id=order["id"], order_extra={"budget": "free"}))
 
 
-# A JSON number is judged by its text as sent (spec 5: "no exponent", "≤ 2 decimals"),
+# A JSON number is judged by its text as sent ("no exponent", "≤ 2 decimals"),
 # which orjson's parsed value no longer shows: 1e3 would be 1000.0, 100.000 just 100.0.
 RAW_PRICES = [
     ("1e3", BAD_PRICE),

@@ -1,4 +1,4 @@
-"""Accounts and sessions (spec 2)."""
+"""Accounts and sessions."""
 
 import asyncio
 import os

@@ -1,4 +1,4 @@
-"""The served OpenAPI document is the contract for inputs (issue 13): for every operation,
+"""The served OpenAPI document is the contract for inputs: for every operation,
 each documented request constraint (type, length, range, pattern, enum, item count,
 required) is read from /api/openapi.json, and a value just inside and just outside it
 is sent. The document decides (through a JSON Schema validator) whether the request is
@@ -185,7 +185,7 @@ class Context:
         self.pending = (await make_order(client, self.token))["id"]
         self.quoted = (await make_order(client, self.token))["id"]
         await quote(client, self.admin, self.quoted)
-        # Spec 9: a webhook (the client allows private targets), and its deliveries.
+        # A webhook (the client allows private targets), and its deliveries.
         hook = {"url": "http://127.0.0.1:9/hook"}
         body = await call(client, "POST", "/api/admin/webhooks", token=self.admin, json=hook)
         self.webhook = body["data"]["id"]

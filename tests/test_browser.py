@@ -33,7 +33,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 MERCHANT = ("merchant", "merchant pass 1")
-# The console's pages are served with this policy (spec §6): no inline script or style,
+# The console's pages are served with this policy: no inline script or style,
 # images from this server or the web. A page that needs more fails the tests.
 POLICY = (
     "default-src 'self'; img-src 'self' http: https:; object-src 'none'; base-uri 'none'; "
@@ -422,7 +422,7 @@ def test_a_crafted_order_runs_no_script_in_either_console(server, pages):
     unsafe = merchant.query_selector_all("[data-testid=unsafe-url]")
     shown = [u.text_content() for u in unsafe]
     assert shown == HOSTILE_URLS * 3 + (HOSTILE_TEXTS + HOSTILE_URLS) * 2
-    unsafe[0].click()  # the merchant clicks what looked like a link in issue 11
+    unsafe[0].click()  # the merchant clicks what looked like a link
     for url in safe:  # the safe ones are links that open apart, showing the image
         link = merchant.query_selector(f"a[href='{url}']")
         assert link.get_attribute("rel") == "noopener noreferrer"
@@ -486,9 +486,9 @@ def test_the_docs_render_every_operation_under_their_policy(server, pages):
     assert violations == []
 
 
-# ---------------------------------------------------------------- live events (spec 8)
+# ---------------------------------------------------------------- live events
 
-LIVE_MS = 3000  # an event shows within this (spec 8: 1 s; the console used to poll every 4 s)
+LIVE_MS = 3000  # an event shows within this (1 s; the console used to poll every 4 s)
 
 
 def api_token(server, name: str, password: str = "correct horse battery") -> str:

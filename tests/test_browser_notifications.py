@@ -1,4 +1,4 @@
-"""The console's webhooks and mail setting (spec 9), in Chromium under the console's
+"""The console's webhooks and mail setting, in Chromium under the console's
 Content-Security-Policy: the merchant adds a webhook and sees its secret once, sees the
 deliveries and sends one again, disables and rotates; a customer turns mail off."""
 

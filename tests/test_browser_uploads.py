@@ -1,4 +1,4 @@
-"""Attachments in the console (issue 16), in Chromium: a customer attaches a photo to a
+"""Attachments in the console, in Chromium: a customer attaches a photo to a
 new request and sees its thumbnail; the merchant sees it in the inbox and the order;
 files go into the thread; a refused file's reason shows beside the control."""
 

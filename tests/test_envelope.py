@@ -1,4 +1,4 @@
-"""The conventions every endpoint shares (spec 1): the envelope, bodies, check order."""
+"""The conventions every endpoint shares: the envelope, bodies, check order."""
 
 import io
 

@@ -1,4 +1,4 @@
-"""Live events (spec 8): GET /api/events on both engines."""
+"""Live events: GET /api/events on both engines."""
 
 import asyncio
 import contextlib

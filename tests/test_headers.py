@@ -1,5 +1,5 @@
-"""Headers by path (spec 1 and the browser safety rule of spec 6): no-store on the API,
-no versions in `Server`, CSP, nosniff and Referrer-Policy on what a browser renders."""
+"""Headers by path: no-store on the API, no versions in `Server`, CSP, nosniff and
+Referrer-Policy on what a browser renders."""
 
 import asyncio
 
@@ -84,7 +84,7 @@ async def test_not_even_the_http_parser_names_versions(client):
 
 
 async def test_uploads_carry_a_policy_that_runs_nothing(client):
-    """Whatever /uploads/ serves (spec 7) is shown, never run: a sandboxed document."""
+    """Whatever /uploads/ serves is shown, never run: a sandboxed document."""
     response = await client.get("/uploads/2030/01/picture.svg")
     assert_browser_safe(response)
     assert response.headers["Content-Security-Policy"].endswith("; sandbox")

@@ -1,4 +1,4 @@
-"""Image lists hold only links a browser may safely follow (spec §3, issue 11 item 1):
+"""Image lists hold only links a browser may safely follow:
 absolute http(s) URLs with a host, or paths of this server's uploads."""
 
 import pytest
@@ -16,7 +16,7 @@ from tests.conftest import (
 )
 
 IMAGES = "/api/admin/communication/order/images"
-# The payload of the attack in issue 11, as the customer stored it.
+# The payload of a stored-XSS attack, as a customer would store it.
 ATTACK = (
     "javascript:fetch('/api/admin/communication/order/quote',{method:'POST',"
     "headers:{'Content-Type':'application/json'},"

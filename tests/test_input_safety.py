@@ -1,6 +1,6 @@
-"""Input that used to reach an internal error or slip past a check (spec 1, issue 11
-item 5): NUL characters, IDs and page numbers of any length, tokens that are not
-UTF-8, clients that disconnect mid-body. Both engines."""
+"""Input that used to reach an internal error or slip past a check: NUL characters, IDs and
+page numbers of any length, tokens that are not UTF-8, clients that disconnect mid-body.
+Both engines."""
 
 import asyncio
 import contextlib

@@ -1,4 +1,4 @@
-"""The installed command (spec 6): the wheel, installed into a fresh virtual environment
+"""The installed command: the wheel, installed into a fresh virtual environment
 outside the checkout, run from another directory."""
 
 import os

@@ -1,4 +1,4 @@
-"""Notification mail (spec 9), on both engines, against a real SMTP server (aiosmtpd):
+"""Notification mail, on both engines, against a real SMTP server (aiosmtpd):
 who gets what, the opt-out, the recipient's language, and an SMTP server that is down
 when the event happens."""
 

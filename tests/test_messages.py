@@ -1,4 +1,4 @@
-"""The message thread (spec 4.8, 4.9)."""
+"""The message thread."""
 
 import pytest
 

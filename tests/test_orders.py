@@ -1,4 +1,4 @@
-"""Customer order endpoints (spec 4.1-4.3, 4.5-4.7, 4.10)."""
+"""Customer order endpoints: create, list, detail, accept, reject, cancel, fields."""
 
 import pytest
 from orderdesk.keys import CONFIG

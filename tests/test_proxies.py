@@ -1,4 +1,4 @@
-"""--trusted-proxy (spec 6): the client's address and scheme from X-Forwarded-For and
+"""--trusted-proxy: the client's address and scheme from X-Forwarded-For and
 X-Forwarded-Proto, believed only from a trusted peer; seen through login throttling
 (which counts per client address) and the session cookie's Secure flag."""
 
@@ -17,7 +17,7 @@ from tests.conftest import PASSWORD, assert_fail, assert_ok, call, register
 
 WRONG = texts.WRONG_CREDENTIALS.en
 TOO_MANY = texts.TOO_MANY_ATTEMPTS.en
-# Failures one address may make before it is refused for every name (spec 2).
+# Failures one address may make before it is refused for every name.
 ADDRESS_LOCK_ATTEMPTS = 20
 CLIENT_X = "203.0.113.7"
 CLIENT_Y = "198.51.100.9"
@@ -96,7 +96,7 @@ async def test_forwarded_headers_from_untrusted_peer_are_ignored(proxied, untrus
 
 
 async def test_throttle_counts_the_forwarded_client(proxied):
-    """Spec 2 behind a trusted proxy: the pair is (account, forwarded client)."""
+    """Login throttling behind a trusted proxy: the pair is (account, forwarded client)."""
     x, y = {"X-Forwarded-For": CLIENT_X}, {"X-Forwarded-For": CLIENT_Y}
     await register(proxied, "alice")
     await register(proxied, "bob")

@@ -1,4 +1,4 @@
-"""PostgreSQL round trips per request (issue 17), counted on the wire between the app
+"""PostgreSQL round trips per request, counted on the wire between the app
 server and the database, and the field definitions it keeps in memory staying right
 when another app server changes them."""
 
@@ -95,7 +95,7 @@ async def app_client(db: str):
     client = TestClient(server, cookie_jar=aiohttp.DummyCookieJar())
     await client.start_server()
     # Only requests' own statements count: the background workers, which read and prune
-    # on their own schedule (live events' broadcaster, the outbox of spec 9), are stopped.
+    # on their own schedule (live events' broadcaster, the delivery worker), are stopped.
     await client.server.app[BROADCASTER].stop()
     await client.server.app[OUTBOX].stop()
     try:
@@ -123,7 +123,7 @@ async def update(client, token: str, order_id: int, extra: dict) -> dict:
 
 # An authenticated update on PostgreSQL: the session (with the field definitions'
 # version), BEGIN, the locked read, one statement writing the order, its system
-# message, its events and their deliveries (spec 8, 9), COMMIT. Was about 14.
+# message, its events and their deliveries, COMMIT. Was about 14.
 UPDATE_ROUND_TRIPS = 5
 
 

@@ -1,4 +1,4 @@
-"""One server process per SQLite file (spec 6), with real processes."""
+"""One server process per SQLite file, with real processes."""
 
 import subprocess
 import sys

@@ -1,4 +1,4 @@
-"""The seed endpoint: POST /api/communication/order/update (spec 4.4)."""
+"""The seed endpoint: POST /api/communication/order/update."""
 
 import asyncio
 

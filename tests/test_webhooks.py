@@ -1,4 +1,4 @@
-"""Webhooks (spec 9), on both engines: the admin endpoints, Standard Webhooks signing
+"""Webhooks, on both engines: the admin endpoints, Standard Webhooks signing
 checked by the `standardwebhooks` library, the event filter, retries, redelivery, a
 hanging receiver, and the SSRF rules. Receivers are real aiohttp servers on 127.0.0.1
 (tests/receivers.py); the server runs with --webhook-allow-private for them, and

@@ -1,4 +1,4 @@
-"""Webhooks across real server processes (spec 9): a delivery survives a SIGKILL of the
+"""Webhooks across real server processes: a delivery survives a SIGKILL of the
 server while its receiver is down, on both engines; two app servers on one PostgreSQL
 database send each delivery once."""
 

@@ -1,4 +1,4 @@
-"""GET /api/events (spec 8): the caller's live events as text/event-stream.
+"""GET /api/events: the caller's live events as text/event-stream.
 
 Written on aiohttp's StreamResponse directly: the format is three lines per event,
 and the stream's life (the per-user cap, the end with its session or at server stop,

@@ -1,4 +1,4 @@
-"""Webhooks (spec 9, merchant only) and a user's mail setting."""
+"""Webhooks (the merchant's) and a user's mail setting."""
 
 from aiohttp import web
 
@@ -11,7 +11,7 @@ from ..validate import webhooks as forms
 
 
 async def _checked_url(request: web.Request, url: str | None) -> None:
-    """Where the URL points is allowed (spec 9), when one was sent."""
+    """Where the URL points is allowed, when one was sent."""
     if url is not None:
         await notify.check_target(url, request.app[CONFIG].webhook_allow_private)
 

@@ -7,7 +7,7 @@ from ..errors import AlreadyTaken, TooManyAttempts
 from .tx import USER_COLUMNS, Tx, user_row
 from .types import LoginLimits, Row
 
-# One login namespace (spec 2): login_names holds every user name, email and phone of
+# One login namespace: login_names holds every user name, email and phone of
 # every account, folded by model.login_key, under one unique key; logins look accounts
 # up through it. (The users table's own unique columns stay as a second guard.)
 _PREFIXED_USER_COLUMNS = ", ".join(f"u.{column}" for column in USER_COLUMNS.split(", "))

@@ -1,9 +1,9 @@
 """A change to an order, written whole: the order's UPDATE, the message that tells of it
-in the thread, its two events and their deliveries (spec 4, 8, 9).
+in the thread, its two events and their deliveries.
 
 On SQLite these are statements in turn on the writer's thread. On PostgreSQL every
 statement is a round trip, so they are one statement whose CTEs hand each other the
-rows they wrote (issue 17: an authenticated update costs 5 round trips: the session,
+rows they wrote (an authenticated update costs 5 round trips: the session,
 BEGIN, the locked read, this statement, COMMIT). The order and message in its events
 are built by the database from the rows it wrote, exactly as the API answers them.
 """

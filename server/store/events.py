@@ -1,9 +1,9 @@
-"""Events (spec 8): what changed, one row per change, in the change's own transaction.
+"""Events: what changed, one row per change, in the change's own transaction.
 
 The event row is the record that live streams (and webhooks and email) read: `type`,
 the order it is about, the order's owner (who may see it), the order or message as the
 API answers it (`data`, JSON) and when. A change that rolls back takes its events with
-it; a change that changes nothing writes none. The events' deliveries (spec 9) are
+it; a change that changes nothing writes none. The events' deliveries are
 written with them.
 
 Ids increase in commit order on both engines. SQLite has one writer at a time. On
@@ -13,7 +13,7 @@ transaction-level advisory lock (held until commit, and taken as late as possibl
 the events are the last rows an operation writes) and wakes the other app servers
 with pg_notify, in the same statement.
 
-On PostgreSQL each statement is a round trip (issue 17), so the events and their
+On PostgreSQL each statement is a round trip, so the events and their
 deliveries are one statement (see also changes.py).
 """
 

@@ -1,4 +1,4 @@
-"""Webhooks and the outbox of deliveries (spec 9).
+"""Webhooks and the outbox of deliveries.
 
 A change's events are recorded (events.record) together with one delivery row per
 enabled webhook whose `events` match and one per mail recipient, in the change's own

@@ -6,7 +6,7 @@ changes are locked with SELECT … FOR UPDATE, login attempts of one (account, a
 pair serialize on an advisory lock, and sessions are read from the database on every
 request, so a logout on one server holds on all of them.
 
-Round trips are what an operation costs here (issue 17: an authenticated update takes
+Round trips are what an operation costs here (an authenticated update takes
 5: the session, BEGIN, the locked read, one statement writing the order with its
 message, events and deliveries (changes.py), COMMIT):
 - the session is read by one statement outside a transaction, which also reads the

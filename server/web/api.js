@@ -25,7 +25,7 @@ export async function api(method, path, body, query) {
   return answer;
 }
 
-// Live events (spec 8): the caller's events from GET /api/events, as onEvent(type, data).
+// Live events: the caller's events from GET /api/events, as onEvent(type, data).
 // A stream carries what commits after it opened, so when each stream is first connected,
 // onGap() lets the view reload what changed since it was drawn. When a connection drops,
 // the browser reconnects by itself and sends Last-Event-ID, so the server replays what

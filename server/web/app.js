@@ -13,7 +13,7 @@ let stopListening = () => {}; // the shown view's live events
 // ---------------------------------------------------------------- safe links
 
 // The only stored strings that may become a link or an image source: the server's
-// rule for image lists (spec §3), checked here again so that nothing stored before
+// rule for image lists, checked here again so that nothing stored before
 // the rule, or written past the API, is ever followed. Anything else stays text.
 const UPLOAD_PATH = /^\/uploads\/(?:thumb\/)?[A-Za-z0-9_-]+\.[A-Za-z0-9]{1,10}$/;
 // http(s), two slashes, then a host as written: no percent-escapes, no extra slash.
@@ -383,7 +383,7 @@ function facts(order, definitions) {
   return h("dl", { class: "facts", "data-testid": "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
-// Image and file messages carry an upload path or URL (spec §7) and show as a link
+// Image and file messages carry an upload path or URL and show as a link
 // when it is safe; every other message, and any unsafe content, is text.
 function messageBody(m) {
   if (m.message_type === "image" || m.message_type === "file") return storedLink(m.content, m.message_type === "image");
@@ -585,7 +585,7 @@ async function fieldsView() {
     status));
 }
 
-// ---------------------------------------------------------------- views: webhooks and mail (spec 9)
+// ---------------------------------------------------------------- views: webhooks and mail
 
 const EVENT_TYPES = VOCABULARY.eventTypes;
 

@@ -27,7 +27,7 @@ const WORDS = {
     merchantImages: "Your images", oneUrlPerLine: "One http(s) URL or /uploads/ path per line.", saveImages: "Save images",
     attachFile: "Attach an image or PDF", orDrop: "or drop files here", uploading: "Uploading",
     attached: "Attached:", uploadFailed: "The upload failed; try again.", downloadPdf: "Download PDF",
-    // webhooks and mail (spec 9)
+    // webhooks and mail
     webhooks: "Webhooks", addWebhook: "Add webhook", webhookUrl: "URL (http or https)", description: "Description",
     webhookEvents: "Events (none checked: all)", noWebhooks: "No webhooks yet.", enabled: "Enabled",
     deliveries: "Deliveries", rotateSecret: "Rotate secret", redeliver: "Send again", noDeliveries: "No deliveries yet.",

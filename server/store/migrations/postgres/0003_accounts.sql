@@ -1,4 +1,4 @@
--- Accounts, round 2 (spec 2): the counterpart of SQLite's migration 3.
+-- Accounts: the counterpart of SQLite's migration 3.
 
 -- Every user name, email and phone, folded (NFKC, ASCII lower case: model.login_key), in
 -- one table whose key makes each value identify at most one account. Users made before

@@ -1,4 +1,4 @@
--- Live events (spec 8): the counterpart of SQLite's migration 5.
+-- Live events: the counterpart of SQLite's migration 5.
 -- Ids come from the sequence, but every transaction that writes events first takes
 -- one transaction-level advisory lock (store/events.py), in the same statement as its
 -- insert, and holds it until it commits: ids therefore increase in commit order, and a

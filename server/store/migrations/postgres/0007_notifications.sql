@@ -1,4 +1,4 @@
--- Notifications (spec 9): the counterpart of SQLite's migration 7. The worker claims
+-- Notifications: the counterpart of SQLite's migration 7. The worker claims
 -- due rows with FOR UPDATE SKIP LOCKED and a lease, so each attempt is made by one app
 -- server only.
 ALTER TABLE users ADD COLUMN IF NOT EXISTS notify_email INTEGER NOT NULL DEFAULT 1;

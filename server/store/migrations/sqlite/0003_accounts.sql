@@ -1,4 +1,4 @@
--- Accounts, round 2 (spec 2): one login namespace, sessions that keep their own TTL and
+-- Accounts: one login namespace, sessions that keep their own TTL and
 -- their order, registration rate, and purgeable login failures.
 
 -- Every user name, email and phone, folded (NFKC, ASCII lower case: model.login_key), in

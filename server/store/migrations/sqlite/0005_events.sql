@@ -1,4 +1,4 @@
--- Live events (spec 8): one row per change, written in the change's own transaction.
+-- Live events: one row per change, written in the change's own transaction.
 -- AUTOINCREMENT: an id is never reused, even after every row has been pruned, so a
 -- client resuming after N never takes a new event for one it already had. A SQLite
 -- file has one writer, so ids increase in commit order.

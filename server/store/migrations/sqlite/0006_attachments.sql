@@ -1,4 +1,4 @@
--- Attachments (spec 7): uploaded files and their thumbnails, bytes and all, so a backup
+-- Attachments: uploaded files and their thumbnails, bytes and all, so a backup
 -- holds them. `name` is the URL's last part (/uploads/<name>, /uploads/thumb/<name>):
 -- at least 128 random bits and an extension, never the client's file name.
 CREATE TABLE IF NOT EXISTS attachments (

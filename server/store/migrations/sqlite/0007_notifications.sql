@@ -1,4 +1,4 @@
--- Notifications (spec 9): webhooks, one outbox of webhook and mail deliveries, and each
+-- Notifications: webhooks, one outbox of webhook and mail deliveries, and each
 -- user's mail setting and language.
 ALTER TABLE users ADD COLUMN notify_email INTEGER NOT NULL DEFAULT 1;  -- 0: no mail
 ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT 'en';      -- of the last login
