@@ -1,12 +1,11 @@
 """Typed application keys, and the names of per-request values."""
 
-from concurrent.futures import ThreadPoolExecutor
-
 from aiohttp import web
 
 from .access import Access
 from .config import Config
 from .live import Broadcaster
+from .media_pool import MediaPool
 from .notify import Outbox
 from .store import Store
 
@@ -15,8 +14,8 @@ STORE = web.AppKey("store", Store)
 BROADCASTER = web.AppKey("broadcaster", Broadcaster)
 OUTBOX = web.AppKey("outbox", Outbox)  # webhooks and mail (spec 9)
 ROUTE_ACCESS = web.AppKey("route_access", dict[web.AbstractRoute, Access])
-# Attachments: the threads that decode and thumbnail uploads, off the event loop.
-MEDIA_POOL = web.AppKey("media_pool", ThreadPoolExecutor)
+# Attachments: the worker processes that decode and thumbnail uploads.
+MEDIA_POOL = web.AppKey("media_pool", MediaPool)
 
 # Per request.
 USER = web.RequestKey("user", dict | None)  # the session's user; None on public routes

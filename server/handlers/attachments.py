@@ -1,6 +1,5 @@
 """Attachments (spec 7): the upload, and serving files and thumbnails to anyone with the URL."""
 
-import asyncio
 import logging
 import re
 import secrets
@@ -26,9 +25,9 @@ SERVE_SLICE = 256 * 1024  # how much of a file one database read fetches
 async def upload(request: web.Request) -> Ok:
     config = request.app[CONFIG]
     data, file_name = await _read_file_part(request, config.max_upload_mb)
-    loop = asyncio.get_running_loop()
-    # Decoding and thumbnailing take CPU: off the event loop, so other requests go on.
-    prepared = await loop.run_in_executor(request.app[MEDIA_POOL], media.prepare, data)
+    # Decoding and thumbnailing take CPU: in a worker process, each image under its own
+    # CPU and memory limits, so that other requests go on; one of the user's at a time.
+    prepared = await request.app[MEDIA_POOL].prepare(data, request[USER]["id"])
     new = model.NewAttachment(
         name=f"{secrets.token_urlsafe(model.UPLOAD_NAME_BYTES)}.{prepared.kind.extension}",
         file_name=file_name,
