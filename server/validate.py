@@ -920,6 +920,13 @@ def webhook_id(body: Mapping[str, Any]) -> int:
     return WEBHOOK_ID.read(body)["id"]
 
 
+ATTACHMENT_ID = Form((BODY_ID,))
+
+
+def attachment_id(body: Mapping[str, Any]) -> int:
+    return ATTACHMENT_ID.read(body)["id"]
+
+
 def deliveries_query(query: Mapping[str, str]) -> tuple[int, Page]:
     return DELIVERIES_QUERY["webhook_id"].read(query), page(query)
 

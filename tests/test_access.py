@@ -40,6 +40,7 @@ REQUESTS = {
     },
     "/api/admin/communication/fields": {"fields": []},
     "/api/attachment/upload": {"file": b"%PDF-1.4 a small document"},  # sent as multipart
+    "/api/attachment/delete": {"id": "{attachment}"},  # an upload of the owner's
     # Spec 9: "{webhook}" and "{delivery}" are a webhook and one of its deliveries.
     "/api/user/notifications": {"email": False},
     "/api/admin/webhooks": {"url": PUBLIC_HOOK},
@@ -67,6 +68,8 @@ def expected(path: str, access: Access, caller: str) -> tuple[int, str | None]:
     if order_scoped and caller != "owner":
         # Customer routes see only the caller's own orders, an admin's too.
         return -1, "order not found"
+    if "{attachment}" in str(REQUESTS[path]) and caller != "owner":
+        return -1, "attachment not found"  # only the uploader deletes an upload
     return 0, None
 
 
@@ -87,6 +90,10 @@ async def test_access_matrix(client, clock, method, path, access):
     webhook = hook["data"]["id"]
     order = await make_order(client, owner)
     await quote(client, admin, order["id"])
+    form = aiohttp.FormData()
+    form.add_field("file", b"%PDF-1.4 the owner's", filename="owner.pdf")
+    upload = await call(client, "POST", "/api/attachment/upload", token=owner, data=form)
+    attachment = upload["data"]["id"]
     sent = await call(
         client, "GET", "/api/admin/webhooks/deliveries", token=admin, params={"webhook_id": webhook}
     )
@@ -100,12 +107,13 @@ async def test_access_matrix(client, clock, method, path, access):
         "owner": owner,
     }
 
-    def request_for(order_id: int) -> dict:
-        values = {**ids, "{id}": order_id}
+    def request_for(shift: int) -> dict:
+        """The request, its order and upload ids `shift` past the real ones."""
+        values = {**ids, "{id}": order["id"] + shift, "{attachment}": attachment + shift}
         return {k: values.get(v, v) if isinstance(v, str) else v for k, v in REQUESTS[path].items()}
 
-    async def send(token, order_id):
-        payload = request_for(order_id)
+    async def send(token, shift=0):
+        payload = request_for(shift)
         if method == "GET":
             return await call(client, method, path, token=token, params=payload)
         if path == "/api/attachment/upload":
@@ -115,13 +123,13 @@ async def test_access_matrix(client, clock, method, path, access):
         return await call(client, method, path, token=token, json=payload)
 
     for caller in CALLERS:  # the caller that may change the order comes last
-        body = await send(tokens[caller], order["id"])
+        body = await send(tokens[caller])
         code, msg = expected(path, access, caller)
         assert body["code"] == code, (caller, body)
         if msg is not None:
             assert body == {"code": code, "msg": msg}
-            # Indistinguishable from an order that does not exist.
-            assert await send(tokens[caller], order["id"] + 1000) == body
+            # Indistinguishable from an order (or upload) that does not exist.
+            assert await send(tokens[caller], 1000) == body
 
 
 async def test_a_route_missing_from_the_access_table_is_refused(config, server_log, aiohttp_client):

@@ -414,15 +414,18 @@ class Store(abc.ABC):
             attachments.save_attachment, owner_id, new, quota_bytes, self._now()
         )
 
+    async def delete_attachment(self, owner_id: int, attachment_id: int) -> None:
+        """The owner's upload, file and thumbnail; Invalid if it is not theirs."""
+        await self._write(attachments.delete_attachment, owner_id, attachment_id)
+
     async def stored_file(self, name: str, thumb: bool) -> Row | None:
         """The upload `name` (or its thumbnail) to serve, without its bytes; None if none."""
         return await self._read(attachments.stored_file, name, thumb)
 
-    async def read_file_slice(self, stored: Row, offset: int, length: int) -> bytes:
-        """Up to `length` bytes of a file found by `stored_file`, from `offset`."""
-        return await self._read(
-            attachments.read_slice, stored["id"], stored["column"], offset, length
-        )
+    async def read_file_slice(self, stored: Row, offset: int, length: int) -> bytes | None:
+        """Up to `length` bytes of a file found by `stored_file`, from `offset`; None once
+        it has been deleted."""
+        return await self._read(attachments.read_slice, stored, offset, length)
 
     async def ping(self) -> None:
         """Raises unless the database answers a query."""
