@@ -53,9 +53,13 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _memory() -> tuple[int, int]:
-    """This process's address space and resident memory, in bytes."""
-    with open("/proc/self/statm", "rb") as statm:
-        size, resident = statm.read().split()[:2]
+    """This process's address space and resident memory, in bytes; (0, 0) where there
+    is no /proc to tell (then only the reckoning before decoding bounds memory)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            size, resident = statm.read().split()[:2]
+    except OSError:
+        return 0, 0
     return int(size) * _PAGE, int(resident) * _PAGE
 
 
@@ -65,6 +69,8 @@ def _limit_memory(extra: int | None) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if extra is None:
         soft = hard
+    elif not _memory()[0]:
+        return
     else:
         soft = _memory()[0] + extra
         if hard != resource.RLIM_INFINITY:
