@@ -192,6 +192,11 @@ class Context:
             client, "GET", "/api/admin/webhooks/deliveries", token=self.admin, params=query
         )
         self.delivery = body["data"][0]["id"]
+        # An upload of alice's, for deleting (once; then "attachment not found").
+        form = aiohttp.FormData()
+        form.add_field("file", b"%PDF-1.4 a document", filename="doc.pdf")
+        body = await call(client, "POST", "/api/attachment/upload", token=self.token, data=form)
+        self.attachment = body["data"]["id"]
 
 
 def base_request(ctx: Context, method: str, path: str, field: str) -> tuple[dict, str | None]:
@@ -223,6 +228,7 @@ def base_request(ctx: Context, method: str, path: str, field: str) -> tuple[dict
         "/api/user/password": {"old_password": PASSWORD, "password": PASSWORD},
         "/api/events": {},
         "/api/user/notifications": {"email": True},
+        "/api/attachment/delete": {"id": ctx.attachment},
     }
     merchant = {
         "/api/admin/communication/orders": {},
