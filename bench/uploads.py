@@ -1,20 +1,27 @@
-"""Attachments under load (issue 16): two figures.
+"""Attachments under load and under attack.
 
 1. Event-loop latency: p50/p99 of a cheap request (GET /api/communication/fields) made
-   one after another while large images are uploaded and decoded, with decoding on the
-   media thread pool (as served) and, for comparison, inline on the event loop.
+   one after another while large images are uploaded and decoded, with decoding in the
+   media worker processes (as served) and, for comparison, inline on the event loop.
 2. Memory: the server's peak RSS (VmHWM) while 20 clients fetch a 10 MB file at once.
+3. Attacks (tests/bombs.py), each on a fresh server: a 2 MiB multipart body of 40,000
+   tiny parts; progressive JPEGs repeating one small scan (310 scans: refused by count;
+   100 scans, 5600x5600: past the CPU limit), alone, then two at once while another
+   user uploads a small photo; 12 palette PNGs of 6300x6300 at once. For each: how long
+   the answer took, the CPU the server and its workers spent, the slowest /healthz
+   answer meanwhile, and the server's own peak RSS.
 
-    python bench/uploads.py [--db postgresql://...]
+    python bench/uploads.py [--db postgresql://...] [--only attacks]
 
 The server runs in its own process (`serve` mode below: the real app, optionally with
-an executor that runs decoding inline, which is what "without" means).
+decoding run inline on the event loop, which is what "inline" means).
 """
 
 import argparse
 import asyncio
-import concurrent.futures
+import contextlib
 import io
+import os
 import statistics
 import subprocess
 import sys
@@ -27,16 +34,20 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests import bombs  # noqa: E402
 from tests.live import free_port  # noqa: E402
 
 
-class InlineExecutor(concurrent.futures.Executor):
-    """Runs the work at once on the calling thread: the event loop, blocked meanwhile."""
+class InlinePool:
+    """Checks an upload at once on the event loop, blocked meanwhile, with no limits."""
 
-    def submit(self, fn, /, *args, **kwargs):
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        future.set_result(fn(*args, **kwargs))
-        return future
+    async def prepare(self, data: bytes, owner: int):
+        from orderdesk import media
+
+        return media.prepare(data)
+
+    async def close(self) -> None:
+        pass
 
 
 def serve(db: str, port: int, inline: bool) -> None:
@@ -45,11 +56,15 @@ def serve(db: str, port: int, inline: bool) -> None:
     from orderdesk.config import Config
     from orderdesk.keys import MEDIA_POOL
 
-    app = create_app(Config(db=db, port=port, max_registrations_per_hour=0, log_level="warning"))
+    config = Config(
+        db=db, port=port, max_registrations_per_hour=0, log_level="warning", upload_quota_mb=10**6
+    )
+    app = create_app(config)
     if inline:
 
         async def inline_decoding(app: web.Application) -> None:
-            app[MEDIA_POOL] = InlineExecutor()
+            await app[MEDIA_POOL].close()
+            app[MEDIA_POOL] = InlinePool()  # type: ignore[assignment]
 
         app.on_startup.append(inline_decoding)
     web.run_app(app, host="127.0.0.1", port=port, print=None)
@@ -157,6 +172,154 @@ async def rss_during_downloads(url: str, pid: int) -> dict:
     }
 
 
+# ---------------------------------------------------------------- attacks
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU the server has spent, with its ended children (reaped) and live ones."""
+
+    def fields(of: int) -> list[str]:
+        return Path(f"/proc/{of}/stat").read_text().rsplit(")", 1)[1].split()
+
+    total = sum(int(x) for x in fields(pid)[11:15])  # utime stime cutime cstime
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(FileNotFoundError):  # it ended meanwhile
+                total += sum(int(x) for x in fields(int(child))[11:13])
+    return total / TICK
+
+
+class Probe:
+    """GET /healthz every 10 ms while something else runs."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session, self.url, self.samples = session, url, []
+
+    async def _run(self) -> None:
+        while True:
+            started = time.perf_counter()
+            async with self.session.get(self.url + "/healthz") as response:
+                await response.read()
+            self.samples.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.01)
+
+    async def during(self, work):
+        task = asyncio.create_task(self._run())
+        await asyncio.sleep(0.1)
+        try:
+            return await work
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def figures(self) -> str:
+        ordered = sorted(self.samples)
+        return f"/healthz p50 {statistics.median(ordered):.1f} ms, max {ordered[-1]:.1f} ms"
+
+
+async def send(session, url, token, data: bytes, name: str = "x.jpg") -> tuple[float, dict]:
+    form = aiohttp.FormData()
+    form.add_field("file", io.BytesIO(data), filename=name)
+    started = time.perf_counter()
+    async with session.post(
+        url + "/api/attachment/upload", data=form, headers={"Token": token}
+    ) as response:
+        answer = await response.json()
+    return time.perf_counter() - started, answer
+
+
+async def many_parts_attack(url: str, pid: int) -> str:
+    body, content_type = bombs.many_parts()
+    async with aiohttp.ClientSession() as session:
+        token = await register(session, url, "parts")
+        headers = {"Token": token, "Content-Type": content_type}
+
+        async def post() -> tuple[float, dict]:
+            started = time.perf_counter()
+            async with session.post(
+                url + "/api/attachment/upload", data=body, headers=headers
+            ) as response:
+                return time.perf_counter() - started, await response.json()
+
+        probe = Probe(session, url)
+        cpu = cpu_seconds(pid)
+        took, answer = await probe.during(post())
+    return (
+        f"{body.count(b'--b') - 1} parts in 2 MiB: answered in {took:.2f} s "
+        f"({answer['msg']!r}), server CPU {cpu_seconds(pid) - cpu:.2f} s; {probe.figures()}"
+    )
+
+
+async def scan_attack(url: str, pid: int, bomb: bytes) -> str:
+    small = io.BytesIO()
+    from PIL import Image
+
+    Image.new("RGB", (800, 600), "red").save(small, "JPEG")
+    async with aiohttp.ClientSession() as session:
+        alice = await register(session, url, "alice")
+        bob = await register(session, url, "bob")
+        await send(session, url, bob, small.getvalue())  # workers started
+        cpu = cpu_seconds(pid)
+        took, answer = await send(session, url, alice, bomb)
+        one = f"one: {took:.2f} s, CPU {cpu_seconds(pid) - cpu:.2f} s, {answer['msg']!r}"
+
+        async def two_and_bob() -> tuple[list[float], float]:
+            bombs_sent = [asyncio.create_task(send(session, url, alice, bomb)) for _ in range(2)]
+            await asyncio.sleep(0.2)
+            bob_took, bob_answer = await send(session, url, bob, small.getvalue())
+            assert bob_answer["code"] == 0, bob_answer
+            return [round(t, 2) for t, _ in await asyncio.gather(*bombs_sent)], bob_took
+
+        probe = Probe(session, url)
+        cpu = cpu_seconds(pid)
+        times, bob_took = await probe.during(two_and_bob())
+    return (
+        f"{one}; two at once: {times} s, CPU {cpu_seconds(pid) - cpu:.2f} s, another user's "
+        f"small upload meanwhile {bob_took:.2f} s; {probe.figures()}"
+    )
+
+
+async def palette_attack(url: str, pid: int) -> str:
+    bomb = bombs.palette_bomb()
+    async with aiohttp.ClientSession() as session:
+        token = await register(session, url, "palette")
+        await asyncio.sleep(0.5)
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets the peak (VmHWM) to now
+        before, _ = peak_rss_kib(pid)
+        started = time.perf_counter()
+        answers = await asyncio.gather(
+            *(send(session, url, token, bomb, "p.png") for _ in range(12))
+        )
+        took = time.perf_counter() - started
+        _, peak = peak_rss_kib(pid)
+        await asyncio.sleep(1)
+        after, _ = peak_rss_kib(pid)
+    messages = sorted({answer["msg"] for _, answer in answers})
+    return (
+        f"12 at once ({len(bomb) // 1024} KB each): all answered in {took:.2f} s {messages}; "
+        f"server RSS {before // 1024} MiB before, peak {peak // 1024} MiB, "
+        f"{after // 1024} MiB a second after"
+    )
+
+
+def attacks(db_for) -> None:
+    runs = [
+        ("many parts", lambda url, pid: many_parts_attack(url, pid)),
+        ("JPEG, 310 scans", lambda url, pid: scan_attack(url, pid, bombs.scan_bomb(6000, 300))),
+        ("JPEG, 100 scans", lambda url, pid: scan_attack(url, pid, bombs.scan_bomb(5600, 90))),
+        ("palette PNG", lambda url, pid: palette_attack(url, pid)),
+    ]
+    for label, attack in runs:
+        process, url = start(db_for(label), inline=False)
+        try:
+            print(f"{label}: {asyncio.run(attack(url, process.pid))}")
+        finally:
+            process.terminate()
+            process.wait()
+
+
 def start(db: str, inline: bool) -> tuple[subprocess.Popen, str]:
     port = free_port()
     args = [sys.executable, __file__, "serve", "--db", db, "--port", str(port)]
@@ -172,9 +335,15 @@ def main() -> None:
     parser.add_argument("--db")
     parser.add_argument("--port", type=int)
     parser.add_argument("--inline", action="store_true")
+    parser.add_argument("--only", choices=("load", "attacks"))
     args = parser.parse_args()
     if args.mode == "serve":
         serve(args.db, args.port, args.inline)
+        return
+    if args.only != "load":
+        with tempfile.TemporaryDirectory() as folder:
+            attacks(lambda label: args.db or str(Path(folder) / f"{label.replace(' ', '-')}.db"))
+    if args.only == "attacks":
         return
     image = large_jpeg()
     print(f"image: 6000x6000 JPEG, {len(image) / 2**20:.1f} MiB")
@@ -188,7 +357,7 @@ def main() -> None:
                     print(f"RSS, 20 clients fetching one 10 MiB file at once: {memory}")
                     continue
                 figures = asyncio.run(latency_during_uploads(url, image))
-                label = "inline on the loop" if run == "inline" else "media thread pool"
+                label = "inline on the loop" if run == "inline" else "media worker processes"
                 print(f"GET fields while 4 large images are uploaded, {label}: {figures}")
             finally:
                 process.terminate()

@@ -1,8 +1,6 @@
 """The application factory: keys, the database's lifetime, middlewares and routes."""
 
-import os
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
@@ -10,6 +8,7 @@ from . import headers
 from .config import Config
 from .keys import BROADCASTER, CONFIG, MEDIA_POOL, OUTBOX, STORE
 from .live import Broadcaster
+from .media_pool import MediaPool
 from .middlewares import orderdesk_middleware
 from .model import MAX_BODY_BYTES
 from .notify import Outbox
@@ -28,11 +27,11 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def media_pool_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Upload decoding runs on these threads (Pillow releases the GIL while it decodes
-    and resizes); as many as there are cores, so uploads cannot take every core."""
-    app[MEDIA_POOL] = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="media")
+    """Uploads are decoded in worker processes, each image under its own CPU and memory
+    limits (media_pool.py); they start with the first upload and end with the app."""
+    app[MEDIA_POOL] = MediaPool()
     yield
-    app[MEDIA_POOL].shutdown(wait=True, cancel_futures=True)
+    await app[MEDIA_POOL].close()
 
 
 async def live_ctx(app: web.Application) -> AsyncIterator[None]:

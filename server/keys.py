@@ -1,6 +1,5 @@
 """Typed application keys, and the names of per-request values."""
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -8,6 +7,7 @@ from aiohttp import web
 from .access import Access
 from .config import Config
 from .live import Broadcaster
+from .media_pool import MediaPool
 from .notify import Outbox
 from .store import Store
 
@@ -19,8 +19,8 @@ STORE = web.AppKey("store", Store)
 BROADCASTER = web.AppKey("broadcaster", Broadcaster)
 OUTBOX = web.AppKey("outbox", Outbox)  # webhooks and mail (spec 9)
 ROUTE_ACCESS = web.AppKey("route_access", dict[web.AbstractRoute, Access])
-# Attachments: the threads that decode and thumbnail uploads, off the event loop.
-MEDIA_POOL = web.AppKey("media_pool", ThreadPoolExecutor)
+# Attachments: the worker processes that decode and thumbnail uploads.
+MEDIA_POOL = web.AppKey("media_pool", MediaPool)
 
 # Per request.
 # The session's user (routes that need a session only).

@@ -28,6 +28,7 @@ from .entities import (
     Key,
 )
 from .validate import accounts, fields, orders, webhooks
+from .validate import attachments as attachment_forms
 from .validate.declare import Form, Schema, integer, string
 from .workflow import MOVES, STATUS_ENDPOINT_MOVES, described
 
@@ -380,17 +381,28 @@ OPERATIONS[("POST", "/api/attachment/upload")] = Operation(
         {
             "file": string(
                 format="binary",
-                description="the file, at most --max-upload-mb MiB (default 10). Images are "
-                "recognized by decoding them (at most 40 megapixels) and stored without "
-                "their metadata (EXIF, GPS, XMP, comments, text); a PDF (starting %PDF-) is "
-                "stored as sent. Anything else, an empty file or no file part is refused, as "
-                "is an upload past the user's --upload-quota-mb (default 200).",
+                description="the file, at most --max-upload-mb MiB (default 10), in a body of "
+                "at most 8 parts that ends with its closing boundary. Images are recognized "
+                "by decoding them (at most 40 megapixels, 1 s of CPU time and 256 MiB of "
+                "memory; a JPEG of at most 100 scans) and stored without their metadata "
+                "(EXIF, GPS, XMP, comments, text), turned as their EXIF orientation said; a "
+                "PDF (starting %PDF-) is stored as sent. Anything else, an empty file or no "
+                "file part is refused, as is an upload that would take the user's files "
+                "and thumbnails past --upload-quota-mb (default 200).",
             )
         },
         ("file",),
     ),
     data=ref(ATTACHMENT.name),
     example={"file": "%PDF-1.4 a small document"},
+)
+OPERATIONS[("POST", "/api/attachment/delete")] = Operation(
+    "Delete one of my uploads: its file and thumbnail answer 404 from then on and leave "
+    "my quota; orders and messages naming it keep their text (another user's upload or "
+    'an unknown id: "attachment not found")',
+    ACCOUNT,
+    body=attachment_forms.ATTACHMENT_ID,
+    example={"id": 1},
 )
 
 

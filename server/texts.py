@@ -248,6 +248,22 @@ UPLOAD_QUOTA = Text(
     "upload quota of {limit} MB reached: this file does not fit",
     "已达到 {limit} MB 的上传配额：无法存放此文件",
 )
+UPLOAD_TOO_MANY_PARTS = Text(
+    "the upload may hold at most {limit} parts", "上传最多只能包含 {limit} 个部分"
+)
+UPLOAD_INCOMPLETE = Text(
+    "the upload is incomplete: its body ended before the closing boundary",
+    "上传不完整：请求体在结束边界之前就已结束",
+)
+UPLOAD_TOO_MANY_SCANS = Text(
+    "file is a JPEG of too many scans: at most {limit}", "file 是扫描数过多的 JPEG：最多 {limit} 个"
+)
+UPLOAD_TOO_COSTLY = Text(
+    "image takes too much work to decode: at most {seconds} s of CPU time and {mb} MiB of memory",
+    "图片解码所需资源过多：最多 {seconds} 秒 CPU 时间和 {mb} MiB 内存",
+)
+ATTACHMENT_DELETED = Text("attachment deleted", "附件已删除")
+ATTACHMENT_NOT_FOUND = Text("attachment not found", "附件不存在")
 
 # ---------------------------------------------------------------- notifications (issue 15, spec 9)
 

@@ -8,6 +8,7 @@ from typing import Any
 from orderdesk import openapi
 
 WEBHOOKS = "/api/admin/webhooks"
+ATTACHMENTS = "/api/attachment/"
 
 
 def example(
@@ -17,11 +18,12 @@ def example(
     order: int | None = None,
     webhook: int | None = None,
     delivery: int | None = None,
+    attachment: int | None = None,
 ) -> dict[str, Any]:
     found = copy.deepcopy(openapi.OPERATIONS[(method, path)].example)
     assert found is not None, f"{method} {path} documents no example request"
     ids = {
-        "id": webhook if path.startswith(WEBHOOKS) else order,
+        "id": _owner_of_id(path, order=order, webhook=webhook, attachment=attachment),
         "comm_order_id": order,
         "webhook_id": webhook,
         "delivery_id": delivery,
@@ -32,7 +34,18 @@ def example(
     return found
 
 
+def _owner_of_id(path: str, **ids: int | None) -> int | None:
+    """What a body's `id` names on this path: a webhook, an upload, or an order."""
+    if path.startswith(WEBHOOKS):
+        return ids["webhook"]
+    if path.startswith(ATTACHMENTS):
+        return ids["attachment"]
+    return ids["order"]
+
+
 def order_scoped(method: str, path: str) -> bool:
     """Whether the example names an order (so a caller who may not see it is refused)."""
     names = openapi.OPERATIONS[(method, path)].example or {}
-    return not path.startswith(WEBHOOKS) and ("id" in names or "comm_order_id" in names)
+    if path.startswith((WEBHOOKS, ATTACHMENTS)):
+        return False
+    return "id" in names or "comm_order_id" in names

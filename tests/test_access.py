@@ -29,6 +29,8 @@ def expected(method: str, path: str, access: Access, caller: str) -> tuple[int, 
     if order_scoped(method, path) and caller != "owner":
         # Customer routes see only the caller's own orders, an admin's too.
         return -1, "order not found"
+    if path == "/api/attachment/delete" and caller != "owner":
+        return -1, "attachment not found"  # only the uploader deletes an upload
     return 0, None
 
 
@@ -45,6 +47,10 @@ async def test_access_matrix(client, clock, method, path, access):
     webhook = hook["data"]["id"]
     order = await make_order(client, owner)
     await quote(client, admin, order["id"])
+    form = aiohttp.FormData()
+    form.add_field("file", b"%PDF-1.4 the owner's", filename="owner.pdf")
+    upload = await call(client, "POST", "/api/attachment/upload", token=owner, data=form)
+    attachment = upload["data"]["id"]
     sent = await call(
         client, "GET", "/api/admin/webhooks/deliveries", token=admin, params={"webhook_id": webhook}
     )
@@ -58,8 +64,16 @@ async def test_access_matrix(client, clock, method, path, access):
         "owner": owner,
     }
 
-    async def send(token, order_id):
-        payload = example(method, path, order=order_id, webhook=webhook, delivery=delivery)
+    async def send(token, shift=0):
+        """The example request, its order and upload ids `shift` past the real ones."""
+        payload = example(
+            method,
+            path,
+            order=order["id"] + shift,
+            webhook=webhook,
+            delivery=delivery,
+            attachment=attachment + shift,
+        )
         if method == "GET":
             return await call(client, method, path, token=token, params=payload)
         if path == "/api/attachment/upload":
@@ -69,13 +83,13 @@ async def test_access_matrix(client, clock, method, path, access):
         return await call(client, method, path, token=token, json=payload)
 
     for caller in CALLERS:  # the caller that may change the order comes last
-        body = await send(tokens[caller], order["id"])
+        body = await send(tokens[caller])
         code, msg = expected(method, path, access, caller)
         assert body["code"] == code, (caller, body)
         if msg is not None:
             assert body == {"code": code, "msg": msg}
-            # Indistinguishable from an order that does not exist.
-            assert await send(tokens[caller], order["id"] + 1000) == body
+            # Indistinguishable from an order (or upload) that does not exist.
+            assert await send(tokens[caller], 1000) == body
 
 
 async def test_a_route_missing_from_the_access_table_is_refused(config, server_log, aiohttp_client):

@@ -195,6 +195,11 @@ class Context:
             client, "GET", "/api/admin/webhooks/deliveries", token=self.admin, params=query
         )
         self.delivery = body["data"][0]["id"]
+        # An upload of alice's, for deleting (once; then "attachment not found").
+        form = aiohttp.FormData()
+        form.add_field("file", b"%PDF-1.4 a document", filename="doc.pdf")
+        body = await call(client, "POST", "/api/attachment/upload", token=self.token, data=form)
+        self.attachment = body["data"]["id"]
 
 
 def base_request(ctx: Context, method: str, path: str, field: str) -> tuple[dict, str | None]:
@@ -211,7 +216,14 @@ def base_request(ctx: Context, method: str, path: str, field: str) -> tuple[dict
     if path == "/api/logout":
         return {}, None
     order = ctx.quoted if path.endswith(("/accept", "/reject")) else ctx.pending
-    request = example(method, path, order=order, webhook=ctx.webhook, delivery=ctx.delivery)
+    request = example(
+        method,
+        path,
+        order=order,
+        webhook=ctx.webhook,
+        delivery=ctx.delivery,
+        attachment=ctx.attachment,
+    )
     merchant = path.startswith("/api/admin/")
     return request, ctx.admin if merchant else ctx.token
 

@@ -1,6 +1,6 @@
-"""Attachments (spec 7): the upload, and serving files and thumbnails to anyone with the URL."""
+"""Attachments (spec 7): the upload, deleting one, and serving files and thumbnails to
+anyone with the URL."""
 
-import asyncio
 import logging
 import re
 import secrets
@@ -10,15 +10,19 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from .. import media, model, texts
-from ..envelope import Ok
+from ..envelope import Ok, read_json
 from ..errors import ClientDisconnected, Invalid
 from ..handlers import store_of
 from ..keys import CONFIG, MEDIA_POOL, USER
 from ..store import attachments
+from ..validate import attachments as forms
 
 log = logging.getLogger("orderdesk")
 
 READ_CHUNK = 64 * 1024
+# Parts a multipart body may hold: the file and a few fields a form may add. Each part
+# costs far more to parse than its bytes, so the ninth is refused before it is read.
+MAX_PARTS = 8
 # The body may exceed the file's limit by this much: boundaries and part headers.
 MULTIPART_FRAMING = 64 * 1024
 SERVE_SLICE = 256 * 1024  # how much of a file one database read fetches
@@ -27,9 +31,9 @@ SERVE_SLICE = 256 * 1024  # how much of a file one database read fetches
 async def upload(request: web.Request) -> Ok:
     config = request.app[CONFIG]
     data, file_name = await _read_file_part(request, config.max_upload_mb)
-    loop = asyncio.get_running_loop()
-    # Decoding and thumbnailing take CPU: off the event loop, so other requests go on.
-    prepared = await loop.run_in_executor(request.app[MEDIA_POOL], media.prepare, data)
+    # Decoding and thumbnailing take CPU: in a worker process, each image under its own
+    # CPU and memory limits, so that other requests go on; one of the user's at a time.
+    prepared = await request.app[MEDIA_POOL].prepare(data, request[USER]["id"])
     new = model.NewAttachment(
         name=f"{secrets.token_urlsafe(model.UPLOAD_NAME_BYTES)}.{prepared.kind.extension}",
         file_name=file_name,
@@ -48,7 +52,9 @@ async def upload(request: web.Request) -> Ok:
 
 async def _read_file_part(request: web.Request, limit_mb: int) -> tuple[bytes, str]:
     """The bytes and client file name of the part named `file`, read in chunks and
-    refused as soon as the body passes the limit (the app's 1 MiB does not apply)."""
+    refused as soon as the body passes the limit (the app's 1 MiB does not apply) or
+    holds more than MAX_PARTS parts. The body is read to its closing boundary: one that
+    ends before it (a client that stopped sending) stores nothing."""
     limit = limit_mb * 2**20
     too_large = Invalid(texts.UPLOAD_TOO_LARGE, limit=limit_mb)
     body_limit = limit + MULTIPART_FRAMING
@@ -56,13 +62,16 @@ async def _read_file_part(request: web.Request, limit_mb: int) -> tuple[bytes, s
         raise too_large
     if request.content_type != "multipart/form-data":
         raise Invalid(texts.UPLOAD_NOT_MULTIPART)
-    read = 0
+    read, count, found = 0, 0, None
     try:
         reader = await request.multipart()
-        async for part in reader:
+        while (part := await reader.next()) is not None:
+            count += 1
+            if count > MAX_PARTS:
+                raise Invalid(texts.UPLOAD_TOO_MANY_PARTS, limit=MAX_PARTS)
             if not isinstance(part, BodyPartReader):  # a nested multipart/* part
                 raise Invalid(texts.UPLOAD_NOT_MULTIPART)
-            wanted = part.name == "file"
+            wanted = part.name == "file" and found is None
             data = bytearray()
             while chunk := await part.read_chunk(READ_CHUNK):
                 read += len(chunk)
@@ -70,13 +79,19 @@ async def _read_file_part(request: web.Request, limit_mb: int) -> tuple[bytes, s
                     raise too_large
                 if wanted:
                     data += chunk
+            if not part.at_eof():  # the body ended inside this part
+                raise Invalid(texts.UPLOAD_INCOMPLETE)
             if wanted:
-                return bytes(data), _client_file_name(part.filename or "")
+                found = bytes(data), _client_file_name(part.filename or "")
     except ConnectionResetError:
         raise ClientDisconnected() from None
     except (ValueError, AssertionError, RuntimeError, HttpProcessingError):  # malformed multipart
+        if request.content.at_eof() and count:  # the body ended before its closing boundary
+            raise Invalid(texts.UPLOAD_INCOMPLETE) from None
         raise Invalid(texts.UPLOAD_NOT_MULTIPART) from None
-    raise Invalid(texts.UPLOAD_NO_FILE)
+    if found is None:
+        raise Invalid(texts.UPLOAD_NO_FILE)
+    return found
 
 
 def _client_file_name(sent: str) -> str:
@@ -86,6 +101,13 @@ def _client_file_name(sent: str) -> str:
     unwanted = ("Cc", "Cf", "Cs")
     clean = "".join(c for c in base if unicodedata.category(c) not in unwanted).strip()
     return clean[: model.FILE_NAME_MAX]
+
+
+async def delete(request: web.Request) -> Ok:
+    """The caller's own upload, file and thumbnail; anyone else's is "not found"."""
+    attachment_id = forms.ATTACHMENT_ID.parse(await read_json(request))
+    await store_of(request).write(attachments.delete_attachment, request[USER]["id"], attachment_id)
+    return Ok(text=texts.ATTACHMENT_DELETED)
 
 
 async def serve_file(request: web.Request) -> web.StreamResponse:
@@ -118,15 +140,18 @@ async def _serve(request: web.Request, *, thumb: bool) -> web.StreamResponse:
     response = web.StreamResponse(headers=headers)
     response.content_type = stored["content_type"]
     response.content_length = stored["size"]
-    await response.prepare(request)
     try:
+        await response.prepare(request)
         for offset in range(0, stored["size"], SERVE_SLICE):
-            chunk = await store.read(
-                attachments.read_slice, stored["id"], stored["column"], offset, SERVE_SLICE
-            )
-            await response.write(chunk)
+            piece = await store.read(attachments.read_slice, stored, offset, SERVE_SLICE)
+            if piece is None:  # deleted meanwhile: the client gets a short answer
+                log.info("%s: deleted during the download", request.path)
+                if request.transport is not None:
+                    request.transport.close()
+                return response
+            await response.write(piece)
         await response.write_eof()
-    except ConnectionResetError:  # the client went away: nothing wrong with the server
+    except ConnectionError:  # the client went away (reset, or closed while we waited)
         log.info("%s: the client disconnected during the download", request.path)
     return response
 

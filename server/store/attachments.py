@@ -33,14 +33,16 @@ def attachment_row(row: Mapping[str, Any]) -> Row:
 
 
 async def save_attachment(tx: Tx, owner_id: int, new: NewAttachment, quota_bytes: int) -> Row:
-    """Insert unless it would take the owner's uploads past `quota_bytes`. The quota is
-    read under a per-user lock (SQLite: the write transaction itself), so two uploads
-    at once cannot both fit in the same room."""
+    """Insert unless it would take the owner's uploads past `quota_bytes`: files and
+    thumbnails count. The quota is read under a per-user lock (SQLite: the write
+    transaction itself), so two uploads at once cannot both fit in the same room."""
     await tx.lock(f"uploads:{owner_id}")
     used = await tx.value(
-        "SELECT coalesce(sum(file_size), 0) FROM attachments WHERE user_id = ?", owner_id
+        """SELECT coalesce(sum(file_size + coalesce(length(thumb), 0)), 0)
+           FROM attachments WHERE user_id = ?""",
+        owner_id,
     )
-    if used + len(new.data) > quota_bytes:
+    if used + len(new.data) + len(new.thumb or b"") > quota_bytes:
         raise Invalid(texts.UPLOAD_QUOTA, limit=quota_bytes // 2**20)
     row = await tx.row(
         f"""INSERT INTO attachments (user_id, name, file_name, content_type, file_size,
@@ -61,9 +63,20 @@ async def save_attachment(tx: Tx, owner_id: int, new: NewAttachment, quota_bytes
     return attachment_row(row)
 
 
+async def delete_attachment(tx: Tx, owner_id: int, attachment_id: int) -> None:
+    """The owner's attachment, file and thumbnail; Invalid when it is not theirs or
+    does not exist (one answer: nobody learns which ids exist). Orders and messages
+    that name its path keep their text."""
+    deleted = await tx.run(
+        "DELETE FROM attachments WHERE id = ? AND user_id = ?", attachment_id, owner_id
+    )
+    if not deleted:
+        raise Invalid(texts.ATTACHMENT_NOT_FOUND)
+
+
 async def stored_file(tx: Tx, name: str, thumb: bool) -> Row | None:
-    """What serving `name` (or its thumbnail) needs, without its bytes: id, column,
-    content_type, size, md5 (the file's; a thumbnail is made from it)."""
+    """What serving `name` (or its thumbnail) needs, without its bytes: id, name,
+    column, content_type, size, md5 (the file's; a thumbnail is made from it)."""
     column = "thumb" if thumb else "data"
     row = await tx.one(
         f"""SELECT id, content_type, length({column}) AS size, file_md5
@@ -74,6 +87,7 @@ async def stored_file(tx: Tx, name: str, thumb: bool) -> Row | None:
         return None
     return {
         "id": row["id"],
+        "name": name,
         "column": column,
         "content_type": row["content_type"],
         "size": row["size"],
@@ -81,5 +95,15 @@ async def stored_file(tx: Tx, name: str, thumb: bool) -> Row | None:
     }
 
 
-async def read_slice(tx: Tx, attachment_id: int, column: str, offset: int, length: int) -> bytes:
-    return await tx.read_slice("attachments", column, attachment_id, offset, length)
+async def read_slice(tx: Tx, stored: Row, offset: int, length: int) -> bytes | None:
+    """Up to `length` bytes from `offset` of a file found by stored_file; None when it
+    has been deleted since (its id alone could name a newer upload: SQLite may reuse
+    the highest one)."""
+    if (
+        await tx.value(
+            "SELECT 1 FROM attachments WHERE id = ? AND name = ?", stored["id"], stored["name"]
+        )
+        is None
+    ):
+        return None
+    return await tx.read_slice("attachments", stored["column"], stored["id"], offset, length)
