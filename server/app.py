@@ -35,7 +35,7 @@ async def media_pool_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def live_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The live events' broadcaster (spec 8), stopped before the store closes."""
+    """The live events' broadcaster, stopped before the store closes."""
     app[BROADCASTER] = Broadcaster(app[STORE], app[CONFIG].clock)
     await app[BROADCASTER].start()
     yield
@@ -43,7 +43,7 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The worker sending webhook and mail deliveries (spec 9), stopped before the store
+    """The worker sending webhook and mail deliveries, stopped before the store
     closes."""
     app[OUTBOX] = Outbox(app[STORE], app[CONFIG])
     await app[OUTBOX].start()

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # sessions reads the app keys
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", Store)
 BROADCASTER = web.AppKey("broadcaster", Broadcaster)
-OUTBOX = web.AppKey("outbox", Outbox)  # webhooks and mail (spec 9)
+OUTBOX = web.AppKey("outbox", Outbox)  # webhooks and mail
 ROUTE_ACCESS = web.AppKey("route_access", dict[web.AbstractRoute, Access])
 # Attachments: the worker processes that decode and thumbnail uploads.
 MEDIA_POOL = web.AppKey("media_pool", MediaPool)

@@ -1,4 +1,4 @@
-"""What an uploaded file is (spec 7): an image recognized by decoding it, or a PDF by its
+"""What an uploaded file is: an image recognized by decoding it, or a PDF by its
 signature; its metadata removed; its thumbnail. Pure CPU work on bytes with no I/O and
 no shared state: media_worker.py runs it in a separate process, under the limits below.
 

@@ -36,14 +36,14 @@ ROUTES = [
     ("POST", "/api/admin/communication/message/send", messages.send, ADMIN),
     ("GET", "/api/admin/communication/fields", orders.list_fields, ADMIN),
     ("POST", "/api/admin/communication/fields", admin.replace_fields, ADMIN),
-    ("GET", "/api/events", events.stream, CUSTOMER),  # text/event-stream (spec 8)
+    ("GET", "/api/events", events.stream, CUSTOMER),  # text/event-stream
     ("GET", "/api/openapi.json", ops.openapi_json, PUBLIC),
-    # attachments (spec 7): upload and delete with a session; files to anyone with the URL
+    # attachments: upload and delete with a session; files to anyone with the URL
     ("POST", "/api/attachment/upload", attachments.upload, CUSTOMER),
     ("POST", "/api/attachment/delete", attachments.delete, CUSTOMER),
     ("GET", "/uploads/{name}", attachments.serve_file, PUBLIC),
     ("GET", "/uploads/thumb/{name}", attachments.serve_thumb, PUBLIC),
-    # webhooks and mail (spec 9)
+    # webhooks and mail
     ("GET", "/api/admin/webhooks", webhooks.list_webhooks, ADMIN),
     ("POST", "/api/admin/webhooks", webhooks.create, ADMIN),
     ("POST", "/api/admin/webhooks/update", webhooks.update, ADMIN),

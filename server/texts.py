@@ -98,7 +98,7 @@ ITEM_LENGTH = Text(
     "each of {field} must be 1-{high} characters", "{field} 的每一项长度必须为 1-{high} 个字符"
 )
 
-# console (issue 11.1): image lists hold only links a browser may safely follow
+# Image lists hold only links a browser may safely follow.
 IMAGE_URL_FORM = Text(
     "each of {field} must be an http:// or https:// URL with a host, or an /uploads/ path",
     "{field} 的每一项必须是带主机名的 http:// 或 https:// 网址，或 /uploads/ 路径",
@@ -192,7 +192,7 @@ CANNOT_CANCEL = Text("this order can no longer be cancelled", "该订单已无�
 CANNOT_QUOTE = Text("this order can no longer be quoted", "该订单已无法报价")
 MESSAGES_CLOSED = Text("messages are closed on a cancelled order", "已取消的订单不能再发送消息")
 
-# ---------------------------------------------------------------- accounts (round 2)
+# ---------------------------------------------------------------- accounts
 
 PASSWORD_CHANGED = Text("password changed", "密码已修改")
 USER_NAME_CHARACTERS = Text(
@@ -210,7 +210,7 @@ USER_NAME_SCRIPTS = Text(
 NOT_A_BOOLEAN = Text("{field} must be true or false", "{field} 必须是 true 或 false")
 WRONG_OLD_PASSWORD = Text("old_password is wrong", "old_password 不正确")
 
-# ---------------------------------------------------------------- hardening (security round 2)
+# ---------------------------------------------------------------- hardening
 
 NUL_CHARACTER = Text(
     "{field} must not contain the NUL character (U+0000)", "{field} 不能包含 NUL 字符 (U+0000)"
@@ -224,7 +224,7 @@ QUOTE_CHANGED = Text(
     "报价已变更：请确认当前价格后再接受",
 )
 
-# ---------------------------------------------------------------- attachments (issue 16, spec 7)
+# ---------------------------------------------------------------- attachments
 
 UPLOADED = Text("file uploaded", "文件已上传")
 UPLOAD_NOT_MULTIPART = Text(
@@ -265,7 +265,7 @@ UPLOAD_TOO_COSTLY = Text(
 ATTACHMENT_DELETED = Text("attachment deleted", "附件已删除")
 ATTACHMENT_NOT_FOUND = Text("attachment not found", "附件不存在")
 
-# ---------------------------------------------------------------- notifications (issue 15, spec 9)
+# ---------------------------------------------------------------- notifications
 
 WEBHOOK_CREATED = Text("webhook created", "Webhook 已创建")
 WEBHOOK_UPDATED = Text("webhook updated", "Webhook 已更新")

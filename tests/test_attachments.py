@@ -1,5 +1,5 @@
-"""Attachments (spec 7, issue 16): upload, refusals, metadata removal, thumbnails,
-serving, the quota and the size limit, `thumb` of orders (spec 3), backup and check."""
+"""Attachments: upload, refusals, metadata removal, thumbnails,
+serving, the quota and the size limit, `thumb` of orders, backup and check."""
 
 import asyncio
 import hashlib

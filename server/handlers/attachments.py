@@ -1,4 +1,4 @@
-"""Attachments (spec 7): the upload, deleting one, and serving files and thumbnails to
+"""Attachments: the upload, deleting one, and serving files and thumbnails to
 anyone with the URL."""
 
 import logging

@@ -1,4 +1,4 @@
-"""Attachments (spec 7): uploaded files with their thumbnails, bytes in the database."""
+"""Attachments: uploaded files with their thumbnails, bytes in the database."""
 
 from collections.abc import Mapping
 from typing import Any
