@@ -78,3 +78,25 @@ def test_systemd_unit_is_hardened(unit):
         timeout=60,
     )
     assert rated.returncode == 0, rated.stdout[-2000:]
+
+
+def _inside() -> str:
+    return README[README.index("## Inside") :]
+
+
+@pytest.mark.parametrize(
+    "module",
+    sorted(
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "server").rglob("*.py")
+        if path.parent == ROOT / "server" and path.name != "__init__.py"
+    ),
+)
+def test_the_readme_inside_names_every_module(module):
+    """A newcomer finds every module of server/ in the README's map (packages are named
+    as folders)."""
+    assert module in _inside()
+
+
+def test_the_readme_says_the_source_installs_as_orderdesk():
+    assert "installs as the Python package `orderdesk`" in _inside()
