@@ -1,6 +1,10 @@
-"""A real `python run.py` process for the tests that need one (crash, shutdown, backup, fuzz)."""
+"""A real `python run.py` process for the tests that need one (crash, shutdown, backup, fuzz),
+and `repeating`, for traffic that keeps flowing while a test block runs."""
 
+import asyncio
+import contextlib
 import http.client
+import itertools
 import json
 import os
 import signal
@@ -8,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def repeating(
+    action: Callable[[int], Awaitable[object]], pause: float = 0.02
+) -> AsyncIterator[None]:
+    """`action(0)`, `action(1)`, … one after another, `pause` seconds apart, in a task
+    while the block runs; cancelled when it ends. A failed action fails the block at
+    its end."""
+
+    async def keep_going() -> None:
+        for i in itertools.count():
+            await action(i)
+            await asyncio.sleep(pause)
+
+    task = asyncio.create_task(keep_going())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import itertools
 import json
 import socket
 import struct
@@ -33,6 +32,7 @@ from tests.conftest import (
     register,
     update,
 )
+from tests.live import repeating
 
 EVENTS = "/api/events"
 SEND = "/api/communication/message/send"
@@ -415,22 +415,11 @@ async def ended_within(stream: Stream, started: float, limit: float = ENDS_WITHI
     return took
 
 
-@contextlib.asynccontextmanager
-async def events_flowing(client, token: str, order_id: int, path: str = SEND):
+def events_flowing(
+    client, token: str, order_id: int, path: str = SEND
+) -> contextlib.AbstractAsyncContextManager[None]:
     """Messages sent to the order every few milliseconds while the block runs."""
-
-    async def keep_sending() -> None:
-        for i in itertools.count():
-            await send(client, token, order_id, f"flowing {i}", path)
-            await asyncio.sleep(0.02)
-
-    task = asyncio.create_task(keep_sending())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return repeating(lambda i: send(client, token, order_id, f"flowing {i}", path))
 
 
 async def login(client, user_name: str, **extra: Any) -> str:

@@ -4,8 +4,8 @@ it was revoked."""
 
 import asyncio
 import contextlib
-import itertools
 import time
+from collections.abc import AsyncIterator
 
 import aiohttp
 import asyncpg
@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import PASSWORD, postgres_database
 from tests.faults import assert_no_faults_logged
-from tests.live import LiveServer, run_cli
+from tests.live import LiveServer, repeating, run_cli
 from tests.test_events import ADMIN_SEND, EVENTS, WAIT, Stream, ended_within
 
 pytestmark = pytest.mark.slow  # several server processes
@@ -32,6 +32,16 @@ async def open_stream(session: aiohttp.ClientSession, server: LiveServer, token:
 
 def start(db: str, tmp_path, name: str) -> LiveServer:
     return LiveServer(db, "--max-registrations-per-hour", "0", log=tmp_path / f"{name}.log")
+
+
+@contextlib.asynccontextmanager
+async def two_servers(tmp_path) -> AsyncIterator[tuple[str, LiveServer, LiveServer]]:
+    """Two app servers on one new PostgreSQL database: its URL and the servers."""
+    async with postgres_database() as url:
+        first = await asyncio.to_thread(start, url, tmp_path, "a")
+        second = await asyncio.to_thread(start, url, tmp_path, "b")
+        with first, second:
+            yield url, first, second
 
 
 async def test_sigterm_with_open_streams_stops_at_once(db, tmp_path):
@@ -53,38 +63,35 @@ async def test_sigterm_with_open_streams_stops_at_once(db, tmp_path):
 
 
 async def test_an_event_through_one_server_reaches_streams_on_the_other(tmp_path):
-    async with postgres_database() as url:
-        first = await asyncio.to_thread(start, url, tmp_path, "a")
-        second = await asyncio.to_thread(start, url, tmp_path, "b")
-        with first, second:
-            token = await asyncio.to_thread(first.register, "alice")
-            other = await asyncio.to_thread(second.register, "bob")
-            async with aiohttp.ClientSession() as session:
-                on_second = await open_stream(session, second, token)
-                bobs_on_first = await open_stream(session, first, other)
-                created = await asyncio.to_thread(
-                    first.call, "POST", "/api/communication/order/create", ORDER, token
-                )
-                order_id = created["data"]["id"]
-                assert (await on_second.next())["data"] == created["data"]
-                for i in range(5):
-                    body = {"comm_order_id": order_id, "message_type": "text", "content": str(i)}
-                    via = (first, second)[i % 2]
-                    answer = await asyncio.to_thread(via.call, "POST", SEND, body, token)
-                    answered = time.monotonic()
-                    event = await on_second.next()
-                    delay = time.monotonic() - answered
-                    assert event["data"] == answer["data"]
-                    assert delay < 1.0, f"event {i} reached the other server after {delay:.2f}s"
-                # Bob's stream on the first server carried none of Alice's events.
-                theirs = await asyncio.to_thread(
-                    second.call, "POST", "/api/communication/order/create", ORDER, other
-                )
-                assert (await bobs_on_first.next())["data"] == theirs["data"]
-                on_second.close()
-                bobs_on_first.close()
-            first.assert_no_faults()
-            second.assert_no_faults()
+    async with two_servers(tmp_path) as (_, first, second):
+        token = await asyncio.to_thread(first.register, "alice")
+        other = await asyncio.to_thread(second.register, "bob")
+        async with aiohttp.ClientSession() as session:
+            on_second = await open_stream(session, second, token)
+            bobs_on_first = await open_stream(session, first, other)
+            created = await asyncio.to_thread(
+                first.call, "POST", "/api/communication/order/create", ORDER, token
+            )
+            order_id = created["data"]["id"]
+            assert (await on_second.next())["data"] == created["data"]
+            for i in range(5):
+                body = {"comm_order_id": order_id, "message_type": "text", "content": str(i)}
+                via = (first, second)[i % 2]
+                answer = await asyncio.to_thread(via.call, "POST", SEND, body, token)
+                answered = time.monotonic()
+                event = await on_second.next()
+                delay = time.monotonic() - answered
+                assert event["data"] == answer["data"]
+                assert delay < 1.0, f"event {i} reached the other server after {delay:.2f}s"
+            # Bob's stream on the first server carried none of Alice's events.
+            theirs = await asyncio.to_thread(
+                second.call, "POST", "/api/communication/order/create", ORDER, other
+            )
+            assert (await bobs_on_first.next())["data"] == theirs["data"]
+            on_second.close()
+            bobs_on_first.close()
+        first.assert_no_faults()
+        second.assert_no_faults()
 
 
 async def test_an_event_whose_notification_was_lost_still_arrives(tmp_path):
@@ -124,24 +131,17 @@ async def test_an_event_whose_notification_was_lost_still_arrives(tmp_path):
 # ---------------------------------------------------------------- streams end with their session
 
 
-@contextlib.asynccontextmanager
-async def events_flowing(server: LiveServer, token: str, order_id: int, path: str = SEND):
+def events_flowing(
+    server: LiveServer, token: str, order_id: int, path: str = SEND
+) -> contextlib.AbstractAsyncContextManager[None]:
     """Messages sent to the order, one after another, while the block runs."""
 
-    async def keep_sending() -> None:
-        for i in itertools.count():
-            body = {"comm_order_id": order_id, "message_type": "text", "content": f"m{i}"}
-            answer = await asyncio.to_thread(server.call, "POST", path, body, token)
-            assert answer["code"] == 0, answer
-            await asyncio.sleep(0.02)
+    async def send(i: int) -> None:
+        body = {"comm_order_id": order_id, "message_type": "text", "content": f"m{i}"}
+        answer = await asyncio.to_thread(server.call, "POST", path, body, token)
+        assert answer["code"] == 0, answer
 
-    task = asyncio.create_task(keep_sending())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return repeating(send)
 
 
 def login(server: LiveServer, name: str, password: str = PASSWORD) -> str:
@@ -163,70 +163,66 @@ async def busy_and_idle_streams(
     return busy, Stream(response)
 
 
+@contextlib.asynccontextmanager
+async def streams_ending(
+    server: LiveServer,
+    token: str,
+    *,
+    orders_by: str,
+    sent_by: tuple[LiveServer, str],
+    path: str = SEND,
+    first_events: tuple[str, ...] = ("message.created",),
+) -> AsyncIterator[None]:
+    """The block revokes the session `token`. Around it: two orders of `orders_by` (one
+    quiet), a busy and an idle stream of the session on `server`, and messages flowing
+    to the other order (sent by `sent_by`, a server and a token, to `path`) from the
+    first event the busy stream carries (one of `first_events`) until both streams have
+    ended within the bound of the block's end; then no server involved logged a fault."""
+    sender, sender_token = sent_by
+    order = await asyncio.to_thread(
+        server.call, "POST", "/api/communication/order/create", ORDER, orders_by
+    )
+    quiet = await asyncio.to_thread(
+        server.call, "POST", "/api/communication/order/create", ORDER, orders_by
+    )
+    async with aiohttp.ClientSession() as session:
+        busy, idle = await busy_and_idle_streams(session, server, token, quiet["data"]["id"])
+        async with events_flowing(sender, sender_token, order["data"]["id"], path):
+            assert (await busy.next())["event"] in first_events
+            yield
+            started = asyncio.get_running_loop().time()
+            for stream in (busy, idle):
+                await ended_within(stream, started)
+        busy.close()
+        idle.close()
+    for each in dict.fromkeys((server, sender)):
+        each.assert_no_faults()
+
+
 async def test_an_admins_stream_ends_when_it_logs_out_everywhere_on_another_server(tmp_path):
-    async with postgres_database() as url:
-        first = await asyncio.to_thread(start, url, tmp_path, "a")
-        second = await asyncio.to_thread(start, url, tmp_path, "b")
-        with first, second:
-            created = await asyncio.to_thread(
-                run_cli, "create-admin", "--db", url, "--username", "boss", "--password", PASSWORD
+    async with two_servers(tmp_path) as (url, first, second):
+        created = await asyncio.to_thread(
+            run_cli, "create-admin", "--db", url, "--username", "boss", "--password", PASSWORD
+        )
+        assert created.returncode == 0, created.stderr
+        admin = await asyncio.to_thread(login, first, "boss")
+        bob = await asyncio.to_thread(first.register, "bob")
+        async with streams_ending(first, admin, orders_by=bob, sent_by=(second, bob)):
+            answer = await asyncio.to_thread(
+                second.call, "POST", "/api/logout", {"all": True}, admin
             )
-            assert created.returncode == 0, created.stderr
-            admin = await asyncio.to_thread(login, first, "boss")
-            bob = await asyncio.to_thread(first.register, "bob")
-            order = await asyncio.to_thread(
-                first.call, "POST", "/api/communication/order/create", ORDER, bob
-            )
-            quiet = await asyncio.to_thread(
-                first.call, "POST", "/api/communication/order/create", ORDER, bob
-            )
-            async with aiohttp.ClientSession() as session:
-                busy, idle = await busy_and_idle_streams(session, first, admin, quiet["data"]["id"])
-                async with events_flowing(second, bob, order["data"]["id"]):
-                    assert (await busy.next())["event"] == "message.created"
-                    answer = await asyncio.to_thread(
-                        second.call, "POST", "/api/logout", {"all": True}, admin
-                    )
-                    assert answer["code"] == 0
-                    started = asyncio.get_running_loop().time()
-                    for stream in (busy, idle):
-                        await ended_within(stream, started)
-                busy.close()
-                idle.close()
-            first.assert_no_faults()
-            second.assert_no_faults()
+            assert answer["code"] == 0
 
 
 async def test_a_stream_ends_when_its_password_is_changed_on_another_server(tmp_path):
-    async with postgres_database() as url:
-        first = await asyncio.to_thread(start, url, tmp_path, "a")
-        second = await asyncio.to_thread(start, url, tmp_path, "b")
-        with first, second:
-            token = await asyncio.to_thread(first.register, "alice")
-            other = await asyncio.to_thread(login, second, "alice")
-            order = await asyncio.to_thread(
-                first.call, "POST", "/api/communication/order/create", ORDER, token
-            )
-            quiet = await asyncio.to_thread(
-                first.call, "POST", "/api/communication/order/create", ORDER, token
-            )
-            async with aiohttp.ClientSession() as session:
-                busy, idle = await busy_and_idle_streams(session, first, token, quiet["data"]["id"])
-                # Her other session keeps writing, on the other server, and stays.
-                async with events_flowing(second, other, order["data"]["id"]):
-                    assert (await busy.next())["event"] == "message.created"
-                    body = {"old_password": PASSWORD, "password": "another horse battery"}
-                    answer = await asyncio.to_thread(
-                        second.call, "POST", "/api/user/password", body, other
-                    )
-                    assert answer["code"] == 0
-                    started = asyncio.get_running_loop().time()
-                    for stream in (busy, idle):
-                        await ended_within(stream, started)
-                busy.close()
-                idle.close()
-            first.assert_no_faults()
-            second.assert_no_faults()
+    async with two_servers(tmp_path) as (_, first, second):
+        token = await asyncio.to_thread(first.register, "alice")
+        other = await asyncio.to_thread(login, second, "alice")
+        # Her other session keeps writing, on the other server, and stays.
+        async with streams_ending(first, token, orders_by=token, sent_by=(second, other)):
+            body = {"old_password": PASSWORD, "password": "another horse battery"}
+            answer = await asyncio.to_thread(second.call, "POST", "/api/user/password", body, other)
+            assert answer["code"] == 0
 
 
 async def test_a_stream_ends_when_create_admin_revokes_its_session(db, tmp_path):
@@ -238,22 +234,14 @@ async def test_a_stream_ends_when_create_admin_revokes_its_session(db, tmp_path)
         assert (await asyncio.to_thread(run_cli, *merchant)).returncode == 0
         admin = await asyncio.to_thread(login, server, "merchant")
         token = await asyncio.to_thread(server.register, "boss")
-        order = await asyncio.to_thread(
-            server.call, "POST", "/api/communication/order/create", ORDER, token
-        )
-        quiet = await asyncio.to_thread(
-            server.call, "POST", "/api/communication/order/create", ORDER, token
-        )
-        async with aiohttp.ClientSession() as session:
-            busy, idle = await busy_and_idle_streams(session, server, token, quiet["data"]["id"])
-            async with events_flowing(server, admin, order["data"]["id"], ADMIN_SEND):
-                assert (await busy.next())["event"] in ("order.updated", "message.created")
-                promote = ("create-admin", "--db", db, "--username", "boss", "--password", PASSWORD)
-                promoted = await asyncio.to_thread(run_cli, *promote)
-                assert promoted.returncode == 0, promoted.stderr
-                started = asyncio.get_running_loop().time()
-                for stream in (busy, idle):
-                    await ended_within(stream, started)
-            busy.close()
-            idle.close()
-        server.assert_no_faults()
+        async with streams_ending(
+            server,
+            token,
+            orders_by=token,
+            sent_by=(server, admin),
+            path=ADMIN_SEND,
+            first_events=("order.updated", "message.created"),
+        ):
+            promote = ("create-admin", "--db", db, "--username", "boss", "--password", PASSWORD)
+            promoted = await asyncio.to_thread(run_cli, *promote)
+            assert promoted.returncode == 0, promoted.stderr
