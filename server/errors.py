@@ -50,10 +50,6 @@ class OrderNotFound(Invalid):
     text = texts.ORDER_NOT_FOUND
 
 
-class OrderFinal(Invalid):
-    text = texts.ORDER_FINAL
-
-
 class VersionConflict(Invalid):
     text = texts.VERSION_CONFLICT
 
