@@ -1,4 +1,5 @@
 // The public API, nothing else: every call is a fetch with the session cookie.
+import { t } from "./i18n.js";
 import { VOCABULARY } from "./vocabulary.js";
 
 export class ApiError extends Error {
@@ -20,9 +21,25 @@ export async function api(method, path, body, query) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
   }
-  const answer = await (await fetch(url, options)).json();
+  let response;
+  try {
+    response = await fetch(url, options);
+  } catch {
+    throw notAnswered(0); // no connection: the server or the network is down
+  }
+  if (!response.headers.get("Content-Type")?.startsWith("application/json")) {
+    throw notAnswered(response.status);
+  }
+  const answer = await response.json();
   if (answer.code !== 0) throw new ApiError(answer);
   return answer;
+}
+
+// An answer without the envelope (HTTP status 0: no answer at all). Only something in
+// front of the server answers that way: a proxy's page while the server is down (502,
+// 503, 504), or its refusal of a body over its own size limit (413).
+export function notAnswered(status) {
+  return new Error(t(status === 413 ? "fileTooLarge" : "serverNotAnswering"));
 }
 
 // Live events: the caller's events from GET /api/events, as onEvent(type, data).

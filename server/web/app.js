@@ -106,7 +106,7 @@ function textarea(name, attrs = {}, value = "") {
 // name, in either language), or at the end of the form.
 function showError(form, error) {
   form.querySelectorAll(".error").forEach((el) => el.remove());
-  const message = error instanceof ApiError ? error.message : String(error);
+  const message = error instanceof Error ? error.message : String(error);
   const names = [...form.querySelectorAll("[name]")].map((el) => el.name);
   const named = names
     .filter((name) => message.startsWith(`${name} `) || message.includes(` ${name} `))

@@ -1,6 +1,6 @@
 // Attachments: the upload control (file picker, drag and drop, progress,
 // errors beside it) and how uploaded files show (thumbnails; a PDF is a download).
-import { ApiError } from "./api.js";
+import { ApiError, notAnswered } from "./api.js";
 import { t } from "./i18n.js";
 import { VOCABULARY } from "./vocabulary.js";
 
@@ -34,9 +34,9 @@ export function uploadFile(file, onProgress) {
     request.addEventListener("load", () => {
       const answer = request.response;
       if (answer && answer.code === 0) resolve(answer.data);
-      else reject(answer ? new ApiError(answer) : new Error(t("uploadFailed")));
+      else reject(answer ? new ApiError(answer) : notAnswered(request.status));
     });
-    request.addEventListener("error", () => reject(new Error(t("uploadFailed"))));
+    request.addEventListener("error", () => reject(notAnswered(0)));
     const body = new FormData();
     body.append("file", file);
     request.send(body);
