@@ -15,7 +15,7 @@ from tests.live import ROOT, LiveServer, free_port
 pytestmark = pytest.mark.slow  # builds and installs the wheel
 
 # What a wheel is built from; the rest of the checkout must not matter.
-SOURCES = ("pyproject.toml", "README.md", "server")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "server")
 ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
 
 
@@ -71,6 +71,10 @@ def test_wheel_holds_the_package_orderdesk_only(wheel):
         assert f"orderdesk/{path.relative_to(ROOT / 'server')}" in names
     entry_points = zipfile.ZipFile(wheel).read("orderdesk-0.1.0.dist-info/entry_points.txt")
     assert b"orderdesk = orderdesk.cli:main" in entry_points
+    # The licence: named in the metadata, its text in the wheel.
+    metadata = zipfile.ZipFile(wheel).read("orderdesk-0.1.0.dist-info/METADATA").decode()
+    assert "License-Expression: MIT" in metadata.splitlines()
+    assert "orderdesk-0.1.0.dist-info/licenses/LICENSE" in names
 
 
 def test_installed_command_serves_and_maintains_from_anywhere(installed, tmp_path):
