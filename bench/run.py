@@ -7,7 +7,8 @@ report every result as a ratio to a bare aiohttp app measured in the same run.
 Measured in one run: the bare aiohttp ceiling (at the start and at the end, on uvloop,
 orderdesk's default loop; once more on asyncio's loop), orderdesk on SQLite (and on
 PostgreSQL with --db), orderdesk's update on asyncio's loop (a ratio to the asyncio
-ceiling), and the FastAPI + uvicorn peer (bench/peer.py) on the same SQLite file.
+ceiling), the FastAPI + uvicorn peer (bench/peer.py) on the same SQLite file, and
+PocketBase's update and view of one record (bench/pocketbase.py), on as many orders.
 
 Needs wrk (Debian: apt-get install wrk). Writes bench/results/latest.json. Exits 1 if
 any server answered anything but code 0 during a measured run.
@@ -30,9 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import pocketbase  # noqa: E402  (bench/pocketbase.py, beside this file)
 from orderdesk import security  # noqa: E402
-from orderdesk.model import NewOrder  # noqa: E402
 from orderdesk.store import accounts, open_store  # noqa: E402
+from orderdesk.store import orders as order_operations  # noqa: E402
 
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
@@ -72,17 +74,17 @@ async def seed(db: str, users: int, orders: int) -> None:
         for start in range(0, orders, BATCH):
             batch = []
             for k in range(start + 1, min(start + BATCH, orders) + 1):
-                order = NewOrder(
-                    archive_id=k,
-                    title=f"Custom order {k}",
-                    content="A made-to-measure piece, as discussed.",
-                    phone="+1 555 0100",
-                    images=[],
-                    event_date="",
-                    order_extra={"budget": str(k % 9000), "size": "M", "source": "bench"},
-                )
+                order = {
+                    "archive_id": k,
+                    "title": f"Custom order {k}",
+                    "content": "A made-to-measure piece, as discussed.",
+                    "phone": "+1 555 0100",
+                    "images": [],
+                    "event_date": "",
+                    "order_extra": {"budget": str(k % 9000), "size": "M", "source": "bench"},
+                }
                 batch.append(((k - 1) % users + 1, order))
-            await store.write(orders.bulk_create_orders, batch)
+            await store.write(order_operations.bulk_create_orders, batch)
             progress(f"seeding {orders} orders", min(start + BATCH, orders), orders)
     finally:
         await store.close()
@@ -115,11 +117,14 @@ def pinned(role: str):
 class Server:
     """A server process on a free port, with its peak RSS read before it stops."""
 
-    def __init__(self, argv: list[str], log: Path) -> None:
-        self.port = free_port()
+    def __init__(self, argv: list[str], log: Path, port: int | None = None) -> None:
+        """`argv`: a Python script and its flags (a free port is added), or, with `port`,
+        a whole command line that already names that port."""
+        self.port = port or free_port()
+        command = argv if port else [sys.executable, *argv, "--port", str(self.port)]
         with log.open("ab") as log_file:  # the access log: one line per request
             self.process = subprocess.Popen(
-                [sys.executable, *argv, "--port", str(self.port)],
+                command,
                 cwd=ROOT,
                 stdout=log_file,
                 stderr=log_file,
@@ -172,10 +177,10 @@ def login_sessions(url: str, users: int, orders: int, path: Path) -> None:
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url: str, mode: str, sessions: Path, seconds: int, connections: int) -> dict:
+def wrk(url: str, mode: str, sessions: Path, seconds: int, connections: int, script: str) -> dict:
     output = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
-         "-s", str(BENCH / "orderdesk.lua"), url, "--", mode, str(sessions)],
+         "-s", str(BENCH / script), url, "--", mode, str(sessions)],
         capture_output=True, text=True, check=True, preexec_fn=pinned("wrk"),
     ).stdout  # fmt: skip
 
@@ -195,9 +200,28 @@ def wrk(url: str, mode: str, sessions: Path, seconds: int, connections: int) -> 
     }
 
 
-def measure(url: str, mode: str, sessions: Path, args: argparse.Namespace) -> dict:
-    wrk(url, mode, sessions, args.warmup, args.connections)  # warm-up, discarded
-    return wrk(url, mode, sessions, args.duration, args.connections)
+def measure(
+    url: str, mode: str, sessions: Path, args: argparse.Namespace, script: str = "orderdesk.lua"
+) -> dict:
+    wrk(url, mode, sessions, args.warmup, args.connections, script)  # warm-up, discarded
+    return wrk(url, mode, sessions, args.duration, args.connections, script)
+
+
+def measure_pocketbase(size: int, work: Path, args: argparse.Namespace) -> list[dict]:
+    """PocketBase's update and view of one record (bench/pocketbase.py sets it up)."""
+    port, data = free_port(), work / "pocketbase.lua"
+    server = Server(pocketbase.serve_argv(work / "pocketbase", port), work / "pb.log", port)
+    try:
+        pocketbase.set_up(port, size, data)
+        results = []
+        for mode in ("update", "detail"):
+            result = measure(server.url, mode, data, args, "pocketbase.lua")
+            results.append(
+                {**result, "endpoint": mode, "peak_rss_mb": round(server.peak_rss_mb(), 1)}
+            )
+        return results
+    finally:
+        server.stop()
 
 
 def measure_ceiling(loop: str, work: Path, args: argparse.Namespace) -> dict:
@@ -231,7 +255,9 @@ def main() -> int:
         "a fresh schema there, dropped afterwards)",
     )
     parser.add_argument(
-        "--no-peer", action="store_true", help="skip the FastAPI + uvicorn peer and the asyncio run"
+        "--no-peer",
+        action="store_true",
+        help="skip the peers (FastAPI, PocketBase) and the asyncio run",
     )
     parser.add_argument(
         "--no-pin", action="store_true", help="do not pin the servers and wrk to separate cores"
@@ -290,6 +316,15 @@ def main() -> int:
                                 add(label, engine, size, "update", result, top)
                             finally:
                                 peer.stop()
+                        for result in measure_pocketbase(size, work, args):
+                            add(
+                                "PocketBase 0.40",
+                                engine,
+                                size,
+                                result.pop("endpoint"),
+                                result,
+                                first,
+                            )
                 finally:
                     if schema:
                         asyncio.run(run_sql(args.db, f'DROP SCHEMA "{schema}" CASCADE'))
