@@ -194,6 +194,22 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         body=accounts.PASSWORD_CHANGE,
         example={"old_password": PASSWORD, "password": PASSWORD},
     ),
+    ("POST", "/api/user/password/forgot"): Operation(
+        "Mail a password reset link to the account a user name, email or phone names; "
+        "the same answer whether or not one exists",
+        ACCOUNT,
+        body=accounts.FORGOT,
+        public=True,
+        example={"email": "alice@example.com"},
+    ),
+    ("POST", "/api/user/password/reset"): Operation(
+        "Set a new password with the token of a reset link; every session of the user is "
+        "revoked (no login)",
+        ACCOUNT,
+        body=accounts.PASSWORD_RESET,
+        public=True,
+        example={"token": "token-of-the-reset-link", "password": PASSWORD},
+    ),
     ("POST", "/api/communication/order/create"): Operation(
         "Ask for custom work",
         CUSTOMER,
@@ -409,6 +425,16 @@ OPERATIONS[("POST", "/api/attachment/delete")] = Operation(
 # ---------------------------------------------------------------- webhooks and mail
 
 OPERATIONS |= {
+    ("POST", "/api/admin/users/password-reset"): Operation(
+        "Make a password reset link for a user (mailed to them when they have an email)",
+        MERCHANT,
+        body=accounts.USER_ID,
+        data=closed(
+            {"reset_url": string(description="<public-url>/#/reset?token=<token>")},
+            ("reset_url",),
+        ),
+        example={"id": 1},
+    ),
     ("GET", "/api/admin/webhooks"): Operation(
         "Every webhook (never its secret)", WEBHOOKS, data=array(ref(WEBHOOK.name)), example={}
     ),
