@@ -79,15 +79,18 @@ def normalize_user_name(name: str) -> str:
     return unicodedata.normalize("NFKC", name)
 
 
-# Names no account may have or log in with: system messages are signed "system".
+# Names no account may have or log in with: system messages are signed "system", and
+# erased accounts are named deleted-<id>.
 RESERVED_USER_NAMES = frozenset({SYSTEM_SENDER_NAME})
+_ERASED_NAME = re.compile(r"deleted-[0-9]+")
 
 
 def reserved_user_name(name: str) -> str | None:
     """The reserved name that `name` is, in any letter case after NFKC and trimming."""
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
     folded = folded.strip()
-    return folded if folded in RESERVED_USER_NAMES else None
+    reserved = folded in RESERVED_USER_NAMES or _ERASED_NAME.fullmatch(folded)
+    return folded if reserved else None
 
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)

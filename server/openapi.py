@@ -21,7 +21,9 @@ from .entities import (
     FIELD_DEFINITION,
     MESSAGE,
     ORDER,
+    PURCHASE_ORDER_RECORD,
     SESSION_KEYS,
+    SESSION_RECORD,
     USER,
     WEBHOOK,
     WEBHOOK_SECRET,
@@ -54,6 +56,17 @@ COMPONENTS: dict[str, Schema] = {entity.name: entity.schema() for entity in ENTI
 COMPONENTS["FieldDefinitionInput"] = fields.DEFINITION_SCHEMA
 COMPONENTS["Session"] = USER.schema(*SESSION_KEYS)
 COMPONENTS["WebhookWithSecret"] = WEBHOOK.schema(WEBHOOK_SECRET)
+COMPONENTS["OrderWithThread"] = ORDER.schema(Key("messages", array(ref(MESSAGE.name))))
+COMPONENTS["PersonalData"] = closed(
+    {
+        "user": ref(USER.name),
+        "sessions": array(ref(SESSION_RECORD.name)),
+        "orders": array(ref("OrderWithThread")),
+        "purchase_orders": array(ref(PURCHASE_ORDER_RECORD.name)),
+        "attachments": array(ref(ATTACHMENT.name)),
+    },
+    ("user", "sessions", "orders", "purchase_orders", "attachments"),
+)
 COMPONENTS["OrderDetail"] = ORDER.schema(
     Key(
         "order_fields",
@@ -209,6 +222,20 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         body=accounts.PASSWORD_RESET,
         public=True,
         example={"token": "token-of-the-reset-link", "password": PASSWORD},
+    ),
+    ("GET", "/api/user/export"): Operation(
+        "Everything stored about me: account, sessions (never tokens), my orders with their "
+        "threads, purchase orders as stored, uploads",
+        ACCOUNT,
+        data=ref("PersonalData"),
+        example={},
+    ),
+    ("POST", "/api/user/delete"): Operation(
+        "Erase my account: sessions revoked, name, email, phone and password removed, open "
+        "orders cancelled, uploads no longer served; orders and messages stay",
+        ACCOUNT,
+        body=accounts.ACCOUNT_DELETE,
+        example={"password": PASSWORD},
     ),
     ("POST", "/api/communication/order/create"): Operation(
         "Ask for custom work",

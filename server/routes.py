@@ -11,6 +11,7 @@ from .handlers import (
     messages,
     ops,
     orders,
+    personal,
     recovery,
     webhooks,
 )
@@ -27,6 +28,8 @@ ROUTES = [
     ("POST", "/api/user/password", auth.change_password, CUSTOMER),
     ("POST", "/api/user/password/forgot", recovery.forgot, PUBLIC),
     ("POST", "/api/user/password/reset", recovery.reset, PUBLIC),
+    ("GET", "/api/user/export", personal.export, CUSTOMER),
+    ("POST", "/api/user/delete", personal.delete, CUSTOMER),
     # customer: only the caller's own orders
     ("POST", "/api/communication/order/create", orders.create, CUSTOMER),
     ("GET", "/api/communication/orders", orders.list_orders, CUSTOMER),

@@ -36,7 +36,8 @@ USER_NAME = Str(
     *model.USER_NAME_LEN,
     prepare=_user_name_characters,
     description="NFKC-normalized; no control, format or line separator character; "
-    'not "system" in any letter case; its letters of one script, or Latin mixed only with '
+    'not "system" nor "deleted-<digits>" in any letter case; its letters of one script, '
+    "or Latin mixed only with "
     "Japanese (Han, Hiragana, Katakana), Chinese (Han, Bopomofo) or Korean (Han, Hangul) "
     'ones (Unicode UTS 39 "highly restrictive": no Latin with Cyrillic or Greek); digits '
     "and punctuation go with any script",
@@ -158,8 +159,8 @@ LOGIN_NAMES = (
         Str(
             1,
             model.EMAIL_MAX,
-            description='the user name, email or phone; "system" in any letter case is '
-            "refused (no account has it)",
+            description='the user name, email or phone; "system" and "deleted-<digits>" '
+            "in any letter case are refused (no account logs in with them)",
         ),
     ),
     Field("email", Str(1, model.EMAIL_MAX, description="used when user_name is not sent")),
