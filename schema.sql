@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS users (
     password_hash TEXT NOT NULL,
     created_time  INTEGER NOT NULL,
     notify_email  INTEGER NOT NULL DEFAULT 1,          -- 0 turns mail off
-    language      TEXT NOT NULL DEFAULT 'en'           -- of the last login
+    language      TEXT NOT NULL DEFAULT 'en',          -- of the last login
+    disabled      INTEGER NOT NULL DEFAULT 0           -- 1: no login, no reset link works
 );
 
 -- The admins, whom new orders and customer messages are mailed to: found by an index,
@@ -184,3 +185,26 @@ CREATE TABLE IF NOT EXISTS deliveries (
 
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_ms) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS deliveries_webhook ON deliveries (webhook_id, id);
+
+-- Password reset links: only the sha256 of each token is stored; a token lives an hour
+-- and works once (a reset deletes every token of its user). `mailed`: made by a
+-- forgotten-password request, which counts against the account's mails per hour.
+CREATE TABLE IF NOT EXISTS reset_tokens (
+    token_hash   BLOB PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    expires_at   INTEGER NOT NULL,
+    created_time INTEGER NOT NULL,
+    mailed       INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS reset_tokens_user ON reset_tokens (user_id, created_time);
+CREATE INDEX IF NOT EXISTS reset_tokens_expiry ON reset_tokens (expires_at);
+
+-- Forgotten-password requests per client address, for their rate limit.
+CREATE TABLE IF NOT EXISTS reset_requests (
+    address      TEXT NOT NULL,
+    created_time INTEGER NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS reset_requests_address ON reset_requests (address, created_time);
+CREATE INDEX IF NOT EXISTS reset_requests_time ON reset_requests (created_time);

@@ -252,7 +252,9 @@ class Config:
         metavar="ADDRESS",
     )
     public_url: str = setting(
-        "http://127.0.0.1:8001/", "the console's public URL, for the links in mail"
+        "",
+        "the console's public URL, for links in mail and answers; none: the scheme and "
+        "Host of the request (for mail about orders, http://HOST:PORT)",
     )
     # Not a setting: injectable so tests can move time forward (session expiry, renewal).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)

@@ -240,4 +240,37 @@ DELIVERY = Entity(
     ),
 )
 
-ENTITIES = (ORDER, MESSAGE, USER, FIELD_DEFINITION, ATTACHMENT, WEBHOOK, DELIVERY)
+# A purchase order as the `orders` table stores it (made when a quote is accepted).
+PURCHASE_ORDER_RECORD = Entity(
+    "PurchaseOrderRecord",
+    (
+        Key("id", integer()),
+        Key("comm_order_id", integer(description="the communication order it was made from")),
+        Key("amount", string(description='the accepted quote_price, "12000.00"')),
+        Key("status", string()),
+        Key("remark", string(description="the customer's remark on accept")),
+        Key("created_time", TIME),
+    ),
+)
+SESSION_RECORD = Entity(
+    "SessionRecord",
+    (
+        Key("created_time", TIME),
+        Key(
+            "last_used_time", integer(description="its last renewal (or its making), Unix seconds")
+        ),
+        Key("expire", integer(description="Unix seconds")),
+    ),
+)
+
+ENTITIES = (
+    ORDER,
+    MESSAGE,
+    USER,
+    FIELD_DEFINITION,
+    ATTACHMENT,
+    WEBHOOK,
+    DELIVERY,
+    PURCHASE_ORDER_RECORD,
+    SESSION_RECORD,
+)

@@ -63,21 +63,34 @@ SESSIONS_PER_USER = 50
 LOGIN_FAILURE_WINDOW = 15 * 60
 LOGIN_FAILURES_PER_PAIR = 5  # per (account, client address) in the window
 REGISTRATION_WINDOW = 60 * 60
+# Password reset links: a token lives an hour and works once; forgotten-password
+# requests are limited per client address, and their mails per account.
+RESET_TOKEN_TTL = 60 * 60
+RESET_REQUESTS_PER_ADDRESS = 5
+RESET_REQUEST_WINDOW = 15 * 60
+RESET_MAILS_PER_ACCOUNT = 3
+RESET_MAIL_WINDOW = 60 * 60
+# An erased account: its name, and a password hash no password matches.
+DELETED_USER_NAME = "deleted-{id}"
+DELETED_PASSWORD_HASH = "!"
 
 
 def normalize_user_name(name: str) -> str:
     return unicodedata.normalize("NFKC", name)
 
 
-# Names no account may have or log in with: system messages are signed "system".
+# Names no account may have or log in with: system messages are signed "system", and
+# erased accounts are named deleted-<id>.
 RESERVED_USER_NAMES = frozenset({SYSTEM_SENDER_NAME})
+_ERASED_NAME = re.compile(r"deleted-[0-9]+")
 
 
 def reserved_user_name(name: str) -> str | None:
     """The reserved name that `name` is, in any letter case after NFKC and trimming."""
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
     folded = folded.strip()
-    return folded if folded in RESERVED_USER_NAMES else None
+    reserved = folded in RESERVED_USER_NAMES or _ERASED_NAME.fullmatch(folded)
+    return folded if reserved else None
 
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -159,6 +172,10 @@ MERCHANT_MESSAGE = "merchant_message"
 QUOTED = "quoted"
 STATUS_CHANGED = "status_changed"
 TO_MERCHANT = frozenset({NEW_ORDER, CUSTOMER_MESSAGE, ACCEPTED, REJECTED, CANCELLED})
+# The mail with a password reset link (no order; its delivery's event_type is
+# RESET_MAIL_TYPE, its event_id 0). Its link is erased from the outbox once sent.
+PASSWORD_RESET = "password_reset"
+RESET_MAIL_TYPE = "password.reset"
 
 # ---------------------------------------------------------------- live events
 

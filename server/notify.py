@@ -253,6 +253,20 @@ MAIL_FOOTER = Text(
 )
 
 
+# The mail with a password reset link; {link} is the link.
+RESET_SUBJECT = Text("Reset your orderdesk password", "重置您的 orderdesk 密码")
+RESET_BODY = Text(
+    "Someone asked to reset the password of your orderdesk account. The link below "
+    "sets a new one; it works once, within one hour.",
+    "有人请求重置您的 orderdesk 账户密码。下面的链接可设置新密码，一小时内有效，只能使用一次。",
+)
+RESET_OPEN = Text("Set a new password: {link}", "设置新密码：{link}")
+RESET_FOOTER = Text(
+    "If you did not ask for this, ignore this mail: your password stays as it is.",
+    "如果这不是您本人的请求，请忽略此邮件，您的密码不会改变。",
+)
+
+
 # Headers are written as the server builds them: the email package's SMTP policy (which
 # refuses a line break in any header value it is given), with CRLF, 7-bit bodies
 # (quoted-printable or base64 as needed) and no re-folding of the subject, which
@@ -307,13 +321,22 @@ def compose_mail(
 ) -> EmailMessage:
     """The mail of one notice: plain text and HTML, in `language` ('en' or 'zh'), to
     `to` (an address that passed is_email_address)."""
-    notice, order_id, title = facts["notice"], facts["order_id"], facts["title"]
-    route = "admin/order" if notice in model.TO_MERCHANT else "order"
-    link = f"{config.public_url.rstrip('/')}/#/{route}/{order_id}"
-    subject = one_line(MAIL_SUBJECTS[notice].render(language, {"id": order_id, "title": title}))
-    opening = MAIL_OPEN.render(language, {"link": link})
-    footer = MAIL_FOOTER.render(language, {})
-    detail = facts["detail"]
+    notice = facts["notice"]
+    if notice == model.PASSWORD_RESET:
+        link = facts["link"]
+        subject = RESET_SUBJECT.render(language, {})
+        detail = RESET_BODY.render(language, {})
+        opening = RESET_OPEN.render(language, {"link": link})
+        footer = RESET_FOOTER.render(language, {})
+    else:
+        order_id, title = facts["order_id"], facts["title"]
+        route = "admin/order" if notice in model.TO_MERCHANT else "order"
+        base = config.public_url or f"http://{config.host}:{config.port}"
+        link = f"{base.rstrip('/')}/#/{route}/{order_id}"
+        subject = one_line(MAIL_SUBJECTS[notice].render(language, {"id": order_id, "title": title}))
+        opening = MAIL_OPEN.render(language, {"link": link})
+        footer = MAIL_FOOTER.render(language, {})
+        detail = facts["detail"]
     sender_name, sender = mail_sender(config.mail_from)
     mail = EmailMessage(policy=MAIL_POLICY)
     # set_raw: the folded encoded words go out as they are, never parsed (and so never

@@ -21,7 +21,9 @@ from .entities import (
     FIELD_DEFINITION,
     MESSAGE,
     ORDER,
+    PURCHASE_ORDER_RECORD,
     SESSION_KEYS,
+    SESSION_RECORD,
     USER,
     WEBHOOK,
     WEBHOOK_SECRET,
@@ -54,6 +56,17 @@ COMPONENTS: dict[str, Schema] = {entity.name: entity.schema() for entity in ENTI
 COMPONENTS["FieldDefinitionInput"] = fields.DEFINITION_SCHEMA
 COMPONENTS["Session"] = USER.schema(*SESSION_KEYS)
 COMPONENTS["WebhookWithSecret"] = WEBHOOK.schema(WEBHOOK_SECRET)
+COMPONENTS["OrderWithThread"] = ORDER.schema(Key("messages", array(ref(MESSAGE.name))))
+COMPONENTS["PersonalData"] = closed(
+    {
+        "user": ref(USER.name),
+        "sessions": array(ref(SESSION_RECORD.name)),
+        "orders": array(ref("OrderWithThread")),
+        "purchase_orders": array(ref(PURCHASE_ORDER_RECORD.name)),
+        "attachments": array(ref(ATTACHMENT.name)),
+    },
+    ("user", "sessions", "orders", "purchase_orders", "attachments"),
+)
 COMPONENTS["OrderDetail"] = ORDER.schema(
     Key(
         "order_fields",
@@ -193,6 +206,36 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         ACCOUNT,
         body=accounts.PASSWORD_CHANGE,
         example={"old_password": PASSWORD, "password": PASSWORD},
+    ),
+    ("POST", "/api/user/password/forgot"): Operation(
+        "Mail a password reset link to the account a user name, email or phone names; "
+        "the same answer whether or not one exists",
+        ACCOUNT,
+        body=accounts.FORGOT,
+        public=True,
+        example={"email": "alice@example.com"},
+    ),
+    ("POST", "/api/user/password/reset"): Operation(
+        "Set a new password with the token of a reset link; every session of the user is "
+        "revoked (no login)",
+        ACCOUNT,
+        body=accounts.PASSWORD_RESET,
+        public=True,
+        example={"token": "token-of-the-reset-link", "password": PASSWORD},
+    ),
+    ("GET", "/api/user/export"): Operation(
+        "Everything stored about me: account, sessions (never tokens), my orders with their "
+        "threads, purchase orders as stored, uploads",
+        ACCOUNT,
+        data=ref("PersonalData"),
+        example={},
+    ),
+    ("POST", "/api/user/delete"): Operation(
+        "Erase my account: sessions revoked, name, email, phone and password removed, open "
+        "orders cancelled, uploads no longer served; orders and messages stay",
+        ACCOUNT,
+        body=accounts.ACCOUNT_DELETE,
+        example={"password": PASSWORD},
     ),
     ("POST", "/api/communication/order/create"): Operation(
         "Ask for custom work",
@@ -409,6 +452,16 @@ OPERATIONS[("POST", "/api/attachment/delete")] = Operation(
 # ---------------------------------------------------------------- webhooks and mail
 
 OPERATIONS |= {
+    ("POST", "/api/admin/users/password-reset"): Operation(
+        "Make a password reset link for a user (mailed to them when they have an email)",
+        MERCHANT,
+        body=accounts.USER_ID,
+        data=closed(
+            {"reset_url": string(description="<public-url>/#/reset?token=<token>")},
+            ("reset_url",),
+        ),
+        example={"id": 1},
+    ),
     ("GET", "/api/admin/webhooks"): Operation(
         "Every webhook (never its secret)", WEBHOOKS, data=array(ref(WEBHOOK.name)), example={}
     ),

@@ -3,7 +3,18 @@
 from aiohttp import web
 
 from .access import Access
-from .handlers import admin, attachments, auth, events, messages, ops, orders, webhooks
+from .handlers import (
+    admin,
+    attachments,
+    auth,
+    events,
+    messages,
+    ops,
+    orders,
+    personal,
+    recovery,
+    webhooks,
+)
 from .keys import ROUTE_ACCESS
 from .middlewares import expect_continue
 
@@ -15,6 +26,10 @@ ROUTES = [
     ("POST", "/api/logout", auth.logout, PUBLIC),
     ("GET", "/api/user/detail", auth.user_detail, CUSTOMER),
     ("POST", "/api/user/password", auth.change_password, CUSTOMER),
+    ("POST", "/api/user/password/forgot", recovery.forgot, PUBLIC),
+    ("POST", "/api/user/password/reset", recovery.reset, PUBLIC),
+    ("GET", "/api/user/export", personal.export, CUSTOMER),
+    ("POST", "/api/user/delete", personal.delete, CUSTOMER),
     # customer: only the caller's own orders
     ("POST", "/api/communication/order/create", orders.create, CUSTOMER),
     ("GET", "/api/communication/orders", orders.list_orders, CUSTOMER),
@@ -36,6 +51,7 @@ ROUTES = [
     ("POST", "/api/admin/communication/message/send", messages.send, ADMIN),
     ("GET", "/api/admin/communication/fields", orders.list_fields, ADMIN),
     ("POST", "/api/admin/communication/fields", admin.replace_fields, ADMIN),
+    ("POST", "/api/admin/users/password-reset", recovery.admin_reset_link, ADMIN),
     ("GET", "/api/events", events.stream, CUSTOMER),  # text/event-stream
     ("GET", "/api/openapi.json", ops.openapi_json, PUBLIC),
     # attachments: upload and delete with a session; files to anyone with the URL

@@ -289,4 +289,21 @@ WEBHOOK_EVENTS = Text(
     '{field} 必须是由事件类型（{choices}）组成的非空列表，或 ["*"]',
 )
 
+# ---------------------------------------------------------------- recovery and personal data
+
+RESET_REQUESTED = Text(
+    "if an account with an email matches, a reset link has been mailed to it",
+    "如果有匹配且设置了邮箱的账户，重置链接已发送到该邮箱",
+)
+PASSWORD_RESET = Text(
+    "password reset; log in with the new password", "密码已重置，请使用新密码登录"
+)
+RESET_LINK_INVALID = Text("this reset link is invalid or has expired", "此重置链接无效或已过期")
+RESET_LINK_MADE = Text("reset link made", "重置链接已生成")
+ACCOUNT_DISABLED = Text("this account is disabled", "此账户已被停用")
+USER_NOT_FOUND = Text("user not found", "用户不存在")
+WRONG_PASSWORD = Text("password is wrong", "password 不正确")
+LAST_ADMIN = Text("the last admin cannot delete their account", "唯一的管理员不能删除自己的账户")
+ACCOUNT_DELETED = Text("account deleted", "账户已删除")
+
 ALL = {name: value for name, value in dict(globals()).items() if isinstance(value, Text)}

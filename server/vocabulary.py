@@ -35,6 +35,7 @@ def vocabulary() -> dict[str, Any]:
         "fieldTypes": list(model.FIELD_TYPES),
         "fieldTypesWithOptions": sorted(model.FIELD_TYPES_WITH_OPTIONS),
         "messageTypes": sorted(model.MESSAGE_TYPES),
+        "passwordLength": list(model.PASSWORD_LEN),
         "uploadKinds": [
             {"extension": extension, "contentType": kind.content_type}
             for extension, kind in media.KIND_BY_EXTENSION.items()

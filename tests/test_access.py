@@ -31,6 +31,8 @@ def expected(method: str, path: str, access: Access, caller: str) -> tuple[int, 
         return -1, "order not found"
     if path == "/api/attachment/delete" and caller != "owner":
         return -1, "attachment not found"  # only the uploader deletes an upload
+    if path == "/api/user/delete" and caller == "admin":
+        return -1, "the last admin cannot delete their account"
     return 0, None
 
 

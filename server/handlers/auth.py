@@ -19,12 +19,7 @@ def client_address(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
-def _account(user_id: int) -> str:
-    """A known account, as login throttling counts it (an unknown name: 'name:<key>')."""
-    return f"user:{user_id}"
-
-
-def _login_limits(request: web.Request) -> LoginLimits:
+def login_limits(request: web.Request) -> LoginLimits:
     return LoginLimits(
         window=model.LOGIN_FAILURE_WINDOW,
         per_pair=model.LOGIN_FAILURES_PER_PAIR,
@@ -74,16 +69,19 @@ async def login(request: web.Request) -> web.StreamResponse:
     user = await store.read(accounts.get_login_user, form.login)
     # Throttled whether or not the user exists, so the answer reveals nothing; the hash
     # is checked even for an unknown user, so both failures look and last the same.
-    account = _account(user["id"]) if user else f"name:{model.login_key(form.login)}"
+    account = accounts.account_key(user["id"]) if user else accounts.unknown_key(form.login)
     stored = user.pop("password_hash") if user else security.dummy_hash()
+    disabled = user.pop("disabled") if user else False
     passed = await store.decide_login(
         account,
         client_address(request),
-        _login_limits(request),
+        login_limits(request),
         lambda: asyncio.to_thread(security.verify_password, form.password, stored),
     )
     if not passed or not user:
         raise Invalid(texts.WRONG_CREDENTIALS)
+    if disabled:  # told only to whoever knows the password
+        raise Invalid(texts.ACCOUNT_DISABLED)
     config = request.app[CONFIG]
     ttl = config.remember_ttl if form.remember else config.session_ttl
     return await _logged_in(request, user, texts.LOGGED_IN, ttl)
@@ -115,9 +113,9 @@ async def change_password(request: web.Request) -> Ok:
     store, user_id = store_of(request), request[USER]["id"]
     stored = await store.read(accounts.password_hash, user_id)
     passed = await store.decide_login(
-        _account(user_id),
+        accounts.account_key(user_id),
         client_address(request),
-        _login_limits(request),
+        login_limits(request),
         lambda: asyncio.to_thread(security.verify_password, form.old_password, stored),
     )
     if not passed:

@@ -149,7 +149,7 @@ class Store(abc.ABC):
         success clears the pair's count only. Attempts from one address are decided one
         at a time, so one being checked is never taken for a failure, and simultaneous
         guesses at many names cannot all slip under the address limit."""
-        pair, per_address = f"pair:{account}|{address}", f"addr:{address}"
+        pair, per_address = accounts.pair_subject(account, address), f"addr:{address}"
         async with self._login_turn(per_address) as run:
             if await run(accounts.login_refused, pair, per_address, limits):
                 raise TooManyAttempts()

@@ -13,7 +13,7 @@ from .types import LoginLimits, Row
 _PREFIXED_USER_COLUMNS = ", ".join(f"u.{column}" for column in USER_COLUMNS.split(", "))
 
 LOGIN_USER = f"""
-    SELECT {_PREFIXED_USER_COLUMNS}, u.password_hash
+    SELECT {_PREFIXED_USER_COLUMNS}, u.password_hash, u.disabled
     FROM login_names n JOIN users u ON u.id = n.user_id
     WHERE n.login = ?"""
 
@@ -135,7 +135,7 @@ async def _revoke(tx: Tx, delete: str, *params: object) -> None:
     tx.sessions_revoked(bytes(row[0]) for row in await tx.all(delete, *params))
 
 
-async def _revoke_sessions(tx: Tx, user_id: int, keep: bytes = b"") -> None:
+async def revoke_user_sessions(tx: Tx, user_id: int, keep: bytes = b"") -> None:
     """Every session of the user but `keep`."""
     await _revoke(
         tx,
@@ -172,14 +172,14 @@ async def save_admin(
         if tx.taken_field(error) is None:
             raise
         raise AlreadyTaken("email") from None
-    await _revoke_sessions(tx, user_id)
+    await revoke_user_sessions(tx, user_id)
     return user_row(row), True
 
 
 async def change_password(tx: Tx, user_id: int, password_hash: str, keep: bytes) -> None:
     """Set the password and revoke every other session of the user."""
     await tx.run("UPDATE users SET password_hash = ? WHERE id = ?", password_hash, user_id)
-    await _revoke_sessions(tx, user_id, keep)
+    await revoke_user_sessions(tx, user_id, keep)
 
 
 async def create_session(
@@ -275,6 +275,32 @@ async def record_login_failure(tx: Tx, subjects: list[str], window: int) -> None
 
 async def clear_login_failures(tx: Tx, subject: str) -> None:
     await tx.run("DELETE FROM login_failures WHERE subject = ?", subject)
+
+
+def account_key(user_id: int) -> str:
+    """A known account, as login throttling counts it (an unknown name: unknown_key)."""
+    return f"user:{user_id}"
+
+
+def unknown_key(login: str) -> str:
+    return f"name:{model.login_key(login)}"
+
+
+def pair_subject(account: str, address: str) -> str:
+    """The failures of one account from one client address."""
+    return f"pair:{account}|{address}"
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def clear_account_failures(tx: Tx, account: str) -> None:
+    """Every failure counted against `account`, from any client address."""
+    await tx.run(
+        "DELETE FROM login_failures WHERE subject LIKE ? ESCAPE '\\'",
+        _like_prefix(pair_subject(account, "")),
+    )
 
 
 async def bulk_create_users(tx: Tx, user_names: list[str], password_hash: str) -> list[int]:

@@ -20,6 +20,9 @@ from ..model import CUSTOMER_MESSAGE, MERCHANT_MESSAGE, NEW_ORDER, QUOTED, TO_ME
 from .tx import Tx, to_json
 from .types import Row
 
+# A reset mail's facts once it is sent: the link, and so the token, erased.
+SPENT_RESET_FACTS = to_json({"notice": model.PASSWORD_RESET})
+
 # PostgreSQL: a commit that added deliveries wakes the app servers' workers.
 NOTIFY_CHANNEL = "orderdesk_outbox"
 
@@ -342,15 +345,20 @@ async def finish_attempt(
     """The attempt's outcome: delivered, pending again at next_attempt_ms, or failed
     when there is none."""
     status = "delivered" if delivered else ("pending" if next_attempt_ms is not None else "failed")
+    # A reset link's secret leaves the outbox once its mail is sent (or never will be).
     await tx.run(
-        """UPDATE deliveries SET attempts = attempts + 1, status = ?, http_status = ?,
-               error = ?, next_attempt_ms = coalesce(?, next_attempt_ms), lease_until_ms = 0
-           WHERE id = ?""",
+        """UPDATE deliveries SET attempts = attempts + 1, status = ?1, http_status = ?2,
+               error = ?3, next_attempt_ms = coalesce(?4, next_attempt_ms), lease_until_ms = 0,
+               payload = CASE WHEN event_type = ?6 AND ?1 <> 'pending' THEN ?7
+                              ELSE payload END
+           WHERE id = ?5""",
         status,
         http_status,
         error[:500],
         next_attempt_ms,
         delivery_id,
+        model.RESET_MAIL_TYPE,
+        SPENT_RESET_FACTS,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from .. import model, texts, unicode_scripts
 from ..errors import Invalid
 from .declare import Field, Flag, Form, Str
-from .values import PHONE
+from .values import PHONE, Id
 
 
 def _user_name_characters(value: str, name: str) -> str:
@@ -36,7 +36,8 @@ USER_NAME = Str(
     *model.USER_NAME_LEN,
     prepare=_user_name_characters,
     description="NFKC-normalized; no control, format or line separator character; "
-    'not "system" in any letter case; its letters of one script, or Latin mixed only with '
+    'not "system" nor "deleted-<digits>" in any letter case; its letters of one script, '
+    "or Latin mixed only with "
     "Japanese (Han, Hiragana, Katakana), Chinese (Han, Bopomofo) or Korean (Han, Hangul) "
     'ones (Unicode UTS 39 "highly restrictive": no Latin with Cyrillic or Greek); digits '
     "and punctuation go with any script",
@@ -136,8 +137,9 @@ def _credentials(
     return Credentials(login, password, remember)
 
 
-class LoginForm(Form[Credentials]):
-    """Only the first of `user_name`, `email` and `phone` sent is read (and checked)."""
+class LoginForm(Form[Any]):
+    """Only the first of `user_name`, `email` and `phone` sent is read (and checked),
+    then the form's other fields."""
 
     def read(self, source: Any) -> dict[str, Any]:
         sent = next((name for name in LOGIN_FIELDS if source.get(name) is not None), "user_name")
@@ -145,27 +147,32 @@ class LoginForm(Form[Credentials]):
         login = Field(sent, self[sent].rule, required=True).read(source)
         _refuse_reserved(login, sent)  # a reserved name is no login
         values[sent] = login
-        values["password"] = self["password"].read(source)
-        values["remember"] = self["remember"].read(source)
+        for one in self.fields:
+            if one.name not in LOGIN_FIELDS:
+                values[one.name] = one.read(source)
         return values
 
 
+LOGIN_NAMES = (
+    Field(
+        "user_name",
+        Str(
+            1,
+            model.EMAIL_MAX,
+            description='the user name, email or phone; "system" and "deleted-<digits>" '
+            "in any letter case are refused (no account logs in with them)",
+        ),
+    ),
+    Field("email", Str(1, model.EMAIL_MAX, description="used when user_name is not sent")),
+    Field(
+        "phone",
+        Str(1, model.EMAIL_MAX, description="used when neither user_name nor email is sent"),
+    ),
+)
+
 LOGIN = LoginForm(
     (
-        Field(
-            "user_name",
-            Str(
-                1,
-                model.EMAIL_MAX,
-                description='the user name, email or phone; "system" in any letter case is '
-                "refused (no account has it)",
-            ),
-        ),
-        Field("email", Str(1, model.EMAIL_MAX, description="used when user_name is not sent")),
-        Field(
-            "phone",
-            Str(1, model.EMAIL_MAX, description="used when neither user_name nor email is sent"),
-        ),
+        *LOGIN_NAMES,
         Field("password", PASSWORD_SENT, required=True),
         Field(
             "remember",
@@ -199,3 +206,42 @@ PASSWORD_CHANGE = Form(
     ),
     PasswordChange,
 )
+
+
+def _login_named(user_name: str | None, email: str | None, phone: str | None) -> str:
+    return next(name for name in (user_name, email, phone) if name is not None)
+
+
+# A forgotten password: the account named as a login names it.
+FORGOT = LoginForm(LOGIN_NAMES, _login_named, one_of_required=LOGIN_FIELDS)
+
+
+@dataclass(frozen=True)
+class PasswordReset:
+    token: str
+    password: str
+
+
+PASSWORD_RESET = Form(
+    (
+        Field(
+            "token",
+            Str(1, 256, trim=False, description="the token of the reset link"),
+            required=True,
+        ),
+        Field("password", PASSWORD, required=True),
+    ),
+    PasswordReset,
+)
+
+
+@dataclass(frozen=True)
+class AccountDelete:
+    password: str
+
+
+ACCOUNT_DELETE = Form((Field("password", PASSWORD_SENT, required=True),), AccountDelete)
+
+
+# An admin's reset link for a user.
+USER_ID = Form((Field("id", Id(description="the user's id"), required=True),), lambda id: id)

@@ -215,6 +215,8 @@ async function signOut() {
 const ROUTES = [
   [/^#\/login$/, () => authView("login")],
   [/^#\/register$/, () => authView("register")],
+  [/^#\/forgot$/, forgotView],
+  [/^#\/reset$/, resetView],
   [/^#\/orders$/, ordersView],
   [/^#\/new$/, newRequestView],
   [/^#\/order\/(\d+)$/, (id) => orderView(id, false)],
@@ -225,11 +227,12 @@ const ROUTES = [
   [/^#\/settings$/, settingsView],
 ];
 
+// Pages shown without a session (a reset link opens in any browser).
+const PUBLIC_PAGES = new Set(["#/login", "#/register", "#/forgot", "#/reset"]);
+
 async function route() {
   const path = location.hash.split("?")[0];
-  if (!me && path !== "#/register") {
-    if (path !== "#/login") return void (location.hash = "#/login");
-  }
+  if (!me && !PUBLIC_PAGES.has(path)) return void (location.hash = "#/login");
   if (me && (path === "" || path === "#/" || path === "#/login" || path === "#/register")) {
     return void (location.hash = me.role === "admin" ? "#/admin" : "#/orders");
   }
@@ -270,8 +273,46 @@ function authView(kind) {
     field(t("password"), input("password", { type: "password", autocomplete: registering ? "new-password" : "current-password" })),
     registering ? field(t("email"), input("email", { type: "email", autocomplete: "email" })) : null,
     h("div", { class: "actions" }, h("button", { type: "submit" }, registering ? t("signUp") : t("signIn")))),
+    registering ? null : h("p", {}, h("a", { href: "#/forgot", "data-testid": "forgot-link" }, t("forgotPassword"))),
     h("p", { class: "muted" }, registering ? t("haveAccount") : t("noAccount"), " ",
       h("a", { href: registering ? "#/login" : "#/register" }, registering ? t("signIn") : t("signUp")))));
+}
+
+function forgotView() {
+  const status = h("p", { role: "status", "data-testid": "forgot-status" });
+  show(h("div", { class: "card" },
+    h("h1", {}, t("forgotPassword")),
+    h("p", { class: "muted" }, t("forgotIntro")),
+    form({ id: "forgot-form" }, async (el) => {
+      status.textContent = (await api("POST", "/user/password/forgot", { user_name: el.user_name.value })).msg;
+    },
+    field(t("loginName"), input("user_name", { autocomplete: "username", required: true })),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, t("sendLink")))),
+    status,
+    h("p", { class: "muted" }, h("a", { href: "#/login" }, t("signIn")))));
+}
+
+// The page a reset link opens: works without a session. The token stays in the
+// fragment, which browsers never send to a server.
+function resetView() {
+  const token = hashQuery().get("token") || "";
+  const [shortest, longest] = VOCABULARY.passwordLength;
+  const again = h("p", { class: "muted" }, h("a", { href: "#/forgot" }, t("requestNewLink")));
+  if (!token) {
+    return show(h("div", { class: "card" }, h("h1", {}, t("resetPassword")),
+      h("p", { class: "error", role: "alert" }, t("noResetToken")), again));
+  }
+  const done = h("div", { role: "status", "data-testid": "reset-status" });
+  const resetForm = form({ id: "reset-form" }, async (el) => {
+    const answer = await api("POST", "/user/password/reset", { token, password: el.password.value });
+    me = null;
+    resetForm.replaceWith(done);
+    done.replaceChildren(h("p", {}, answer.msg), h("p", {}, h("a", { href: "#/login" }, t("signIn"))));
+  },
+  field(t("newPassword"), input("password", { type: "password", autocomplete: "new-password",
+    minlength: shortest, maxlength: longest, required: true })),
+  h("div", { class: "actions" }, h("button", { type: "submit" }, t("setPassword"))));
+  show(h("div", { class: "card" }, h("h1", {}, t("resetPassword")), resetForm, again));
 }
 
 // ---------------------------------------------------------------- views: lists
@@ -672,7 +713,35 @@ async function settingsView() {
       h("input", { type: "checkbox", name: "email", checked: me.notify_email }), t("emailMe")),
     me.email ? null : h("p", { class: "muted" }, t("noEmail")),
     h("div", { class: "actions" }, h("button", { type: "submit" }, t("save"))),
-    status));
+    status),
+    personalData());
+}
+
+// "Download my data" (the export as a JSON file) and deleting the account.
+function personalData() {
+  const download = async () => {
+    const answer = await api("GET", "/user/export");
+    const blob = new Blob([JSON.stringify(answer.data, null, 2)], { type: "application/json" });
+    const link = h("a", { download: "orderdesk-my-data.json" });
+    link.href = URL.createObjectURL(blob);
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  };
+  return h("section", { class: "card", "data-testid": "my-data" },
+    h("h2", {}, t("myData")),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "secondary", "data-testid": "download-data", onclick: download }, t("downloadData"))),
+    form({ id: "delete-account-form" }, async (el) => {
+      if (!confirm(t("confirmDelete"))) return;
+      await api("POST", "/user/delete", { password: el.password.value });
+      me = null;
+      location.hash = "#/login";
+    },
+    h("p", { class: "muted" }, t("deleteWarning")),
+    field(t("password"), input("password", { type: "password", autocomplete: "current-password", required: true })),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "danger" }, t("deleteAccount")))));
 }
 
 // ---------------------------------------------------------------- start

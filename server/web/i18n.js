@@ -36,6 +36,14 @@ const WORDS = {
     delivery_failed: "failed", secretOnce: "The signing secret, shown only now: copy it to your receiver.",
     notifications: "Notifications", emailMe: "Email me about my orders",
     noEmail: "Your account has no email address, so no mail is sent.",
+    // password recovery and personal data
+    forgotPassword: "Forgot password?", forgotIntro: "Enter your user name, email or phone: if the account has an email, a link to set a new password is mailed to it.",
+    loginName: "User name, email or phone", sendLink: "Send me a link", resetPassword: "Set a new password",
+    newPassword: "New password", setPassword: "Set password", requestNewLink: "Ask for a new link",
+    noResetToken: "This page needs the link from the mail: it holds no reset token.",
+    myData: "My data", downloadData: "Download my data", deleteAccount: "Delete my account",
+    deleteWarning: "Deleting your account erases your name, email and phone and signs you out everywhere; open orders are cancelled. This cannot be undone.",
+    confirmDelete: "Delete your account for good?",
   },
   zh: {
     signIn: "登录", signUp: "注册", signOut: "退出", userName: "用户名", password: "密码",
@@ -64,6 +72,13 @@ const WORDS = {
     event: "事件", attempts: "尝试次数", error: "错误", delivery_pending: "等待中", delivery_delivered: "已送达",
     delivery_failed: "失败", secretOnce: "签名密钥只显示这一次：请复制到接收端。",
     notifications: "通知", emailMe: "订单有动态时给我发邮件", noEmail: "您的账号没有邮箱，因此不会收到邮件。",
+    forgotPassword: "忘记密码？", forgotIntro: "输入用户名、邮箱或电话：如果该账户设置了邮箱，我们会把设置新密码的链接发到该邮箱。",
+    loginName: "用户名、邮箱或电话", sendLink: "发送链接", resetPassword: "设置新密码",
+    newPassword: "新密码", setPassword: "设置密码", requestNewLink: "重新获取链接",
+    noResetToken: "此页面需要邮件中的链接：当前地址不含重置令牌。",
+    myData: "我的数据", downloadData: "下载我的数据", deleteAccount: "删除我的账户",
+    deleteWarning: "删除账户会抹去您的用户名、邮箱和电话，并在所有设备上退出登录；未完成的订单将被取消。此操作无法撤销。",
+    confirmDelete: "确定永久删除您的账户吗？",
   },
 };
 
