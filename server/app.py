@@ -6,9 +6,10 @@ from aiohttp import web
 
 from . import headers
 from .config import Config
-from .keys import BROADCASTER, CONFIG, MEDIA_POOL, OUTBOX, STORE
+from .keys import BROADCASTER, CONFIG, MEDIA_POOL, METRICS, OUTBOX, STORE
 from .live import Broadcaster
 from .media_pool import MediaPool
+from .metrics import Metrics
 from .middlewares import orderdesk_middleware
 from .model import MAX_BODY_BYTES
 from .notify import Outbox
@@ -45,7 +46,7 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
 async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
     """The worker sending webhook and mail deliveries, stopped before the store
     closes."""
-    app[OUTBOX] = Outbox(app[STORE], app[CONFIG])
+    app[OUTBOX] = Outbox(app[STORE], app[CONFIG], app[METRICS].delivery_failed)
     await app[OUTBOX].start()
     yield
     await app[OUTBOX].stop()
@@ -59,11 +60,13 @@ async def end_streams(app: web.Application) -> None:
 def create_app(config: Config) -> web.Application:
     # Outermost: everything inside sees the client's address and scheme.
     proxy = [trusted_proxy_middleware(config.trusted_proxies)] if config.trusted_proxies else []
+    metrics = Metrics()
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[*proxy, orderdesk_middleware(config)],
+        middlewares=[*proxy, orderdesk_middleware(config, metrics)],
     )
     app[CONFIG] = config
+    app[METRICS] = metrics
     headers.install(app)
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(media_pool_ctx)
