@@ -19,7 +19,13 @@ from typing import Any
 from . import __version__, security
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
 from .errors import AlreadyTaken, Invalid
-from .logs import ACCESS_LOG, ACCESS_LOG_OPTIONS, ClientGoneAsInfo, MalformedRequestsAsInfo
+from .logs import (
+    ACCESS_LOG,
+    ACCESS_LOG_OPTIONS,
+    ClientGoneAsInfo,
+    JsonLines,
+    MalformedRequestsAsInfo,
+)
 from .store import Row, accounts, is_postgres_url, open_store, shown_db, sqlite
 from .validate import accounts as account_forms
 from .validate.declare import Field
@@ -56,12 +62,15 @@ class BatchedLines(logging.handlers.MemoryHandler):
             self.handleError(records[-1])
 
 
-def configure_logging(level: str) -> logging.handlers.MemoryHandler:
-    """Everything to stderr; the access log (a line per request) through a buffer, so
-    a busy server makes one write per few hundred requests instead of one each."""
+def configure_logging(level: str, form: str = "text") -> logging.handlers.MemoryHandler:
+    """Everything to stderr, as text lines or (`form` "json") one JSON object per line;
+    the access log (a line per request) through a buffer, so a busy server makes one
+    write per few hundred requests instead of one each."""
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    if form == "json":
+        logging.getLogger().handlers[0].setFormatter(JsonLines())
     # The format shows none of these: a record need not look them up.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     buffered = BatchedLines(
@@ -148,7 +157,7 @@ def serve(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
-    access_log = configure_logging(config.log_level)
+    access_log = configure_logging(config.log_level, config.log_format)
     with asyncio.Runner(loop_factory=event_loop_factory(config.loop)) as runner:
         runner.run(_serve(config, access_log))
     return 0

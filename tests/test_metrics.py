@@ -75,12 +75,17 @@ async def test_metrics_count_requests_logins_failed_mail_and_streams(client):
     alice, _ = await register(client, "alice")
     assert_ok(await call(client, "GET", "/api/user/detail", token=alice))
     assert_fail(
-        await call(client, "GET", "/api/communication/order/detail", token=alice,
-                   params={"id": 987654})  # fmt: skip
+        await call(
+            client, "GET", "/api/communication/order/detail", token=alice, params={"id": 987654}
+        )  # fmt: skip
     )
     assert_fail(
-        await call(client, "POST", "/api/login",
-                   json={"user_name": "alice", "password": "not the password"})  # fmt: skip
+        await call(
+            client,
+            "POST",
+            "/api/login",
+            json={"user_name": "alice", "password": "not the password"},
+        )  # fmt: skip
     )
     assert (await client.get("/uploads/no-such-file-1234.png")).status == 404
     assert (await client.get("/no/such/path/5678")).status == 404
