@@ -5,8 +5,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from . import headers
+from .backups import Backups
 from .config import Config
-from .keys import BROADCASTER, CONFIG, MEDIA_POOL, METRICS, OUTBOX, STORE
+from .keys import BACKUPS, BROADCASTER, CONFIG, MEDIA_POOL, METRICS, OUTBOX, STORE
 from .live import Broadcaster
 from .media_pool import MediaPool
 from .metrics import Metrics
@@ -15,7 +16,7 @@ from .model import MAX_BODY_BYTES
 from .notify import Outbox
 from .proxies import trusted_proxy_middleware
 from .routes import setup_routes
-from .store import open_store
+from .store import is_postgres_url, open_store
 
 
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -52,6 +53,15 @@ async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[OUTBOX].stop()
 
 
+async def backups_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Scheduled backups of the SQLite file (--backup-dir), stopped before the store
+    closes."""
+    app[BACKUPS] = Backups(app[CONFIG], app[METRICS])
+    await app[BACKUPS].start()
+    yield
+    await app[BACKUPS].stop()
+
+
 async def end_streams(app: web.Application) -> None:
     """on_shutdown: open event streams end at once instead of holding the stop."""
     app[BROADCASTER].close_streams()
@@ -72,6 +82,8 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(media_pool_ctx)
     app.cleanup_ctx.append(live_ctx)
     app.cleanup_ctx.append(outbox_ctx)
+    if config.backup_dir and not is_postgres_url(config.db):  # PostgreSQL: refused at start
+        app.cleanup_ctx.append(backups_ctx)
     app.on_shutdown.append(end_streams)
     setup_routes(app)
     return app

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .access import Access
+from .backups import Backups
 from .config import Config
 from .live import Broadcaster
 from .media_pool import MediaPool
@@ -21,6 +22,7 @@ BROADCASTER = web.AppKey("broadcaster", Broadcaster)
 OUTBOX = web.AppKey("outbox", Outbox)  # webhooks and mail
 ROUTE_ACCESS = web.AppKey("route_access", dict[web.AbstractRoute, Access])
 METRICS = web.AppKey("metrics", Metrics)  # GET /metrics
+BACKUPS = web.AppKey("backups", Backups)  # --backup-dir (SQLite only)
 # Attachments: the worker processes that decode and thumbnail uploads.
 MEDIA_POOL = web.AppKey("media_pool", MediaPool)
 
