@@ -5,16 +5,18 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from . import headers
+from .backups import Backups
 from .config import Config
-from .keys import BROADCASTER, CONFIG, MEDIA_POOL, OUTBOX, STORE
+from .keys import BACKUPS, BROADCASTER, CONFIG, MEDIA_POOL, METRICS, OUTBOX, STORE
 from .live import Broadcaster
 from .media_pool import MediaPool
+from .metrics import Metrics
 from .middlewares import orderdesk_middleware
 from .model import MAX_BODY_BYTES
 from .notify import Outbox
 from .proxies import trusted_proxy_middleware
 from .routes import setup_routes
-from .store import open_store
+from .store import is_postgres_url, open_store
 
 
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -45,10 +47,19 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
 async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
     """The worker sending webhook and mail deliveries, stopped before the store
     closes."""
-    app[OUTBOX] = Outbox(app[STORE], app[CONFIG])
+    app[OUTBOX] = Outbox(app[STORE], app[CONFIG], app[METRICS].delivery_failed)
     await app[OUTBOX].start()
     yield
     await app[OUTBOX].stop()
+
+
+async def backups_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Scheduled backups of the SQLite file (--backup-dir), stopped before the store
+    closes."""
+    app[BACKUPS] = Backups(app[CONFIG], app[METRICS])
+    await app[BACKUPS].start()
+    yield
+    await app[BACKUPS].stop()
 
 
 async def end_streams(app: web.Application) -> None:
@@ -59,16 +70,20 @@ async def end_streams(app: web.Application) -> None:
 def create_app(config: Config) -> web.Application:
     # Outermost: everything inside sees the client's address and scheme.
     proxy = [trusted_proxy_middleware(config.trusted_proxies)] if config.trusted_proxies else []
+    metrics = Metrics()
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[*proxy, orderdesk_middleware(config)],
+        middlewares=[*proxy, orderdesk_middleware(config, metrics)],
     )
     app[CONFIG] = config
+    app[METRICS] = metrics
     headers.install(app)
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(media_pool_ctx)
     app.cleanup_ctx.append(live_ctx)
     app.cleanup_ctx.append(outbox_ctx)
+    if config.backup_dir and not is_postgres_url(config.db):  # PostgreSQL: refused at start
+        app.cleanup_ctx.append(backups_ctx)
     app.on_shutdown.append(end_streams)
     setup_routes(app)
     return app

@@ -3,6 +3,7 @@
 orderdesk [--host H] [--port P] [--db PATH] [--session-ttl S]   serve the API
 orderdesk create-admin --db PATH --username U --password P [--email E]   make a merchant
 orderdesk backup --db PATH --to FILE / orderdesk check --db PATH
+orderdesk restore --db PATH --from FILE
 """
 
 import argparse
@@ -12,6 +13,7 @@ import logging
 import logging.handlers
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +21,13 @@ from typing import Any
 from . import __version__, security
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
 from .errors import AlreadyTaken, Invalid
-from .logs import ACCESS_LOG, ACCESS_LOG_OPTIONS, ClientGoneAsInfo, MalformedRequestsAsInfo
+from .logs import (
+    ACCESS_LOG,
+    ACCESS_LOG_OPTIONS,
+    ClientGoneAsInfo,
+    JsonLines,
+    MalformedRequestsAsInfo,
+)
 from .store import Row, accounts, is_postgres_url, open_store, shown_db, sqlite
 from .validate import accounts as account_forms
 from .validate.declare import Field
@@ -56,12 +64,15 @@ class BatchedLines(logging.handlers.MemoryHandler):
             self.handleError(records[-1])
 
 
-def configure_logging(level: str) -> logging.handlers.MemoryHandler:
-    """Everything to stderr; the access log (a line per request) through a buffer, so
-    a busy server makes one write per few hundred requests instead of one each."""
+def configure_logging(level: str, form: str = "text") -> logging.handlers.MemoryHandler:
+    """Everything to stderr, as text lines or (`form` "json") one JSON object per line;
+    the access log (a line per request) through a buffer, so a busy server makes one
+    write per few hundred requests instead of one each."""
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    if form == "json":
+        logging.getLogger().handlers[0].setFormatter(JsonLines())
     # The format shows none of these: a record need not look them up.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     buffered = BatchedLines(
@@ -140,6 +151,13 @@ def serve(argv: list[str]) -> int:
     config = config_from_args(parser.parse_args(argv))
     if config.smtp_url and not config.mail_from:
         parser.error("--smtp-url needs --mail-from ADDRESS (the From of notification mail)")
+    if config.backup_dir and is_postgres_url(config.db):
+        print(
+            f"{PROG}: --backup-dir backs up SQLite files only; on PostgreSQL back up with "
+            "pg_dump (e.g. from a systemd timer)",
+            file=sys.stderr,
+        )
+        return 1
     if not is_postgres_url(config.db) and _claim_sqlite_file(config.db) is None:
         print(
             f"{PROG}: another orderdesk server is already serving {config.db}; "
@@ -148,7 +166,7 @@ def serve(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
-    access_log = configure_logging(config.log_level)
+    access_log = configure_logging(config.log_level, config.log_format)
     with asyncio.Runner(loop_factory=event_loop_factory(config.loop)) as runner:
         runner.run(_serve(config, access_log))
     return 0
@@ -252,7 +270,41 @@ def check(argv: list[str]) -> int:
     return 1 if problems else 0
 
 
-SUBCOMMANDS = {"create-admin": create_admin, "backup": backup, "check": check}
+def restore(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} restore",
+        description="Replace the database with a backup: FILE is checked first (as `check` "
+        "does), no server may be serving the database, and the old file is kept as "
+        "PATH.before-restore.",
+    )
+    add_db_argument(parser, dict(os.environ))
+    parser.add_argument("--from", dest="source", required=True, metavar="FILE", help="the backup")
+    args = parser.parse_args(argv)
+    db, source = args.db, args.source
+
+    def refuse(why: str) -> int:
+        print(f"{PROG} restore: {why}; nothing changed", file=sys.stderr)
+        return 1
+
+    if is_postgres_url(db):
+        return refuse("restore is for SQLite files; on PostgreSQL use pg_restore")
+    if not os.path.isfile(source):
+        return refuse(f"no backup file at {source}")
+    try:
+        problems = sqlite.check(source) or sqlite.schema_problems(source)
+    except sqlite3.DatabaseError as error:
+        problems = [str(error)]
+    if problems:
+        return refuse(f"{source} is not a sound orderdesk database ({problems[0]})")
+    if _claim_sqlite_file(db) is None:  # held until this process ends
+        return refuse(f"an orderdesk server is serving {db}; stop it first")
+    kept = sqlite.restore(db, source)
+    shown = f"; the old database is kept as {kept}" if kept else ""
+    print(f"restored {db} from {source}{shown}")
+    return 0
+
+
+SUBCOMMANDS = {"create-admin": create_admin, "backup": backup, "check": check, "restore": restore}
 
 
 def main(argv: list[str] | None = None) -> int:

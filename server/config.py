@@ -205,6 +205,40 @@ class Config:
         "`info` logs one line per request; `warning` only problems",
         choices=("debug", "info", "warning", "error"),
     )
+    log_format: str = setting(
+        "text",
+        "`text` writes plain log lines; `json` one JSON object per line (`time`, `level`, "
+        "`logger`, `msg`, and on request lines `request_id`, `method`, `path`, `code`, "
+        "`duration_ms`, `client`, `user_id`)",
+        choices=("text", "json"),
+        see="Monitoring",
+    )
+    metrics_token: str = setting(
+        "",
+        "lets a client that sends `Authorization: Bearer TOKEN` read `GET /metrics` from "
+        "any address (without it, only connections from loopback may)",
+        metavar="TOKEN",
+        see="Monitoring",
+    )
+    backup_dir: str = setting(
+        "",
+        "SQLite: write a checked online backup to this folder while serving, the first "
+        "within a minute of start; none makes none",
+        metavar="DIR",
+        see="Backups",
+    )
+    backup_interval_hours: float = setting(
+        24.0,
+        "hours between the backups written to `--backup-dir`",
+        parse=_number_above_0(),
+        see="Backups",
+    )
+    backup_keep: int = setting(
+        7,
+        "how many backups `--backup-dir` keeps (the oldest beyond are removed)",
+        parse=_positive_int,
+        see="Backups",
+    )
     loop: str = setting(
         "uvloop",
         "the event loop: `uvloop` (a dependency where it installs; asyncio's own loop "

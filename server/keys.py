@@ -5,9 +5,11 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .access import Access
+from .backups import Backups
 from .config import Config
 from .live import Broadcaster
 from .media_pool import MediaPool
+from .metrics import Metrics
 from .notify import Outbox
 from .store import Store
 
@@ -19,6 +21,8 @@ STORE = web.AppKey("store", Store)
 BROADCASTER = web.AppKey("broadcaster", Broadcaster)
 OUTBOX = web.AppKey("outbox", Outbox)  # webhooks and mail
 ROUTE_ACCESS = web.AppKey("route_access", dict[web.AbstractRoute, Access])
+METRICS = web.AppKey("metrics", Metrics)  # GET /metrics
+BACKUPS = web.AppKey("backups", Backups)  # --backup-dir (SQLite only)
 # Attachments: the worker processes that decode and thumbnail uploads.
 MEDIA_POOL = web.AppKey("media_pool", MediaPool)
 
@@ -30,3 +34,6 @@ SESSION: "web.RequestKey[Resolved]" = web.RequestKey("session")
 ACCESS = web.RequestKey("access", Access)  # the route's level
 REQUEST_ID = web.RequestKey("request_id", str)
 RESULT_CODE = web.RequestKey("result_code", int)  # the envelope's code, for the access log
+# The client's address as the trusted-proxy rule found it, for the access log (set only
+# behind a trusted proxy; otherwise the peer's address is the client's).
+CLIENT = web.RequestKey("client", str)

@@ -224,6 +224,9 @@ class Broadcaster:
     def _open_streams(self) -> list[Subscription]:
         return [stream for streams in self._streams.values() for stream in streams]
 
+    def stream_count(self) -> int:
+        return sum(len(streams) for streams in self._streams.values())
+
     def unsent_bytes(self) -> list[int]:
         """What each open stream holds unsent (for tests and measurements)."""
         return [stream.unsent() for stream in self._open_streams()]

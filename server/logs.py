@@ -1,13 +1,15 @@
-"""The access log, and what the log says about a client's mistakes: one INFO line,
-never an ERROR."""
+"""The access log, JSON log lines (--log-format json), and what the log says about a
+client's mistakes: one INFO line, never an ERROR."""
 
 import logging
+from datetime import UTC, datetime
 
+import orjson
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web import BaseRequest, StreamResponse
 
-from .keys import REQUEST_ID, RESULT_CODE
+from .keys import CLIENT, REQUEST_ID, RESULT_CODE, USER
 
 
 class MalformedRequestsAsInfo(logging.Filter):
@@ -44,21 +46,27 @@ class ClientGoneAsInfo(logging.Filter):
         return True
 
 
-_LINE = "%s %s %s %s %.1fms"
+_LINE = "%s %s %s %s %.1fms %s %s"
+# What each of an access line's values is called in a JSON line, in _LINE's order.
+ACCESS_FIELDS = ("request_id", "method", "path", "code", "duration_ms", "client", "user_id")
 
 
 class AccessLogger(AbstractAccessLogger):
     """One line per request, written by aiohttp after the answer is sent: request id,
-    method, path, code (the envelope's under /api/, else the HTTP status), duration.
-    Never a body, a query string or a token."""
+    method, path, code (the envelope's under /api/, else the HTTP status), duration,
+    the client's address (behind a trusted proxy, the one it names) and the user id (0
+    without a session). Never a body, a query string or a token."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        user = request.get(USER)
         args = (
             request.get(REQUEST_ID, "-"),  # "-": refused before any middleware ran
             request.method,
             request.path,
             request.get(RESULT_CODE, response.status),
             time * 1000,
+            request.get(CLIENT) or request.remote or "-",
+            0 if user is None else user["id"],
         )
         # The record made directly: Logger.info would also look up its caller's source
         # line, on every request, for a line that never shows it.
@@ -68,6 +76,31 @@ class AccessLogger(AbstractAccessLogger):
     @property
     def enabled(self) -> bool:
         return self.logger.isEnabledFor(logging.INFO)
+
+
+class JsonLines(logging.Formatter):
+    """--log-format json: each record as one JSON object on one line: `time` (UTC, ISO
+    8601), `level`, `logger`, `msg`; an access line adds its values by name
+    (ACCESS_FIELDS); a traceback goes into `exc`, never onto lines of its own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        args = record.args
+        if record.msg is _LINE and isinstance(args, tuple):
+            line.update(zip(ACCESS_FIELDS, args, strict=True))
+            line["duration_ms"] = round(float(line["duration_ms"]), 1)  # type: ignore[arg-type]
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exc"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return orjson.dumps(line, default=str).decode()
 
 
 ACCESS_LOG = logging.getLogger("orderdesk.access")

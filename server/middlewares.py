@@ -1,6 +1,7 @@
 """The one application middleware (inside the trusted-proxy one, when configured).
 
-Per request, in this order: a request id (every answer carries it in X-Request-Id; the
+Per request, in this order: the request's count and duration in the metrics
+(metrics.py; taken when it is answered); a request id (every answer carries it in X-Request-Id; the
 access log, written by aiohttp after the answer is sent, names it: see logs.py);
 CORS for the configured origins, answering preflights before routing turns OPTIONS
 into "method not allowed"; under /api/ the envelope, which turns every error
@@ -14,6 +15,7 @@ and a handler wrapper per request, and these steps always run together.
 import asyncio
 import logging
 import random
+from time import perf_counter
 
 from aiohttp import HttpVersion11, web
 from aiohttp.typedefs import Handler, Middleware
@@ -24,6 +26,7 @@ from .config import Config
 from .envelope import as_response, envelope, request_language
 from .errors import ApiError, ClientDisconnected, Forbidden, NotLoggedIn
 from .keys import ACCESS, CONFIG, REQUEST_ID, RESULT_CODE, ROUTE_ACCESS, SESSION, STORE, USER
+from .metrics import Metrics, route_label
 from .validate.values import reject_nul
 
 log = logging.getLogger("orderdesk")
@@ -37,6 +40,10 @@ _HTTP_TEXTS = {
     405: texts.METHOD_NOT_ALLOWED,
     413: texts.BODY_TOO_LARGE,
 }
+
+# The metrics' code of a request whose client went away before its answer (its handler
+# cancelled): nginx's "client closed request".
+CLIENT_GONE = 499
 
 PREFLIGHT_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST",
@@ -53,38 +60,53 @@ def _cors_headers(origin: str) -> dict[str, str]:
     }
 
 
-def orderdesk_middleware(config: Config) -> Middleware:
+def orderdesk_middleware(config: Config, metrics: Metrics) -> Middleware:
     cors_origins = frozenset(config.cors_origins)
+    observe = metrics.observe  # one count and one duration per request
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = perf_counter()
         request_id = f"{_request_ids.getrandbits(64):016x}"
         request[REQUEST_ID] = request_id
-        allow = None
-        if cors_origins:
-            origin = request.headers.get("Origin")
-            if origin in cors_origins:
-                allow = _cors_headers(origin)
-                if (
-                    request.method == "OPTIONS"
-                    and "Access-Control-Request-Method" in request.headers
-                ):
-                    preflight = allow | PREFLIGHT_HEADERS | {REQUEST_ID_HEADER: request_id}
-                    return web.Response(status=204, headers=preflight)
+        status = 500  # unless an answer or an HTTP error says otherwise
         try:
-            if request.path.startswith("/api/"):
-                response = await _enveloped(request, handler)
-            else:
-                response = await _authorized(request, handler)
-        except web.HTTPException as exc:
-            exc.headers[REQUEST_ID_HEADER] = request_id
-            raise
-        headers = response.headers
-        headers[REQUEST_ID_HEADER] = request_id
-        if allow is not None:
-            headers.update(allow)
-            headers["Access-Control-Expose-Headers"] = REQUEST_ID_HEADER
-        return response
+            allow = None
+            if cors_origins:
+                origin = request.headers.get("Origin")
+                if origin in cors_origins:
+                    allow = _cors_headers(origin)
+                    if (
+                        request.method == "OPTIONS"
+                        and "Access-Control-Request-Method" in request.headers
+                    ):
+                        preflight = allow | PREFLIGHT_HEADERS | {REQUEST_ID_HEADER: request_id}
+                        status = 204
+                        return web.Response(status=204, headers=preflight)
+            try:
+                if request.path.startswith("/api/"):
+                    response = await _enveloped(request, handler)
+                else:
+                    response = await _authorized(request, handler)
+            except web.HTTPException as exc:
+                status = exc.status
+                exc.headers[REQUEST_ID_HEADER] = request_id
+                raise
+            except asyncio.CancelledError:
+                status = CLIENT_GONE
+                request.pop(RESULT_CODE, None)  # no answer: the code says so
+                raise
+            status = response.status
+            headers = response.headers
+            headers[REQUEST_ID_HEADER] = request_id
+            if allow is not None:
+                headers.update(allow)
+                headers["Access-Control-Expose-Headers"] = REQUEST_ID_HEADER
+            return response
+        finally:
+            # The metrics: the envelope's code under /api/, else the HTTP status.
+            code = request.get(RESULT_CODE, status)
+            observe(route_label(request), code, perf_counter() - started)
 
     return middleware
 

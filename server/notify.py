@@ -41,6 +41,7 @@ import math
 import secrets
 import socket
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
@@ -392,9 +393,12 @@ class Outcome:
 
 
 class Outbox:
-    def __init__(self, store: Store, config: Config) -> None:
+    def __init__(
+        self, store: Store, config: Config, failed: Callable[[str], None] = lambda kind: None
+    ) -> None:
         self._store = store
         self._config = config
+        self._failed = failed  # called with "webhook" or "mail" when one is given up
         self._wake = asyncio.Event()
         self._attempts: dict[asyncio.Task[None], int] = {}  # in flight: the delivery's id
         self._loops = Loops()
@@ -494,6 +498,9 @@ class Outbox:
             await asyncio.shield(finished)
         except Exception:
             log.warning("recording delivery %s failed; it is sent again", delivery["id"])
+            return
+        if not outcome.delivered and next_ms is None:
+            self._failed("webhook" if delivery["webhook_id"] is not None else "mail")
 
     async def _post(self, delivery: Row) -> Outcome:
         url = delivery["url"]

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from .config import Network
-from .keys import REQUEST_ID, RESULT_CODE
+from .keys import CLIENT, REQUEST_ID, RESULT_CODE, USER
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -58,9 +58,12 @@ def trusted_proxy_middleware(trusted: tuple[Network, ...]) -> Middleware:
         finally:
             # The access log reads the request aiohttp made, not this clone (whose state
             # is a copy): hand back what it logs.
+            request[CLIENT] = seen_as.remote or "-"
             if REQUEST_ID in seen_as:
                 request[REQUEST_ID] = seen_as[REQUEST_ID]
             if RESULT_CODE in seen_as:
                 request[RESULT_CODE] = seen_as[RESULT_CODE]
+            if USER in seen_as:
+                request[USER] = seen_as[USER]
 
     return from_trusted_proxy

@@ -76,6 +76,7 @@ ROUTES = [
     ("GET", "/docs/init.js", ops.docs_script, PUBLIC),
     ("GET", "/docs/static/{name}", ops.docs_asset, PUBLIC),
     ("GET", "/healthz", ops.healthz, PUBLIC),
+    ("GET", "/metrics", ops.metrics, PUBLIC),  # loopback peers or the bearer token only
 ]
 
 

@@ -103,11 +103,13 @@ async def test_one_access_log_line_per_request(client, caplog):
             break
         await asyncio.sleep(0)
     assert len(lines) == 1
-    logged_id, method, path, code, duration = lines[0].split(" ")
-    assert (logged_id, method, path, code) == (
-        request_id, "GET", "/api/communication/order/detail", "-1",
+    logged_id, method, path, code, duration, peer, user_id = lines[0].split(" ")
+    assert (logged_id, method, path, code, peer) == (
+        request_id, "GET", "/api/communication/order/detail", "-1", "127.0.0.1",
     )  # fmt: skip
     assert duration.endswith("ms")
+    me = assert_ok(await call(client, "GET", "/api/user/detail", token=token))
+    assert user_id == str(me["id"])  # the session's user
     assert token not in lines[0] and "404" not in lines[0]  # no query string, no token
 
 

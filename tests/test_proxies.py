@@ -223,3 +223,5 @@ async def test_the_access_log_keeps_its_fields_behind_a_trusted_proxy(
             break
         await asyncio.sleep(0)
     assert lines and lines[0].split(" ")[:4] == [request_id, "POST", "/api/login", "-1"], lines
+    # The client the proxy names, and no user (a failed login has no session).
+    assert lines[0].split(" ")[5:] == [CLIENT_X, "0"], lines

@@ -35,6 +35,11 @@ SAMPLES = {
         ("https://a.example", "https://b.example"),
     ),
     "log_level": (["--log-level", "warning"], "warning", "warning"),
+    "log_format": (["--log-format", "json"], "json", "json"),
+    "metrics_token": (["--metrics-token", "s3cret"], "s3cret", "s3cret"),
+    "backup_dir": (["--backup-dir", "/srv/backups"], "/srv/backups", "/srv/backups"),
+    "backup_interval_hours": (["--backup-interval-hours", "6"], "6", 6.0),
+    "backup_keep": (["--backup-keep", "3"], "3", 3),
     "loop": (["--loop", "asyncio"], "asyncio", "asyncio"),
     "trusted_proxies": (
         ["--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1"],

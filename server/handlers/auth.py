@@ -9,7 +9,7 @@ from .. import model, security, sessions, texts
 from ..envelope import Ok, as_response, read_json
 from ..errors import Forbidden, Invalid, TooManyAttempts
 from ..handlers import store_of
-from ..keys import CONFIG, USER
+from ..keys import CONFIG, METRICS, USER
 from ..store import LoginLimits, accounts
 from ..texts import Text
 from ..validate import accounts as forms
@@ -79,6 +79,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         lambda: asyncio.to_thread(security.verify_password, form.password, stored),
     )
     if not passed or not user:
+        request.app[METRICS].login_failures.inc()
         raise Invalid(texts.WRONG_CREDENTIALS)
     if disabled:  # told only to whoever knows the password
         raise Invalid(texts.ACCOUNT_DISABLED)

@@ -8,9 +8,11 @@ import orjson
 import swagger_ui_bundle
 from aiohttp import web
 
+from .. import metrics as metrics_module
 from .. import openapi, vocabulary
 from ..handlers import store_of
-from ..store import tx
+from ..keys import BROADCASTER, CONFIG, METRICS
+from ..store import sqlite_file_bytes, stats, tx
 
 log = logging.getLogger("orderdesk")
 
@@ -96,3 +98,19 @@ async def healthz(request: web.Request) -> web.Response:
         log.exception("health check: the database did not answer")
         return web.json_response({"status": "unavailable"}, status=503)
     return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """The Prometheus text format, to loopback peers or the bearer of --metrics-token;
+    anyone else gets the 404 of a path that does not exist."""
+    config = request.app[CONFIG]
+    if not metrics_module.may_read(request, config.metrics_token):
+        raise web.HTTPNotFound()
+    found = request.app[METRICS]
+    pending, db_size = await store_of(request).read(stats.gauges)
+    found.outbox_pending.set(pending)
+    found.db_size.set(sqlite_file_bytes(config.db) if db_size is None else db_size)
+    found.event_streams.set(request.app[BROADCASTER].stream_count())
+    return web.Response(
+        body=found.exposition(), headers={"Content-Type": metrics_module.CONTENT_TYPE}
+    )

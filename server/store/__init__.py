@@ -12,6 +12,7 @@ import abc
 import asyncio
 import contextlib
 import functools
+import os
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -182,6 +183,15 @@ class Store(abc.ABC):
 
 def is_postgres_url(db: str) -> bool:
     return db.startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_file_bytes(path: str) -> int:
+    """A SQLite database's size on disk: its file and its write-ahead log."""
+    size = 0
+    for name in (path, path + "-wal"):
+        with contextlib.suppress(FileNotFoundError):
+            size += os.stat(name).st_size
+    return size
 
 
 def shown_db(db: str) -> str:

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import os
 import sqlite3
 import time
 from collections import OrderedDict
@@ -259,18 +260,94 @@ class _Batcher:
 # ---------------------------------------------------------------- maintenance
 
 
-def backup(path: str, target: str) -> None:
-    """A consistent copy of a live database, made with SQLite's online backup API."""
+BACKUP_STEP_PAGES = 1024  # pages copied per step of an online backup
+
+
+def backup(path: str, target: str, stop: Callable[[], bool] = lambda: False) -> float:
+    """A consistent copy of a live database, made with SQLite's online backup API a step
+    at a time (the GIL is free between steps, and WAL lets the server write on). The
+    copy is the database as of one read transaction held for the whole copy, so writes
+    made meanwhile neither restart it nor show in it. Returns when that snapshot was
+    taken (Unix time): every write committed before it is in the copy. `stop()` true
+    between two steps abandons the copy (BackupStopped). The copy is a single file
+    (rollback journal mode), with no -wal beside it."""
     Path(target).parent.mkdir(parents=True, exist_ok=True)
-    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     try:
+        source.execute("BEGIN")
+        started = time.time()
+        source.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # the snapshot
         destination = sqlite3.connect(target)
         try:
-            source.backup(destination)
+
+            def between_steps(status: int, remaining: int, total: int) -> None:
+                if stop():
+                    raise BackupStopped()
+
+            source.backup(destination, pages=BACKUP_STEP_PAGES, progress=between_steps)
+            destination.execute("PRAGMA journal_mode = DELETE")
         finally:
             destination.close()
+        source.execute("COMMIT")
     finally:
         source.close()
+    return started
+
+
+class BackupStopped(Exception):
+    """A backup abandoned because the server stops."""
+
+
+def schema_problems(path: str) -> list[str]:
+    """[] when the file holds orderdesk's tables (any SQLite file passes `check`)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        found = conn.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+            "('users', 'comm_orders', 'messages')"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    return [] if found == 3 else ["it has no orderdesk tables"]
+
+
+RESTORED_SUFFIX = ".before-restore"
+
+
+def restore(path: str, source: str) -> str | None:
+    """Put a copy of `source` (made with the backup API, so a -wal beside it counts) in
+    place of the database at `path`, atomically; the old database, its -wal with it,
+    is kept as `path` + RESTORED_SUFFIX (replacing an older one). Its name, or None
+    when there was no database. No server may hold `path` (the caller checks)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    incoming = path + ".restoring"
+    for name in (incoming, incoming + "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+    backup(source, incoming)
+    with open(incoming, "rb") as copy:
+        os.fsync(copy.fileno())
+    kept = None
+    if os.path.exists(path):
+        kept = path + RESTORED_SUFFIX
+        for name in (kept, kept + "-wal", kept + "-shm", kept + "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
+        os.link(path, kept)
+        # The old database's write-ahead log holds some of its committed writes: it goes
+        # with it, or the restored file would be read through it.
+        if os.path.exists(path + "-wal"):
+            os.rename(path + "-wal", kept + "-wal")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path + "-shm")
+    os.replace(incoming, path)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return kept
 
 
 def check(path: str) -> list[str]:
