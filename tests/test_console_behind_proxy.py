@@ -4,6 +4,9 @@ cookie passes the cross-site check, an upload over nginx's body limit is "too la
 and while the app server is down the console says the server is not answering
 instead of failing on nginx's error page."""
 
+import http.client
+import ssl
+
 import pytest
 
 from tests.live import LiveServer
@@ -75,3 +78,23 @@ def test_the_console_tells_a_proxy_refusal_and_a_down_server_from_a_refusal(shop
     page.click("#message-form button[type=submit]")
     alert = page.wait_for_selector("#message-form .error")
     assert alert.text_content() == NOT_ANSWERING
+
+
+def test_the_proxy_never_forwards_metrics(shop):
+    """The server shows /metrics to loopback peers, and nginx is one: nginx itself
+    answers 404, while the app server answers a local scraper."""
+    url, app = shop
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    tls = ssl._create_unverified_context()  # the test's own certificate
+    for connection, status in (
+        (http.client.HTTPSConnection("127.0.0.1", port, context=tls, timeout=30), 404),
+        (http.client.HTTPConnection("127.0.0.1", app.port, timeout=30), 200),
+    ):
+        try:
+            connection.request("GET", "/metrics")
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+        assert response.status == status
+        assert (b"orderdesk_http_requests_total" in body) == (status == 200)
