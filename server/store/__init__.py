@@ -12,14 +12,16 @@ import abc
 import asyncio
 import contextlib
 import functools
+import logging
+import math
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from ..errors import TooManyAttempts
+from ..errors import CannotSave, TooManyAttempts
 from . import accounts, fields
-from .tx import Effects, Tx
+from .tx import Effects, Tx, probe_write
 from .types import ANY_OWNER, LoginLimits, OrderFilter, Row, Sender
 
 P = ParamSpec("P")
@@ -59,6 +61,67 @@ class KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
+log = logging.getLogger("orderdesk.store")
+
+# While the database cannot be written: the condition is logged at most this often, and
+# a health check tries a write at most this often to see whether it can be again.
+CANNOT_WRITE_LOG_SECONDS = 60.0
+PROBE_SECONDS = 1.0
+
+
+class WriteState:
+    """Whether the database takes writes: the one place that keeps the condition for
+    the health check and logs it (at most once a minute, and once when it ends). A
+    write the engine refuses for lack of space or for being read-only marks it; only a
+    probe that really writes clears it (a commit that changed nothing, say a login's
+    look at its counters, proves nothing), and the probe runs while the condition
+    lasts, when health is asked for (`Store.writable`)."""
+
+    def __init__(self) -> None:
+        self.failing_since: float | None = None
+        self._logged_at = -math.inf
+        self._probed_at = -math.inf
+        self._recovery_listeners: list[Callable[[], None]] = []
+
+    @property
+    def degraded(self) -> bool:
+        return self.failing_since is not None
+
+    def failed(self, reason: str) -> None:
+        now = time.monotonic()
+        if self.failing_since is None:
+            self.failing_since = now
+        if now - self._logged_at >= CANNOT_WRITE_LOG_SECONDS:
+            self._logged_at = now
+            log.error(
+                "the database cannot be written (%s): writes are refused and reads still "
+                "served until it can; logged at most once a minute while it lasts",
+                reason,
+            )
+
+    def recovered(self) -> None:
+        if self.failing_since is None:
+            return
+        log.warning(
+            "the database can be written again after %.0f s; writes are accepted",
+            time.monotonic() - self.failing_since,
+        )
+        self.failing_since = None
+        for listener in self._recovery_listeners:
+            listener()
+
+    def on_recovery(self, listener: Callable[[], None]) -> None:
+        """Call `listener` when writing works again (background loops resume at once)."""
+        self._recovery_listeners.append(listener)
+
+    def probe_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._probed_at < PROBE_SECONDS:
+            return False
+        self._probed_at = now
+        return True
+
+
 class Store(abc.ABC):
     """An open database. `read` and `write` run one operation of the subject modules
     (`store.orders.update_order`, ...) in a transaction; the few methods here are what
@@ -68,6 +131,7 @@ class Store(abc.ABC):
         self.clock = clock
         self._login_turns = KeyedLocks()
         self._revocation_listeners: list[Callable[[list[bytes]], None]] = []
+        self.writes = WriteState()
 
     async def write(
         self,
@@ -77,10 +141,40 @@ class Store(abc.ABC):
     ) -> R:
         """operation(tx, *args) in a write transaction, committed when this returns and
         rolled back if it raises; then what the commit means for this process (and, on
-        PostgreSQL, the other app servers) is acted on."""
-        result, effects = await self._write(functools.partial(operation, **kwargs), *args)
+        PostgreSQL, the other app servers) is acted on. A database that cannot be
+        written now raises CannotSave, and the write changed nothing."""
+        with self._saving():
+            result, effects = await self._write(functools.partial(operation, **kwargs), *args)
         self._committed(effects)
         return result
+
+    @contextlib.contextmanager
+    def _saving(self) -> Iterator[None]:
+        """Around a write transaction: the engine's refusals for lack of space or for
+        being read-only become CannotSave, and mark the condition."""
+        try:
+            yield
+        except Exception as error:
+            reason = self._cannot_write(error)
+            if reason is None:
+                raise
+            self.writes.failed(reason)
+            raise CannotSave() from None
+
+    @abc.abstractmethod
+    def _cannot_write(self, error: Exception) -> str | None:
+        """Why the engine could not write, if `error` says the database cannot be
+        written now (a full disk, a read-only file or database); None for any other."""
+
+    async def writable(self) -> bool:
+        """Whether the database takes writes. While it did not, a real write is tried
+        (at most once a PROBE_SECONDS), so a health check sees it recover even when
+        nothing else writes."""
+        if self.writes.degraded and self.writes.probe_due():
+            with contextlib.suppress(CannotSave):
+                await self.write(probe_write)
+                self.writes.recovered()
+        return not self.writes.degraded
 
     async def read(
         self,

@@ -45,6 +45,12 @@ _UNIQUE_INDEXES = {
     "users_phone_unique": "phone",
 }
 _PLACEHOLDER = re.compile(r"\?(\d*)")
+# The SQLSTATEs of a database that cannot be written now.
+CANNOT_WRITE = {
+    "53100": "the disk is full",  # disk_full
+    "25006": "the database is read-only",  # read_only_sql_transaction (also a standby)
+    "58030": "writing to the disk failed",  # io_error
+}
 
 
 @functools.cache
@@ -227,6 +233,12 @@ class PostgresStore(Store):
             tx = PostgresTx(conn, writing=True, clock_seconds=self.clock())
             return await fn(tx, *args), tx.effects
 
+    def _cannot_write(self, error: Exception) -> str | None:
+        if not isinstance(error, asyncpg.PostgresError):
+            return None
+        reason = CANNOT_WRITE.get(error.sqlstate)
+        return None if reason is None else f"{reason}: {error}"
+
     async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
         async with (
             self._pool.acquire() as conn,
@@ -247,9 +259,10 @@ class PostgresStore(Store):
             try:
 
                 async def run(fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-                    async with conn.transaction():
-                        tx = PostgresTx(conn, writing=True, clock_seconds=self.clock())
-                        result = await fn(tx, *args)
+                    with self._saving():
+                        async with conn.transaction():
+                            tx = PostgresTx(conn, writing=True, clock_seconds=self.clock())
+                            result = await fn(tx, *args)
                     self._committed(tx.effects)
                     return result
 
