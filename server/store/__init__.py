@@ -14,12 +14,13 @@ import contextlib
 import functools
 import logging
 import math
+import os
+import re
 import time
-import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from ..errors import CannotSave, TooManyAttempts
+from ..errors import CannotSave, StartupFailure, TooManyAttempts
 from . import accounts, fields
 from .tx import Effects, Tx, probe_write
 from .types import ANY_OWNER, LoginLimits, OrderFilter, Row, Sender
@@ -278,15 +279,53 @@ def is_postgres_url(db: str) -> bool:
     return db.startswith(("postgresql://", "postgres://"))
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def check_db_value(db: str) -> None:
+    """A --db value is a postgresql:// (or postgres://) URL or a SQLite file path; a
+    URL of any other scheme (a typo, another driver's) is refused, never taken as a
+    file name."""
+    if _URL.match(db) and not is_postgres_url(db):
+        scheme = db.partition("://")[0]
+        raise StartupFailure(
+            f"--db {shown_db(db)}: the scheme {scheme}:// is not one orderdesk knows; give "
+            "a postgresql://user:password@host:port/dbname URL or a SQLite file path"
+        )
+
+
 def shown_db(db: str) -> str:
-    """`db` as logs and messages may show it: a PostgreSQL URL without its password."""
-    if not is_postgres_url(db):
+    """`db` as logs and messages may show it: a URL (of any scheme) without its
+    password."""
+    scheme, sep, rest = db.partition("://")
+    at = rest.rfind("@")
+    if not sep or at < 0 or ":" not in rest[:at]:
         return db
-    parts = urllib.parse.urlsplit(db)
-    if parts.password is None:
-        return db
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    user = rest[:at].partition(":")[0]
+    return f"{scheme}://{user}:***@{rest[at + 1 :]}"
+
+
+def _sqlite_problem(db: str) -> str | None:
+    """Why a server could not write the SQLite file `db` (and its folder, where SQLite
+    keeps its -wal and -shm files beside it), creating the folder if need be."""
+    folder = os.path.dirname(os.path.abspath(db))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        return f"cannot create the database folder {folder}: {error.strerror}"
+    if not os.access(folder, os.W_OK):
+        return f"cannot write in the database folder {folder}: {_access_reason(folder)}"
+    if os.path.exists(db) and not os.access(db, os.W_OK):
+        return f"cannot write the database file {db}: {_access_reason(db)}"
+    return None
+
+
+def _access_reason(path: str) -> str:
+    try:
+        os.close(os.open(path, os.O_RDWR if os.path.isfile(path) else os.O_RDONLY))
+    except OSError as error:
+        return str(error.strerror)
+    return "it is read-only"
 
 
 async def open_store(
@@ -297,11 +336,26 @@ async def open_store(
     pool_size: int = 10,
 ) -> Store:
     """Open the engine `db` names (a postgresql:// URL, else a SQLite file path) and
-    bring its schema up to date."""
+    bring its schema up to date. What keeps it from opening raises StartupFailure (one
+    line, no password); a database that opens but cannot be written now (a full disk, a
+    read-only PostgreSQL) is opened, and the store starts in that condition."""
+    check_db_value(db)
+    store: Store
     if is_postgres_url(db):
         from ..store.postgres import PostgresStore
 
-        return await PostgresStore.open(db, clock=clock, pool_size=pool_size)
-    from ..store.sqlite import SqliteStore
+        store = await PostgresStore.open(db, clock=clock, pool_size=pool_size)
+    else:
+        import sqlite3
 
-    return await SqliteStore.open(db, clock=clock, synchronous=synchronous)
+        from ..store.sqlite import SqliteStore
+
+        if (problem := _sqlite_problem(db)) is not None:
+            raise StartupFailure(problem)
+        try:
+            store = await SqliteStore.open(db, clock=clock, synchronous=synchronous)
+        except (sqlite3.Error, OSError) as error:
+            raise StartupFailure(f"cannot open the database {db}: {error}") from None
+    with contextlib.suppress(CannotSave):  # the condition is marked and logged
+        await store.write(probe_write)
+    return store
