@@ -177,7 +177,13 @@ async def _prepare_connection(conn: asyncpg.Connection) -> None:
 
 
 async def _migrate(conn: asyncpg.Connection) -> None:
-    """Apply the numbered files NNNN_*.sql not yet applied, each in its own transaction."""
+    """Apply the numbered files NNNN_*.sql not yet applied, each in its own transaction.
+    A schema already up to date is only read (a read-only database still opens)."""
+    steps = sorted(MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+    if await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
+        current = await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations")
+        if current >= int(steps[-1].name[:4]):
+            return
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
         await conn.execute(
@@ -185,7 +191,7 @@ async def _migrate(conn: asyncpg.Connection) -> None:
                    version INTEGER PRIMARY KEY, applied_time BIGINT NOT NULL)"""
         )
         current = await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations")
-        for path in sorted(MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql")):
+        for path in steps:
             number = int(path.name[:4])
             if number > current:
                 async with conn.transaction():
