@@ -20,7 +20,14 @@ from typing import Any
 from . import __version__, security
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
 from .errors import AlreadyTaken, CannotSave, Invalid, StartupFailure
-from .logs import ACCESS_LOG, ACCESS_LOG_OPTIONS, ClientGoneAsInfo, MalformedRequestsAsInfo
+from .logs import (
+    ACCESS_LOG,
+    ACCESS_LOG_OPTIONS,
+    QUIET_LOGGERS,
+    ClientGoneAsInfo,
+    MalformedRequestsAsInfo,
+    RedactingFormatter,
+)
 from .store import (
     Row,
     accounts,
@@ -71,6 +78,10 @@ def configure_logging(level: str) -> logging.handlers.MemoryHandler:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    root = logging.getLogger().handlers[0]
+    root.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
     # The format shows none of these: a record need not look them up.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     buffered = BatchedLines(

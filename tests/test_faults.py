@@ -35,9 +35,10 @@ from tests.conftest import (
     assert_ok,
     call,
     make_order,
+    postgres_database_for_live_server,
     register,
 )
-from tests.live import ROOT, free_port
+from tests.live import ROOT, LiveServer, free_port
 
 CANNOT_SAVE = texts.CANNOT_SAVE.en
 CANNOT_WRITE_LINE = "the database cannot be written"
@@ -394,3 +395,36 @@ async def test_postgresql_refusing_the_login_is_named_in_one_line():
     line = assert_one_line_refusal(done, secret=SECRET)
     assert f"PostgreSQL at {parts.hostname}:{parts.port} refused the login" in line
     assert took < 10
+
+
+# ---------------------------------------------------------------- no secrets in logs
+
+
+@pytest.mark.slow
+def test_no_password_or_token_reaches_the_log_at_any_level(tmp_path):
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL half skipped: set ORDERDESK_TEST_POSTGRES")
+    db_password, smtp_password = "Db-Pw-4f8e2", "Smtp-Pw-9c1d7"
+    closed = free_port()  # the mail server is away: every delivery attempt fails
+    with postgres_database_for_live_server() as url:
+        # The test server trusts local logins, so any password in the URL is accepted.
+        with_password = url.replace("://postgres@", f"://postgres:{db_password}@", 1)
+        log = tmp_path / "server.log"
+        with LiveServer(with_password, "--log-level", "debug",
+                        "--smtp-url", f"smtp://mailer:{smtp_password}@127.0.0.1:{closed}",
+                        "--mail-from", "shop@example.com", log=log) as server:  # fmt: skip
+            token = server.register("alice")
+            login = server.call("POST", "/api/login",
+                                {"user_name": "alice", "password": PASSWORD})  # fmt: skip
+            second = login["data"]["token"]
+            server.call("POST", "/api/login", {"user_name": "alice", "password": "wrong one!"})
+            order = server.call("POST", "/api/communication/order/create", ORDER, token=token)
+            server.call("GET", f"/api/communication/order/detail?id={order['data']['id']}"
+                        f"&token={token}", token=second)  # fmt: skip
+            server.call("GET", f"/api/user/detail?token={second}&key={second}")
+            time.sleep(1.5)  # the access log is written every second
+            assert server.stop() == 0
+    text = log.read_text()
+    assert "/api/login" in text and "serving on" in text  # the log was written
+    for secret in (db_password, smtp_password, token, second):
+        assert secret not in text, secret
