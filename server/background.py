@@ -3,8 +3,13 @@ that a server stop ends between two rounds: never in the middle of a database
 transaction, which, cancelled, would hand its pooled connection back mid-transaction."""
 
 import asyncio
+import logging
+import math
+import time
 from collections.abc import Coroutine
 from typing import Any
+
+from .errors import CannotSave
 
 STOP_SECONDS = 5.0  # how long a round may take to finish before it is cancelled
 
@@ -31,3 +36,39 @@ class Loops:
         for task in lingering:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+LOG_EVERY_SECONDS = 60.0  # a failure that repeats is logged at most this often
+LONGEST_BACKOFF_SECONDS = 30.0
+
+
+class Backoff:
+    """How a background loop meets a failing round: it waits longer after each failure
+    in a row (`failed` says how long, doubling from the loop's own pause up to
+    LONGEST_BACKOFF_SECONDS), and logs the failure at most once a minute while it
+    repeats. A database that cannot be written is not logged here: the store logs that
+    condition itself, once a minute for the whole process."""
+
+    def __init__(self, logger: logging.Logger, what: str) -> None:
+        self._log = logger
+        self._what = what  # "reading the outbox", ...
+        self._failures = 0
+        self._logged_at = -math.inf
+
+    def failed(self, error: BaseException, pause: float) -> float:
+        """The seconds to wait before the next round, after `error`."""
+        self._failures += 1
+        now = time.monotonic()
+        if not isinstance(error, CannotSave) and now - self._logged_at >= LOG_EVERY_SECONDS:
+            self._logged_at = now
+            self._log.warning(
+                "%s failed; retrying, and logging this at most once a minute while it lasts",
+                self._what, exc_info=error,
+            )  # fmt: skip
+        return min(pause * 2 ** min(self._failures, 16), max(pause, LONGEST_BACKOFF_SECONDS))
+
+    def succeeded(self) -> None:
+        if self._failures and self._logged_at > -math.inf:
+            self._log.info("%s works again", self._what)
+        self._failures = 0
+        self._logged_at = -math.inf

@@ -20,15 +20,25 @@ from typing import Any
 
 from . import __version__, security
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
-from .errors import AlreadyTaken, Invalid
+from .errors import AlreadyTaken, CannotSave, Invalid, StartupFailure
 from .logs import (
     ACCESS_LOG,
     ACCESS_LOG_OPTIONS,
+    QUIET_LOGGERS,
     ClientGoneAsInfo,
     JsonLines,
     MalformedRequestsAsInfo,
+    RedactingFormatter,
 )
-from .store import Row, accounts, is_postgres_url, open_store, shown_db, sqlite
+from .store import (
+    Row,
+    accounts,
+    check_db_value,
+    is_postgres_url,
+    open_store,
+    shown_db,
+    sqlite,
+)
 from .validate import accounts as account_forms
 from .validate.declare import Field
 
@@ -71,8 +81,14 @@ def configure_logging(level: str, form: str = "text") -> logging.handlers.Memory
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    if form == "json":
-        logging.getLogger().handlers[0].setFormatter(JsonLines())
+    root = logging.getLogger().handlers[0]
+    root.setFormatter(
+        JsonLines()
+        if form == "json"
+        else RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    )
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
     # The format shows none of these: a record need not look them up.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     buffered = BatchedLines(
@@ -103,10 +119,19 @@ async def _serve(config: Config, access_log: logging.Handler) -> None:
     runner = web.AppRunner(
         create_app(config), shutdown_timeout=SHUTDOWN_TIMEOUT, **access_log_options
     )
-    await runner.setup()
+    try:
+        await runner.setup()
+    except BaseException:
+        await runner.cleanup()
+        raise
     flusher = asyncio.create_task(_flush_every_second(access_log))
     try:
-        await web.TCPSite(runner, config.host, config.port).start()
+        try:
+            await web.TCPSite(runner, config.host, config.port).start()
+        except OSError as error:
+            raise StartupFailure(
+                f"cannot listen on {config.host}:{config.port}: {error.strerror or error}"
+            ) from None
         loop = asyncio.get_running_loop()
         log.info(
             "serving on http://%s:%s (database %s, event loop %s)",
@@ -130,8 +155,14 @@ def _claim_sqlite_file(db: str) -> int | None:
     process holds it. Not a lock on the database file itself: SQLite's POSIX locks on
     that file vanish whenever any descriptor of it is closed in the process."""
     path = os.path.realpath(db) + ".lock"
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        folder = os.path.dirname(path)
+        raise StartupFailure(
+            f"cannot write in the database folder {folder}: {error.strerror}"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -151,6 +182,7 @@ def serve(argv: list[str]) -> int:
     config = config_from_args(parser.parse_args(argv))
     if config.smtp_url and not config.mail_from:
         parser.error("--smtp-url needs --mail-from ADDRESS (the From of notification mail)")
+    check_db_value(config.db)
     if config.backup_dir and is_postgres_url(config.db):
         print(
             f"{PROG}: --backup-dir backs up SQLite files only; on PostgreSQL back up with "
@@ -222,6 +254,9 @@ def create_admin(argv: list[str]) -> int:
         # Another account uses this name or email as its name, email or phone.
         print(f"{PROG} create-admin: error: {error.msg} (by another account)", file=sys.stderr)
         return 1
+    except CannotSave as error:
+        print(f"{PROG} create-admin: error: {error.msg}", file=sys.stderr)
+        return 1
     if promoted:
         print(
             f"existing user {user['user_name']!r} (id {user['id']}) promoted to admin in "
@@ -233,6 +268,7 @@ def create_admin(argv: list[str]) -> int:
 
 
 def _require_sqlite_file(parser: argparse.ArgumentParser, db: str) -> None:
+    check_db_value(db)
     if is_postgres_url(db):
         parser.error("this command is for SQLite files; on PostgreSQL use pg_dump and amcheck")
     if not os.path.exists(db):
@@ -249,7 +285,10 @@ def backup(argv: list[str]) -> int:
     parser.add_argument("--to", required=True, help="the backup file to write")
     args = parser.parse_args(argv)
     _require_sqlite_file(parser, args.db)
-    sqlite.backup(args.db, args.to)
+    try:
+        sqlite.backup(args.db, args.to)
+    except (OSError, sqlite3.Error) as error:
+        raise StartupFailure(f"cannot back up {args.db} to {args.to}: {error}") from None
     print(f"backed up {args.db} to {args.to}")
     return 0
 
@@ -263,7 +302,10 @@ def check(argv: list[str]) -> int:
     add_db_argument(parser, dict(os.environ))
     args = parser.parse_args(argv)
     _require_sqlite_file(parser, args.db)
-    problems = sqlite.check(args.db)
+    try:
+        problems = sqlite.check(args.db)
+    except (OSError, sqlite3.Error) as error:
+        raise StartupFailure(f"cannot check {args.db}: {error}") from None
     for problem in problems:
         print(problem)
     print("ok" if not problems else f"{len(problems)} problem(s) in {args.db}")
@@ -308,7 +350,15 @@ SUBCOMMANDS = {"create-admin": create_admin, "backup": backup, "check": check, "
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs the command; one that cannot start (or cannot reach its database) says why
+    in one line on standard error, without a traceback or a password, and exits 1."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in SUBCOMMANDS:
-        return SUBCOMMANDS[argv[0]](argv[1:])
-    return serve(argv)
+    command = SUBCOMMANDS.get(argv[0]) if argv else None
+    try:
+        if command is not None:
+            return command(argv[1:])
+        return serve(argv)
+    except StartupFailure as failure:
+        logging.shutdown()  # what was logged before the line comes before it
+        print(f"{PROG}: {failure}", file=sys.stderr, flush=True)
+        return 1

@@ -79,6 +79,19 @@ class TooManyAttempts(Invalid):
     text = texts.TOO_MANY_ATTEMPTS
 
 
+class CannotSave(ApiError):
+    """The database cannot be written now (a full disk, a read-only file, mount or
+    database): the write changed nothing, and reads still work. Raised by the store
+    layer, which maps each engine's errors to it in one place."""
+
+    text = texts.CANNOT_SAVE
+
+
+class StartupFailure(Exception):
+    """Why the server (or a command) cannot start, as the one line it prints on
+    standard error before it exits with status 1. Holds no password."""
+
+
 class ClientDisconnected(Exception):
     """The client closed the connection before its request body was complete: nothing
     to answer and nothing wrong with the server."""

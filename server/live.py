@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from . import model
-from .background import Loops
+from .background import Backoff, Loops
 from .store import Row, Store, accounts, events
 
 log = logging.getLogger("orderdesk.live")
@@ -198,6 +198,7 @@ class Broadcaster:
 
     async def start(self) -> None:
         self._store.on_sessions_revoked(self.end_sessions)
+        self._store.writes.on_recovery(self._wake.set)
         await self._store.watch_events(self._wake.set)
         await self._store.watch_sessions(self._check_now.set)
         self._loops.start(self._run(), self._wake)
@@ -285,9 +286,11 @@ class Broadcaster:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         pruned_at = -PRUNE_SECONDS
+        backoff = Backoff(log, "reading new events")
+        wait = POLL_SECONDS
         while not self._loops.stopping:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(POLL_SECONDS):
+                async with asyncio.timeout(wait):
                     await self._wake.wait()
             self._wake.clear()
             try:
@@ -296,17 +299,22 @@ class Broadcaster:
                 if loop.time() - pruned_at >= PRUNE_SECONDS:
                     await self._store.write(events.prune)
                     pruned_at = loop.time()
-            except Exception:
-                # The database is away for now: the next round tries again.
-                log.warning("reading new events failed; retrying", exc_info=True)
+            except Exception as error:
+                # The database is away for now: a later round tries again.
+                wait = backoff.failed(error, POLL_SECONDS)
+            else:
+                backoff.succeeded()
+                wait = POLL_SECONDS
 
     async def _check_streams(self) -> None:
         """Every CHECK_SECONDS, and soon when told of sessions revoked elsewhere: the
         open streams' writing, then their sessions."""
         loop = asyncio.get_running_loop()
+        backoff = Backoff(log, "checking the event streams' sessions")
+        wait = CHECK_SECONDS
         while not self._loops.stopping:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(CHECK_SECONDS):
+                async with asyncio.timeout(wait):
                     await self._check_now.wait()
             self._check_now.clear()
             try:
@@ -314,9 +322,12 @@ class Broadcaster:
                     stream.check_writing(loop.time())
                 await self._store.watch_sessions(self._check_now.set)
                 await self._check_sessions()
-            except Exception:
-                # The database is away for now (expiry was still checked): next round.
-                log.warning("checking the event streams' sessions failed; retrying", exc_info=True)
+            except Exception as error:
+                # The database is away for now (expiry was still checked): a later round.
+                wait = backoff.failed(error, CHECK_SECONDS)
+            else:
+                backoff.succeeded()
+                wait = CHECK_SECONDS
             # A burst of revocations elsewhere is looked at together, not one by one.
             await asyncio.sleep(CHECK_GAP_SECONDS)
 

@@ -2,6 +2,7 @@
 client's mistakes: one INFO line, never an ERROR."""
 
 import logging
+import re
 from datetime import UTC, datetime
 
 import orjson
@@ -81,7 +82,8 @@ class AccessLogger(AbstractAccessLogger):
 class JsonLines(logging.Formatter):
     """--log-format json: each record as one JSON object on one line: `time` (UTC, ISO
     8601), `level`, `logger`, `msg`; an access line adds its values by name
-    (ACCESS_FIELDS); a traceback goes into `exc`, never onto lines of its own."""
+    (ACCESS_FIELDS); a traceback goes into `exc`, never onto lines of its own. Secrets
+    are masked as RedactingFormatter masks them."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
@@ -100,9 +102,37 @@ class JsonLines(logging.Formatter):
             line["exc"] = record.exc_text
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
-        return orjson.dumps(line, default=str).decode()
+        return redact(orjson.dumps(line, default=str).decode())
 
 
 ACCESS_LOG = logging.getLogger("orderdesk.access")
 # What an aiohttp AppRunner (or a test server) needs to write the access log.
 ACCESS_LOG_OPTIONS = {"access_log_class": AccessLogger, "access_log": ACCESS_LOG}
+
+
+# A URL's password (`scheme://user:password@`) and the values of query parameters that
+# carry credentials (`?token=...`), wherever they appear in a line or its traceback.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@/]*@")
+_SECRET_PARAMETER = re.compile(
+    r"([?&](?:token|access_token|api_key|key|reset_token|secret|password)=)[^&\s\"'>]+",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    return _SECRET_PARAMETER.sub(r"\1***", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Every line the server writes, its traceback included, with URL passwords and
+    credential query parameters masked: no password, session token, API key or reset
+    token reaches the log, whichever library's message carried it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+# Loggers whose DEBUG lines carry the arguments of database calls (password hashes,
+# webhook secrets): kept at INFO whatever --log-level says.
+QUIET_LOGGERS = ("aiosqlite",)

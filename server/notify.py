@@ -60,9 +60,9 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from . import model, texts
-from .background import Loops
+from .background import Backoff, Loops
 from .config import Config
-from .errors import Invalid
+from .errors import CannotSave, Invalid
 from .store import Row, Store, outbox
 from .texts import Text
 from .validate.accounts import is_email_address, mail_sender
@@ -417,6 +417,7 @@ class Outbox:
             timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT),
             headers={"User-Agent": "orderdesk-webhooks"},
         )
+        self._store.writes.on_recovery(self.wake)
         self._loops.start(self._run(), self._wake)
 
     async def stop(self) -> None:
@@ -439,13 +440,15 @@ class Outbox:
         self._wake.set()
 
     async def _run(self) -> None:
+        backoff = Backoff(log, "reading the outbox")
         while not self._loops.stopping:
-            wait = POLL_SECONDS
             try:
                 await self._store.watch_outbox(self.wake)
                 wait = await self._start_due_attempts()
-            except Exception:
-                log.warning("reading the outbox failed; retrying", exc_info=True)
+            except Exception as error:
+                wait = backoff.failed(error, POLL_SECONDS)
+            else:
+                backoff.succeeded()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._wake.wait()
@@ -496,6 +499,8 @@ class Outbox:
                 next_ms,
             )
             await asyncio.shield(finished)
+        except CannotSave:
+            pass  # the store logs that condition; the lease runs out and it is sent again
         except Exception:
             log.warning("recording delivery %s failed; it is sent again", delivery["id"])
             return

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from . import security
 from .config import Config
+from .errors import CannotSave
 from .keys import CONFIG
 from .store import Store, accounts
 
@@ -45,7 +46,8 @@ async def resolve(store: Store, config: Config, token: str) -> Resolved | None:
     """The session's user, and whether the session was renewed just now.
 
     A session used with less than half of its own TTL left moves its expiry to
-    now + that TTL; the token stays the same."""
+    now + that TTL; the token stays the same. While the database cannot be written the
+    session is used as it is (it has not expired): a read stays a read."""
     now = math.floor(config.clock())
     hashed = security.token_hash(token)
     found = await store.session_user(hashed, now)
@@ -55,8 +57,11 @@ async def resolve(store: Store, config: Config, token: str) -> Resolved | None:
     ttl = ttl or config.session_ttl  # 0: a session older than stored TTLs
     renewed = expires_at - now < ttl / 2
     if renewed:
-        expires_at = now + ttl
-        await store.write(accounts.renew_session, hashed, expires_at)
+        try:
+            await store.write(accounts.renew_session, hashed, now + ttl)
+            expires_at = now + ttl
+        except CannotSave:
+            renewed = False
     return Resolved(user, renewed, ttl, expires_at)
 
 

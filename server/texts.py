@@ -64,6 +64,12 @@ METHOD_NOT_ALLOWED = Text("method not allowed", "请求方法不允许")
 BODY_TOO_LARGE = Text("request body too large", "请求体过大")
 BAD_REQUEST = Text("bad request", "请求无效")
 INTERNAL_ERROR = Text("internal server error", "服务器内部错误")
+# The database cannot be written now (a full disk, a read-only file or database): the
+# request changed nothing.
+CANNOT_SAVE = Text(
+    "the server cannot save changes right now; try again later",
+    "服务器暂时无法保存更改，请稍后再试",
+)
 NOT_JSON_CONTENT_TYPE = Text(
     "request body must be application/json", "请求体必须是 application/json"
 )

@@ -91,12 +91,18 @@ async def console(request: web.Request) -> web.FileResponse:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers, 503 when it does not (for load balancers)."""
+    """200 `ok` when the database answers and takes writes; 503 `degraded` while it
+    cannot be written (reads still served), 503 `unavailable` when it does not answer
+    (for load balancers and monitors)."""
+    store = store_of(request)
     try:
-        await store_of(request).read(tx.ping)
+        await store.read(tx.ping)
+        writable = await store.writable()
     except Exception:
         log.exception("health check: the database did not answer")
         return web.json_response({"status": "unavailable"}, status=503)
+    if not writable:
+        return web.json_response({"status": "degraded"}, status=503)
     return web.json_response({"status": "ok"})
 
 

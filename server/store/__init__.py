@@ -12,15 +12,17 @@ import abc
 import asyncio
 import contextlib
 import functools
+import logging
+import math
 import os
+import re
 import time
-import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from ..errors import TooManyAttempts
+from ..errors import CannotSave, StartupFailure, TooManyAttempts
 from . import accounts, fields
-from .tx import Effects, Tx
+from .tx import Effects, Tx, probe_write
 from .types import ANY_OWNER, LoginLimits, OrderFilter, Row, Sender
 
 P = ParamSpec("P")
@@ -60,6 +62,67 @@ class KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
+log = logging.getLogger("orderdesk.store")
+
+# While the database cannot be written: the condition is logged at most this often, and
+# a health check tries a write at most this often to see whether it can be again.
+CANNOT_WRITE_LOG_SECONDS = 60.0
+PROBE_SECONDS = 1.0
+
+
+class WriteState:
+    """Whether the database takes writes: the one place that keeps the condition for
+    the health check and logs it (at most once a minute, and once when it ends). A
+    write the engine refuses for lack of space or for being read-only marks it; only a
+    probe that really writes clears it (a commit that changed nothing, say a login's
+    look at its counters, proves nothing), and the probe runs while the condition
+    lasts, when health is asked for (`Store.writable`)."""
+
+    def __init__(self) -> None:
+        self.failing_since: float | None = None
+        self._logged_at = -math.inf
+        self._probed_at = -math.inf
+        self._recovery_listeners: list[Callable[[], None]] = []
+
+    @property
+    def degraded(self) -> bool:
+        return self.failing_since is not None
+
+    def failed(self, reason: str) -> None:
+        now = time.monotonic()
+        if self.failing_since is None:
+            self.failing_since = now
+        if now - self._logged_at >= CANNOT_WRITE_LOG_SECONDS:
+            self._logged_at = now
+            log.error(
+                "the database cannot be written (%s): writes are refused and reads still "
+                "served until it can; logged at most once a minute while it lasts",
+                reason,
+            )
+
+    def recovered(self) -> None:
+        if self.failing_since is None:
+            return
+        log.warning(
+            "the database can be written again after %.0f s; writes are accepted",
+            time.monotonic() - self.failing_since,
+        )
+        self.failing_since = None
+        for listener in self._recovery_listeners:
+            listener()
+
+    def on_recovery(self, listener: Callable[[], None]) -> None:
+        """Call `listener` when writing works again (background loops resume at once)."""
+        self._recovery_listeners.append(listener)
+
+    def probe_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._probed_at < PROBE_SECONDS:
+            return False
+        self._probed_at = now
+        return True
+
+
 class Store(abc.ABC):
     """An open database. `read` and `write` run one operation of the subject modules
     (`store.orders.update_order`, ...) in a transaction; the few methods here are what
@@ -69,6 +132,7 @@ class Store(abc.ABC):
         self.clock = clock
         self._login_turns = KeyedLocks()
         self._revocation_listeners: list[Callable[[list[bytes]], None]] = []
+        self.writes = WriteState()
 
     async def write(
         self,
@@ -78,10 +142,40 @@ class Store(abc.ABC):
     ) -> R:
         """operation(tx, *args) in a write transaction, committed when this returns and
         rolled back if it raises; then what the commit means for this process (and, on
-        PostgreSQL, the other app servers) is acted on."""
-        result, effects = await self._write(functools.partial(operation, **kwargs), *args)
+        PostgreSQL, the other app servers) is acted on. A database that cannot be
+        written now raises CannotSave, and the write changed nothing."""
+        with self._saving():
+            result, effects = await self._write(functools.partial(operation, **kwargs), *args)
         self._committed(effects)
         return result
+
+    @contextlib.contextmanager
+    def _saving(self) -> Iterator[None]:
+        """Around a write transaction: the engine's refusals for lack of space or for
+        being read-only become CannotSave, and mark the condition."""
+        try:
+            yield
+        except Exception as error:
+            reason = self._cannot_write(error)
+            if reason is None:
+                raise
+            self.writes.failed(reason)
+            raise CannotSave() from None
+
+    @abc.abstractmethod
+    def _cannot_write(self, error: Exception) -> str | None:
+        """Why the engine could not write, if `error` says the database cannot be
+        written now (a full disk, a read-only file or database); None for any other."""
+
+    async def writable(self) -> bool:
+        """Whether the database takes writes. While it did not, a real write is tried
+        (at most once a PROBE_SECONDS), so a health check sees it recover even when
+        nothing else writes."""
+        if self.writes.degraded and self.writes.probe_due():
+            with contextlib.suppress(CannotSave):
+                await self.write(probe_write)
+                self.writes.recovered()
+        return not self.writes.degraded
 
     async def read(
         self,
@@ -194,15 +288,53 @@ def sqlite_file_bytes(path: str) -> int:
     return size
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def check_db_value(db: str) -> None:
+    """A --db value is a postgresql:// (or postgres://) URL or a SQLite file path; a
+    URL of any other scheme (a typo, another driver's) is refused, never taken as a
+    file name."""
+    if _URL.match(db) and not is_postgres_url(db):
+        scheme = db.partition("://")[0]
+        raise StartupFailure(
+            f"--db {shown_db(db)}: the scheme {scheme}:// is not one orderdesk knows; give "
+            "a postgresql://user:password@host:port/dbname URL or a SQLite file path"
+        )
+
+
 def shown_db(db: str) -> str:
-    """`db` as logs and messages may show it: a PostgreSQL URL without its password."""
-    if not is_postgres_url(db):
+    """`db` as logs and messages may show it: a URL (of any scheme) without its
+    password."""
+    scheme, sep, rest = db.partition("://")
+    at = rest.rfind("@")
+    if not sep or at < 0 or ":" not in rest[:at]:
         return db
-    parts = urllib.parse.urlsplit(db)
-    if parts.password is None:
-        return db
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    user = rest[:at].partition(":")[0]
+    return f"{scheme}://{user}:***@{rest[at + 1 :]}"
+
+
+def _sqlite_problem(db: str) -> str | None:
+    """Why a server could not write the SQLite file `db` (and its folder, where SQLite
+    keeps its -wal and -shm files beside it), creating the folder if need be."""
+    folder = os.path.dirname(os.path.abspath(db))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        return f"cannot create the database folder {folder}: {error.strerror}"
+    if not os.access(folder, os.W_OK):
+        return f"cannot write in the database folder {folder}: {_access_reason(folder)}"
+    if os.path.exists(db) and not os.access(db, os.W_OK):
+        return f"cannot write the database file {db}: {_access_reason(db)}"
+    return None
+
+
+def _access_reason(path: str) -> str:
+    try:
+        os.close(os.open(path, os.O_RDWR if os.path.isfile(path) else os.O_RDONLY))
+    except OSError as error:
+        return str(error.strerror)
+    return "it is read-only"
 
 
 async def open_store(
@@ -213,11 +345,26 @@ async def open_store(
     pool_size: int = 10,
 ) -> Store:
     """Open the engine `db` names (a postgresql:// URL, else a SQLite file path) and
-    bring its schema up to date."""
+    bring its schema up to date. What keeps it from opening raises StartupFailure (one
+    line, no password); a database that opens but cannot be written now (a full disk, a
+    read-only PostgreSQL) is opened, and the store starts in that condition."""
+    check_db_value(db)
+    store: Store
     if is_postgres_url(db):
         from ..store.postgres import PostgresStore
 
-        return await PostgresStore.open(db, clock=clock, pool_size=pool_size)
-    from ..store.sqlite import SqliteStore
+        store = await PostgresStore.open(db, clock=clock, pool_size=pool_size)
+    else:
+        import sqlite3
 
-    return await SqliteStore.open(db, clock=clock, synchronous=synchronous)
+        from ..store.sqlite import SqliteStore
+
+        if (problem := _sqlite_problem(db)) is not None:
+            raise StartupFailure(problem)
+        try:
+            store = await SqliteStore.open(db, clock=clock, synchronous=synchronous)
+        except (sqlite3.Error, OSError) as error:
+            raise StartupFailure(f"cannot open the database {db}: {error}") from None
+    with contextlib.suppress(CannotSave):  # the condition is marked and logged
+        await store.write(probe_write)
+    return store

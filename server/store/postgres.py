@@ -18,24 +18,29 @@ message, events and deliveries (changes.py), COMMIT):
   turn takes session state (an advisory lock), so only its connection is reset.
 """
 
+import asyncio
 import contextlib
 import contextvars
 import functools
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import orjson
 
+from ..errors import StartupFailure
 from ..store import Store, events, outbox
 from .accounts import SESSION_USER, SESSIONS_CHANNEL
 from .tx import Effects, TxBase, user_row
 from .types import Row
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "postgres"
+log = logging.getLogger("orderdesk.store")
 # Held while migrating, so app servers starting together apply each step once.
 MIGRATION_LOCK = 0x6F72646572  # "order"
 
@@ -45,6 +50,12 @@ _UNIQUE_INDEXES = {
     "users_phone_unique": "phone",
 }
 _PLACEHOLDER = re.compile(r"\?(\d*)")
+# The SQLSTATEs of a database that cannot be written now.
+CANNOT_WRITE = {
+    "53100": "the disk is full",  # disk_full
+    "25006": "the database is read-only",  # read_only_sql_transaction (also a standby)
+    "58030": "writing to the disk failed",  # io_error
+}
 
 
 @functools.cache
@@ -166,7 +177,13 @@ async def _prepare_connection(conn: asyncpg.Connection) -> None:
 
 
 async def _migrate(conn: asyncpg.Connection) -> None:
-    """Apply the numbered files NNNN_*.sql not yet applied, each in its own transaction."""
+    """Apply the numbered files NNNN_*.sql not yet applied, each in its own transaction.
+    A schema already up to date is only read (a read-only database still opens)."""
+    steps = sorted(MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+    if await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
+        current = await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations")
+        if current >= int(steps[-1].name[:4]):
+            return
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
         await conn.execute(
@@ -174,7 +191,7 @@ async def _migrate(conn: asyncpg.Connection) -> None:
                    version INTEGER PRIMARY KEY, applied_time BIGINT NOT NULL)"""
         )
         current = await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations")
-        for path in sorted(MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql")):
+        for path in steps:
             number = int(path.name[:4])
             if number > current:
                 async with conn.transaction():
@@ -186,6 +203,73 @@ async def _migrate(conn: asyncpg.Connection) -> None:
                     )
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+
+# At start, a server that cannot reach PostgreSQL tries again for this long (it may be
+# starting too), each try waiting at most CONNECT_TIMEOUT_SECONDS.
+START_RETRY_SECONDS = 30.0
+CONNECT_TIMEOUT_SECONDS = 10.0
+# Errors that say PostgreSQL is not there (yet): worth another try.
+_NOT_THERE = (
+    OSError,
+    TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def server_of(url: str) -> str:
+    """host:port of a PostgreSQL URL, as lines may show it (never the password)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        port = 5432
+    return f"{parts.hostname or 'localhost'}:{port}"
+
+
+async def _first_pool(url: str, **options: Any) -> asyncpg.Pool:
+    """The pool, its first connection made: while PostgreSQL cannot be reached, tried
+    again for up to START_RETRY_SECONDS, each try logged as a WARNING that says another
+    follows; then, or at once for a refused login or a missing database, StartupFailure
+    naming host and port, never the password."""
+    where = server_of(url)
+    deadline = time.monotonic() + START_RETRY_SECONDS
+    pause = 1.0
+    while True:
+        try:
+            return await asyncpg.create_pool(url, **options)
+        except _NOT_THERE as error:
+            reason = _reason(error)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StartupFailure(
+                    f"cannot reach PostgreSQL at {where}: {reason} "
+                    f"(tried for {START_RETRY_SECONDS:.0f} s)"
+                ) from None
+            log.warning(
+                "cannot reach PostgreSQL at %s yet (%s); trying again for another %.0f s",
+                where, reason, left,
+            )  # fmt: skip
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, 5.0)
+        except asyncpg.InvalidAuthorizationSpecificationError as error:
+            raise StartupFailure(
+                f"PostgreSQL at {where} refused the login: {_reason(error)}"
+            ) from None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise StartupFailure(f"PostgreSQL at {where}: {_reason(error)}") from None
+
+
+def _reason(error: BaseException) -> str:
+    """An error's text for a line that must never hold the URL's password."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    if isinstance(error, TimeoutError):
+        return f"no answer within {CONNECT_TIMEOUT_SECONDS:.0f} s"
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text
 
 
 class PostgresStore(Store):
@@ -206,17 +290,24 @@ class PostgresStore(Store):
     async def open(
         cls, url: str, *, clock: Callable[[], float] = time.time, pool_size: int = 10
     ) -> "PostgresStore":
-        pool = await asyncpg.create_pool(
+        pool = await _first_pool(
             url,
             min_size=1,
             max_size=pool_size,
             init=_prepare_connection,
             connection_class=_Connection,
             reset=_reset_if_needed,
+            timeout=CONNECT_TIMEOUT_SECONDS,
         )
         try:
             async with pool.acquire() as conn:
                 await _migrate(conn)
+        except asyncpg.PostgresError as error:
+            await pool.close()
+            raise StartupFailure(
+                f"PostgreSQL at {server_of(url)}: cannot bring the schema up to date: "
+                f"{_reason(error)}"
+            ) from None
         except BaseException:
             await pool.close()
             raise
@@ -226,6 +317,12 @@ class PostgresStore(Store):
         async with self._pool.acquire() as conn, conn.transaction():
             tx = PostgresTx(conn, writing=True, clock_seconds=self.clock())
             return await fn(tx, *args), tx.effects
+
+    def _cannot_write(self, error: Exception) -> str | None:
+        if not isinstance(error, asyncpg.PostgresError):
+            return None
+        reason = CANNOT_WRITE.get(error.sqlstate)
+        return None if reason is None else f"{reason}: {error}"
 
     async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
         async with (
@@ -247,9 +344,10 @@ class PostgresStore(Store):
             try:
 
                 async def run(fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-                    async with conn.transaction():
-                        tx = PostgresTx(conn, writing=True, clock_seconds=self.clock())
-                        result = await fn(tx, *args)
+                    with self._saving():
+                        async with conn.transaction():
+                            tx = PostgresTx(conn, writing=True, clock_seconds=self.clock())
+                            result = await fn(tx, *args)
                     self._committed(tx.effects)
                     return result
 

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import aiosqlite
 import orjson
 
+from ..background import Backoff
 from . import Store, accounts, fields
 from .tx import Effects, TxBase
 from .types import Row
@@ -39,6 +40,23 @@ BACKSTOP_CHECKPOINT_PAGES = 10_000
 
 T = TypeVar("T")
 log = logging.getLogger("orderdesk.store")
+
+# The primary result codes of a database that cannot be written now: its disk is full,
+# its file (or mount) is read-only, or the write itself failed.
+CANNOT_WRITE = {
+    sqlite3.SQLITE_FULL: "the disk is full",
+    sqlite3.SQLITE_READONLY: "the database file is read-only",
+    sqlite3.SQLITE_IOERR: "writing to the disk failed",
+}
+
+
+def cannot_write(error: BaseException) -> str | None:
+    """Why SQLite could not write, if `error` is one of CANNOT_WRITE."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if not isinstance(error, sqlite3.Error) or code is None:
+        return None
+    reason = CANNOT_WRITE.get(code & 0xFF)
+    return None if reason is None else f"{reason}: {error}"
 
 
 class SqliteTx(TxBase):
@@ -185,6 +203,10 @@ def _write_batch(
             try:
                 outcomes.append((True, (_run_now(fn(tx, *args)), tx.effects)))
             except Exception as error:
+                if not conn.in_transaction:
+                    # SQLite rolled the whole transaction back itself (a full disk, an
+                    # I/O error): every call of the batch fails with this error.
+                    raise
                 conn.execute("ROLLBACK TO call")
                 outcomes.append((False, error))
             conn.execute("RELEASE call")
@@ -481,12 +503,19 @@ class SqliteStore(Store):
         cached rows are dropped, so a revoked session is refused within about
         CHECKPOINT_SECONDS instead of SESSION_CACHE_SECONDS."""
         outside_version = None
+        backoff = Backoff(log, "the background checkpoint")
+        wait = CHECKPOINT_SECONDS
         while True:
-            await asyncio.sleep(CHECKPOINT_SECONDS)
+            await asyncio.sleep(wait)
             try:
                 await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error:
-                log.exception("background checkpoint failed; the writer's own will run instead")
+            except sqlite3.Error as error:
+                # The WAL keeps what it holds (a full disk: until the database file
+                # can grow), and the writer's own checkpoint is the backstop.
+                wait = backoff.failed(error, CHECKPOINT_SECONDS)
+            else:
+                backoff.succeeded()
+                wait = CHECKPOINT_SECONDS
             async with self._writes.conn.execute("PRAGMA data_version") as cursor:
                 version = (await cursor.fetchone() or (None,))[0]
             if version != outside_version:
@@ -496,6 +525,9 @@ class SqliteStore(Store):
 
     async def _write(self, fn: Callable[..., Any], *args: Any) -> tuple[Any, Effects]:
         return await self._writes.submit(fn, *args)
+
+    def _cannot_write(self, error: Exception) -> str | None:
+        return cannot_write(error)
 
     async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await self._reads.submit(fn, *args)

@@ -164,3 +164,17 @@ async def fetch_order(tx: Tx, order_id: int, owner_id: int | None) -> DbRow:
 
 async def ping(tx: Tx) -> None:
     await tx.value("SELECT 1")
+
+
+async def probe_write(tx: Tx) -> None:
+    """A write that changes nothing but must reach the database's storage: whether the
+    database can be written again. SQLite rewrites its header's user version (a page
+    written to the WAL); PostgreSQL writes a new version of the newest migration row."""
+    if tx.dialect == "sqlite":
+        version = await tx.value("PRAGMA user_version")
+        await tx.run(f"PRAGMA user_version = {int(version)}")
+    else:
+        await tx.run(
+            """UPDATE schema_migrations SET applied_time = applied_time
+               WHERE version = (SELECT max(version) FROM schema_migrations)"""
+        )

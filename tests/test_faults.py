@@ -1,0 +1,430 @@
+"""Operating under faults, for real: a full disk (a small tmpfs filled to the last byte),
+a read-only file or database, PostgreSQL away or refusing, a port already taken, a
+mistyped --db. Writes are refused with their own clear text and change nothing, reads
+go on, /healthz says degraded, the condition is logged once, and everything recovers
+without a restart; a server that cannot start says why in one line and exits 1."""
+
+import asyncio
+import contextlib
+import errno
+import io
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+from aiohttp import FormData
+from aiohttp.test_utils import TestServer
+from orderdesk import texts
+from orderdesk.app import create_app
+from orderdesk.config import Config
+from orderdesk.logs import ACCESS_LOG_OPTIONS
+
+from tests.conftest import (
+    ORDER,
+    PASSWORD,
+    POSTGRES_URL,
+    assert_fail,
+    assert_ok,
+    call,
+    make_order,
+    postgres_database_for_live_server,
+    register,
+)
+from tests.live import ROOT, LiveServer, free_port
+
+CANNOT_SAVE = texts.CANNOT_SAVE.en
+CANNOT_WRITE_LINE = "the database cannot be written"
+SEND = "/api/communication/message/send"
+UPLOAD = "/api/attachment/upload"
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+# ---------------------------------------------------------------- real faults
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: str = "8m"):
+    """A tmpfs of `size` mounted at `path` (we run as root), unmounted after."""
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                       check=True, capture_output=True)  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as error:
+        pytest.skip(f"cannot mount a tmpfs here: {error}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """A filler file taking the disk's every free byte: written in ever smaller pieces
+    until not one more byte fits."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as out:
+        piece = 1 << 20
+        while piece:
+            try:
+                out.write(b"\0" * piece)
+            except OSError as error:
+                assert error.errno == errno.ENOSPC, error
+                piece //= 2
+    stats = os.statvfs(disk)
+    assert stats.f_bavail == 0, stats
+    return filler
+
+
+def pdf_form(extra: int = 0) -> FormData:
+    form = FormData(quote_fields=False, default_to_multipart=True)
+    form.add_field("file", io.BytesIO(PDF + b"%" * extra), filename="brief.pdf",
+                   content_type="application/octet-stream")  # fmt: skip
+    return form
+
+
+async def served(client, path: str = "/healthz") -> tuple[int, dict]:
+    response = await client.get(path)
+    return response.status, await response.json()
+
+
+def refusals(log_lines: list[str]) -> list[str]:
+    return [line for line in log_lines if CANNOT_WRITE_LINE in line]
+
+
+async def start_client(aiohttp_client, config: Config):
+    server = TestServer(create_app(config))
+    await server.start_server(**ACCESS_LOG_OPTIONS)
+    return await aiohttp_client(server)
+
+
+# ---------------------------------------------------------------- a full disk (SQLite)
+
+
+@pytest.mark.slow
+@pytest.mark.faults_expected
+async def test_a_full_disk_refuses_writes_clearly_serves_reads_and_recovers(
+    tmp_path, clock, server_log, aiohttp_client
+):
+    with small_disk(tmp_path / "disk") as disk:
+        db = disk / "orderdesk.db"
+        client = await start_client(aiohttp_client, Config(db=str(db), clock=clock))
+        token, _ = await register(client, "alice")
+        order = await make_order(client, token)
+        acknowledged = []
+        for i in range(5):
+            sent = {"comm_order_id": order["id"], "message_type": "text", "content": f"m{i}"}
+            acknowledged.append(assert_ok(await call(client, "POST", SEND, token=token, json=sent)))
+        item = assert_ok(await call(client, "POST", UPLOAD, token=token, data=pdf_form()))
+        # No slack left in the WAL file: every write from now on needs new space.
+        with sqlite3.connect(db) as outside:
+            outside.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        filler = fill(disk)
+
+        # Every kind of write is refused with its own text, and changes nothing.
+        message = {"comm_order_id": order["id"], "message_type": "text", "content": "lost"}
+        writes = [
+            ("POST", SEND, token, message),
+            ("POST", "/api/register", None, {"user_name": "bob", "password": PASSWORD}),
+            ("POST", "/api/login", None, {"user_name": "alice", "password": PASSWORD}),
+            ("POST", "/api/communication/order/create", token, ORDER),
+            ("POST", "/api/communication/order/cancel", token, {"id": order["id"]}),
+        ]
+        for _ in range(10):  # logged once however often it happens
+            for method, path, who, body in writes:
+                assert_fail(await call(client, method, path, token=who, json=body), -1, CANNOT_SAVE)
+        refused = await call(client, "POST", UPLOAD, token=token, data=pdf_form(20_000))
+        assert_fail(refused, -1, CANNOT_SAVE)
+        # Chinese too.
+        zh = await call(client, "POST", SEND, token=token, json=message,
+                        headers={"Accept-Language": "zh-CN"})  # fmt: skip
+        assert_fail(zh, -1, texts.CANNOT_SAVE.zh)
+
+        # Reads go on: detail, lists, the thread, an upload served; a sliding session
+        # that is due for renewal is still a read that works.
+        clock.advance(23 * 3600)
+        detail = await call(client, "GET", "/api/communication/order/detail", token=token,
+                            params={"id": order["id"]})  # fmt: skip
+        assert assert_ok(detail)["status"] == order["status"]
+        thread = await call(client, "GET", "/api/communication/messages", token=token,
+                            params={"comm_order_id": order["id"]})  # fmt: skip
+        assert [m["content"] for m in assert_ok(thread)][-5:] == [f"m{i}" for i in range(5)]
+        assert assert_ok(await call(client, "GET", "/api/communication/orders", token=token))
+        response = await client.get(item["logo"])
+        assert response.status == 200 and await response.read() == PDF
+        assert await served(client) == (503, {"status": "degraded"})
+
+        lines = refusals(server_log.lines)
+        assert len(lines) == 1, lines
+        assert "disk is full" in lines[0]
+        assert not [line for line in server_log.lines if "Traceback" in line]
+
+        # Space again: everything recovers without a restart.
+        filler.unlink()
+        await asyncio.sleep(1.1)  # the health check's probe runs at most once a second
+        assert await served(client) == (200, {"status": "ok"})
+        assert_ok(await call(client, "POST", SEND, token=token, json=message))
+        bob = {"user_name": "bob", "password": PASSWORD}
+        assert_ok(await call(client, "POST", "/api/register", json=bob))
+        thread = await call(client, "GET", "/api/communication/messages", token=token,
+                            params={"comm_order_id": order["id"]})  # fmt: skip
+        contents = [m["content"] for m in assert_ok(thread)]
+        assert contents[-6:] == [*(f"m{i}" for i in range(5)), "lost"]
+        assert [m["id"] for m in acknowledged] == [m["id"] for m in assert_ok(thread)][-6:-1]
+        await client.close()
+
+
+# ---------------------------------------------------------------- PostgreSQL refusing writes
+
+
+@contextlib.asynccontextmanager
+async def own_postgres_database():
+    """A database of its own on the test server (a setting made on it reaches no other
+    test), as a URL; dropped after."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL half skipped: set ORDERDESK_TEST_POSTGRES")
+    name = f"faults_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        base = POSTGRES_URL.split("?")[0].rsplit("/", 1)[0]
+        yield f"{base}/{name}", admin, name
+    finally:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+        )
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.close()
+
+
+async def set_read_only(admin, name: str, on: bool) -> None:
+    """The database read-only for every new transaction (as a standby, or an operator's
+    `default_transaction_read_only`), and its open sessions ended so that the server's
+    pool opens new ones that see it."""
+    change = (
+        "SET default_transaction_read_only = on" if on else "RESET default_transaction_read_only"
+    )
+    await admin.execute(f'ALTER DATABASE "{name}" {change}')
+    await admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+    )
+    await asyncio.sleep(0.5)  # the pool sees its connections closed
+
+
+@pytest.mark.slow
+@pytest.mark.faults_expected
+async def test_a_read_only_postgresql_refuses_writes_clearly_and_recovers(
+    clock, server_log, aiohttp_client
+):
+    async with own_postgres_database() as (url, admin, name):
+        client = await start_client(aiohttp_client, Config(db=url, clock=clock))
+        token, _ = await register(client, "alice")
+        order = await make_order(client, token)
+        message = {"comm_order_id": order["id"], "message_type": "text", "content": "kept"}
+        assert_ok(await call(client, "POST", SEND, token=token, json=message))
+        await set_read_only(admin, name, True)
+
+        lost = {**message, "content": "lost"}
+        for _ in range(5):
+            assert_fail(await call(client, "POST", SEND, token=token, json=lost), -1, CANNOT_SAVE)
+            bob = {"user_name": "bob", "password": PASSWORD}
+            assert_fail(await call(client, "POST", "/api/register", json=bob), -1, CANNOT_SAVE)
+            alice = {"user_name": "alice", "password": PASSWORD}
+            assert_fail(await call(client, "POST", "/api/login", json=alice), -1, CANNOT_SAVE)
+        clock.advance(23 * 3600)  # the session is due for renewal: still a read that works
+        thread = await call(client, "GET", "/api/communication/messages", token=token,
+                            params={"comm_order_id": order["id"]})  # fmt: skip
+        assert [m["content"] for m in assert_ok(thread)][-1] == "kept"
+        assert await served(client) == (503, {"status": "degraded"})
+        lines = refusals(server_log.lines)
+        assert len(lines) == 1 and "read-only" in lines[0], lines
+
+        await set_read_only(admin, name, False)
+        await asyncio.sleep(1.1)
+        assert await served(client) == (200, {"status": "ok"})
+        assert_ok(await call(client, "POST", SEND, token=token, json=lost))
+        thread = await call(client, "GET", "/api/communication/messages", token=token,
+                            params={"comm_order_id": order["id"]})  # fmt: skip
+        assert [m["content"] for m in assert_ok(thread)][-2:] == ["kept", "lost"]
+        await client.close()
+
+
+@pytest.mark.slow
+@pytest.mark.faults_expected
+async def test_a_server_starting_on_a_read_only_postgresql_reports_degraded(
+    clock, server_log, aiohttp_client
+):
+    async with own_postgres_database() as (url, admin, name):
+        client = await start_client(aiohttp_client, Config(db=url, clock=clock))
+        await client.close()
+        await set_read_only(admin, name, True)
+        client = await start_client(aiohttp_client, Config(db=url, clock=clock))
+        assert await served(client) == (503, {"status": "degraded"})
+        bob = {"user_name": "bob", "password": PASSWORD}
+        body = await call(client, "POST", "/api/register", json=bob)
+        assert_fail(body, -1, CANNOT_SAVE)
+        await client.close()
+
+
+# ---------------------------------------------------------------- start-up
+
+
+def start(*args: str, timeout: float = 90) -> tuple[subprocess.CompletedProcess, float]:
+    began = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), *args],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+    )  # fmt: skip
+    return done, time.monotonic() - began
+
+
+def assert_one_line_refusal(done: subprocess.CompletedProcess, *, secret: str = "") -> str:
+    lines = done.stderr.splitlines()
+    assert done.returncode == 1, done
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr and not done.stdout
+    if secret:
+        assert secret not in done.stderr
+    return lines[0]
+
+
+SECRET = "S3cr3t-Pw"
+
+
+def port_of(command: list[str]) -> list[str]:
+    """The serving command's --port (subcommands take none)."""
+    return [] if command else ["--port", str(free_port())]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "db",
+    [
+        f"postgress://od:{SECRET}@db.example/od",
+        f"postgresql+asyncpg://od:{SECRET}@db.example/od",
+        "sqlite:///x.db",
+        f"mysql://od:{SECRET}@db.example/od",
+    ],
+)
+def test_a_foreign_db_scheme_is_refused_never_a_file_name(tmp_path, db):
+    for command in ([], ["create-admin", "--username", "merchant", "--password", "a password!"],
+                    ["backup", "--to", str(tmp_path / "copy.db")], ["check"]):  # fmt: skip
+        done, took = start(*command, "--db", db, *port_of(command))
+        line = assert_one_line_refusal(done, secret=SECRET)
+        assert db.partition("://")[0] + "://" in line and took < 10, (line, took)
+    assert not list(ROOT.glob(db.partition(":")[0] + "*")), "a folder named after the URL"
+
+
+@pytest.mark.slow
+def test_an_unwritable_folder_or_file_stops_the_start_in_one_line(tmp_path):
+    with small_disk(tmp_path / "ro") as disk:
+        made = disk / "data" / "orderdesk.db"
+        done, _ = start("create-admin", "--db", str(made), "--username", "merchant",
+                        "--password", "a password!")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        for db in (made, disk / "new" / "orderdesk.db", disk / "orderdesk.db"):
+            for command in (
+                [],
+                ["create-admin", "--username", "merchant", "--password", "a password!"],
+            ):
+                done, took = start(*command, "--db", str(db), *port_of(command))
+                line = assert_one_line_refusal(done)
+                assert "cannot" in line and took < 10, (line, took)
+    # A read-only file in a writable folder (root writes through chmod: a read-only
+    # bind mount of the file).
+    db = tmp_path / "data" / "orderdesk.db"
+    done, _ = start("create-admin", "--db", str(db), "--username", "merchant",
+                    "--password", "a password!")  # fmt: skip
+    subprocess.run(["mount", "--bind", str(db), str(db)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(db)], check=True)
+        done, took = start("--db", str(db), "--port", str(free_port()))
+        line = assert_one_line_refusal(done)
+        assert f"cannot write the database file {db}" in line and took < 10, (line, took)
+    finally:
+        subprocess.run(["umount", str(db)], check=False)
+
+
+@pytest.mark.slow
+def test_an_address_in_use_stops_the_start_in_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done, took = start("--db", str(tmp_path / "o.db"), "--port", str(port))
+    line = assert_one_line_refusal(done)
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "address already in use" in line
+    assert took < 10
+
+
+@pytest.mark.slow
+def test_postgresql_not_listening_is_retried_then_named_in_one_line():
+    port = free_port()  # nothing listens there
+    done, took = start("--db", f"postgresql://od:{SECRET}@127.0.0.1:{port}/od",
+                       "--port", str(free_port()))  # fmt: skip
+    assert done.returncode == 1 and took < 60, (done, took)
+    *retries, final = done.stderr.splitlines()
+    assert retries and all(" WARNING " in r and "trying again" in r for r in retries), retries
+    assert final.startswith("run.py: cannot reach PostgreSQL at 127.0.0.1:") and str(port) in final
+    assert SECRET not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+async def test_postgresql_refusing_the_login_is_named_in_one_line():
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL half skipped: set ORDERDESK_TEST_POSTGRES")
+    role = f"faults_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        # The test server trusts every local login: a role that may not log in is the
+        # refusal it can give (a wrong password takes the same way out).
+        await admin.execute(f"CREATE ROLE {role} NOLOGIN PASSWORD '{SECRET}'")
+        parts = urlsplit(POSTGRES_URL)
+        url = f"postgresql://{role}:{SECRET}@{parts.hostname}:{parts.port}/postgres"
+        done, took = await asyncio.to_thread(start, "--db", url, "--port", str(free_port()))
+    finally:
+        await admin.execute(f"DROP ROLE IF EXISTS {role}")
+        await admin.close()
+    line = assert_one_line_refusal(done, secret=SECRET)
+    assert f"PostgreSQL at {parts.hostname}:{parts.port} refused the login" in line
+    assert took < 10
+
+
+# ---------------------------------------------------------------- no secrets in logs
+
+
+@pytest.mark.slow
+def test_no_password_or_token_reaches_the_log_at_any_level(tmp_path):
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL half skipped: set ORDERDESK_TEST_POSTGRES")
+    db_password, smtp_password = "Db-Pw-4f8e2", "Smtp-Pw-9c1d7"
+    closed = free_port()  # the mail server is away: every delivery attempt fails
+    with postgres_database_for_live_server() as url:
+        # The test server trusts local logins, so any password in the URL is accepted.
+        with_password = url.replace("://postgres@", f"://postgres:{db_password}@", 1)
+        log = tmp_path / "server.log"
+        with LiveServer(with_password, "--log-level", "debug",
+                        "--smtp-url", f"smtp://mailer:{smtp_password}@127.0.0.1:{closed}",
+                        "--mail-from", "shop@example.com", log=log) as server:  # fmt: skip
+            token = server.register("alice")
+            login = server.call("POST", "/api/login",
+                                {"user_name": "alice", "password": PASSWORD})  # fmt: skip
+            second = login["data"]["token"]
+            server.call("POST", "/api/login", {"user_name": "alice", "password": "wrong one!"})
+            order = server.call("POST", "/api/communication/order/create", ORDER, token=token)
+            server.call("GET", f"/api/communication/order/detail?id={order['data']['id']}"
+                        f"&token={token}", token=second)  # fmt: skip
+            server.call("GET", f"/api/user/detail?token={second}&key={second}")
+            time.sleep(1.5)  # the access log is written every second
+            assert server.stop() == 0
+    text = log.read_text()
+    assert "/api/login" in text and "serving on" in text  # the log was written
+    for secret in (db_password, smtp_password, token, second):
+        assert secret not in text, secret
