@@ -199,6 +199,11 @@ def serve(argv: list[str]) -> int:
         )
         return 1
     access_log = configure_logging(config.log_level, config.log_format)
+    if config.smtp_url and not config.public_url:
+        log.warning(
+            "mail is on without --public-url: links in mail, password resets included, "
+            "take the host each request names; set --public-url to the address people open"
+        )
     with asyncio.Runner(loop_factory=event_loop_factory(config.loop)) as runner:
         runner.run(_serve(config, access_log))
     return 0

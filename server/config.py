@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .redact import redact
 from .validate.accounts import mail_sender
 
 # A trusted proxy's address or range (--trusted-proxy).
@@ -50,6 +51,8 @@ class Setting:
     flag_name: str = ""
     metavar: str | None = None
     see: str = ""
+    # The whole value is a secret: --help says only that the variable is set.
+    secret: bool = False
     # Filled in from the Config field that declares the setting.
     name: str = ""
     default: Any = None
@@ -219,6 +222,7 @@ class Config:
         "any address (without it, only connections from loopback may)",
         metavar="TOKEN",
         see="Monitoring",
+        secret=True,
     )
     backup_dir: str = setting(
         "",
@@ -326,7 +330,10 @@ def _flag_help(s: Setting, from_env: str | None) -> str:
         text += "; repeatable"
         where = f"env {s.env}, comma-separated; default {shown(s.default)}"
     else:
-        default = shown(s.default) if from_env is None else from_env
+        # The variable's value as --help may show it: never a password or a token.
+        default = (
+            shown(s.default) if from_env is None else "(set)" if s.secret else redact(from_env)
+        )
         where = f"env {s.env}; default {default}"
     return f"{text} ({where})".replace("%", "%%")
 

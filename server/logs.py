@@ -2,7 +2,6 @@
 client's mistakes: one INFO line, never an ERROR."""
 
 import logging
-import re
 from datetime import UTC, datetime
 
 import orjson
@@ -11,6 +10,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web import BaseRequest, StreamResponse
 
 from .keys import CLIENT, REQUEST_ID, RESULT_CODE, USER
+from .redact import redact
 
 
 class MalformedRequestsAsInfo(logging.Filter):
@@ -108,20 +108,6 @@ class JsonLines(logging.Formatter):
 ACCESS_LOG = logging.getLogger("orderdesk.access")
 # What an aiohttp AppRunner (or a test server) needs to write the access log.
 ACCESS_LOG_OPTIONS = {"access_log_class": AccessLogger, "access_log": ACCESS_LOG}
-
-
-# A URL's password (`scheme://user:password@`) and the values of query parameters that
-# carry credentials (`?token=...`), wherever they appear in a line or its traceback.
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@/]*@")
-_SECRET_PARAMETER = re.compile(
-    r"([?&](?:token|access_token|api_key|key|reset_token|secret|password)=)[^&\s\"'>]+",
-    re.IGNORECASE,
-)
-
-
-def redact(text: str) -> str:
-    text = _URL_PASSWORD.sub(r"\1***@", text)
-    return _SECRET_PARAMETER.sub(r"\1***", text)
 
 
 class RedactingFormatter(logging.Formatter):

@@ -94,3 +94,18 @@ def test_a_traceback_stays_inside_its_json_line():
     parsed = json.loads(text)
     assert parsed["msg"] == "failed" and parsed["level"] == "ERROR"
     assert parsed["exc"].startswith("Traceback") and "ValueError: first line" in parsed["exc"]
+
+
+def test_mail_without_a_public_url_is_warned_of_at_start(tmp_path):
+    """Without --public-url, a reset link takes the Host a request names: the server
+    says so when mail is on, and only then."""
+    mail = ("--smtp-url", "smtp://127.0.0.1:9", "--mail-from", "shop@example.com")
+    for extra, warned in (
+        (mail, True),
+        ((*mail, "--public-url", "https://shop.example.com/"), False),
+        ((), False),
+    ):
+        log = tmp_path / f"server-{len(extra)}.log"
+        with LiveServer(tmp_path / f"shop-{len(extra)}.db", *extra, log=log) as server:
+            assert server.stop() == 0
+        assert ("without --public-url" in log.read_text()) == warned, extra

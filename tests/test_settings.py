@@ -147,6 +147,24 @@ def test_the_readme_table_is_made_from_the_declarations():
         assert f"| `{s.flag}" in readme and f"`{s.env}" in readme
 
 
+def test_the_help_shows_no_secret_of_the_environment():
+    secrets = {
+        "ORDERDESK_DB": "postgresql://od:db-secret-1@db.internal/od",
+        "ORDERDESK_SMTP_URL": "smtp://mailer:smtp-secret-2@smtp.example.com:587",
+        "ORDERDESK_METRICS_TOKEN": "metrics-secret-3",
+    }
+    helped = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "--help"],
+        env={**os.environ, **secrets},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert "db.internal/od" in helped and "smtp.example.com:587" in helped
+    for secret in ("db-secret-1", "smtp-secret-2", "metrics-secret-3"):
+        assert secret not in helped
+
+
 def test_the_help_and_the_subcommands_name_the_flags_and_variables(tmp_path):
     helped = run_cli("--help").stdout
     for s in SETTINGS:

@@ -1,0 +1,18 @@
+"""Secrets out of any text the server writes (log lines, --help): a URL's password and
+the values of query parameters that carry credentials. No imports of the package: the
+settings and the log formatters both use it."""
+
+import re
+
+# A URL's password (`scheme://user:password@`) and the values of query parameters that
+# carry credentials (`?token=...`), wherever they appear in a line or its traceback.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@/]*@")
+_SECRET_PARAMETER = re.compile(
+    r"([?&](?:token|access_token|api_key|key|reset_token|secret|password)=)[^&\s\"'>]+",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    return _SECRET_PARAMETER.sub(r"\1***", text)
