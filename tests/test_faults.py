@@ -9,6 +9,7 @@ import contextlib
 import errno
 import io
 import os
+import pwd
 import socket
 import sqlite3
 import subprocess
@@ -252,6 +253,66 @@ async def test_a_read_only_postgresql_refuses_writes_clearly_and_recovers(
         thread = await call(client, "GET", "/api/communication/messages", token=token,
                             params={"comm_order_id": order["id"]})  # fmt: skip
         assert [m["content"] for m in assert_ok(thread)][-2:] == ["kept", "lost"]
+        await client.close()
+
+
+@contextlib.asynccontextmanager
+async def postgres_database_on_a_small_disk():
+    """A database of its own whose tablespace is a 32 MiB tmpfs (the test cluster runs on
+    this machine, as the `postgres` user); its WAL stays on the cluster's own disk. Yields
+    the URL and the tmpfs; the database, the tablespace and the mount go after."""
+    try:
+        owner = pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("needs the local test cluster's postgres user")
+    if not POSTGRES_URL or urlsplit(POSTGRES_URL).hostname not in ("127.0.0.1", "localhost"):
+        pytest.skip("needs a PostgreSQL server on this machine (ORDERDESK_TEST_POSTGRES)")
+    name = f"faults_{uuid.uuid4().hex[:12]}"
+    # Outside the test's tmp_path: the postgres user must be able to reach it.
+    with small_disk(Path("/tmp") / f"orderdesk-{name}", "32m") as disk:
+        os.chown(disk, owner.pw_uid, owner.pw_gid)
+        admin = await asyncpg.connect(POSTGRES_URL)
+        try:
+            await admin.execute(f"CREATE TABLESPACE {name} LOCATION '{disk}'")
+            await admin.execute(f'CREATE DATABASE "{name}" TABLESPACE {name}')
+            base = POSTGRES_URL.split("?")[0].rsplit("/", 1)[0]
+            yield f"{base}/{name}", disk
+        finally:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+            )
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await admin.execute(f"DROP TABLESPACE IF EXISTS {name}")
+            await admin.close()
+
+
+@pytest.mark.slow
+@pytest.mark.faults_expected
+async def test_a_full_postgresql_disk_is_the_same_clear_refusal(clock, server_log, aiohttp_client):
+    """PostgreSQL's own disk full (it cannot extend a table's file): the client gets the
+    refusal, never the internal error; with space again, writes go on."""
+    async with postgres_database_on_a_small_disk() as (url, disk):
+        client = await start_client(aiohttp_client, Config(db=url, clock=clock))
+        token, _ = await register(client, "alice")
+        order = await make_order(client, token)
+        filler = fill(disk)
+        answers = []
+        for i in range(40):  # each message needs a new page before long
+            big = {"comm_order_id": order["id"], "message_type": "text", "content": f"{i}" * 9000}
+            answers.append(await call(client, "POST", SEND, token=token, json=big))
+            if answers[-1]["code"] != 0:
+                break
+        refused = answers[-1]
+        assert_fail(refused, -1, CANNOT_SAVE)
+        assert [line for line in refusals(server_log.lines) if "disk is full" in line]
+
+        filler.unlink()
+        kept = {"comm_order_id": order["id"], "message_type": "text", "content": "kept"}
+        assert_ok(await call(client, "POST", SEND, token=token, json=kept))
+        thread = await call(client, "GET", "/api/communication/messages", token=token,
+                            params={"comm_order_id": order["id"], "page_size": 100})  # fmt: skip
+        contents = [m["content"] for m in assert_ok(thread)]
+        assert contents[-1] == "kept" and contents.count(f"{len(answers) - 1}" * 9000) == 0
         await client.close()
 
 
