@@ -54,7 +54,7 @@ FIELDS_SAVED = Text("fields saved", "字段已保存")
 NOT_LOGGED_IN = Text("not logged in", "未登录")
 PERMISSION_DENIED = Text("permission denied", "没有权限")
 WRONG_CREDENTIALS = Text("wrong user name or password", "用户名或密码错误")
-TOO_MANY_ATTEMPTS = Text("too many attempts, try again later", "尝试次数过多，请稍后再试")
+TOO_MANY_ATTEMPTS = Text("too many attempts", "尝试次数过多，请稍后再试")
 ALREADY_TAKEN = Text("{field} is already taken", "{field} 已被使用")
 
 # ---------------------------------------------------------------- the request itself

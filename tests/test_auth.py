@@ -208,7 +208,7 @@ async def test_anonymous_user_detail_is_not_logged_in(client):
 
 # ---------------------------------------------------------------- throttling
 
-TOO_MANY = {"code": -1, "msg": "too many attempts, try again later"}
+TOO_MANY = {"code": -1, "msg": "too many attempts"}
 WRONG = {"code": -1, "msg": "wrong user name or password"}
 
 

@@ -38,8 +38,8 @@ export async function api(method, path, body, query) {
 // An answer without the envelope (HTTP status 0: no answer at all). Only something in
 // front of the server answers that way: a proxy's page while the server is down (502,
 // 503, 504), or its refusal of a body over its own size limit (413).
-export function notAnswered(status) {
-  return new Error(t(status === 413 ? "fileTooLarge" : "serverNotAnswering"));
+export function notAnswered(httpStatus) {
+  return new Error(t(httpStatus === 413 ? "fileTooLarge" : "serverNotAnswering"));
 }
 
 // Live events: the caller's events from GET /api/events, as onEvent(type, data).
