@@ -9,16 +9,17 @@ CREATE TABLE IF NOT EXISTS users (
     user_name     TEXT NOT NULL UNIQUE COLLATE NOCASE,
     email         TEXT UNIQUE COLLATE NOCASE,          -- NULL when not given
     phone         TEXT UNIQUE,                         -- NULL when not given
-    role          TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')),
+    role          TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'staff', 'admin')),
     password_hash TEXT NOT NULL,
     created_time  INTEGER NOT NULL,
     notify_email  INTEGER NOT NULL DEFAULT 1,          -- 0 turns mail off
     language      TEXT NOT NULL DEFAULT 'en',          -- of the last login
-    disabled      INTEGER NOT NULL DEFAULT 0           -- 1: no login, no reset link works
+    disabled      INTEGER NOT NULL DEFAULT 0,          -- 1: no login, no reset link works
+    last_login_time INTEGER NOT NULL DEFAULT 0         -- the last login or registration; 0: never
 );
 
--- The admins, whom new orders and customer messages are mailed to: found by an index,
--- not by reading every user.
+-- The admins and staff, whom new orders and customer messages are mailed to: found by
+-- an index, not by reading every user.
 CREATE INDEX IF NOT EXISTS users_role_email ON users (role, email);
 
 CREATE TABLE IF NOT EXISTS sessions (
@@ -71,13 +72,15 @@ CREATE TABLE IF NOT EXISTS comm_orders (
     order_extra     TEXT NOT NULL DEFAULT '{}',        -- JSON object, merged with json_patch
     created_time    INTEGER NOT NULL,
     updated_time    INTEGER NOT NULL,
-    version         INTEGER NOT NULL DEFAULT 1
+    version         INTEGER NOT NULL DEFAULT 1,
+    assignee_id     INTEGER NOT NULL DEFAULT 0         -- the staff member or admin it is assigned to; 0: nobody
 );
 
 -- The customer's list (newest first, optionally by status) and the merchant's list.
 CREATE INDEX IF NOT EXISTS comm_orders_user ON comm_orders (user_id, id);
 CREATE INDEX IF NOT EXISTS comm_orders_user_status ON comm_orders (user_id, status, id);
 CREATE INDEX IF NOT EXISTS comm_orders_status ON comm_orders (status, id);
+CREATE INDEX IF NOT EXISTS comm_orders_assignee ON comm_orders (assignee_id, id);
 
 CREATE TABLE IF NOT EXISTS messages (
     id            INTEGER PRIMARY KEY,
@@ -208,3 +211,12 @@ CREATE TABLE IF NOT EXISTS reset_requests (
 
 CREATE INDEX IF NOT EXISTS reset_requests_address ON reset_requests (address, created_time);
 CREATE INDEX IF NOT EXISTS reset_requests_time ON reset_requests (created_time);
+
+-- Saved replies, shared by staff and admins: at most model.SAVED_REPLIES_MAX rows.
+CREATE TABLE IF NOT EXISTS saved_replies (
+    id           INTEGER PRIMARY KEY,
+    title        TEXT NOT NULL,
+    content      TEXT NOT NULL,
+    created_time INTEGER NOT NULL,
+    updated_time INTEGER NOT NULL
+);

@@ -113,6 +113,12 @@ ORDER = Entity(
         Key("event_date", string(), rule=Str(0, model.EVENT_DATE_MAX), default=""),
         Key("status", STATUS_SCHEMA),
         Key("admin_id", integer(description="the merchant user who last handled it, else 0")),
+        Key(
+            "assignee_id",
+            integer(
+                minimum=0, description="the staff member or admin it is assigned to; 0: nobody"
+            ),
+        ),
         Key("quote_price", string(description='"12000.00", or "" before any quote')),
         Key("quote_content", string()),
         Key(
@@ -151,9 +157,26 @@ USER = Entity(
         Key("user_name", string()),
         Key("email", string(description='"" when none')),
         Key("phone", string(description='"" when none')),
-        Key("role", string(enum=["user", "admin"])),
+        Key("role", string(enum=list(model.ROLES))),
         Key("created_time", TIME),
         Key("notify_email", {"type": "boolean", "description": "mail about my orders"}),
+    ),
+)
+# A user as the merchant's users page lists them.
+USER_ACCOUNT = Entity(
+    "UserAccount",
+    (
+        *USER.keys,
+        Key("disabled", {"type": "boolean", "description": "may not log in"}),
+        Key(
+            "orders_total",
+            integer(minimum=0, description="their communication orders"),
+            stored=False,
+        ),
+        Key(
+            "last_login_time",
+            integer(minimum=0, description="the last login or registration; 0: never"),
+        ),
     ),
 )
 SESSION_KEYS = (
@@ -240,6 +263,17 @@ DELIVERY = Entity(
     ),
 )
 
+SAVED_REPLY = Entity(
+    "SavedReply",
+    (
+        Key("id", integer()),
+        Key("title", string(*model.REPLY_TITLE_LEN)),
+        Key("content", string(*model.REPLY_CONTENT_LEN)),
+        Key("created_time", TIME),
+        Key("updated_time", TIME),
+    ),
+)
+
 # A purchase order as the `orders` table stores it (made when a quote is accepted).
 PURCHASE_ORDER_RECORD = Entity(
     "PurchaseOrderRecord",
@@ -267,10 +301,12 @@ ENTITIES = (
     ORDER,
     MESSAGE,
     USER,
+    USER_ACCOUNT,
     FIELD_DEFINITION,
     ATTACHMENT,
     WEBHOOK,
     DELIVERY,
     PURCHASE_ORDER_RECORD,
     SESSION_RECORD,
+    SAVED_REPLY,
 )

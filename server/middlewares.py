@@ -21,7 +21,7 @@ from aiohttp import HttpVersion11, web
 from aiohttp.typedefs import Handler, Middleware
 
 from . import sessions, texts
-from .access import Access
+from .access import ROLES_ADMITTED, Access
 from .config import Config
 from .envelope import as_response, envelope, request_language
 from .errors import ApiError, ClientDisconnected, Forbidden, NotLoggedIn
@@ -165,7 +165,8 @@ async def _authorized(request: web.Request, handler: Handler) -> web.StreamRespo
     found = await sessions.resolve(request.app[STORE], request.app[CONFIG], token)
     if found is None:
         raise NotLoggedIn()
-    if access is Access.ADMIN and found.user["role"] != "admin":
+    admitted = ROLES_ADMITTED.get(access)
+    if admitted is not None and found.user["role"] not in admitted:
         raise Forbidden()
     if sessions.from_another_site(request):
         raise Forbidden()  # not allowed, like a wrong role: after the session, before input

@@ -56,6 +56,11 @@ FIELD_TYPES_WITH_OPTIONS = frozenset({"select", "radio", "checkbox"})
 
 # ---------------------------------------------------------------- accounts
 
+# Roles: a customer, staff (who answer customers: the merchant's view of every order,
+# but not the merchant's settings), an admin (everything).
+ROLES = ("user", "staff", "admin")
+MERCHANT_ROLES = frozenset({"staff", "admin"})
+
 # A user name holding a character of these Unicode categories is refused: control (Cc),
 # format (Cf: zero-width, bidi overrides, ...), line and paragraph separators (Zl, Zp).
 USER_NAME_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
@@ -172,10 +177,20 @@ MERCHANT_MESSAGE = "merchant_message"
 QUOTED = "quoted"
 STATUS_CHANGED = "status_changed"
 TO_MERCHANT = frozenset({NEW_ORDER, CUSTOMER_MESSAGE, ACCEPTED, REJECTED, CANCELLED})
+# To a staff member or admin: an order was assigned to them by someone else.
+ASSIGNED = "assigned"
+# The mails that link to the merchant's view of the order.
+MERCHANT_SIDE = TO_MERCHANT | {ASSIGNED}
 # The mail with a password reset link (no order; its delivery's event_type is
 # RESET_MAIL_TYPE, its event_id 0). Its link is erased from the outbox once sent.
 PASSWORD_RESET = "password_reset"
 RESET_MAIL_TYPE = "password.reset"
+
+# ---------------------------------------------------------------- the merchant's desk
+
+SAVED_REPLIES_MAX = 500
+REPLY_TITLE_LEN = (1, 100)
+REPLY_CONTENT_LEN = (1, 10000)
 
 # ---------------------------------------------------------------- live events
 

@@ -236,6 +236,7 @@ MAIL_SUBJECTS = {
     "cancelled": Text(
         "The customer cancelled order #{id}: {title}", "客户已取消订单 #{id}（{title}）"
     ),
+    "assigned": Text("Order #{id} was assigned to you: {title}", "订单 #{id}（{title}）已分配给您"),
     "merchant_message": Text(
         "New message from the merchant on your order #{id}: {title}",
         "商家在您的订单 #{id}（{title}）中发来新消息",
@@ -331,7 +332,7 @@ def compose_mail(
         footer = RESET_FOOTER.render(language, {})
     else:
         order_id, title = facts["order_id"], facts["title"]
-        route = "admin/order" if notice in model.TO_MERCHANT else "order"
+        route = "admin/order" if notice in model.MERCHANT_SIDE else "order"
         base = config.public_url or f"http://{config.host}:{config.port}"
         link = f"{base.rstrip('/')}/#/{route}/{order_id}"
         subject = one_line(MAIL_SUBJECTS[notice].render(language, {"id": order_id, "title": title}))

@@ -13,7 +13,7 @@ UI 4 that reads 3.0 only, as 3.0.3 (/docs/openapi.json).
 from dataclasses import dataclass
 from typing import Any
 
-from . import __version__
+from . import __version__, model
 from .entities import (
     ATTACHMENT,
     DELIVERY,
@@ -22,14 +22,16 @@ from .entities import (
     MESSAGE,
     ORDER,
     PURCHASE_ORDER_RECORD,
+    SAVED_REPLY,
     SESSION_KEYS,
     SESSION_RECORD,
     USER,
+    USER_ACCOUNT,
     WEBHOOK,
     WEBHOOK_SECRET,
     Key,
 )
-from .validate import accounts, fields, orders, webhooks
+from .validate import accounts, desk, fields, orders, webhooks
 from .validate import attachments as attachment_forms
 from .validate.declare import Form, Schema, integer, string
 from .workflow import MOVES, STATUS_ENDPOINT_MOVES, described
@@ -156,6 +158,7 @@ ORDERS = array(ORDER_DATA)
 MESSAGES = array(ref(MESSAGE.name))
 FIELD_DEFINITIONS = array(ref(FIELD_DEFINITION.name))
 CUSTOMER, MERCHANT, ACCOUNT, WEBHOOKS = "customer", "merchant", "account", "webhooks"
+DESK = "desk"
 PASSWORD = "correct horse battery"
 ORDER_EXAMPLE = {
     "archive_id": 12,
@@ -363,6 +366,15 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         data=ref(MESSAGE.name),
         example=MESSAGE_EXAMPLE,
     ),
+    ("POST", "/api/admin/communication/order/assign"): Operation(
+        "Assign an order (in any status) to a staff member or an admin, or to nobody with "
+        "0: version + 1 and order.updated, no message in the thread; the new assignee is "
+        "mailed when someone else assigned it",
+        MERCHANT,
+        body=orders.ASSIGN,
+        data=ORDER_DATA,
+        example={"id": 1, "assignee_id": 1},
+    ),
     ("GET", "/api/admin/communication/fields"): Operation(
         "The order field definitions", MERCHANT, data=FIELD_DEFINITIONS, example={}
     ),
@@ -382,11 +394,57 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
 }
 
+# ---------------------------------------------------------------- the merchant's desk
+
+OPERATIONS |= {
+    ("GET", "/api/admin/users"): Operation(
+        "Every user, newest first, with whether they are disabled, their orders and their "
+        "last login (staff and admins)",
+        DESK,
+        query=desk.USERS_QUERY,
+        data=array(ref(USER_ACCOUNT.name)),
+        paginated=True,
+        example={"q": "alice", "role": "user"},
+    ),
+    ("POST", "/api/admin/users/update"): Operation(
+        "Change a user's role or disable them (admins): a role change or disabling revokes "
+        "every session of the user at once; an admin cannot change their own role or "
+        "disable themselves, and the last enabled admin is never demoted or disabled",
+        DESK,
+        body=desk.UPDATE_USER,
+        data=ref(USER_ACCOUNT.name),
+        example={"id": 1, "role": "staff"},
+    ),
+    ("GET", "/api/admin/replies"): Operation(
+        "Every saved reply, oldest first (staff and admins share them)",
+        DESK,
+        data=array(ref(SAVED_REPLY.name)),
+        example={},
+    ),
+    ("POST", "/api/admin/replies"): Operation(
+        f"Save a reply (at most {model.SAVED_REPLIES_MAX})",
+        DESK,
+        body=desk.CREATE_REPLY,
+        data=ref(SAVED_REPLY.name),
+        example={"title": "Thanks", "content": "Thank you, we will get back to you today."},
+    ),
+    ("POST", "/api/admin/replies/update"): Operation(
+        "Change a saved reply's title or content",
+        DESK,
+        body=desk.UPDATE_REPLY,
+        data=ref(SAVED_REPLY.name),
+        example={"id": 1, "title": "Thank you"},
+    ),
+    ("POST", "/api/admin/replies/delete"): Operation(
+        "Delete a saved reply", DESK, body=desk.REPLY_ID, example={"id": 1}
+    ),
+}
+
 # ---------------------------------------------------------------- live events
 
 EVENTS_PATH = "/api/events"
 OPERATIONS[("GET", EVENTS_PATH)] = Operation(
-    "Live events of the caller's orders (every order for an admin), as text/event-stream",
+    "Live events of the caller's orders (every order for staff and admins), as text/event-stream",
     CUSTOMER,
     query=orders.EVENTS_QUERY,
     example={},

@@ -7,6 +7,7 @@ from .handlers import (
     admin,
     attachments,
     auth,
+    desk,
     events,
     messages,
     ops,
@@ -18,7 +19,7 @@ from .handlers import (
 from .keys import ROUTE_ACCESS
 from .middlewares import expect_continue
 
-PUBLIC, CUSTOMER, ADMIN = Access.PUBLIC, Access.CUSTOMER, Access.ADMIN
+PUBLIC, CUSTOMER, STAFF, ADMIN = Access.PUBLIC, Access.CUSTOMER, Access.STAFF, Access.ADMIN
 
 ROUTES = [
     ("POST", "/api/register", auth.register, PUBLIC),
@@ -41,16 +42,24 @@ ROUTES = [
     ("GET", "/api/communication/messages", messages.list_messages, CUSTOMER),
     ("POST", "/api/communication/message/send", messages.send, CUSTOMER),
     ("GET", "/api/communication/fields", orders.list_fields, PUBLIC),
-    # merchant: every order
-    ("GET", "/api/admin/communication/orders", orders.list_orders, ADMIN),
-    ("GET", "/api/admin/communication/order/detail", orders.detail, ADMIN),
-    ("GET", "/api/admin/communication/messages", messages.list_messages, ADMIN),
-    ("POST", "/api/admin/communication/order/quote", admin.quote, ADMIN),
-    ("POST", "/api/admin/communication/order/status", admin.set_status, ADMIN),
-    ("POST", "/api/admin/communication/order/images", admin.set_images, ADMIN),
-    ("POST", "/api/admin/communication/message/send", messages.send, ADMIN),
-    ("GET", "/api/admin/communication/fields", orders.list_fields, ADMIN),
+    # merchant: every order, for staff and admins; the field definitions and user
+    # changes for admins only
+    ("GET", "/api/admin/communication/orders", orders.list_orders, STAFF),
+    ("GET", "/api/admin/communication/order/detail", orders.detail, STAFF),
+    ("GET", "/api/admin/communication/messages", messages.list_messages, STAFF),
+    ("POST", "/api/admin/communication/order/quote", admin.quote, STAFF),
+    ("POST", "/api/admin/communication/order/status", admin.set_status, STAFF),
+    ("POST", "/api/admin/communication/order/images", admin.set_images, STAFF),
+    ("POST", "/api/admin/communication/order/assign", admin.assign, STAFF),
+    ("POST", "/api/admin/communication/message/send", messages.send, STAFF),
+    ("GET", "/api/admin/communication/fields", orders.list_fields, STAFF),
     ("POST", "/api/admin/communication/fields", admin.replace_fields, ADMIN),
+    ("GET", "/api/admin/replies", desk.list_replies, STAFF),
+    ("POST", "/api/admin/replies", desk.create_reply, STAFF),
+    ("POST", "/api/admin/replies/update", desk.update_reply, STAFF),
+    ("POST", "/api/admin/replies/delete", desk.delete_reply, STAFF),
+    ("GET", "/api/admin/users", desk.list_users, STAFF),
+    ("POST", "/api/admin/users/update", desk.update_user, ADMIN),
     ("POST", "/api/admin/users/password-reset", recovery.admin_reset_link, ADMIN),
     ("GET", "/api/events", events.stream, CUSTOMER),  # text/event-stream
     ("GET", "/api/openapi.json", ops.openapi_json, PUBLIC),

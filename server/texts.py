@@ -84,6 +84,9 @@ JSON_TOO_DEEP = Text(
 
 REQUIRED = Text("{field} is required", "{field} 为必填项")
 POSITIVE_INTEGER = Text("{field} must be a positive integer", "{field} 必须是正整数")
+ZERO_OR_POSITIVE_INTEGER = Text(
+    "{field} must be 0 or a positive integer", "{field} 必须是 0 或正整数"
+)
 NOT_A_STRING = Text("{field} must be a string", "{field} 必须是字符串")
 EMPTY = Text("{field} must not be empty", "{field} 不能为空")
 LENGTH_RANGE = Text(
@@ -311,5 +314,29 @@ USER_NOT_FOUND = Text("user not found", "用户不存在")
 WRONG_PASSWORD = Text("password is wrong", "password 不正确")
 LAST_ADMIN = Text("the last admin cannot delete their account", "唯一的管理员不能删除自己的账户")
 ACCOUNT_DELETED = Text("account deleted", "账户已删除")
+
+# ---------------------------------------------------------------- the merchant's desk
+
+ORDER_ASSIGNED = Text("order assigned", "订单已分配")
+ASSIGNEE_NOT_STAFF = Text(
+    "assignee_id must be the id of a staff member or an admin, or 0",
+    "assignee_id 必须是员工或管理员的 id，或 0",
+)
+USER_UPDATED = Text("user updated", "用户已更新")
+OWN_ROLE = Text(
+    "an admin cannot change their own role or disable themselves",
+    "管理员不能更改自己的角色或停用自己",
+)
+LAST_ENABLED_ADMIN = Text(
+    "the last enabled admin cannot be demoted or disabled", "唯一启用的管理员不能被降级或停用"
+)
+REPLY_SAVED = Text("reply saved", "快捷回复已保存")
+REPLY_UPDATED = Text("saved reply updated", "快捷回复已更新")
+REPLY_DELETED = Text("saved reply deleted", "快捷回复已删除")
+REPLY_NOT_FOUND = Text("saved reply not found", "快捷回复不存在")
+REPLIES_FULL = Text(
+    "there may be at most {count} saved replies: delete one first",
+    "快捷回复最多 {count} 条，请先删除一条",
+)
 
 ALL = {name: value for name, value in dict(globals()).items() if isinstance(value, Text)}

@@ -224,6 +224,25 @@ async def make_admin(client, name: str = "merchant") -> str:
     return assert_ok(body)["token"]
 
 
+async def make_staff(
+    client, admin_token: str, name: str = "helper", **extra: Any
+) -> tuple[str, dict]:
+    """A registered user made staff by the admin (through the API), logged in again: the
+    role change revoked the session registration opened."""
+    _, user = await register(client, name, **extra)
+    body = await call(
+        client,
+        "POST",
+        "/api/admin/users/update",
+        token=admin_token,
+        json={"id": user["id"], "role": "staff"},
+    )
+    assert_ok(body)
+    body = await call(client, "POST", "/api/login", json={"user_name": name, "password": PASSWORD})
+    logged_in = assert_ok(body)
+    return logged_in.pop("token"), logged_in
+
+
 def nested(depth: int) -> dict:
     """An object nested `depth` levels deep, counting the top object as level 1."""
     value: dict = {"leaf": 1}

@@ -9,6 +9,8 @@ from orderdesk import openapi
 
 WEBHOOKS = "/api/admin/webhooks"
 ATTACHMENTS = "/api/attachment/"
+REPLIES = "/api/admin/replies"
+USERS = "/api/admin/users"
 
 
 def example(
@@ -19,14 +21,20 @@ def example(
     webhook: int | None = None,
     delivery: int | None = None,
     attachment: int | None = None,
+    reply: int | None = None,
+    user: int | None = None,
+    assignee: int | None = None,
 ) -> dict[str, Any]:
     found = copy.deepcopy(openapi.OPERATIONS[(method, path)].example)
     assert found is not None, f"{method} {path} documents no example request"
     ids = {
-        "id": _owner_of_id(path, order=order, webhook=webhook, attachment=attachment),
+        "id": _owner_of_id(
+            path, order=order, webhook=webhook, attachment=attachment, reply=reply, user=user
+        ),
         "comm_order_id": order,
         "webhook_id": webhook,
         "delivery_id": delivery,
+        "assignee_id": assignee,
     }
     for name, value in ids.items():
         if name in found and value is not None:
@@ -35,17 +43,22 @@ def example(
 
 
 def _owner_of_id(path: str, **ids: int | None) -> int | None:
-    """What a body's `id` names on this path: a webhook, an upload, or an order."""
+    """What a body's `id` names on this path: a webhook, an upload, a saved reply, a
+    user, or an order."""
     if path.startswith(WEBHOOKS):
         return ids["webhook"]
     if path.startswith(ATTACHMENTS):
         return ids["attachment"]
+    if path.startswith(REPLIES):
+        return ids["reply"]
+    if path.startswith(USERS):
+        return ids["user"]
     return ids["order"]
 
 
 def order_scoped(method: str, path: str) -> bool:
     """Whether the example names an order (so a caller who may not see it is refused)."""
     names = openapi.OPERATIONS[(method, path)].example or {}
-    if path.startswith((WEBHOOKS, ATTACHMENTS)):
+    if path.startswith((WEBHOOKS, ATTACHMENTS, REPLIES, USERS)):
         return False
     return "id" in names or "comm_order_id" in names

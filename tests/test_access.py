@@ -7,11 +7,12 @@ from orderdesk.access import Access
 from orderdesk.app import create_app
 from orderdesk.routes import ROUTES
 
-from tests.conftest import call, make_admin, make_order, quote, register
+from tests.conftest import call, make_admin, make_order, make_staff, quote, register
 from tests.examples import example, order_scoped
 
 PUBLIC_HOOK = "http://93.184.216.34/hook"  # a public literal address: nothing to resolve
-CALLERS = ["anonymous", "expired", "revoked", "other customer", "admin", "owner"]
+CALLERS = ["anonymous", "expired", "revoked", "other customer", "staff", "admin", "owner"]
+MERCHANTS = {Access.STAFF: ("staff", "admin"), Access.ADMIN: ("admin",)}
 
 # The event stream answers a stream, not an envelope, to a caller it admits: its access
 # (every kind of caller, and whose events each sees) is tested in tests/test_events.py.
@@ -24,14 +25,14 @@ PROTECTED = [
 def expected(method: str, path: str, access: Access, caller: str) -> tuple[int, str | None]:
     if caller in ("anonymous", "expired", "revoked"):
         return 1001, None
-    if access is Access.ADMIN:
-        return (0, None) if caller == "admin" else (1002, None)
+    if access in MERCHANTS:
+        return (0, None) if caller in MERCHANTS[access] else (1002, None)
     if order_scoped(method, path) and caller != "owner":
         # Customer routes see only the caller's own orders, an admin's too.
         return -1, "order not found"
     if path == "/api/attachment/delete" and caller != "owner":
         return -1, "attachment not found"  # only the uploader deletes an upload
-    if path == "/api/user/delete" and caller == "admin":
+    if path == "/api/user/delete" and caller == "admin":  # staff may delete their account
         return -1, "the last admin cannot delete their account"
     return 0, None
 
@@ -47,8 +48,19 @@ async def test_access_matrix(client, clock, method, path, access):
     admin = await make_admin(client)
     hook = await call(client, "POST", "/api/admin/webhooks", token=admin, json={"url": PUBLIC_HOOK})
     webhook = hook["data"]["id"]
-    order = await make_order(client, owner)
-    await quote(client, admin, order["id"])
+    staff, _ = await make_staff(client, admin)
+    target, _ = await register(client, "target")  # whom the admin changes
+    target_id = (await call(client, "GET", "/api/user/detail", token=target))["data"]["id"]
+    # The merchant's callers each act on their own order and saved reply, so that what one
+    # changes (a status, a deletion) leaves the other's request as valid as it was.
+    orders, replies = {}, {}
+    for caller in ("staff", "admin", "owner"):
+        orders[caller] = order = await make_order(client, owner)
+        await quote(client, admin, order["id"])
+        reply = {"title": caller, "content": "Thank you"}
+        made = await call(client, "POST", "/api/admin/replies", token=admin, json=reply)
+        replies[caller] = made["data"]["id"]
+    order = orders["owner"]
     form = aiohttp.FormData()
     form.add_field("file", b"%PDF-1.4 the owner's", filename="owner.pdf")
     upload = await call(client, "POST", "/api/attachment/upload", token=owner, data=form)
@@ -62,19 +74,30 @@ async def test_access_matrix(client, clock, method, path, access):
         "expired": expired,
         "revoked": revoked,
         "other customer": other,
+        "staff": staff,
         "admin": admin,
         "owner": owner,
     }
+    self_ids = {}
+    for caller in ("staff", "admin"):
+        me = await call(client, "GET", "/api/user/detail", token=tokens[caller])
+        self_ids[caller] = me["data"]["id"]
 
-    async def send(token, shift=0):
-        """The example request, its order and upload ids `shift` past the real ones."""
+    async def send(caller, shift=0):
+        """The caller's example request, its order and upload ids `shift` past the real
+        ones."""
+        token = tokens[caller]
+        mine = caller if caller in ("staff", "admin") else "owner"
         payload = example(
             method,
             path,
-            order=order["id"] + shift,
+            order=orders[mine]["id"] + shift,
             webhook=webhook,
             delivery=delivery,
             attachment=attachment + shift,
+            reply=replies[mine],
+            user=target_id,
+            assignee=self_ids.get(caller, self_ids["admin"]),
         )
         if method == "GET":
             return await call(client, method, path, token=token, params=payload)
@@ -85,13 +108,13 @@ async def test_access_matrix(client, clock, method, path, access):
         return await call(client, method, path, token=token, json=payload)
 
     for caller in CALLERS:  # the caller that may change the order comes last
-        body = await send(tokens[caller])
+        body = await send(caller)
         code, msg = expected(method, path, access, caller)
         assert body["code"] == code, (caller, body)
         if msg is not None:
             assert body == {"code": code, "msg": msg}
             # Indistinguishable from an order (or upload) that does not exist.
-            assert await send(tokens[caller], 1000) == body
+            assert await send(caller, 1000) == body
 
 
 async def test_a_route_missing_from_the_access_table_is_refused(config, server_log, aiohttp_client):

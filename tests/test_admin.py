@@ -1,7 +1,6 @@
 """The merchant side: the negotiation, admin endpoints, field definitions."""
 
 import pytest
-from orderdesk.access import Access
 from orderdesk.routes import ROUTES
 
 from tests.conftest import (
@@ -264,7 +263,7 @@ async def test_admin_thread_and_detail_reach_any_order(client):
     assert_fail(missing, msg="order not found")
 
 
-ADMIN_ROUTES = [(m, p) for m, p, _, access in ROUTES if access is Access.ADMIN]
+ADMIN_ROUTES = [(m, p) for m, p, _, access in ROUTES if access.merchant]
 
 
 @pytest.mark.parametrize("method, path", ADMIN_ROUTES)

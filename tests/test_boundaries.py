@@ -30,6 +30,7 @@ from tests.examples import example
 INPUT_RULES = [
     texts.REQUIRED,
     texts.POSITIVE_INTEGER,
+    texts.ZERO_OR_POSITIVE_INTEGER,
     texts.NOT_A_STRING,
     texts.EMPTY,
     texts.LENGTH_RANGE,

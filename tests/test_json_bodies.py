@@ -65,7 +65,12 @@ async def parties(client):
 
 async def test_every_json_endpoint_refuses_a_body_nested_past_64_levels(client, parties):
     token, admin, order_id = parties
-    callers = {Access.PUBLIC: None, Access.CUSTOMER: token, Access.ADMIN: admin}
+    callers = {
+        Access.PUBLIC: None,
+        Access.CUSTOMER: token,
+        Access.STAFF: admin,
+        Access.ADMIN: admin,
+    }
     for path, access in JSON_ROUTES:
         for raw in (
             body_nesting(65, id=order_id),

@@ -52,7 +52,8 @@ HOT_QUERIES = [
     ("purging failed logins", "DELETE FROM login_failures WHERE failed_at <= ?", (0,)),
     ("registrations", "SELECT count(*) FROM registrations WHERE address = ?", ("x",)),
     ("purging registrations", "DELETE FROM registrations WHERE created_time <= ?", (0,)),
-    ("mail to the admins", outbox._mail_deliveries(model.NEW_ORDER), (1, "t", "{}", 0, 0)),
+    ("mail to the admins", outbox._mail_deliveries(model.NEW_ORDER), (1, "t", "{}", 0, 0, 0)),
+    ("mail to an assignee", outbox._mail_deliveries(model.ASSIGNED), (1, "t", "{}", 0, 0, 1)),
     ("mail to a customer", outbox._mail_deliveries(model.QUOTED), (1, "t", "{}", 0, 0, 1)),
     (
         "the oldest sessions",
@@ -72,7 +73,9 @@ def test_hot_queries_use_an_index(conn, name, sql, params):
 
 
 def test_mail_to_the_admins_reads_only_the_admins(conn):
-    """By role first: not every user with an email (most are customers)."""
+    """By role first (admins and staff): not every user with an email (most are
+    customers)."""
     sql = outbox._mail_deliveries(model.NEW_ORDER)
-    plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, (1, "t", "{}", 0, 0)))
+    params = (1, "t", "{}", 0, 0, 0)
+    plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
     assert "users_role_email (role=?" in plan, plan

@@ -2,7 +2,6 @@
 
 from aiohttp import web
 
-from ..access import Access
 from ..keys import ACCESS, STORE, USER
 from ..store import ANY_OWNER, Sender, Store
 
@@ -12,12 +11,14 @@ def store_of(request: web.Request) -> Store:
 
 
 def owner_scope(request: web.Request) -> int | None:
-    """Customer routes see the caller's own orders; merchant routes see every order."""
-    return ANY_OWNER if request[ACCESS] is Access.ADMIN else request[USER]["id"]
+    """Customer routes see the caller's own orders; merchant routes (staff and admins)
+    see every order."""
+    return ANY_OWNER if request[ACCESS].merchant else request[USER]["id"]
 
 
 def sender_of(request: web.Request) -> Sender:
-    """The message sender: always the session's user, never the body."""
+    """The message sender: always the session's user, never the body; staff and admins
+    write as "admin"."""
     user = request[USER]
-    kind = "admin" if request[ACCESS] is Access.ADMIN else "user"
+    kind = "admin" if request[ACCESS].merchant else "user"
     return Sender(user["id"], user["user_name"], kind)

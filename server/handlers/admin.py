@@ -1,4 +1,5 @@
-"""Merchant-only actions: quote, status, images, field definitions."""
+"""The merchant's actions on orders (staff and admins): quote, status, images,
+assignment; and the field definitions (admins)."""
 
 from aiohttp import web
 
@@ -26,6 +27,14 @@ async def set_images(request: web.Request) -> Ok:
     change = forms.SET_IMAGES.parse(await read_json(request))
     order = await store_of(request).write(orders.set_order_images, change)
     return Ok(order, texts.IMAGES_UPDATED)
+
+
+async def assign(request: web.Request) -> Ok:
+    asked = forms.ASSIGN.parse(await read_json(request))
+    order = await store_of(request).write(
+        orders.assign_order, asked.id, asked.assignee_id, sender_of(request)
+    )
+    return Ok(order, texts.ORDER_ASSIGNED)
 
 
 async def replace_fields(request: web.Request) -> Ok:

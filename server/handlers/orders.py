@@ -5,7 +5,6 @@ from typing import Any
 from aiohttp import web
 
 from .. import texts
-from ..access import Access
 from ..envelope import Ok, read_json
 from ..handlers import owner_scope, store_of
 from ..keys import ACCESS, USER
@@ -29,7 +28,7 @@ async def create(request: web.Request) -> Ok:
 
 
 async def list_orders(request: web.Request) -> Ok:
-    merchant = request[ACCESS] is Access.ADMIN
+    merchant = request[ACCESS].merchant
     query = (forms.ADMIN_ORDER_LIST_QUERY if merchant else forms.ORDER_LIST_QUERY).parse(
         request.query
     )

@@ -186,9 +186,12 @@ async def create_session(
     tx: Tx, token_hash: bytes, user_id: int, expires_at: int, ttl: int, language: str
 ) -> None:
     """Store a new session, drop the user's expired ones, and revoke the oldest beyond
-    SESSIONS_PER_USER. The login's language is kept for mail."""
+    SESSIONS_PER_USER. The login's language is kept for mail, and its time as the
+    user's last login (a registration logs in too)."""
     await tx.lock(f"sessions:{user_id}")  # serial numbers are taken one at a time
-    await tx.run("UPDATE users SET language = ? WHERE id = ?", language, user_id)
+    await tx.run(
+        "UPDATE users SET language = ?, last_login_time = ? WHERE id = ?", language, tx.now, user_id
+    )
     await tx.run("DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?", user_id, tx.now)
     await tx.run(
         """INSERT INTO sessions (token_hash, user_id, expires_at, ttl, serial, created_time)

@@ -75,7 +75,7 @@ def _postgres_change(assignments: str, notice: str | None) -> str:
         timestamp="?11::text",
         facts=f"""json_build_object('notice', ?{next(numbers)}::text, 'order_id', o.id,
                                     'title', o.title, 'detail', m.content)::text""",
-        customer="o.user_id",
+        party="o.assignee_id" if notice in model.MERCHANT_SIDE else "o.user_id",
         facts_from=", o, m",
     )
     return f"""

@@ -43,14 +43,15 @@ _SQLITE_INSERT = {
 @functools.cache
 def _postgres_record(notice: str | None) -> str:
     """The events (types ?1 and data ?5, in order) of order ?2 owned by ?3 at ?4, and
-    their deliveries (due ?6, timestamp ?7, and the mail's facts ?8 when it has one)."""
+    their deliveries (due ?6, timestamp ?7, and when there is a mail its facts ?8 and
+    whom it is addressed by ?9, outbox.mail_party)."""
     deliveries = outbox.deliveries_ctes(
         notice,
         now="?4::bigint",
         due="?6::bigint",
         timestamp="?7::text",
         facts="?8::text",
-        customer="?3::bigint",
+        party="?9::bigint",
     )
     return f"""
         WITH ev AS (
@@ -84,7 +85,9 @@ async def record(
     notice = mail or outbox.mail_notice(order_event, None, "")
     if tx.dialect == "postgres":
         kinds, data = zip(*((kind, to_json(value)) for kind, value in events), strict=True)
-        facts = [] if notice is None else [outbox.mail_facts(notice, order, message)]
+        facts = []
+        if notice is not None:
+            facts = [outbox.mail_facts(notice, order, message), outbox.mail_party(notice, order)]
         await tx.value(
             _postgres_record(notice),
             *(list(kinds), order["id"], order["user_id"], tx.now, list(data)),

@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
-from .. import model
+from .. import model, texts
 from ..entities import ORDER
-from ..errors import QuoteChanged, StatusNotAllowed, VersionConflict
+from ..errors import Invalid, QuoteChanged, StatusNotAllowed, VersionConflict
 from ..model import Page, check_extra_size
 from ..validate.orders import Acceptance, ImagesChange, Quote, StatusChange
 from ..workflow import MOVES, STATUS_ENDPOINT_MOVES, STATUSES, Move
@@ -246,6 +246,31 @@ async def set_order_images(tx: Tx, change: ImagesChange) -> Row:
         tuple(None if value is None else to_json(value) for value in sent.values()),
         Note(f"{move.note}: " + ", ".join(changed)),
     )
+    return order
+
+
+async def assign_order(tx: Tx, order_id: int, assignee_id: int, by: Sender) -> Row:
+    """Assign the order (in any status) to a staff member or admin, or to nobody (0): a
+    change of the order (its version and time, an order.updated event) with no message
+    in the thread. The new assignee is mailed unless they assigned it to themselves.
+    Assigning it to whom it is already assigned changes nothing."""
+    old = order_row(tx, await fetch_order(tx, order_id, ANY_OWNER))
+    if assignee_id:
+        role = await tx.value(f"SELECT role FROM users WHERE id = ?{tx.for_update}", assignee_id)
+        if role not in model.MERCHANT_ROLES:
+            raise Invalid(texts.ASSIGNEE_NOT_STAFF)
+    if assignee_id == old["assignee_id"]:
+        return old
+    row = await tx.row(
+        f"""UPDATE comm_orders SET assignee_id = ?, version = version + 1, updated_time = ?
+            WHERE id = ? RETURNING {ORDER_COLUMNS}""",
+        assignee_id,
+        tx.now,
+        order_id,
+    )
+    order = order_row(tx, row)
+    mail = model.ASSIGNED if assignee_id and assignee_id != by.user_id else None
+    await events.record(tx, order, events.ORDER_UPDATED, None, mail)
     return order
 
 

@@ -16,7 +16,7 @@ import orjson
 
 from .. import model, texts
 from ..errors import Invalid
-from ..model import CUSTOMER_MESSAGE, MERCHANT_MESSAGE, NEW_ORDER, QUOTED, TO_MERCHANT
+from ..model import ASSIGNED, CUSTOMER_MESSAGE, MERCHANT_MESSAGE, NEW_ORDER, QUOTED, TO_MERCHANT
 from .tx import Tx, to_json
 from .types import Row
 
@@ -38,12 +38,26 @@ def _wanted_by_webhook(kind: str) -> str:
     return f"""w.enabled = 1 AND (w.events LIKE '%"*"%' OR w.events LIKE '%"' || {kind} || '"%')"""
 
 
-def _mail_recipients(notice: str, customer: str) -> str:
-    """The users `u` a mail goes to (SQL), found by an index: the admins (users_role_email)
-    or the order's customer, `customer` (the primary key); only those with an email who
-    have not turned mail off. The address and language are read when the mail is sent."""
-    whom = "u.role = 'admin'" if notice in TO_MERCHANT else f"u.id = {customer}"
-    return f"{whom} AND u.email IS NOT NULL AND u.email <> '' AND u.notify_email = 1"
+_MAILABLE = "u.email IS NOT NULL AND u.email <> '' AND u.notify_email = 1"
+_MERCHANT = "u.role IN ('staff', 'admin') AND u.disabled = 0"
+
+
+def _mail_recipients(notice: str, party: str) -> str:
+    """The users `u` a mail goes to (SQL), found by an index; only those with an email
+    who have not turned mail off. `party` is the SQL of the order's customer (the
+    primary key) for a mail to the customer, else of the order's assignee (0: nobody).
+    The merchant's mails go to every enabled staff member and admin (users_role_email),
+    but only to the assignee when the order has one who is still enabled staff or admin
+    with an email; the assigned mail goes to the assignee alone. The address and
+    language are read when the mail is sent."""
+    if notice == ASSIGNED:
+        return f"u.id = {party} AND {_MERCHANT} AND {_MAILABLE}"
+    if notice not in TO_MERCHANT:
+        return f"u.id = {party} AND {_MAILABLE}"
+    assignee_mailed = f"""EXISTS (SELECT 1 FROM users a WHERE a.id = {party}
+        AND a.role IN ('staff', 'admin') AND a.disabled = 0
+        AND a.email IS NOT NULL AND a.email <> '')"""
+    return f"{_MERCHANT} AND (u.id = {party} OR NOT {assignee_mailed}) AND {_MAILABLE}"
 
 
 def _webhook_deliveries(events: int) -> str:
@@ -67,7 +81,7 @@ _WEBHOOK_DELIVERIES = {events: _webhook_deliveries(events) for events in (1, 2)}
 @functools.cache
 def _mail_deliveries(notice: str) -> str:
     """SQLite: the mail deliveries of one event: its id and type, the facts, the time,
-    the due time and, for a mail to the customer, the order's owner."""
+    the due time and the party (mail_party)."""
     return f"""
         INSERT INTO deliveries (recipient_id, event_id, event_type, payload, created_time,
                                 next_attempt_ms)
@@ -81,12 +95,13 @@ def deliveries_ctes(
     due: str,
     timestamp: str,
     facts: str,
-    customer: str,
+    party: str,
     facts_from: str = "",
 ) -> str:
     """PostgreSQL: the deliveries of the events a statement inserts, as more of its CTEs.
     The statement's CTE `ev` returns the events' id, type and data; the arguments are SQL
-    expressions (`facts_from`: more FROM items they read). The last CTE, `notified`,
+    expressions (`party`: of the order's customer or assignee, as mail_party chooses;
+    `facts_from`: more FROM items they read). The last CTE, `notified`,
     wakes the app servers' workers (at commit) when a delivery was added: the statement
     must read it."""
     mails = ""
@@ -98,7 +113,7 @@ def deliveries_ctes(
                                     created_time, next_attempt_ms)
             SELECT u.id, first.id, first.type, {facts}, {now}, {due}
             FROM users u, (SELECT id, type FROM ev ORDER BY id LIMIT 1) AS first{facts_from}
-            WHERE {_mail_recipients(notice, customer)}
+            WHERE {_mail_recipients(notice, party)}
             RETURNING 1),"""
         added += " OR EXISTS (SELECT 1 FROM mails)"
     # The body is {"type", "timestamp", "data"} written as compactly as orjson writes it.
@@ -133,6 +148,13 @@ def mail_notice(order_event: str | None, sender_type: str | None, message_type: 
     return None
 
 
+def mail_party(notice: str, order: Row) -> int:
+    """Whom a mail about `order` is addressed by: its customer for the customer's mails,
+    else its assignee (0: nobody)."""
+    merchant = notice in TO_MERCHANT or notice == ASSIGNED
+    return int(order["assignee_id"] if merchant else order["user_id"])
+
+
 def mail_facts(notice: str, order: Row, message: Row | None) -> str:
     """What the mail says (the worker writes it in the recipient's language)."""
     detail = message["content"] if message is not None else ""
@@ -161,9 +183,9 @@ async def enqueue(
     if notice is not None:
         event_id, kind, _ = recorded[0]
         facts = mail_facts(notice, order, message)
-        customer = [] if notice in TO_MERCHANT else [order["user_id"]]
         sql = _mail_deliveries(notice)
-        added += await tx.run(sql, event_id, kind, facts, tx.now, due_ms, *customer)
+        party = mail_party(notice, order)
+        added += await tx.run(sql, event_id, kind, facts, tx.now, due_ms, party)
     if added:
         await tx.wake_outbox()
 

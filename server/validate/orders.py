@@ -19,6 +19,7 @@ from .values import (
     PRICE_SCHEMA,
     VERSION,
     Id,
+    IdOrZero,
     PagedForm,
     StatusFilter,
     UrlList,
@@ -182,6 +183,25 @@ class ImagesChange:
 SET_IMAGES = Form(
     (BODY_ID, Field("sketch_images", UrlList()), Field("finished_images", UrlList())),
     ImagesChange,
+)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: int
+    assignee_id: int
+
+
+ASSIGN = Form(
+    (
+        BODY_ID,
+        Field(
+            "assignee_id",
+            IdOrZero("the id of a staff member or an admin, or 0 for nobody"),
+            required=True,
+        ),
+    ),
+    Assignment,
 )
 
 # ---------------------------------------------------------------- queries

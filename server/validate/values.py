@@ -53,7 +53,7 @@ def _too_large(name: str) -> Invalid:
 
 # The body fields that are IDs (and `version`): too long for any number type, they
 # still answer naming the field.
-ID_FIELDS = ("id", "comm_order_id", "archive_id", "user_id", "version")
+ID_FIELDS = ("id", "comm_order_id", "archive_id", "user_id", "version", "assignee_id")
 
 
 def unparsable_number_field(raw: bytes) -> Invalid | None:
@@ -94,6 +94,36 @@ class Id:
             or "a positive integer, as a JSON integer or a string of ASCII digits",
             "oneOf": [
                 integer(minimum=1, maximum=model.MAX_ID),
+                string(1, _MAX_ID_DIGITS, pattern="^[0-9]+$"),
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class IdOrZero:
+    """An ID in a JSON body, or 0 for "none" (an integer or a string of ASCII digits)."""
+
+    description: str = ""
+
+    def parse(self, value: Any, name: str) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and value == 0:
+            return 0
+        digits = isinstance(value, str) and _DIGITS.fullmatch(value)
+        if digits and len(value) <= _MAX_ID_DIGITS and not value.strip("0"):
+            return 0
+        try:
+            return parse_id(value, name)
+        except Invalid as error:
+            if error.text is texts.POSITIVE_INTEGER:
+                raise Invalid(texts.ZERO_OR_POSITIVE_INTEGER, field=name) from None
+            raise
+
+    def schema(self) -> Schema:
+        return {
+            "description": self.description
+            or "0 or a positive integer, as a JSON integer or a string of ASCII digits",
+            "oneOf": [
+                integer(minimum=0, maximum=model.MAX_ID),
                 string(1, _MAX_ID_DIGITS, pattern="^[0-9]+$"),
             ],
         }

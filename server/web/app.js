@@ -191,12 +191,18 @@ function fieldValue(formEl, def) {
 
 // ---------------------------------------------------------------- navigation
 
+// Staff and admins have the merchant's side; the field definitions and webhooks are
+// an admin's only.
+function isMerchant() {
+  return me?.role === "admin" || me?.role === "staff";
+}
+
 function renderNav() {
   const links = [];
   if (me) {
+    if (isMerchant()) links.push(h("a", { href: "#/admin" }, t("inbox")));
     if (me.role === "admin") {
-      links.push(h("a", { href: "#/admin" }, t("inbox")), h("a", { href: "#/admin/fields" }, t("fields")),
-        h("a", { href: "#/admin/webhooks" }, t("webhooks")));
+      links.push(h("a", { href: "#/admin/fields" }, t("fields")), h("a", { href: "#/admin/webhooks" }, t("webhooks")));
     }
     links.push(h("a", { href: "#/orders" }, t("myOrders")), h("a", { href: "#/new" }, t("newRequest")),
       h("a", { href: "#/settings" }, t("notifications")));
@@ -227,6 +233,9 @@ const ROUTES = [
   [/^#\/settings$/, settingsView],
 ];
 
+// Pages of an admin only (staff have the rest of the merchant's side).
+const ADMIN_PAGES = new Set(["#/admin/fields", "#/admin/webhooks"]);
+
 // Pages shown without a session (a reset link opens in any browser).
 const PUBLIC_PAGES = new Set(["#/login", "#/register", "#/forgot", "#/reset"]);
 
@@ -234,9 +243,10 @@ async function route() {
   const path = location.hash.split("?")[0];
   if (!me && !PUBLIC_PAGES.has(path)) return void (location.hash = "#/login");
   if (me && (path === "" || path === "#/" || path === "#/login" || path === "#/register")) {
-    return void (location.hash = me.role === "admin" ? "#/admin" : "#/orders");
+    return void (location.hash = isMerchant() ? "#/admin" : "#/orders");
   }
   renderNav();
+  if (ADMIN_PAGES.has(path) && me.role !== "admin") return void show(h("p", { class: "empty" }, t("notFound")));
   for (const [pattern, view] of ROUTES) {
     const match = path.match(pattern);
     if (match) {
@@ -267,7 +277,7 @@ function authView(kind) {
       if (registering && el.email.value.trim()) body.email = el.email.value;
       const answer = await api("POST", registering ? "/register" : "/login", body);
       me = answer.data;
-      location.hash = me.role === "admin" ? "#/admin" : "#/orders";
+      location.hash = isMerchant() ? "#/admin" : "#/orders";
     },
     field(t("userName"), input("user_name", { autocomplete: "username", required: true })),
     field(t("password"), input("password", { type: "password", autocomplete: registering ? "new-password" : "current-password" })),
