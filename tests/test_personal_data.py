@@ -241,6 +241,17 @@ async def test_the_last_admin_cannot_delete_itself(client):
     assert_fail(refused, -1, "the last admin cannot delete their account")
 
 
+async def test_a_disabled_admin_does_not_count_as_another_admin(client):
+    first = await make_admin(client, "merchant")
+    partner = await make_admin(client, "partner")
+    partner_id = assert_ok(await call(client, "GET", "/api/user/detail", token=partner))["id"]
+    disabled = {"id": partner_id, "disabled": True}
+    assert_ok(await call(client, "POST", "/api/admin/users/update", token=first, json=disabled))
+    refused = await call(client, "POST", DELETE, token=first, json={"password": PASSWORD})
+    assert_fail(refused, -1, "the last admin cannot delete their account")
+    assert_ok(await call(client, "GET", "/api/user/detail", token=first))
+
+
 async def test_erased_names_are_reserved(client):
     token, user = await register(client, NAME)
     assert_ok(await call(client, "POST", DELETE, token=token, json={"password": PASSWORD}))

@@ -150,9 +150,7 @@ async def test_the_answer_is_the_same_whatever_exists(client, smtp, config):
 async def test_five_requests_per_address_per_window(client, smtp, clock):
     for n in range(5):
         assert_ok(await forgot(client, user_name=f"someone{n}"))
-    assert_fail(
-        await forgot(client, user_name="someone5"), -1, "too many attempts"
-    )
+    assert_fail(await forgot(client, user_name="someone5"), -1, "too many attempts")
     clock.advance(15 * 60 + 1)
     assert_ok(await forgot(client, user_name="someone6"))
 

@@ -2,8 +2,8 @@
 
 from collections.abc import Iterable
 
-from .. import model
-from ..errors import AlreadyTaken, TooManyAttempts
+from .. import model, texts
+from ..errors import AlreadyTaken, Invalid, TooManyAttempts
 from .tx import USER_COLUMNS, Tx, user_row
 from .types import LoginLimits, Row
 
@@ -312,3 +312,17 @@ async def bulk_create_users(tx: Tx, user_names: list[str], password_hash: str) -
         (await _insert_user(tx, name, None, None, password_hash, "user"))["id"]
         for name in user_names
     ]
+
+
+# Changes that could leave no enabled admin (a demotion, disabling, an erasure) are made
+# one at a time: two admins demoting each other at once cannot both pass the count.
+_ADMIN_CHANGES_LOCK = "admin changes"
+
+
+async def keep_an_enabled_admin(tx: Tx, refusal: texts.Text) -> None:
+    """Invalid(refusal) unless another enabled admin remains; called before an enabled
+    admin loses the role, is disabled or is erased."""
+    await tx.lock(_ADMIN_CHANGES_LOCK)
+    enabled = await tx.value("SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0")
+    if enabled <= 1:
+        raise Invalid(refusal)

@@ -7,7 +7,7 @@ from .. import model, texts
 from ..entities import SAVED_REPLY, USER_ACCOUNT
 from ..errors import Invalid
 from ..validate.desk import NewReply, ReplyChange, UserChange
-from .accounts import revoke_user_sessions
+from .accounts import keep_an_enabled_admin, revoke_user_sessions
 from .tx import Tx, user_row
 from .types import Row
 
@@ -25,9 +25,6 @@ _SEARCH = {
                     OR ascii_lower(u.email) LIKE ascii_lower(?1) ESCAPE '\\'
                     OR ascii_lower(u.phone) LIKE ascii_lower(?1) ESCAPE '\\')""",
 }
-# User changes are made one at a time, so that two admins disabling or demoting each
-# other at once cannot leave no enabled admin.
-_USER_CHANGES_LOCK = "user changes"
 
 
 def _account(row: Any) -> Row:
@@ -67,7 +64,6 @@ async def update_user(tx: Tx, change: UserChange, by_id: int) -> Row:
     revokes every session of the user (their open streams end). An admin cannot change
     their own role or disable themselves, and the last enabled admin is never demoted
     or disabled."""
-    await tx.lock(_USER_CHANGES_LOCK)
     user = await tx.one(f"SELECT role, disabled FROM users WHERE id = ?{tx.for_update}", change.id)
     if user is None:
         raise Invalid(texts.USER_NOT_FOUND)
@@ -76,11 +72,7 @@ async def update_user(tx: Tx, change: UserChange, by_id: int) -> Row:
     if change.id == by_id and (role_changed or change.disabled):
         raise Invalid(texts.OWN_ROLE)
     if user["role"] == "admin" and not user["disabled"] and (role_changed or disabling):
-        enabled_admins = await tx.value(
-            "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0"
-        )
-        if enabled_admins <= 1:
-            raise Invalid(texts.LAST_ENABLED_ADMIN)
+        await keep_an_enabled_admin(tx, texts.LAST_ENABLED_ADMIN)
     await tx.run(
         "UPDATE users SET role = coalesce(?, role), disabled = coalesce(?, disabled) WHERE id = ?",
         change.role,

@@ -14,7 +14,6 @@ cancel would.
 
 from .. import model, texts
 from ..entities import PURCHASE_ORDER_RECORD
-from ..errors import Invalid
 from ..workflow import MOVES
 from . import accounts, orders
 from .attachments import attachment_row
@@ -111,13 +110,12 @@ async def _replace_in_json(tx: Tx, key: str, old: str, new: str) -> None:
 async def erase(tx: Tx, user_id: int) -> None:
     """Erase the account (see the module's description). The last admin may not."""
     user = await tx.row(
-        f"SELECT id, user_name, email, phone, role FROM users WHERE id = ?{tx.for_update}",
+        f"SELECT id, user_name, email, phone, role, disabled FROM users WHERE id = ?"
+        f"{tx.for_update}",
         user_id,
     )
-    if user["role"] == "admin":
-        admins = await tx.all(f"SELECT id FROM users WHERE role = 'admin'{tx.for_update}")
-        if len(admins) <= 1:
-            raise Invalid(texts.LAST_ADMIN)
+    if user["role"] == "admin" and not user["disabled"]:
+        await accounts.keep_an_enabled_admin(tx, texts.LAST_ADMIN)
     erased_name = model.DELETED_USER_NAME.format(id=user_id)
     phones = [
         row[0]
