@@ -146,6 +146,14 @@ def test_two_app_servers_send_each_delivery_once(tmp_path):
                 )
                 committed[body["data"]["id"]] = time.time()
             eventually_sync(lambda: len(receiver.got()) >= EVENTS, timeout=60)
+
+            # The receiver records a delivery before its answer reaches the server, which
+            # then marks it delivered: wait for the marks too.
+            def all_marked() -> bool:
+                listed = deliveries(first, admin, hook["id"], 100)
+                return len(listed) == EVENTS and {d["status"] for d in listed} == {"delivered"}
+
+            eventually_sync(all_marked, timeout=30)
             # Anything sent twice would have arrived by now as well.
             sent = {d["id"]: d for d in deliveries(first, admin, hook["id"], 100)}
             receipts = receiver.got()
