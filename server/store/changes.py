@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from .. import model
-from . import events, outbox
+from . import events, inbox, outbox
 from .events import COLUMNS as EVENT_COLUMNS
 from .events import MESSAGE_CREATED, ORDER_UPDATED, TURN
 from .tx import MESSAGE_COLUMNS, ORDER_COLUMNS, Tx, order_row
@@ -30,8 +30,12 @@ _INSERT_MESSAGE = """INSERT INTO messages (comm_order_id, sender_id, sender_type
                    VALUES (?, ?, ?, ?, ?, ?, ?)"""
 
 
-async def insert_message(tx: Tx, order_id: int, sender: Sender, kind: str, content: str) -> Row:
-    """The message as the API answers it, built from what was written."""
+async def insert_message(
+    tx: Tx, order_id: int, sender: Sender, kind: str, content: str, reader: int
+) -> Row:
+    """The message as the API answers it, built from what was written; the order's
+    latest messages follow it, and the marker of `reader` (who caused it; 0: nobody)
+    moves to it."""
     message = {
         "comm_order_id": order_id,
         "sender_id": sender.user_id,
@@ -42,7 +46,9 @@ async def insert_message(tx: Tx, order_id: int, sender: Sender, kind: str, conte
         "created_time": tx.now,
     }
     message_id = await tx.insert(_INSERT_MESSAGE, *message.values())
-    return {"id": message_id, **message}
+    stored = {"id": message_id, **message}
+    await inbox.message_written(tx, stored, reader)
+    return stored
 
 
 @dataclass(frozen=True)
@@ -126,13 +132,16 @@ async def record_change(
     note: Note,
     mail: str | None = None,
     images: list[str] | None = None,
+    *,
+    reader: int,
 ) -> tuple[Row, Row]:
     """A change to the order `old` (read and locked by the caller, as order_row gives
     it; `images` when the change sets them, for the order's thumb): its UPDATE
     (`assignments` with their `values`; the version and the time are bumped), the `note`
     that tells of it, its ORDER_UPDATED and MESSAGE_CREATED events and their deliveries.
     Returns the order and the message as the API answers them. On SQLite these are
-    statements in turn; on PostgreSQL one statement."""
+    statements in turn; on PostgreSQL one statement. The marker of `reader`, the user
+    whose action it is, moves to the note."""
     tx.events_recorded()
     if tx.dialect == "postgres":
         notice = mail or outbox.mail_notice(ORDER_UPDATED, note.sender.sender_type, note.kind)
@@ -146,9 +155,11 @@ async def record_change(
             *values,
             *([] if notice is None else [notice]),
         )
-        return orjson.loads(row["order_json"]), orjson.loads(row["message_json"])
+        message = orjson.loads(row["message_json"])
+        await inbox.message_written(tx, message, reader)
+        return orjson.loads(row["order_json"]), message
     await tx.run(sqlite_update(assignments), *values, tx.now, old["id"], old["user_id"])
     order = order_row(tx, await tx.row(_SQLITE_CHANGED_ORDER, old["id"]))
-    message = await insert_message(tx, order["id"], note.sender, note.kind, note.content)
+    message = await insert_message(tx, order["id"], note.sender, note.kind, note.content, reader)
     await events.record(tx, order, ORDER_UPDATED, message, mail)
     return order, message
