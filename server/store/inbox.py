@@ -58,10 +58,10 @@ def side_of(owner_id: int | None) -> Side:
 _ACTIVITY = {"sqlite": "max", "postgres": "greatest"}
 
 
-def activity(tx: Tx, side: Side, alias: str = "") -> str:
+def activity(dialect: str, side: Side, alias: str = "") -> str:
     """The order's last activity: the later of its updated_time and its side's latest
     message time (the expression the activity indexes hold)."""
-    return f"{_ACTIVITY[tx.dialect]}({alias}updated_time, {alias}{side.time})"
+    return f"{_ACTIVITY[dialect]}({alias}updated_time, {alias}{side.time})"
 
 
 def marker(reader: str) -> str:
@@ -71,8 +71,10 @@ def marker(reader: str) -> str:
 
 
 def unread_condition(side: Side) -> str:
-    """Order `o` has messages its reader (the one `?` it takes) has not read."""
-    return f"o.{side.talk} > {marker('?')}"
+    """Order `o` has messages its reader (the one `?` it takes) has not read. (Its
+    first term, implied by the second, lets the planner take the index of the orders
+    with any message that may be unread.)"""
+    return f"o.{side.talk} > 0 AND o.{side.talk} > {marker('?')}"
 
 
 # ---------------------------------------------------------------- writing messages
@@ -126,7 +128,7 @@ _IDS = {
 }
 
 
-def _views_sql(tx: Tx, side: Side) -> str:
+def views_sql(dialect: str, side: Side) -> str:
     """For the orders ?3 (their ids), as reader ?1 sees them: unread, last_message's
     columns, the last activity, and on the merchant's side the customer."""
     hidden = side.hidden
@@ -136,9 +138,9 @@ def _views_sql(tx: Tx, side: Side) -> str:
         else ""
     )
     users = "LEFT JOIN users u ON u.id = o.user_id" if side.merchant else ""
-    ids = _IDS[tx.dialect].replace("?", "?3")
+    ids = _IDS[dialect].replace("?", "?3")
     return f"""
-        SELECT o.id, o.user_id, {activity(tx, side, "o.")} AS last_activity_time,
+        SELECT o.id, o.user_id, {activity(dialect, side, "o.")} AS last_activity_time,
                CASE WHEN o.{side.talk} > {marker("?1")} THEN (
                    SELECT count(*) FROM messages m
                    WHERE m.comm_order_id = o.id AND m.id > {marker("?1")}
@@ -161,7 +163,7 @@ async def reader_views(tx: Tx, side: Side, reader: int, order_ids: Sequence[int]
         return {}
     ids: Any = list(order_ids) if tx.dialect == "postgres" else f"{list(order_ids)}"
     views = {}
-    for row in await tx.all(_views_sql(tx, side), reader, reader, ids):
+    for row in await tx.all(views_sql(tx.dialect, side), reader, reader, ids):
         view: Row = {
             "unread": int(row["unread"]),
             "last_message": None

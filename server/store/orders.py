@@ -290,9 +290,9 @@ async def assign_order(tx: Tx, order_id: int, assignee_id: int, by: Sender) -> R
 _LIKE = {"sqlite": "LIKE", "postgres": "ILIKE"}
 
 
-def _search(tx: Tx, merchant: bool) -> tuple[str, int]:
+def _search(dialect: str, merchant: bool) -> tuple[str, int]:
     """The search clause and how many times it takes the pattern."""
-    like = _LIKE[tx.dialect]
+    like = _LIKE[dialect]
     match = f"{like} ? ESCAPE '\\'"
     clause = f"o.title {match} OR o.content {match}"
     if not merchant:
@@ -305,10 +305,10 @@ def _search(tx: Tx, merchant: bool) -> tuple[str, int]:
 _ORDER_COLUMNS_OF_O = ", ".join(f"o.{name}" for name in ORDER_COLUMNS.split(", "))
 
 
-async def list_orders(tx: Tx, where: OrderFilter, page: Page) -> tuple[list[Row], int]:
-    """A page of orders with what each holds for the reader (inbox.py): newest first,
-    or by latest activity; filtered by the reader's unread orders, by awaiting a reply
-    (the merchant's), by assignee (0: nobody)."""
+def list_statements(dialect: str, where: OrderFilter) -> tuple[str, str, list[Any]]:
+    """A list's count and page statements (the page's take the size and offset after
+    `params`): newest first, or by latest activity; filtered by the reader's unread
+    orders, by awaiting a reply, by assignee (0: nobody)."""
     side = inbox.side_of(where.owner_id)
     clauses: list[str] = []
     params: list[Any] = []
@@ -331,22 +331,26 @@ async def list_orders(tx: Tx, where: OrderFilter, page: Page) -> tuple[list[Row]
         params.append(where.reader)
     if where.search:
         escaped = where.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clause, times = _search(tx, side.merchant)
+        clause, times = _search(dialect, side.merchant)
         clauses.append(clause)
         params += [f"%{escaped}%"] * times
     # Only fixed clause texts are joined here; every value is a bound parameter.
     condition = " AND ".join(clauses) or "1 = 1"
     order_by = "o.id DESC"
     if where.sort == "activity":
-        order_by = f"{inbox.activity(tx, side, 'o.')} DESC, o.id DESC"
-    total = await tx.value(f"SELECT count(*) FROM comm_orders o WHERE {condition}", *params)
-    rows = await tx.all(
-        f"""SELECT {_ORDER_COLUMNS_OF_O} FROM comm_orders o WHERE {condition}
-            ORDER BY {order_by} LIMIT ? OFFSET ?""",
-        *params,
-        page.size,
-        page.offset,
-    )
+        order_by = f"{inbox.activity(dialect, side, 'o.')} DESC, o.id DESC"
+    count = f"SELECT count(*) FROM comm_orders o WHERE {condition}"
+    page = f"""SELECT {_ORDER_COLUMNS_OF_O} FROM comm_orders o WHERE {condition}
+               ORDER BY {order_by} LIMIT ? OFFSET ?"""
+    return count, page, params
+
+
+async def list_orders(tx: Tx, where: OrderFilter, page: Page) -> tuple[list[Row], int]:
+    """A page of orders with what each holds for the reader (inbox.py): one statement
+    for the count, one for the page, one for the reader's keys of the whole page."""
+    count, listing, params = list_statements(tx.dialect, where)
+    total = await tx.value(count, *params)
+    rows = await tx.all(listing, *params, page.size, page.offset)
     found = [order_row(tx, row) for row in rows]
     await inbox.with_reader_keys(tx, found, where.owner_id, where.reader)
     return found, total
