@@ -1,6 +1,7 @@
 -- The inbox, as SQLite's migration 10: each user's read marker per order, and on each
--- order the latest messages each side may see (written with every message), so that unread, last_message,
--- last_activity_time and the inbox's sort and filters need no scan of the threads.
+-- order the latest messages each side may see (written with every message), so that
+-- unread, last_message, last_activity_time and the inbox's sort and filters need no
+-- scan of the threads.
 CREATE TABLE IF NOT EXISTS read_markers (
     user_id       BIGINT NOT NULL REFERENCES users (id),
     comm_order_id BIGINT NOT NULL REFERENCES comm_orders (id),
