@@ -98,12 +98,15 @@ CREATE INDEX IF NOT EXISTS comm_orders_activity
     ON comm_orders (max(updated_time, last_message_time), id);
 CREATE INDEX IF NOT EXISTS comm_orders_user_activity
     ON comm_orders (user_id, max(updated_time, customer_message_time), id);
-CREATE INDEX IF NOT EXISTS comm_orders_awaiting ON comm_orders (awaiting_reply, id);
+-- Awaiting a reply: only those orders, so the filter and its count read no others.
+CREATE INDEX IF NOT EXISTS comm_orders_awaiting ON comm_orders (id)
+    WHERE awaiting_reply = 1 AND status <> -1;
 -- The merchant's unread filter, newest first: only the orders with any message that
 -- is not a system message can be unread.
 CREATE INDEX IF NOT EXISTS comm_orders_talk ON comm_orders (id) WHERE merchant_talk_id > 0;
 CREATE INDEX IF NOT EXISTS comm_orders_awaiting_activity
-    ON comm_orders (awaiting_reply, max(updated_time, last_message_time), id);
+    ON comm_orders (max(updated_time, last_message_time), id)
+    WHERE awaiting_reply = 1 AND status <> -1;
 
 CREATE TABLE IF NOT EXISTS messages (
     id            INTEGER PRIMARY KEY,
