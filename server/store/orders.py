@@ -305,10 +305,10 @@ def _search(dialect: str, merchant: bool) -> tuple[str, int]:
 _ORDER_COLUMNS_OF_O = ", ".join(f"o.{name}" for name in ORDER_COLUMNS.split(", "))
 
 
-def list_statements(dialect: str, where: OrderFilter) -> tuple[str, str, list[Any]]:
-    """A list's count and page statements (the page's take the size and offset after
-    `params`): newest first, or by latest activity; filtered by the reader's unread
-    orders, by awaiting a reply, by assignee (0: nobody)."""
+def list_statements(dialect: str, where: OrderFilter) -> tuple[str, list[Any], str, list[Any]]:
+    """A list's count and page statements with their parameters (the page's then take
+    the size and offset): newest first, or by latest activity; filtered by the reader's
+    unread orders, by awaiting a reply, by assignee (0: nobody)."""
     side = inbox.side_of(where.owner_id)
     clauses: list[str] = []
     params: list[Any] = []
@@ -326,9 +326,6 @@ def list_statements(dialect: str, where: OrderFilter) -> tuple[str, str, list[An
         params.append(where.assignee_id)
     if where.awaiting_reply:
         clauses.append(f"o.awaiting_reply = 1 AND o.status <> {int(Status.CANCELLED)}")
-    if where.unread:
-        clauses.append(inbox.unread_condition(side))
-        params.append(where.reader)
     if where.search:
         escaped = where.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         clause, times = _search(dialect, side.merchant)
@@ -340,16 +337,31 @@ def list_statements(dialect: str, where: OrderFilter) -> tuple[str, str, list[An
     if where.sort == "activity":
         order_by = f"{inbox.activity(dialect, side, 'o.')} DESC, o.id DESC"
     count = f"SELECT count(*) FROM comm_orders o WHERE {condition}"
+    if where.unread:
+        # The page reads the reader's marker of each order it walks until it is full;
+        # the count takes the orders that may be unread (an index of them) less those
+        # the reader's markers show read, rather than a marker per order.
+        talk = f"o.{side.talk}"
+        count = f"""SELECT (SELECT count(*) FROM comm_orders o WHERE {condition} AND {talk} > 0)
+                         - (SELECT count(*) FROM read_markers r
+                            JOIN comm_orders o ON o.id = r.comm_order_id
+                            WHERE r.user_id = ? AND {talk} > 0 AND {talk} <= r.message_id
+                              AND {condition})"""
+        count_params = [*params, where.reader, *params]
+        condition += f" AND {inbox.unread_condition(side)}"
+        params = [*params, where.reader]
+    else:
+        count_params = params
     page = f"""SELECT {_ORDER_COLUMNS_OF_O} FROM comm_orders o WHERE {condition}
                ORDER BY {order_by} LIMIT ? OFFSET ?"""
-    return count, page, params
+    return count, count_params, page, params
 
 
 async def list_orders(tx: Tx, where: OrderFilter, page: Page) -> tuple[list[Row], int]:
     """A page of orders with what each holds for the reader (inbox.py): one statement
     for the count, one for the page, one for the reader's keys of the whole page."""
-    count, listing, params = list_statements(tx.dialect, where)
-    total = await tx.value(count, *params)
+    count, count_params, listing, params = list_statements(tx.dialect, where)
+    total = await tx.value(count, *count_params)
     rows = await tx.all(listing, *params, page.size, page.offset)
     found = [order_row(tx, row) for row in rows]
     await inbox.with_reader_keys(tx, found, where.owner_id, where.reader)
