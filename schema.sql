@@ -101,9 +101,11 @@ CREATE INDEX IF NOT EXISTS comm_orders_user_activity
 -- Awaiting a reply: only those orders, so the filter and its count read no others.
 CREATE INDEX IF NOT EXISTS comm_orders_awaiting ON comm_orders (id)
     WHERE awaiting_reply = 1 AND status <> -1;
--- The merchant's unread filter, newest first: only the orders with any message that
--- is not a system message can be unread.
-CREATE INDEX IF NOT EXISTS comm_orders_talk ON comm_orders (id) WHERE merchant_talk_id > 0;
+-- The merchant's unread filter, newest first, and its count: only the orders with any
+-- message that is not a system message can be unread (with that message's id, so the
+-- count reads the index alone).
+CREATE INDEX IF NOT EXISTS comm_orders_talk ON comm_orders (id, merchant_talk_id)
+    WHERE merchant_talk_id > 0;
 CREATE INDEX IF NOT EXISTS comm_orders_awaiting_activity
     ON comm_orders (max(updated_time, last_message_time), id)
     WHERE awaiting_reply = 1 AND status <> -1;
