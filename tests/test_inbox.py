@@ -5,12 +5,15 @@ customer path ever shows (answers, counts, streams live and replayed, mail, expo
 
 import asyncio
 import json
+import shutil
+import sqlite3
 
 import pytest
 from orderdesk import security
 from orderdesk.config import Config
 from orderdesk.keys import OUTBOX, STORE
 from orderdesk.store import accounts
+from orderdesk.store import sqlite as sqlite_engine
 
 from tests.conftest import (
     PASSWORD,
@@ -363,3 +366,52 @@ async def test_note_is_not_a_message_type_anyone_may_send(client):
     assert (await note(client, admin, order_id, "closed for good"))["message_type"] == "note"
     missing = await call(client, "POST", NOTE, token=admin, json={"id": 999, "content": "x"})
     assert_fail(missing, msg="order not found")
+
+
+# ---------------------------------------------------------------- the migration
+
+
+def test_the_migration_fills_in_the_latest_messages_of_existing_orders(tmp_path):
+    """A database made before the inbox: each order's latest messages on each side, and
+    whether it awaits a reply, are computed from its thread."""
+    steps = tmp_path / "before"
+    steps.mkdir()
+    for path in sqlite_engine.MIGRATIONS.glob("*.sql"):
+        if int(path.name[:4]) < 10:
+            shutil.copy(path, steps)
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    sqlite_engine._migrate(conn, steps)
+    conn.execute(
+        "INSERT INTO users (id, user_name, password_hash, created_time) VALUES (1, 'a', 'x', 0)"
+    )
+    for order_id in (1, 2, 3):
+        conn.execute(
+            """INSERT INTO comm_orders (id, user_id, archive_id, title, content, phone,
+                                        created_time, updated_time)
+               VALUES (?, 1, 1, 't', 'c', '12345', 0, 0)""",
+            (order_id,),
+        )
+    thread = [  # (order, sender id, sender type, time)
+        (1, 1, "user", 10),
+        (1, 0, "system", 20),  # the latest, but not who talked last
+        (2, 1, "user", 30),
+        (2, 9, "admin", 40),
+    ]
+    for order_id, sender, kind, at in thread:
+        conn.execute(
+            """INSERT INTO messages (comm_order_id, sender_id, sender_type, sender_name,
+                                     message_type, content, created_time)
+               VALUES (?, ?, ?, 'n', 'text', 'x', ?)""",
+            (order_id, sender, kind, at),
+        )
+    sqlite_engine._migrate(conn)
+    rows = conn.execute(
+        """SELECT id, last_message_id, last_message_time, customer_message_id,
+                  customer_message_time, merchant_talk_id, customer_talk_id, awaiting_reply
+           FROM comm_orders ORDER BY id"""
+    ).fetchall()
+    assert rows == [
+        (1, 2, 20, 2, 20, 1, 1, 1),
+        (2, 4, 40, 4, 40, 4, 4, 0),
+        (3, 0, 0, 0, 0, 0, 0, 0),
+    ]
