@@ -94,6 +94,13 @@ _MOVE_MARKER = """
     WHERE excluded.message_id > read_markers.message_id"""
 
 
+_MOVE_MARKER_SELECTED = """
+    INSERT INTO read_markers (user_id, comm_order_id, message_id)
+    SELECT ?::bigint, ?::bigint, ?::bigint
+    ON CONFLICT (user_id, comm_order_id) DO UPDATE SET message_id = excluded.message_id
+    WHERE excluded.message_id > read_markers.message_id"""
+
+
 async def message_written(tx: Tx, message: Row, reader: int) -> None:
     """Keep the order's latest messages (in the transaction that wrote `message`), and
     move the marker of `reader` (the user whose action wrote it; 0: nobody) to it."""
@@ -107,13 +114,23 @@ async def message_written(tx: Tx, message: Row, reader: int) -> None:
         customer = int(message["sender_type"] == "user")
         kind = "talk"
         values = (message_id, time, message_id, time, message_id, message_id, customer)
-    await tx.run(
-        f"UPDATE comm_orders SET {_AFTER_MESSAGE[kind]} WHERE id = ?",
-        *values,
-        message["comm_order_id"],
-    )
+    kept = f"UPDATE comm_orders SET {_AFTER_MESSAGE[kind]} WHERE id = ?"
+    order_id = message["comm_order_id"]
+    if tx.dialect == "postgres" and reader:  # one round trip
+        await tx.run(
+            f"""WITH kept AS ({kept}),
+                     marked AS ({_MOVE_MARKER_SELECTED})
+                SELECT 1""",
+            *values,
+            order_id,
+            reader,
+            order_id,
+            message_id,
+        )
+        return
+    await tx.run(kept, *values, order_id)
     if reader:
-        await move_marker(tx, reader, message["comm_order_id"], message_id)
+        await move_marker(tx, reader, order_id, message_id)
 
 
 async def move_marker(tx: Tx, user_id: int, order_id: int, message_id: int) -> None:
