@@ -415,3 +415,6 @@ def test_the_migration_fills_in_the_latest_messages_of_existing_orders(tmp_path)
         (2, 4, 40, 4, 40, 4, 4, 0),
         (3, 0, 0, 0, 0, 0, 0, 0),
     ]
+    # Who wrote has read up to their own latest message.
+    markers = conn.execute("SELECT * FROM read_markers ORDER BY comm_order_id").fetchall()
+    assert markers == [(1, 1, 1), (1, 2, 3)]

@@ -41,6 +41,12 @@ UPDATE comm_orders SET
     awaiting_reply = coalesce((SELECT sender_type = 'user' FROM messages
                                WHERE id = comm_orders.customer_talk_id), 0);
 
+-- Whoever wrote in a thread has read it up to their own latest message there.
+INSERT INTO read_markers (user_id, comm_order_id, message_id)
+SELECT sender_id, comm_order_id, max(id) FROM messages
+WHERE sender_id > 0 AND sender_id IN (SELECT id FROM users)
+GROUP BY sender_id, comm_order_id;
+
 -- The inbox's sorts (latest activity first) and filters, on each side.
 CREATE INDEX IF NOT EXISTS comm_orders_activity
     ON comm_orders (max(updated_time, last_message_time), id);
