@@ -21,11 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import run  # noqa: E402  (bench/run.py, beside this file)
 from orderdesk.model import Page  # noqa: E402
 from orderdesk.store import ANY_OWNER, OrderFilter, open_store  # noqa: E402
 from orderdesk.store import orders as operations  # noqa: E402
 from orderdesk.store.tx import ORDER_COLUMNS, Tx, order_row  # noqa: E402
+
+import run  # noqa: E402  (bench/run.py, beside this file)
 
 MERCHANT = 1  # u1, the reader on the merchant's side (a user id is all the list needs)
 
