@@ -73,7 +73,19 @@ CREATE TABLE IF NOT EXISTS comm_orders (
     created_time    INTEGER NOT NULL,
     updated_time    INTEGER NOT NULL,
     version         INTEGER NOT NULL DEFAULT 1,
-    assignee_id     INTEGER NOT NULL DEFAULT 0         -- the staff member or admin it is assigned to; 0: nobody
+    assignee_id     INTEGER NOT NULL DEFAULT 0,        -- the staff member or admin it is assigned to; 0: nobody
+    -- The latest messages each side may see, written with every message: the latest
+    -- (notes included) and the latest that is not a note (the customer's side); the
+    -- latest that is not a system message, on each side (unread > 0 exactly when it is
+    -- above the reader's marker); whether the latest message neither system nor a note
+    -- is the customer's.
+    last_message_id       INTEGER NOT NULL DEFAULT 0,
+    last_message_time     INTEGER NOT NULL DEFAULT 0,
+    customer_message_id   INTEGER NOT NULL DEFAULT 0,
+    customer_message_time INTEGER NOT NULL DEFAULT 0,
+    merchant_talk_id      INTEGER NOT NULL DEFAULT 0,
+    customer_talk_id      INTEGER NOT NULL DEFAULT 0,
+    awaiting_reply        INTEGER NOT NULL DEFAULT 0
 );
 
 -- The customer's list (newest first, optionally by status) and the merchant's list.
@@ -81,6 +93,22 @@ CREATE INDEX IF NOT EXISTS comm_orders_user ON comm_orders (user_id, id);
 CREATE INDEX IF NOT EXISTS comm_orders_user_status ON comm_orders (user_id, status, id);
 CREATE INDEX IF NOT EXISTS comm_orders_status ON comm_orders (status, id);
 CREATE INDEX IF NOT EXISTS comm_orders_assignee ON comm_orders (assignee_id, id);
+-- The inbox's sorts (latest activity first) and filters, on each side.
+CREATE INDEX IF NOT EXISTS comm_orders_activity
+    ON comm_orders (max(updated_time, last_message_time), id);
+CREATE INDEX IF NOT EXISTS comm_orders_user_activity
+    ON comm_orders (user_id, max(updated_time, customer_message_time), id);
+-- Awaiting a reply: only those orders, so the filter and its count read no others.
+CREATE INDEX IF NOT EXISTS comm_orders_awaiting ON comm_orders (id)
+    WHERE awaiting_reply = 1 AND status <> -1;
+-- The merchant's unread filter, newest first, and its count: only the orders with any
+-- message that is not a system message can be unread (with that message's id, so the
+-- count reads the index alone).
+CREATE INDEX IF NOT EXISTS comm_orders_talk ON comm_orders (id, merchant_talk_id)
+    WHERE merchant_talk_id > 0;
+CREATE INDEX IF NOT EXISTS comm_orders_awaiting_activity
+    ON comm_orders (max(updated_time, last_message_time), id)
+    WHERE awaiting_reply = 1 AND status <> -1;
 
 CREATE TABLE IF NOT EXISTS messages (
     id            INTEGER PRIMARY KEY,
@@ -94,6 +122,14 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 
 CREATE INDEX IF NOT EXISTS messages_thread ON messages (comm_order_id, id);
+
+-- Each user's read marker per order: the last message read (never moves back).
+CREATE TABLE IF NOT EXISTS read_markers (
+    user_id       INTEGER NOT NULL REFERENCES users (id),
+    comm_order_id INTEGER NOT NULL REFERENCES comm_orders (id),
+    message_id    INTEGER NOT NULL,
+    PRIMARY KEY (user_id, comm_order_id)
+) WITHOUT ROWID;
 
 -- Purchase orders, created when a customer accepts a quote.
 CREATE TABLE IF NOT EXISTS orders (

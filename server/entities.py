@@ -144,11 +144,73 @@ MESSAGE = Entity(
         Key("sender_id", integer(description="0 for system")),
         Key("sender_type", string(enum=["user", "admin", "system"])),
         Key("sender_name", string()),
-        Key("message_type", string(enum=sorted(model.MESSAGE_TYPES))),
+        Key("message_type", string(enum=sorted(model.STORED_MESSAGE_TYPES))),
         Key("content", string()),
         Key("created_time", TIME),
     ),
 )
+
+# What an order answer holds for its caller beyond the order itself; event and webhook
+# payloads (the `Order` schema) never hold them.
+LAST_MESSAGE = Entity(
+    "LastMessage",
+    (
+        Key("id", integer()),
+        Key("sender_type", string(enum=["user", "admin", "system"])),
+        Key("sender_name", string()),
+        Key("message_type", string(enum=sorted(model.STORED_MESSAGE_TYPES))),
+        Key(
+            "content",
+            string(0, model.LAST_MESSAGE_PREVIEW, description="its first 200 characters"),
+        ),
+        Key("created_time", TIME),
+    ),
+)
+READER_KEYS = (
+    Key(
+        "unread",
+        integer(
+            minimum=0,
+            description="messages above the caller's read marker that the caller may see "
+            "and did not send, system messages not counted",
+        ),
+        stored=False,
+    ),
+    Key(
+        "last_message",
+        {
+            "description": "the latest message the caller may see (system included), its "
+            "content cut to 200 characters; null for an empty thread",
+            "anyOf": [{"$ref": "#/components/schemas/LastMessage"}, {"enum": [None]}],
+        },
+        stored=False,
+    ),
+    Key(
+        "last_activity_time",
+        integer(description="the later of updated_time and last_message's created_time"),
+        stored=False,
+    ),
+)
+# An order as lists and details answer it to a caller.
+ORDER_VIEW = Entity("OrderView", (*ORDER.keys, *READER_KEYS))
+CUSTOMER_CARD = Key(
+    "user",
+    {
+        "type": "object",
+        "properties": {
+            "id": integer(),
+            "user_name": string(),
+            "email": string(description='"" when none'),
+            "phone": string(description='"" when none'),
+        },
+        "required": ["id", "user_name", "email", "phone"],
+        "additionalProperties": False,
+        "description": "the customer",
+    },
+    stored=False,
+)
+# An order in the merchant's inbox: with its customer.
+INBOX_ORDER = Entity("InboxOrder", (*ORDER_VIEW.keys, CUSTOMER_CARD))
 
 USER = Entity(
     "User",
@@ -299,6 +361,9 @@ SESSION_RECORD = Entity(
 
 ENTITIES = (
     ORDER,
+    LAST_MESSAGE,
+    ORDER_VIEW,
+    INBOX_ORDER,
     MESSAGE,
     USER,
     USER_ACCOUNT,

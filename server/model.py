@@ -23,6 +23,15 @@ MESSAGE_TYPES = frozenset(
         "unknown",
     ]
 )
+# An internal note: a merchant-side message that no customer ever sees. Written only by
+# the note endpoint; the message endpoints refuse it.
+NOTE = "note"
+STORED_MESSAGE_TYPES = MESSAGE_TYPES | {NOTE}
+# A note's events are recorded for this owner: every merchant stream sees them, no
+# customer's.
+MERCHANT_ONLY = 0
+# last_message's content is cut to this many characters.
+LAST_MESSAGE_PREVIEW = 200
 PURCHASE_ORDER_STATUS = "awaiting payment"
 SYSTEM_SENDER_NAME = "system"
 

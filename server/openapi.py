@@ -19,8 +19,10 @@ from .entities import (
     DELIVERY,
     ENTITIES,
     FIELD_DEFINITION,
+    INBOX_ORDER,
     MESSAGE,
     ORDER,
+    ORDER_VIEW,
     PURCHASE_ORDER_RECORD,
     SAVED_REPLY,
     SESSION_KEYS,
@@ -69,7 +71,7 @@ COMPONENTS["PersonalData"] = closed(
     },
     ("user", "sessions", "orders", "purchase_orders", "attachments"),
 )
-COMPONENTS["OrderDetail"] = ORDER.schema(
+COMPONENTS["OrderDetail"] = ORDER_VIEW.schema(
     Key(
         "order_fields",
         array(
@@ -157,6 +159,10 @@ ORDER_DATA = ref(ORDER.name)
 ORDERS = array(ORDER_DATA)
 MESSAGES = array(ref(MESSAGE.name))
 FIELD_DEFINITIONS = array(ref(FIELD_DEFINITION.name))
+READ_DATA = closed(
+    {"unread": integer(minimum=0, description="the caller's unread count after the move")},
+    ("unread",),
+)
 CUSTOMER, MERCHANT, ACCOUNT, WEBHOOKS = "customer", "merchant", "account", "webhooks"
 DESK = "desk"
 PASSWORD = "correct horse battery"
@@ -248,10 +254,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         example=ORDER_EXAMPLE,
     ),
     ("GET", "/api/communication/orders"): Operation(
-        "The caller's orders, newest first",
+        "The caller's orders, newest first or by latest activity, with what each holds for "
+        "the caller (unread, last_message, last_activity_time)",
         CUSTOMER,
         query=orders.ORDER_LIST_QUERY,
-        data=ORDERS,
+        data=array(ref(ORDER_VIEW.name)),
         paginated=True,
         example={},
     ),
@@ -307,6 +314,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         data=ref(MESSAGE.name),
         example=MESSAGE_EXAMPLE,
     ),
+    ("POST", "/api/communication/order/read"): Operation(
+        "Move my read marker on one of my orders to message_id (by default the latest "
+        "message); it never moves back. No version bump, no event",
+        CUSTOMER,
+        body=orders.MARK_READ,
+        data=READ_DATA,
+        example={"id": 1},
+    ),
     ("GET", "/api/communication/fields"): Operation(
         "The order field definitions (for forms)",
         CUSTOMER,
@@ -315,10 +330,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         example={},
     ),
     ("GET", "/api/admin/communication/orders"): Operation(
-        "Every order, newest first",
+        "Every order, newest first or by latest activity, with its customer and what it "
+        "holds for the caller (unread, last_message, last_activity_time)",
         MERCHANT,
         query=orders.ADMIN_ORDER_LIST_QUERY,
-        data=ORDERS,
+        data=array(ref(INBOX_ORDER.name)),
         paginated=True,
         example={},
     ),
@@ -365,6 +381,23 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         body=orders.SEND_MESSAGE,
         data=ref(MESSAGE.name),
         example=MESSAGE_EXAMPLE,
+    ),
+    ("POST", "/api/admin/communication/order/read"): Operation(
+        "Move my read marker on any order to message_id (by default the latest message, "
+        "notes included); it never moves back. No version bump, no event",
+        MERCHANT,
+        body=orders.MARK_READ,
+        data=READ_DATA,
+        example={"id": 1},
+    ),
+    ("POST", "/api/admin/communication/order/note"): Operation(
+        "Write an internal note (in any status): a message of type note that only the "
+        "merchant's side sees (detail, thread, events, webhooks); no version bump, no "
+        "status change, no mail",
+        MERCHANT,
+        body=orders.ADD_NOTE,
+        data=ref(MESSAGE.name),
+        example={"id": 1, "content": "Called the customer: wants blue"},
     ),
     ("POST", "/api/admin/communication/order/assign"): Operation(
         "Assign an order (in any status) to a staff member or an admin, or to nobody with "

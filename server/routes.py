@@ -41,6 +41,7 @@ ROUTES = [
     ("POST", "/api/communication/order/cancel", orders.cancel, CUSTOMER),
     ("GET", "/api/communication/messages", messages.list_messages, CUSTOMER),
     ("POST", "/api/communication/message/send", messages.send, CUSTOMER),
+    ("POST", "/api/communication/order/read", orders.mark_read, CUSTOMER),
     ("GET", "/api/communication/fields", orders.list_fields, PUBLIC),
     # merchant: every order, for staff and admins; the field definitions and user
     # changes for admins only
@@ -52,6 +53,8 @@ ROUTES = [
     ("POST", "/api/admin/communication/order/images", admin.set_images, STAFF),
     ("POST", "/api/admin/communication/order/assign", admin.assign, STAFF),
     ("POST", "/api/admin/communication/message/send", messages.send, STAFF),
+    ("POST", "/api/admin/communication/order/read", orders.mark_read, STAFF),
+    ("POST", "/api/admin/communication/order/note", messages.add_note, STAFF),
     ("GET", "/api/admin/communication/fields", orders.list_fields, STAFF),
     ("POST", "/api/admin/communication/fields", admin.replace_fields, ADMIN),
     ("GET", "/api/admin/replies", desk.list_replies, STAFF),

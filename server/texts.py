@@ -318,6 +318,11 @@ ACCOUNT_DELETED = Text("account deleted", "账户已删除")
 # ---------------------------------------------------------------- the merchant's desk
 
 ORDER_ASSIGNED = Text("order assigned", "订单已分配")
+MARKED_READ = Text("marked as read", "已标记为已读")
+NOTE_ADDED = Text("note added", "备注已添加")
+MESSAGE_NOT_IN_ORDER = Text(
+    "message_id is not a message of this order", "message_id 不是此订单的消息"
+)
 ASSIGNEE_NOT_STAFF = Text(
     "assignee_id must be the id of a staff member or an admin, or 0",
     "assignee_id 必须是员工或管理员的 id，或 0",

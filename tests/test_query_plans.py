@@ -4,7 +4,17 @@ import sqlite3
 
 import pytest
 from orderdesk import model
-from orderdesk.store import accounts, changes, orders, outbox, threads, tx
+from orderdesk.store import (
+    ANY_OWNER,
+    OrderFilter,
+    accounts,
+    changes,
+    inbox,
+    orders,
+    outbox,
+    threads,
+    tx,
+)
 from orderdesk.store import sqlite as engine
 
 
@@ -79,3 +89,46 @@ def test_mail_to_the_admins_reads_only_the_admins(conn):
     params = (1, "t", "{}", 0, 0, 0)
     plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
     assert "users_role_email (role=?" in plan, plan
+
+
+def _inbox_queries() -> list[tuple[str, str, tuple]]:
+    """The inbox's lists (sort=activity, unread=1, awaiting_reply=1, on each side) and
+    the reader keys of a page, as the store builds them."""
+    merchant = dict(owner_id=ANY_OWNER, reader=1)
+    customer = dict(owner_id=1, reader=1)
+    lists = {
+        "merchant, by activity": OrderFilter(**merchant, sort="activity"),
+        "merchant, unread": OrderFilter(**merchant, unread=True),
+        "merchant, unread by activity": OrderFilter(**merchant, unread=True, sort="activity"),
+        "merchant, awaiting a reply": OrderFilter(**merchant, awaiting_reply=True),
+        "merchant, awaiting a reply by activity": OrderFilter(
+            **merchant, awaiting_reply=True, sort="activity"
+        ),
+        "customer, by activity": OrderFilter(**customer, sort="activity"),
+        "customer, unread": OrderFilter(**customer, unread=True),
+        "customer, unread by activity": OrderFilter(**customer, unread=True, sort="activity"),
+    }
+    queries = []
+    for name, where in lists.items():
+        count, count_params, page, params = orders.list_statements("sqlite", where)
+        queries.append((f"the inbox: {name}", page, (*params, 100, 0)))
+        queries.append((f"the inbox's count: {name}", count, tuple(count_params)))
+    for side in (inbox.MERCHANT, inbox.CUSTOMER):
+        sql = inbox.views_sql("sqlite", side)
+        queries.append((f"a page's reader keys ({side.last})", sql, (1, 1, "[1, 2, 3]")))
+    return queries
+
+
+@pytest.mark.parametrize(
+    "name, sql, params", _inbox_queries(), ids=[q[0] for q in _inbox_queries()]
+)
+def test_the_inbox_uses_indexes(conn, name, sql, params):
+    plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+    assert "TEMP B-TREE" not in plan, plan  # no sort of the whole match
+    for step in plan.split(" | "):
+        # The page's ids are a parameter (json_each), not a table; a count made of two
+        # subqueries scans one constant row.
+        table_scan = step.startswith("SCAN") and not step.startswith(
+            ("SCAN json_each", "SCAN CONSTANT ROW")
+        )
+        assert not (table_scan and "USING" not in step), plan

@@ -25,7 +25,7 @@ async def set_status(request: web.Request) -> Ok:
 
 async def set_images(request: web.Request) -> Ok:
     change = forms.SET_IMAGES.parse(await read_json(request))
-    order = await store_of(request).write(orders.set_order_images, change)
+    order = await store_of(request).write(orders.set_order_images, change, sender_of(request))
     return Ok(order, texts.IMAGES_UPDATED)
 
 

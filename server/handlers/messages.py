@@ -23,3 +23,12 @@ async def send(request: web.Request) -> Ok:
         threads.add_message, message, owner_scope(request), sender_of(request)
     )
     return Ok(stored, texts.MESSAGE_SENT)
+
+
+async def add_note(request: web.Request) -> Ok:
+    """An internal note (the merchant's side only)."""
+    note = forms.ADD_NOTE.parse(await read_json(request))
+    stored = await store_of(request).write(
+        threads.add_note, note.id, note.content, sender_of(request)
+    )
+    return Ok(stored, texts.NOTE_ADDED)

@@ -6,9 +6,9 @@ from aiohttp import web
 
 from .. import texts
 from ..envelope import Ok, read_json
-from ..handlers import owner_scope, store_of
+from ..handlers import owner_scope, sender_of, store_of
 from ..keys import ACCESS, USER
-from ..store import OrderFilter, orders
+from ..store import OrderFilter, inbox, orders
 from ..validate import fields as field_forms
 from ..validate import orders as forms
 
@@ -33,7 +33,15 @@ async def list_orders(request: web.Request) -> Ok:
         request.query
     )
     where = OrderFilter(
-        owner_id=owner_scope(request), status=query.status, user_id=query.user_id, search=query.q
+        owner_id=owner_scope(request),
+        status=query.status,
+        user_id=query.user_id,
+        search=query.q,
+        reader=request[USER]["id"],
+        sort=query.sort,
+        unread=bool(query.unread),
+        awaiting_reply=bool(query.awaiting_reply),
+        assignee_id=query.assignee_id,
     )
     found, total = await store_of(request).read(orders.list_orders, where, query.page)
     return Ok(found, total=total)
@@ -41,7 +49,20 @@ async def list_orders(request: web.Request) -> Ok:
 
 async def detail(request: web.Request) -> Ok:
     order_id = forms.QUERY_ORDER_ID.parse(request.query)
-    return Ok(await store_of(request).read(orders.order_detail, order_id, owner_scope(request)))
+    return Ok(
+        await store_of(request).read(
+            orders.order_detail, order_id, owner_scope(request), request[USER]["id"]
+        )
+    )
+
+
+async def mark_read(request: web.Request) -> Ok:
+    """Move the caller's read marker; answers the caller's unread count after."""
+    mark = forms.MARK_READ.parse(await read_json(request))
+    unread = await store_of(request).write(
+        inbox.mark_read, mark.id, owner_scope(request), sender_of(request), mark.message_id
+    )
+    return Ok({"unread": unread}, texts.MARKED_READ)
 
 
 async def update(request: web.Request) -> Ok:

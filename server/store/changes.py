@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from .. import model
-from . import events, outbox
+from . import events, inbox, outbox
 from .events import COLUMNS as EVENT_COLUMNS
 from .events import MESSAGE_CREATED, ORDER_UPDATED, TURN
 from .tx import MESSAGE_COLUMNS, ORDER_COLUMNS, Tx, order_row
@@ -30,8 +30,12 @@ _INSERT_MESSAGE = """INSERT INTO messages (comm_order_id, sender_id, sender_type
                    VALUES (?, ?, ?, ?, ?, ?, ?)"""
 
 
-async def insert_message(tx: Tx, order_id: int, sender: Sender, kind: str, content: str) -> Row:
-    """The message as the API answers it, built from what was written."""
+async def insert_message(
+    tx: Tx, order_id: int, sender: Sender, kind: str, content: str, reader: int
+) -> Row:
+    """The message as the API answers it, built from what was written; the order's
+    latest messages follow it, and the marker of `reader` (who caused it; 0: nobody)
+    moves to it."""
     message = {
         "comm_order_id": order_id,
         "sender_id": sender.user_id,
@@ -42,7 +46,9 @@ async def insert_message(tx: Tx, order_id: int, sender: Sender, kind: str, conte
         "created_time": tx.now,
     }
     message_id = await tx.insert(_INSERT_MESSAGE, *message.values())
-    return {"id": message_id, **message}
+    stored = {"id": message_id, **message}
+    await inbox.message_written(tx, stored, reader)
+    return stored
 
 
 @dataclass(frozen=True)
@@ -57,15 +63,28 @@ class Note:
 _PLAIN_PLACEHOLDER = re.compile(r"\?(?!\d)")
 # The parameters record_change's PostgreSQL statement numbers itself; the assignments'
 # values follow them, then the mail's notice when there is one.
-_CHANGE_PARAMETERS = 11
+_CHANGE_PARAMETERS = 12
+
+# The order's latest messages (inbox.py), kept by the UPDATE that writes the order: the
+# message's id is taken first (`mid`), so the order row is written once.
+_KEPT = {
+    True: """, last_message_id = (SELECT id FROM mid), last_message_time = ?1::bigint,
+              customer_message_id = (SELECT id FROM mid), customer_message_time = ?1::bigint""",
+    False: """, last_message_id = (SELECT id FROM mid), last_message_time = ?1::bigint,
+               customer_message_id = (SELECT id FROM mid), customer_message_time = ?1::bigint,
+               merchant_talk_id = (SELECT id FROM mid), customer_talk_id = (SELECT id FROM mid),
+               awaiting_reply = (?5::text = 'user')::int""",
+}
 
 
 @functools.cache
-def _postgres_change(assignments: str, notice: str | None) -> str:
+def _postgres_change(assignments: str, notice: str | None, system: bool) -> str:
     """An order's UPDATE (?1 now, ?2 the order, ?3 its owner; `assignments`, whose `?`s
-    take ?12...), its message (sender ?4-?6, kind ?7, content ?8), its two events (the
-    order's `thumb` ?9), their deliveries (due ?10, timestamp ?11, and the mail's notice
-    last), as one statement returning the order and the message as JSON."""
+    take ?13...), its message (sender ?4-?6, kind ?7, content ?8; a `system` one or
+    not), the order's latest messages and the marker of the reader ?12 (0: nobody), its
+    two events (the order's `thumb` ?9), their deliveries (due ?10, timestamp ?11, and
+    the mail's notice last), as one statement returning the order and the message as
+    JSON."""
     numbers = iter(range(_CHANGE_PARAMETERS + 1, 1000))
     assignments = _PLAIN_PLACEHOLDER.sub(lambda _: f"?{next(numbers)}", assignments)
     deliveries = outbox.deliveries_ctes(
@@ -79,18 +98,25 @@ def _postgres_change(assignments: str, notice: str | None) -> str:
         facts_from=", o, m",
     )
     return f"""
-        WITH o AS (
+        WITH mid AS (SELECT nextval(pg_get_serial_sequence('messages', 'id')) AS id),
+        o AS (
             UPDATE comm_orders SET {assignments}, version = version + 1,
-                                   updated_time = ?1::bigint
+                                   updated_time = ?1::bigint{_KEPT[system]}
             WHERE id = ?2::bigint AND user_id = ?3::bigint
             RETURNING {ORDER_COLUMNS}),
         shown AS (SELECT o.*, ?9::text AS thumb FROM o),
         m AS (
-            INSERT INTO messages (comm_order_id, sender_id, sender_type, sender_name,
+            INSERT INTO messages (id, comm_order_id, sender_id, sender_type, sender_name,
                                   message_type, content, created_time)
-            SELECT o.id, ?4::bigint, ?5::text, ?6::text, ?7::text, ?8::text, ?1::bigint
+            SELECT (SELECT id FROM mid), o.id, ?4::bigint, ?5::text, ?6::text, ?7::text,
+                   ?8::text, ?1::bigint
             FROM o
             RETURNING {MESSAGE_COLUMNS}),
+        marked AS (
+            INSERT INTO read_markers (user_id, comm_order_id, message_id)
+            SELECT ?12::bigint, m.comm_order_id, m.id FROM m WHERE ?12::bigint > 0
+            ON CONFLICT (user_id, comm_order_id) DO UPDATE SET message_id = excluded.message_id
+            WHERE excluded.message_id > read_markers.message_id),
         ev AS (
             INSERT INTO events ({EVENT_COLUMNS})
             SELECT e.type, o.id, o.user_id, e.data, ?1::bigint
@@ -126,29 +152,33 @@ async def record_change(
     note: Note,
     mail: str | None = None,
     images: list[str] | None = None,
+    *,
+    reader: int,
 ) -> tuple[Row, Row]:
     """A change to the order `old` (read and locked by the caller, as order_row gives
     it; `images` when the change sets them, for the order's thumb): its UPDATE
     (`assignments` with their `values`; the version and the time are bumped), the `note`
     that tells of it, its ORDER_UPDATED and MESSAGE_CREATED events and their deliveries.
     Returns the order and the message as the API answers them. On SQLite these are
-    statements in turn; on PostgreSQL one statement."""
+    statements in turn; on PostgreSQL one statement. The marker of `reader`, the user
+    whose action it is, moves to the note."""
     tx.events_recorded()
     if tx.dialect == "postgres":
         notice = mail or outbox.mail_notice(ORDER_UPDATED, note.sender.sender_type, note.kind)
         thumb = old["thumb"] if images is None else model.order_thumb(images)
         sender = note.sender
+        system = sender.sender_type == "system"
         row = await tx.row(
-            _postgres_change(assignments, notice),
+            _postgres_change(assignments, notice, system),
             *(tx.now, old["id"], old["user_id"]),
             *(sender.user_id, sender.sender_type, sender.user_name, note.kind, note.content),
-            *(thumb, tx.now * 1000, outbox.rfc3339(tx.now)),
+            *(thumb, tx.now * 1000, outbox.rfc3339(tx.now), reader),
             *values,
             *([] if notice is None else [notice]),
         )
         return orjson.loads(row["order_json"]), orjson.loads(row["message_json"])
     await tx.run(sqlite_update(assignments), *values, tx.now, old["id"], old["user_id"])
     order = order_row(tx, await tx.row(_SQLITE_CHANGED_ORDER, old["id"]))
-    message = await insert_message(tx, order["id"], note.sender, note.kind, note.content)
+    message = await insert_message(tx, order["id"], note.sender, note.kind, note.content, reader)
     await events.record(tx, order, ORDER_UPDATED, message, mail)
     return order, message

@@ -70,13 +70,17 @@ async def record(
     order_event: str | None,
     message: Row | None,
     mail: str | None = None,
+    *,
+    merchant_only: bool = False,
 ) -> None:
     """The events of one change to `order`: `order_event` (ORDER_CREATED or
     ORDER_UPDATED, with the order as data) when the order row changed, then
     MESSAGE_CREATED for the message it stored, if any; and their deliveries: to
     webhooks, and the mail `mail` names (model.NEW_ORDER, ...; by default judged from
-    the message)."""
+    the message). `merchant_only` events (an internal note's) reach the merchant's side
+    alone: they are recorded for no customer."""
     tx.events_recorded()
+    owner = model.MERCHANT_ONLY if merchant_only else order["user_id"]
     events = [(order_event, order)] if order_event is not None else []
     if message is not None:
         events.append((MESSAGE_CREATED, message))
@@ -90,12 +94,12 @@ async def record(
             facts = [outbox.mail_facts(notice, order, message), outbox.mail_party(notice, order)]
         await tx.value(
             _postgres_record(notice),
-            *(list(kinds), order["id"], order["user_id"], tx.now, list(data)),
+            *(list(kinds), order["id"], owner, tx.now, list(data)),
             *(tx.now * 1000, outbox.rfc3339(tx.now), *facts),
         )
         return
     rows = [(kind, to_json(value)) for kind, value in events]
-    values = [v for kind, data in rows for v in (kind, order["id"], order["user_id"], data, tx.now)]
+    values = [v for kind, data in rows for v in (kind, order["id"], owner, data, tx.now)]
     last_id = await tx.insert(_SQLITE_INSERT[len(rows)], *values)
     first_id = last_id - len(rows) + 1
     recorded = [(first_id + n, kind, data) for n, (kind, data) in enumerate(rows)]

@@ -12,8 +12,8 @@ from ..entities import ORDER
 from ..errors import Invalid, QuoteChanged, StatusNotAllowed, VersionConflict
 from ..model import Page, check_extra_size
 from ..validate.orders import Acceptance, ImagesChange, Quote, StatusChange
-from ..workflow import MOVES, STATUS_ENDPOINT_MOVES, STATUSES, Move
-from . import events
+from ..workflow import MOVES, STATUS_ENDPOINT_MOVES, STATUSES, Move, Status
+from . import events, inbox
 from .changes import Note, record_change
 from .fields import field_definitions
 from .threads import count_messages, last_messages
@@ -151,17 +151,24 @@ async def update_order(
         (*values, status),
         Note(f"{update.note}: " + ", ".join(changed)),
         images=changes.get("images"),
+        reader=owner_id,
     )
     return new
 
 
-async def move_order(tx: Tx, action: str, order_id: int, owner_id: int | None, detail: str) -> Row:
-    """A move that changes the status only (reject, cancel), with its note (and the
-    caller's `detail`, e.g. a reason) and its mail."""
+async def move_order(tx: Tx, action: str, order_id: int, owner_id: int, detail: str) -> Row:
+    """The customer's move that changes the status only (reject, cancel), with its note
+    (and the caller's `detail`, e.g. a reason) and its mail."""
     move = MOVES[action]
     old = await _movable(tx, move, order_id, owner_id)
     order, _ = await record_change(
-        tx, old, "status = ?", (move.target,), Note(move.note_with(detail)), move.mail
+        tx,
+        old,
+        "status = ?",
+        (move.target,),
+        Note(move.note_with(detail)),
+        move.mail,
+        reader=owner_id,
     )
     return order
 
@@ -196,6 +203,7 @@ async def accept_quote(tx: Tx, accepted: Acceptance, owner_id: int) -> Row:
         (move.target, purchase_id),
         Note(move.note_with(accepted.remark)),
         move.mail,
+        reader=owner_id,
     )
     return order
 
@@ -210,6 +218,7 @@ async def quote_order(tx: Tx, quote: Quote, admin: Sender) -> Row:
         "status = ?, quote_price = ?, quote_content = ?, admin_id = ?",
         (move.target, quote.quote_price, quote.quote_content, admin.user_id),
         Note(f"quote: {quote.quote_price}\n{quote.quote_content}", admin, "quote"),
+        reader=admin.user_id,
     )
     return order
 
@@ -227,11 +236,12 @@ async def set_order_status(tx: Tx, change: StatusChange, admin: Sender) -> Row:
         (change.status, admin.user_id),
         Note(f"{move.note} by {admin.user_name}: {moved}"),
         move.mail,
+        reader=admin.user_id,
     )
     return order
 
 
-async def set_order_images(tx: Tx, change: ImagesChange) -> Row:
+async def set_order_images(tx: Tx, change: ImagesChange, admin: Sender) -> Row:
     move = MOVES["images"]
     old = await _movable(tx, move, change.id, ANY_OWNER)
     sent = {"sketch_images": change.sketch_images, "finished_images": change.finished_images}
@@ -245,6 +255,7 @@ async def set_order_images(tx: Tx, change: ImagesChange) -> Row:
            finished_images = coalesce(?, finished_images)""",
         tuple(None if value is None else to_json(value) for value in sent.values()),
         Note(f"{move.note}: " + ", ".join(changed)),
+        reader=admin.user_id,
     )
     return order
 
@@ -274,47 +285,100 @@ async def assign_order(tx: Tx, order_id: int, assignee_id: int, by: Sender) -> R
     return order
 
 
-# SQLite's LIKE ignores ASCII case; PostgreSQL's needs ILIKE for the same.
-_SEARCH = {
-    "sqlite": "(title LIKE ? ESCAPE '\\' OR content LIKE ? ESCAPE '\\')",
-    "postgres": "(title ILIKE ? ESCAPE '\\' OR content ILIKE ? ESCAPE '\\')",
-}
+# SQLite's LIKE ignores ASCII case; PostgreSQL's needs ILIKE for the same. The
+# merchant's search also finds the customer by name, email or phone.
+_LIKE = {"sqlite": "LIKE", "postgres": "ILIKE"}
 
 
-async def list_orders(tx: Tx, where: OrderFilter, page: Page) -> tuple[list[Row], int]:
+def _search(dialect: str, merchant: bool) -> tuple[str, int]:
+    """The search clause and how many times it takes the pattern."""
+    like = _LIKE[dialect]
+    match = f"{like} ? ESCAPE '\\'"
+    clause = f"o.title {match} OR o.content {match}"
+    if not merchant:
+        return f"({clause})", 2
+    customers = f"""o.user_id IN (SELECT u.id FROM users u WHERE u.user_name {match}
+                                   OR u.email {match} OR u.phone {match})"""
+    return f"({clause} OR {customers})", 5
+
+
+_ORDER_COLUMNS_OF_O = ", ".join(f"o.{name}" for name in ORDER_COLUMNS.split(", "))
+
+
+def list_statements(dialect: str, where: OrderFilter) -> tuple[str, list[Any], str, list[Any]]:
+    """A list's count and page statements with their parameters (the page's then take
+    the size and offset): newest first, or by latest activity; filtered by the reader's
+    unread orders, by awaiting a reply, by assignee (0: nobody)."""
+    side = inbox.side_of(where.owner_id)
     clauses: list[str] = []
     params: list[Any] = []
     if where.owner_id is not ANY_OWNER:
-        clauses.append("user_id = ?")
+        clauses.append("o.user_id = ?")
         params.append(where.owner_id)
     if where.user_id is not None:
-        clauses.append("user_id = ?")
+        clauses.append("o.user_id = ?")
         params.append(where.user_id)
     if where.status is not None:
-        clauses.append("status = ?")
+        clauses.append("o.status = ?")
         params.append(int(where.status))
+    if where.assignee_id is not None:
+        clauses.append("o.assignee_id = ?")
+        params.append(where.assignee_id)
+    if where.awaiting_reply:
+        clauses.append(f"o.awaiting_reply = 1 AND o.status <> {int(Status.CANCELLED)}")
     if where.search:
         escaped = where.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append(_SEARCH[tx.dialect])
-        params += [f"%{escaped}%"] * 2
+        clause, times = _search(dialect, side.merchant)
+        clauses.append(clause)
+        params += [f"%{escaped}%"] * times
     # Only fixed clause texts are joined here; every value is a bound parameter.
     condition = " AND ".join(clauses) or "1 = 1"
-    total = await tx.value(f"SELECT count(*) FROM comm_orders WHERE {condition}", *params)
-    rows = await tx.all(
-        f"""SELECT {ORDER_COLUMNS} FROM comm_orders WHERE {condition}
-            ORDER BY id DESC LIMIT ? OFFSET ?""",
-        *params,
-        page.size,
-        page.offset,
-    )
-    return [order_row(tx, row) for row in rows], total
+    order_by = "o.id DESC"
+    if where.sort == "activity":
+        order_by = f"{inbox.activity(dialect, side, 'o.')} DESC, o.id DESC"
+    count = f"SELECT count(*) FROM comm_orders o WHERE {condition}"
+    if where.unread:
+        # The page reads the reader's marker of each order it walks until it is full;
+        # the count takes the orders that may be unread (an index of them) less those
+        # the reader's markers show read, rather than a marker per order.
+        talk = f"o.{side.talk}"
+        count = f"""SELECT (SELECT count(*) FROM comm_orders o WHERE {condition} AND {talk} > 0)
+                         - (SELECT count(*) FROM read_markers r
+                            JOIN comm_orders o ON o.id = r.comm_order_id
+                            WHERE r.user_id = ? AND {talk} > 0 AND {talk} <= r.message_id
+                              AND {condition})"""
+        count_params = [*params, where.reader, *params]
+        condition += f" AND {inbox.unread_condition(side)}"
+        params = [*params, where.reader]
+    else:
+        count_params = params
+    page = f"""SELECT {_ORDER_COLUMNS_OF_O} FROM comm_orders o WHERE {condition}
+               ORDER BY {order_by} LIMIT ? OFFSET ?"""
+    return count, count_params, page, params
 
 
-async def order_detail(tx: Tx, order_id: int, owner_id: int | None) -> Row:
+async def list_orders(tx: Tx, where: OrderFilter, page: Page) -> tuple[list[Row], int]:
+    """A page of orders with what each holds for the reader (inbox.py): one statement
+    for the count, one for the page, one for the reader's keys of the whole page."""
+    count, count_params, listing, params = list_statements(tx.dialect, where)
+    total = await tx.value(count, *count_params)
+    rows = await tx.all(listing, *params, page.size, page.offset)
+    found = [order_row(tx, row) for row in rows]
+    await inbox.with_reader_keys(tx, found, where.owner_id, where.reader)
+    return found, total
+
+
+async def order_detail(tx: Tx, order_id: int, owner_id: int | None, reader: int) -> Row:
+    """The order as `reader` sees it: with its fields, its customer, the last messages
+    of the thread their side sees and what it holds for them (inbox.py)."""
     order = order_row(tx, await fetch_order(tx, order_id, owner_id))
     user = await tx.row("SELECT id, user_name FROM users WHERE id = ?", order["user_id"])
-    total = await count_messages(tx, order_id)
-    messages = await last_messages(tx, order_id, model.DETAIL_MESSAGES)
+    total = await count_messages(tx, order_id, owner_id)
+    messages = await last_messages(tx, order_id, model.DETAIL_MESSAGES, owner_id)
+    views = await inbox.reader_views(tx, inbox.side_of(owner_id), reader, [order_id])
+    view = views[order_id]
+    view.pop("user", None)
+    order.update(view)
     extra = order["order_extra"]
     order["order_fields"] = [
         {**field, "value": extra.get(field["field_name"])} for field in await field_definitions(tx)

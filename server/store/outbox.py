@@ -141,6 +141,8 @@ def mail_notice(order_event: str | None, sender_type: str | None, message_type: 
     named none."""
     if order_event == "order.created":
         return NEW_ORDER
+    if message_type == model.NOTE:
+        return None  # the merchant's own: mailed to nobody
     if sender_type == "user":
         return CUSTOMER_MESSAGE
     if sender_type == "admin":

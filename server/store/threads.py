@@ -1,5 +1,7 @@
-"""An order's message thread: system, customer and merchant messages."""
+"""An order's message thread: system, customer and merchant messages, and the
+merchant's internal notes, which only the merchant's side ever sees."""
 
+from .. import model
 from ..errors import StatusNotAllowed
 from ..model import Page
 from ..validate.orders import NewMessage
@@ -7,7 +9,7 @@ from ..workflow import MOVES
 from . import events
 from .changes import Note, insert_message, record_change
 from .tx import MESSAGE_COLUMNS, Tx, fetch_order, order_row
-from .types import Row, Sender
+from .types import ANY_OWNER, Row, Sender
 
 
 async def add_message(tx: Tx, message: NewMessage, owner_id: int | None, sender: Sender) -> Row:
@@ -23,31 +25,55 @@ async def add_message(tx: Tx, message: NewMessage, owner_id: int | None, sender:
     if merchant and order["status"] in opening.sources:
         moved = (opening.target, sender.user_id)
         _, stored = await record_change(
-            tx, order_row(tx, order), "status = ?, admin_id = ?", moved, note
+            tx, order_row(tx, order), "status = ?, admin_id = ?", moved, note, reader=sender.user_id
         )
         return stored
-    stored = await insert_message(tx, order["id"], sender, note.kind, note.content)
+    stored = await insert_message(tx, order["id"], sender, note.kind, note.content, sender.user_id)
     await events.record(tx, dict(order), None, stored)
+    return stored
+
+
+async def add_note(tx: Tx, order_id: int, content: str, sender: Sender) -> Row:
+    """An internal note, in any status: no version, no status change, no mail; its event
+    reaches the merchant's side only (streams and webhooks)."""
+    order = await fetch_order(tx, order_id, ANY_OWNER)
+    stored = await insert_message(tx, order["id"], sender, model.NOTE, content, sender.user_id)
+    await events.record(tx, dict(order), None, stored, merchant_only=True)
     return stored
 
 
 # Threads sort by id, the order the messages were written in; created_time is a wall
 # clock and may step back.
+# A customer's view of a thread has no notes.
+_SEEN = {True: "", False: f" AND message_type <> '{model.NOTE}'"}
 THREAD_OLDEST_FIRST = f"""
     SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?
     ORDER BY id LIMIT ? OFFSET ?"""
 THREAD_NEWEST_FIRST = f"""
     SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?
     ORDER BY id DESC LIMIT ?"""
+CUSTOMER_THREAD_OLDEST_FIRST = f"""
+    SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?{_SEEN[False]}
+    ORDER BY id LIMIT ? OFFSET ?"""
+CUSTOMER_THREAD_NEWEST_FIRST = f"""
+    SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?{_SEEN[False]}
+    ORDER BY id DESC LIMIT ?"""
 
 
-async def count_messages(tx: Tx, order_id: int) -> int:
-    return await tx.value("SELECT count(*) FROM messages WHERE comm_order_id = ?", order_id)
+async def count_messages(tx: Tx, order_id: int, owner_id: int | None = ANY_OWNER) -> int:
+    """The thread's size as the caller's side sees it."""
+    return await tx.value(
+        f"SELECT count(*) FROM messages WHERE comm_order_id = ?{_SEEN[owner_id is ANY_OWNER]}",
+        order_id,
+    )
 
 
-async def last_messages(tx: Tx, order_id: int, count: int) -> list[Row]:
-    """The thread's last `count` messages, oldest first."""
-    rows = await tx.all(THREAD_NEWEST_FIRST, order_id, count)
+async def last_messages(
+    tx: Tx, order_id: int, count: int, owner_id: int | None = ANY_OWNER
+) -> list[Row]:
+    """The thread's last `count` messages the caller's side sees, oldest first."""
+    sql = THREAD_NEWEST_FIRST if owner_id is ANY_OWNER else CUSTOMER_THREAD_NEWEST_FIRST
+    rows = await tx.all(sql, order_id, count)
     return [dict(row) for row in reversed(rows)]
 
 
@@ -55,5 +81,6 @@ async def list_messages(
     tx: Tx, order_id: int, owner_id: int | None, page: Page
 ) -> tuple[list[Row], int]:
     await fetch_order(tx, order_id, owner_id)
-    rows = await tx.all(THREAD_OLDEST_FIRST, order_id, page.size, page.offset)
-    return [dict(row) for row in rows], await count_messages(tx, order_id)
+    sql = THREAD_OLDEST_FIRST if owner_id is ANY_OWNER else CUSTOMER_THREAD_OLDEST_FIRST
+    rows = await tx.all(sql, order_id, page.size, page.offset)
+    return [dict(row) for row in rows], await count_messages(tx, order_id, owner_id)

@@ -23,6 +23,11 @@ class OrderFilter:
     status: int | None = None
     user_id: int | None = None
     search: str | None = None
+    reader: int = 0  # the caller, for whom unread counts are made
+    sort: str = "created"  # or "activity"
+    unread: bool = False
+    awaiting_reply: bool = False
+    assignee_id: int | None = None  # 0: unassigned
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from .values import (
     Id,
     IdOrZero,
     PagedForm,
+    QueryFlag,
+    QueryIdOrZero,
     StatusFilter,
     UrlList,
     quote_price,
@@ -214,18 +216,96 @@ STATUS_FILTER = Field("status", StatusFilter())
 class OrderListQuery:
     status: Status | None
     page: Page
+    sort: str = "created"
+    unread: bool | None = None  # None: not sent
     user_id: int | None = None
     q: str | None = None
+    awaiting_reply: bool | None = None
+    assignee_id: int | None = None
 
 
-ORDER_LIST_QUERY = PagedForm((STATUS_FILTER,), OrderListQuery)
+SORTS = frozenset({"created", "activity"})
+_INBOX_FIELDS = (
+    Field(
+        "sort",
+        Choice(
+            SORTS,
+            Str(
+                1,
+                16,
+                description="created: newest order first; activity: latest activity "
+                "first (ties by higher id)",
+            ),
+        ),
+        empty_is_absent=True,
+        default="created",
+    ),
+    Field(
+        "unread",
+        QueryFlag("1: only orders with unread messages for the caller"),
+        empty_is_absent=True,
+    ),
+)
+ORDER_LIST_QUERY = PagedForm((STATUS_FILTER, *_INBOX_FIELDS), OrderListQuery)
 ADMIN_ORDER_LIST_QUERY = PagedForm(
     (
         STATUS_FILTER,
+        *_INBOX_FIELDS,
         Field("user_id", Id(in_query=True), empty_is_absent=True),
-        Field("q", Str(0, None, description="searched in title and content")),
+        Field(
+            "q",
+            Str(
+                0,
+                None,
+                description="searched in title and content, and in the customer's user_name, "
+                "email and phone (ignoring ASCII case)",
+            ),
+        ),
+        Field(
+            "awaiting_reply",
+            QueryFlag(
+                "1: only orders not cancelled whose latest message, neither system nor a "
+                "note, is the customer's"
+            ),
+            empty_is_absent=True,
+        ),
+        Field(
+            "assignee_id",
+            QueryIdOrZero("only the orders assigned to this user; 0: unassigned ones"),
+            empty_is_absent=True,
+        ),
     ),
     OrderListQuery,
+)
+
+
+@dataclass(frozen=True)
+class ReadMark:
+    id: int
+    message_id: int | None
+
+
+MARK_READ = Form(
+    (
+        BODY_ID,
+        Field(
+            "message_id",
+            Id(description="the message read up to; by default the latest the caller sees"),
+        ),
+    ),
+    ReadMark,
+)
+
+
+@dataclass(frozen=True)
+class NewNote:
+    id: int
+    content: str
+
+
+ADD_NOTE = Form(
+    (BODY_ID, Field("content", Str(*model.MESSAGE_LEN), required=True)),
+    NewNote,
 )
 
 

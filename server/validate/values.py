@@ -144,6 +144,43 @@ class QueryNumber:
 
 
 @dataclass(frozen=True)
+class QueryFlag:
+    """A filter switched on by `1` in the query (`0`, or blank, leaves it off)."""
+
+    description: str
+
+    def parse(self, value: str, name: str) -> bool:
+        text = value.strip()
+        if text not in ("0", "1"):
+            raise Invalid(texts.ONE_OF, field=name, choices="0, 1")
+        return text == "1"
+
+    def schema(self) -> Schema:
+        return integer(enum=[0, 1], description=self.description)
+
+
+@dataclass(frozen=True)
+class QueryIdOrZero:
+    """A user id in the query, or 0 for "nobody"."""
+
+    description: str
+
+    def parse(self, value: str, name: str) -> int:
+        text = value.strip()
+        if _DIGITS.fullmatch(text) and len(text) <= _MAX_ID_DIGITS and not text.strip("0"):
+            return 0
+        try:
+            return parse_id(text, name)
+        except Invalid as error:
+            if error.text is texts.POSITIVE_INTEGER:
+                raise Invalid(texts.ZERO_OR_POSITIVE_INTEGER, field=name) from None
+            raise
+
+    def schema(self) -> Schema:
+        return integer(minimum=0, maximum=model.MAX_ID, description=self.description)
+
+
+@dataclass(frozen=True)
 class StatusFilter:
     """A status filter from the query string; blank means no filter."""
 
