@@ -168,7 +168,7 @@ def test_the_whole_negotiation_on_screen(server, pages):
     customer.fill("#f-phone", "+1 555 0100")
     customer.click("#new-order button[type=submit]")
     error = customer.wait_for_selector(".error")
-    assert error.text_content() == "order_extra.size is required"
+    assert error.text_content() == "Size is required"  # the field's label, not its key
     assert customer.evaluate("document.activeElement.name") == "order_extra.size"
     customer.select_option("select[name='order_extra.size']", "M")
     customer.fill("input[name='order_extra.budget']", "5000")
@@ -213,6 +213,14 @@ def test_the_whole_negotiation_on_screen(server, pages):
     merchant.click("#quote-form button[type=submit]")
     merchant.wait_for_selector("h1 [data-status='2']")
     customer.wait_for_selector("text=Accept quote", timeout=10_000)  # the page listens
+    # Accepting is final: it asks first, and a "no" changes nothing.
+    asked = []
+    customer.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    customer.click("text=Accept quote")
+    customer.wait_for_timeout(500)
+    assert asked == ["Accept this quote? The order becomes final."]
+    assert status_of(customer) == "2"
+    customer.once("dialog", lambda dialog: dialog.accept())
     customer.click("text=Accept quote")
     customer.wait_for_selector("h1 [data-status='3']")
     assert customer.query_selector("#edit") is None

@@ -102,17 +102,33 @@ function textarea(name, attrs = {}, value = "") {
   return h("textarea", { id: `f-${name}`, name, ...attrs }, value);
 }
 
+// The label a form shows for a control: its own `data-label` (an order field's name),
+// else the text of its field's label or legend, else its aria-label.
+function labelOf(control) {
+  if (control.dataset.label) return control.dataset.label;
+  const box = control.closest(".field");
+  const caption = box && box.querySelector(":scope > label, :scope > legend");
+  return (caption?.textContent || control.getAttribute("aria-label") || "").trim();
+}
+
+// Whether a msg names a key (`order_extra.budget is required`): at its start, or as a
+// word of its own.
+function namesKey(message, name) {
+  return message.startsWith(`${name} `) || message.includes(` ${name} `);
+}
+
 // Shows an API error next to the control it names (its msg starts with the field's
-// name, in either language), or at the end of the form.
+// name, in either language), or at the end of the form; the key in the text becomes
+// the label the form shows for it.
 function showError(form, error) {
   form.querySelectorAll(".error").forEach((el) => el.remove());
-  const message = error instanceof Error ? error.message : String(error);
-  const names = [...form.querySelectorAll("[name]")].map((el) => el.name);
-  const named = names
-    .filter((name) => message.startsWith(`${name} `) || message.includes(` ${name} `))
-    .sort((a, b) => b.length - a.length)[0];
-  const note = h("p", { class: "error", role: "alert" }, message);
+  let message = error instanceof Error ? error.message : String(error);
+  const names = [...new Set([...form.querySelectorAll("[name]")].map((el) => el.getAttribute("name")))];
+  const named = names.filter((name) => namesKey(message, name)).sort((a, b) => b.length - a.length)[0];
   const control = named && form.querySelector(`[name="${CSS.escape(named)}"]`);
+  const label = control && labelOf(control);
+  if (label) message = message.replace(named, label);
+  const note = h("p", { class: "error", role: "alert" }, message);
   const anchor = control ? control.closest(".field") || control : form.querySelector(".actions");
   if (anchor) anchor.after(note);
   else form.append(note);
@@ -157,20 +173,21 @@ function hashQuery() {
 function fieldControl(def, value) {
   const name = `order_extra.${def.field_name}`;
   const label = def.name + (def.required ? " *" : "");
-  const choices = (type, checkedIf) => h("fieldset", { class: "field", name },
+  const named = { "data-label": def.name };
+  const choices = (type, checkedIf) => h("fieldset", { class: "field", name, ...named },
     h("legend", {}, label),
     def.options.map((option) => h("label", { class: "inline" },
       h("input", { type, name, value: option, checked: checkedIf(option) }), option)));
   switch (def.type) {
-    case "textarea": return field(label, textarea(name, {}, value ?? ""));
-    case "number": return field(label, input(name, { type: "number", step: "any", value: value ?? "" }));
-    case "date": return field(label, input(name, { type: "date", value: value ?? "" }));
-    case "select": return field(label, h("select", { id: `f-${name}`, name },
+    case "textarea": return field(label, textarea(name, named, value ?? ""));
+    case "number": return field(label, input(name, { type: "number", step: "any", value: value ?? "", ...named }));
+    case "date": return field(label, input(name, { type: "date", value: value ?? "", ...named }));
+    case "select": return field(label, h("select", { id: `f-${name}`, name, ...named },
       h("option", { value: "" }, "—"),
       def.options.map((o) => h("option", { value: o, selected: o === value }, o))));
     case "radio": return choices("radio", (o) => o === value);
     case "checkbox": return choices("checkbox", (o) => Array.isArray(value) && value.includes(o));
-    default: return field(label, input(name, { value: value ?? "" }));
+    default: return field(label, input(name, { value: value ?? "", ...named }));
   }
 }
 
@@ -483,7 +500,9 @@ async function orderView(id, admin) {
     render();
   };
 
-  const act = (label, path, extra, cls) => form({ class: "inline-action" }, async () => {
+  // A final action (`question`: what it asks first) happens only once confirmed.
+  const act = (label, path, extra, cls, question) => form({ class: "inline-action" }, async () => {
+    if (question && !confirm(question)) return;
     await api("POST", path, { id: order.id, ...extra });
     notice.replaceChildren();
     await refresh();
@@ -493,9 +512,9 @@ async function orderView(id, admin) {
   const can = (action) => VOCABULARY.moves[action].sources.includes(order.status);
   const customerActions = () => {
     const out = [];
-    if (can("accept")) out.push(act(t("accept"), "/communication/order/accept", {}));
-    if (can("reject")) out.push(act(t("reject"), "/communication/order/reject", {}, "secondary"));
-    if (can("cancel")) out.push(act(t("cancelOrder"), "/communication/order/cancel", {}, "danger"));
+    if (can("accept")) out.push(act(t("accept"), "/communication/order/accept", {}, null, t("confirmAccept")));
+    if (can("reject")) out.push(act(t("reject"), "/communication/order/reject", {}, "secondary", t("confirmReject")));
+    if (can("cancel")) out.push(act(t("cancelOrder"), "/communication/order/cancel", {}, "danger", t("confirmCancel")));
     if (can("update")) {
       out.push(h("button", { class: "secondary", id: "edit", onclick: toggleEditor }, t("edit")));
     }
@@ -510,7 +529,7 @@ async function orderView(id, admin) {
       out.push(act(t("markTalking"), "/admin/communication/order/status", { status: talk.target }, "secondary"));
     }
     if (can("close")) {
-      out.push(act(t("cancelOrder"), "/admin/communication/order/status", { status: close.target }, "danger"));
+      out.push(act(t("cancelOrder"), "/admin/communication/order/status", { status: close.target }, "danger", t("confirmCancel")));
     }
     return out;
   };
@@ -598,7 +617,8 @@ async function orderView(id, admin) {
 
 // ---------------------------------------------------------------- views: field definitions
 
-async function fieldsView() {
+// `saved`: just saved (the page is drawn again from what the server now holds).
+async function fieldsView(saved = false) {
   const definitions = (await api("GET", "/admin/communication/fields")).data;
   const rows = h("div", { id: "field-rows" });
   const TYPES = VOCABULARY.fieldTypes;
@@ -613,7 +633,7 @@ async function fieldsView() {
     rows.append(row);
   };
   definitions.forEach(addRow);
-  const status = h("p", { role: "status", class: "muted" });
+  const status = h("p", { role: "status", class: "muted", "data-testid": "fields-status" }, saved ? t("saved") : null);
   show(h("h1", {}, t("fields")),
     form({ class: "card", id: "fields-form" }, async () => {
       const fields = [...rows.children].map((row) => {
@@ -626,9 +646,9 @@ async function fieldsView() {
         };
       });
       await api("POST", "/admin/communication/fields", { fields });
-      status.textContent = t("saved");
+      await fieldsView(true);
     },
-    definitions.length ? null : h("p", { class: "muted" }, t("noFields")),
+    definitions.length ? null : h("p", { class: "muted", "data-testid": "no-fields" }, t("noFields")),
     rows,
     h("div", { class: "actions" },
       h("button", { type: "button", class: "secondary", onclick: () => addRow() }, t("addField")),
