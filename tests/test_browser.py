@@ -284,7 +284,8 @@ def test_the_attack_of_issue_11_is_refused_where_the_customer_types_it(server, p
     customer.select_option("select[name='order_extra.size']", "S")
     customer.fill("#f-images", ATTACK)
     customer.click("#new-order button[type=submit]")
-    assert customer.wait_for_selector(".error").text_content() == refusal("images")
+    # The text names the field as the form labels it, without its hint.
+    assert customer.wait_for_selector(".error").text_content() == refusal("Reference images")
     assert customer.evaluate("document.activeElement.name") == "images"
     assert customer.evaluate(FETCH_JSON, "/api/communication/orders")["total"] == 0
 
@@ -312,7 +313,7 @@ def test_the_merchant_sets_images_by_the_same_rule(server, pages):
     merchant.goto(f"{server.url}/#/admin/order/{order_id}")
     merchant.fill("#f-sketch_images", ATTACK)
     merchant.click("#images-form button[type=submit]")
-    assert merchant.wait_for_selector(".error").text_content() == refusal("sketch_images")
+    assert merchant.wait_for_selector(".error").text_content() == refusal("Sketches")
     assert merchant.evaluate("document.activeElement.name") == "sketch_images"
     stored = merchant.evaluate(FETCH_JSON, f"/api/admin/communication/order/detail?id={order_id}")
     assert stored["data"]["sketch_images"] == [] and stored["data"]["version"] == 1
