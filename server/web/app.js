@@ -395,7 +395,7 @@ function orderList(orders, admin, members = new Map()) {
   }
   const customer = (order) => order.user?.user_name ?? `${t("customer")} ${order.user_id}`;
   const preview = (m) => h("p", { class: "preview muted", "data-testid": "preview" },
-    `${m.sender_name}: `, isNote(m) ? `(${t("notes")}) ` : "", m.content);
+    isNote(m) ? `(${t("note")}) ` : "", `${m.sender_name}: `, m.content);
   return h("ul", { class: "list", "data-testid": "orders" }, orders.map((order) => h("li", { "data-order": order.id, class: order.unread > 0 ? "unread" : null },
     safeUrl(order.thumb) ? h("img", { src: order.thumb, alt: "", class: "thumb", loading: "lazy", referrerpolicy: "no-referrer", "data-testid": "thumb" }) : null,
     h("div", { class: "summary" },

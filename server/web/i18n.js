@@ -56,7 +56,7 @@ const WORDS = {
     unreadOnly: "Unread", show: "Show", sortBy: "Sort", sortCreated: "Newest orders", sortActivity: "Latest activity",
     replies: "Saved replies", addReply: "Add reply", noReplies: "No saved replies yet.",
     insertReply: "Insert a saved reply", replyTitle: "Title", replyContent: "Text", notes: "Internal notes",
-    addNote: "Add note", noteHint: "Only staff and admins see notes.", noNotes: "No notes yet.", unreadCount: "unread",
+    addNote: "Add note", note: "note", noteHint: "Only staff and admins see notes.", noNotes: "No notes yet.", unreadCount: "unread",
   },
   zh: {
     signIn: "登录", signUp: "注册", signOut: "退出", userName: "用户名", password: "密码",
@@ -102,7 +102,7 @@ const WORDS = {
     unreadOnly: "未读", show: "显示", sortBy: "排序", sortCreated: "最新订单", sortActivity: "最近动态",
     replies: "快捷回复", addReply: "添加回复", noReplies: "还没有快捷回复。",
     insertReply: "插入快捷回复", replyTitle: "标题", replyContent: "内容", notes: "内部备注",
-    addNote: "添加备注", noteHint: "只有客服和管理员能看到备注。", noNotes: "还没有备注。", unreadCount: "未读",
+    addNote: "添加备注", note: "备注", noteHint: "只有客服和管理员能看到备注。", noNotes: "还没有备注。", unreadCount: "未读",
   },
 };
 
