@@ -129,7 +129,11 @@ function showError(form, error) {
   const named = names.filter((name) => namesKey(message, name)).sort((a, b) => b.length - a.length)[0];
   const control = named && form.querySelector(`[name="${CSS.escape(named)}"]`);
   const label = control && labelOf(control);
-  if (label) message = message.replace(named, label);
+  if (label) {
+    message = message.startsWith(`${named} `)
+      ? `${label}${message.slice(named.length)}`
+      : message.replace(` ${named} `, ` ${label} `);
+  }
   const note = h("p", { class: "error", role: "alert" }, message);
   const anchor = control ? control.closest(".field") || control : form.querySelector(".actions");
   if (anchor) anchor.after(note);
@@ -425,8 +429,10 @@ async function liveList(load) {
 
 async function ordersView() {
   const page = Number(hashQuery().get("page") || 1);
+  // Latest activity first where the server sorts by it.
+  const sort = (await queryKeys("/communication/orders")).has("sort") ? { sort: "activity" } : {};
   const [list, stop] = await liveList(async () => {
-    const answer = await api("GET", "/communication/orders", undefined, { current: page, page_size: PAGE_SIZE });
+    const answer = await api("GET", "/communication/orders", undefined, { current: page, page_size: PAGE_SIZE, ...sort });
     return [orderList(answer.data, false),
       answer.total > PAGE_SIZE ? pager(page, answer.total, (p) => (location.hash = `#/orders?page=${p}`)) : null];
   });
