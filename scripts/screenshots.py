@@ -1,5 +1,6 @@
-"""Take the README's screenshots of the web console: a customer's order page and the
-merchant's inbox, on a throw-away database. Needs Debian's chromium.
+"""Take the README's screenshots of the web console: a customer's order page, the
+merchant's inbox and the merchant's order page, at desktop and phone width, on a
+throw-away database. Needs Debian's chromium.
 
     .venv/bin/python scripts/screenshots.py
 """
@@ -51,23 +52,45 @@ def main() -> None:
             server.call("POST", path, message, token)
         quote = {"id": first, "quote_price": "12000", "quote_content": "Three weeks, two rounds"}
         server.call("POST", "/api/admin/communication/order/quote", quote, admin)
+        # The desk: a staff member who has the second order, a saved reply.
+        sam = server.call("POST", "/api/register", {"user_name": "sam", "password": "staff pass 1"})
+        server.call(
+            "POST", "/api/admin/users/update", {"id": sam["data"]["id"], "role": "staff"}, admin
+        )
+        second = orders[1]["data"]["id"]
+        assign = {"id": second, "assignee_id": sam["data"]["id"]}
+        server.call("POST", "/api/admin/communication/order/assign", assign, admin)
+        reply = {"title": "Thanks", "content": "Thank you! We will send a quote within a day."}
+        server.call("POST", "/api/admin/replies", reply, admin)
+        message = {"comm_order_id": second, "message_type": "text", "content": "Any news?"}
+        server.call("POST", "/api/communication/message/send", message, alice)
 
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
             )
-            for user, password, path, shot in [
-                ("alice", "correct horse battery", f"#/order/{first}", "customer-order.png"),
-                ("merchant", "merchant pass", "#/admin", "merchant-inbox.png"),
+            desktop, phone = {"width": 1000, "height": 760}, {"width": 390, "height": 844}
+            alice_login, merchant_login = (
+                ("alice", "correct horse battery"),
+                ("merchant", "merchant pass"),
+            )
+            for (user, password), path, shot, viewport in [
+                (alice_login, f"#/order/{first}", "customer-order.png", desktop),
+                (alice_login, f"#/order/{first}", "customer-order-phone.png", phone),
+                (merchant_login, "#/admin", "merchant-inbox.png", desktop),
+                (merchant_login, "#/admin", "merchant-inbox-phone.png", phone),
+                (merchant_login, f"#/admin/order/{first}", "merchant-order.png", desktop),
             ]:
-                page = browser.new_context(viewport={"width": 1000, "height": 760}).new_page()
+                page = browser.new_context(viewport=viewport).new_page()
                 page.goto(server.url)
                 page.fill("#f-user_name", user)
                 page.fill("#f-password", password)
                 page.click("#auth-form button[type=submit]")
-                page.wait_for_selector("h1")
+                page.wait_for_selector("#sign-out")  # signed in
                 page.goto(f"{server.url}/{path}")
-                page.wait_for_selector("[data-testid]")
+                page.wait_for_selector("[data-testid=orders], [data-testid=title]")
+                page.wait_for_load_state("networkidle")
+                page.evaluate("window.scrollTo(0, 0)")
                 page.screenshot(path=str(OUT / shot))
                 print(OUT / shot)
             browser.close()

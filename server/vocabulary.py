@@ -1,6 +1,6 @@
 """The console's vocabulary, from the declarations it would otherwise retype: the
 order's statuses (with their labels) and moves, event types, field types, message
-types and upload kinds. Served as the JavaScript module /static/vocabulary.js, which
+types, upload kinds and users' roles. Served as the JavaScript module /static/vocabulary.js, which
 the console's modules import."""
 
 import functools
@@ -36,6 +36,8 @@ def vocabulary() -> dict[str, Any]:
         "fieldTypesWithOptions": sorted(model.FIELD_TYPES_WITH_OPTIONS),
         "messageTypes": sorted(model.MESSAGE_TYPES),
         "passwordLength": list(model.PASSWORD_LEN),
+        "roles": list(model.ROLES),
+        "merchantRoles": sorted(model.MERCHANT_ROLES),
         "uploadKinds": [
             {"extension": extension, "contentType": kind.content_type}
             for extension, kind in media.KIND_BY_EXTENSION.items()

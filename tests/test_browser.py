@@ -168,7 +168,7 @@ def test_the_whole_negotiation_on_screen(server, pages):
     customer.fill("#f-phone", "+1 555 0100")
     customer.click("#new-order button[type=submit]")
     error = customer.wait_for_selector(".error")
-    assert error.text_content() == "order_extra.size is required"
+    assert error.text_content() == "Size is required"  # the field's label, not its key
     assert customer.evaluate("document.activeElement.name") == "order_extra.size"
     customer.select_option("select[name='order_extra.size']", "M")
     customer.fill("input[name='order_extra.budget']", "5000")
@@ -213,6 +213,14 @@ def test_the_whole_negotiation_on_screen(server, pages):
     merchant.click("#quote-form button[type=submit]")
     merchant.wait_for_selector("h1 [data-status='2']")
     customer.wait_for_selector("text=Accept quote", timeout=10_000)  # the page listens
+    # Accepting is final: it asks first, and a "no" changes nothing.
+    asked = []
+    customer.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    customer.click("text=Accept quote")
+    customer.wait_for_timeout(500)
+    assert asked == ["Accept this quote? The order becomes final."]
+    assert status_of(customer) == "2"
+    customer.once("dialog", lambda dialog: dialog.accept())
     customer.click("text=Accept quote")
     customer.wait_for_selector("h1 [data-status='3']")
     assert customer.query_selector("#edit") is None
@@ -276,7 +284,8 @@ def test_the_attack_of_issue_11_is_refused_where_the_customer_types_it(server, p
     customer.select_option("select[name='order_extra.size']", "S")
     customer.fill("#f-images", ATTACK)
     customer.click("#new-order button[type=submit]")
-    assert customer.wait_for_selector(".error").text_content() == refusal("images")
+    # The text names the field as the form labels it, without its hint.
+    assert customer.wait_for_selector(".error").text_content() == refusal("Reference images")
     assert customer.evaluate("document.activeElement.name") == "images"
     assert customer.evaluate(FETCH_JSON, "/api/communication/orders")["total"] == 0
 
@@ -304,7 +313,7 @@ def test_the_merchant_sets_images_by_the_same_rule(server, pages):
     merchant.goto(f"{server.url}/#/admin/order/{order_id}")
     merchant.fill("#f-sketch_images", ATTACK)
     merchant.click("#images-form button[type=submit]")
-    assert merchant.wait_for_selector(".error").text_content() == refusal("sketch_images")
+    assert merchant.wait_for_selector(".error").text_content() == refusal("Sketches")
     assert merchant.evaluate("document.activeElement.name") == "sketch_images"
     stored = merchant.evaluate(FETCH_JSON, f"/api/admin/communication/order/detail?id={order_id}")
     assert stored["data"]["sketch_images"] == [] and stored["data"]["version"] == 1

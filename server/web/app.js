@@ -102,17 +102,39 @@ function textarea(name, attrs = {}, value = "") {
   return h("textarea", { id: `f-${name}`, name, ...attrs }, value);
 }
 
+// The label a form shows for a control: its own `data-label` (an order field's name),
+// else the text of its field's label or legend (without a closing hint in
+// parentheses), else its aria-label.
+function labelOf(control) {
+  if (control.dataset.label) return control.dataset.label;
+  const box = control.closest(".field");
+  const caption = box && box.querySelector(":scope > label, :scope > legend");
+  const text = caption?.textContent || control.getAttribute("aria-label") || "";
+  return text.replace(/\s*[(（][^()（）]*[)）]\s*$/, "").trim();
+}
+
+// Whether a msg names a key (`order_extra.budget is required`): at its start, or as a
+// word of its own.
+function namesKey(message, name) {
+  return message.startsWith(`${name} `) || message.includes(` ${name} `);
+}
+
 // Shows an API error next to the control it names (its msg starts with the field's
-// name, in either language), or at the end of the form.
+// name, in either language), or at the end of the form; the key in the text becomes
+// the label the form shows for it.
 function showError(form, error) {
   form.querySelectorAll(".error").forEach((el) => el.remove());
-  const message = error instanceof Error ? error.message : String(error);
-  const names = [...form.querySelectorAll("[name]")].map((el) => el.name);
-  const named = names
-    .filter((name) => message.startsWith(`${name} `) || message.includes(` ${name} `))
-    .sort((a, b) => b.length - a.length)[0];
-  const note = h("p", { class: "error", role: "alert" }, message);
+  let message = error instanceof Error ? error.message : String(error);
+  const names = [...new Set([...form.querySelectorAll("[name]")].map((el) => el.getAttribute("name")))];
+  const named = names.filter((name) => namesKey(message, name)).sort((a, b) => b.length - a.length)[0];
   const control = named && form.querySelector(`[name="${CSS.escape(named)}"]`);
+  const label = control && labelOf(control);
+  if (label) {
+    message = message.startsWith(`${named} `)
+      ? `${label}${message.slice(named.length)}`
+      : message.replace(` ${named} `, ` ${label} `);
+  }
+  const note = h("p", { class: "error", role: "alert" }, message);
   const anchor = control ? control.closest(".field") || control : form.querySelector(".actions");
   if (anchor) anchor.after(note);
   else form.append(note);
@@ -157,20 +179,21 @@ function hashQuery() {
 function fieldControl(def, value) {
   const name = `order_extra.${def.field_name}`;
   const label = def.name + (def.required ? " *" : "");
-  const choices = (type, checkedIf) => h("fieldset", { class: "field", name },
+  const named = { "data-label": def.name };
+  const choices = (type, checkedIf) => h("fieldset", { class: "field", name, ...named },
     h("legend", {}, label),
     def.options.map((option) => h("label", { class: "inline" },
       h("input", { type, name, value: option, checked: checkedIf(option) }), option)));
   switch (def.type) {
-    case "textarea": return field(label, textarea(name, {}, value ?? ""));
-    case "number": return field(label, input(name, { type: "number", step: "any", value: value ?? "" }));
-    case "date": return field(label, input(name, { type: "date", value: value ?? "" }));
-    case "select": return field(label, h("select", { id: `f-${name}`, name },
+    case "textarea": return field(label, textarea(name, named, value ?? ""));
+    case "number": return field(label, input(name, { type: "number", step: "any", value: value ?? "", ...named }));
+    case "date": return field(label, input(name, { type: "date", value: value ?? "", ...named }));
+    case "select": return field(label, h("select", { id: `f-${name}`, name, ...named },
       h("option", { value: "" }, "—"),
       def.options.map((o) => h("option", { value: o, selected: o === value }, o))));
     case "radio": return choices("radio", (o) => o === value);
     case "checkbox": return choices("checkbox", (o) => Array.isArray(value) && value.includes(o));
-    default: return field(label, input(name, { value: value ?? "" }));
+    default: return field(label, input(name, { value: value ?? "", ...named }));
   }
 }
 
@@ -189,6 +212,40 @@ function fieldValue(formEl, def) {
   return def.type === "number" ? Number(raw) : raw;
 }
 
+// ---------------------------------------------------------------- what the server offers
+
+// The API's own description (GET /api/openapi.json), read once: the console sends a
+// query key or calls an operation only when the server declares it, so a console
+// served next to an older or newer server never sends what it would refuse.
+let description = null;
+function described() {
+  description ??= fetch("/api/openapi.json", { credentials: "same-origin" })
+    .then((response) => response.json())
+    .catch(() => ({}));
+  return description;
+}
+
+async function queryKeys(path) {
+  const operation = (await described()).paths?.[`/api${path}`]?.get;
+  return new Set((operation?.parameters ?? []).map((p) => p.name));
+}
+
+async function offers(method, path) {
+  return Boolean((await described()).paths?.[`/api${path}`]?.[method]);
+}
+
+// The merchant's team (staff and admins, disabled ones included), by id.
+async function team() {
+  const members = new Map();
+  for (const role of VOCABULARY.merchantRoles) {
+    const answer = await api("GET", "/admin/users", undefined, { role, page_size: 100 });
+    for (const user of answer.data) members.set(user.id, user);
+  }
+  return members;
+}
+
+const memberName = (members, id) => members.get(id)?.user_name ?? `#${id}`;
+
 // ---------------------------------------------------------------- navigation
 
 // Staff and admins have the merchant's side; the field definitions and webhooks are
@@ -200,7 +257,10 @@ function isMerchant() {
 function renderNav() {
   const links = [];
   if (me) {
-    if (isMerchant()) links.push(h("a", { href: "#/admin" }, t("inbox")));
+    if (isMerchant()) {
+      links.push(h("a", { href: "#/admin" }, t("inbox")), h("a", { href: "#/admin/users" }, t("users")),
+        h("a", { href: "#/admin/replies" }, t("replies")));
+    }
     if (me.role === "admin") {
       links.push(h("a", { href: "#/admin/fields" }, t("fields")), h("a", { href: "#/admin/webhooks" }, t("webhooks")));
     }
@@ -229,6 +289,8 @@ const ROUTES = [
   [/^#\/admin$/, inboxView],
   [/^#\/admin\/order\/(\d+)$/, (id) => orderView(id, true)],
   [/^#\/admin\/fields$/, fieldsView],
+  [/^#\/admin\/users$/, usersView],
+  [/^#\/admin\/replies$/, repliesView],
   [/^#\/admin\/webhooks$/, () => webhooksView()],
   [/^#\/settings$/, settingsView],
 ];
@@ -327,15 +389,27 @@ function resetView() {
 
 // ---------------------------------------------------------------- views: lists
 
-function orderList(orders, admin) {
+// The orders of a list. Fields the server may not answer yet are shown when present:
+// the customer (`user`), the unread count, the last message and the latest activity.
+// `members`: the merchant's team by id, to name assignees.
+function orderList(orders, admin, members = new Map()) {
   if (!orders.length) {
     return h("div", { class: "empty", "data-testid": "empty" }, t("noOrders"), " ",
       admin ? null : h("a", { href: "#/new" }, t("startOne")));
   }
-  return h("ul", { class: "list", "data-testid": "orders" }, orders.map((order) => h("li", {},
+  const customer = (order) => order.user?.user_name ?? `${t("customer")} ${order.user_id}`;
+  const preview = (m) => h("p", { class: "preview muted", "data-testid": "preview" },
+    isNote(m) ? `(${t("note")}) ` : "", `${m.sender_name}: `, m.content);
+  return h("ul", { class: "list", "data-testid": "orders" }, orders.map((order) => h("li", { "data-order": order.id, class: order.unread > 0 ? "unread" : null },
     safeUrl(order.thumb) ? h("img", { src: order.thumb, alt: "", class: "thumb", loading: "lazy", referrerpolicy: "no-referrer", "data-testid": "thumb" }) : null,
-    h("a", { href: `#/${admin ? "admin/order" : "order"}/${order.id}` }, `#${order.id} ${order.title}`),
-    h("span", { class: "muted" }, admin ? `${t("customer")} ${order.user_id} · ` : "", `${t("updatedAt")} ${when(order.updated_time)}`),
+    h("div", { class: "summary" },
+      h("a", { href: `#/${admin ? "admin/order" : "order"}/${order.id}` }, `#${order.id} ${order.title}`),
+      order.last_message ? preview(order.last_message) : null),
+    h("span", { class: "muted" },
+      admin ? h("span", { "data-testid": "customer" }, customer(order)) : null, admin ? " · " : "",
+      admin && order.assignee_id ? h("span", { "data-testid": "list-assignee" }, `→ ${memberName(members, order.assignee_id)} · `) : null,
+      `${t("updatedAt")} ${when(order.last_activity_time ?? order.updated_time)}`),
+    order.unread > 0 ? h("span", { class: "unread-count", "data-testid": "unread", title: t("unreadCount") }, order.unread) : null,
     badge(order.status))));
 }
 
@@ -348,14 +422,17 @@ async function liveList(load) {
     clearTimeout(pending);
     pending = setTimeout(() => load().then((content) => box.replaceChildren(...content.filter(Boolean)), () => {}), 200);
   };
-  const stop = listen({}, (type) => type !== "message.created" && soon(), soon);
+  // Messages change the lists too (unread counts, last messages, activity).
+  const stop = listen({}, soon, soon);
   return [box, () => { clearTimeout(pending); stop(); }];
 }
 
 async function ordersView() {
   const page = Number(hashQuery().get("page") || 1);
+  // Latest activity first where the server sorts by it.
+  const sort = (await queryKeys("/communication/orders")).has("sort") ? { sort: "activity" } : {};
   const [list, stop] = await liveList(async () => {
-    const answer = await api("GET", "/communication/orders", undefined, { current: page, page_size: PAGE_SIZE });
+    const answer = await api("GET", "/communication/orders", undefined, { current: page, page_size: PAGE_SIZE, ...sort });
     return [orderList(answer.data, false),
       answer.total > PAGE_SIZE ? pager(page, answer.total, (p) => (location.hash = `#/orders?page=${p}`)) : null];
   });
@@ -363,28 +440,53 @@ async function ordersView() {
   stopListening = stop;
 }
 
+// The inbox's views ("show"): each the query keys it sends, offered only when the
+// server's list takes those keys.
+const INBOX_SHOWS = {
+  mine: () => ({ assignee_id: me.id }),
+  unassigned: () => ({ assignee_id: 0 }),
+  awaiting: () => ({ awaiting_reply: 1 }),
+  unread: () => ({ unread: 1 }),
+};
+const SHOW_LABELS = { mine: "mine", unassigned: "unassigned", awaiting: "awaitingReply", unread: "unreadOnly" };
+
 async function inboxView() {
   const query = hashQuery();
   const page = Number(query.get("page") || 1);
   const status = query.get("status") || "";
   const search = query.get("q") || "";
+  const keys = await queryKeys("/admin/communication/orders");
+  const shows = Object.keys(INBOX_SHOWS).filter((name) => Object.keys(INBOX_SHOWS[name]()).every((k) => keys.has(k)));
+  const showing = shows.includes(query.get("show")) ? query.get("show") : "";
+  // Latest activity first where the server sorts by it.
+  const sorts = keys.has("sort") ? ["activity", "created"] : [];
+  const sort = sorts.includes(query.get("sort")) ? query.get("sort") : (sorts[0] ?? "");
+  const members = await team();
   const go = (next) => {
     const params = new URLSearchParams({ ...next });
     for (const [k, v] of [...params]) if (!v) params.delete(k);
     location.hash = `#/admin?${params}`;
   };
+  const current = { status, q: search, show: showing, sort: sorts.length ? sort : "" };
   const [list, stop] = await liveList(async () => {
     const answer = await api("GET", "/admin/communication/orders", undefined,
-      { current: page, page_size: PAGE_SIZE, status, q: search });
-    return [orderList(answer.data, true),
-      answer.total > PAGE_SIZE ? pager(page, answer.total, (p) => go({ status, q: search, page: p })) : null];
+      { current: page, page_size: PAGE_SIZE, status, q: search, ...(sorts.length ? { sort } : {}),
+        ...(showing ? INBOX_SHOWS[showing]() : {}) });
+    return [orderList(answer.data, true, members),
+      answer.total > PAGE_SIZE ? pager(page, answer.total, (p) => go({ ...current, page: p })) : null];
   });
   show(h("h1", {}, t("inbox")),
-    form({ class: "card filters", id: "inbox-filters" }, (el) => go({ status: el.status.value, q: el.q.value }),
+    form({ class: "card filters", id: "inbox-filters" }, (el) => go({
+      status: el.status.value, q: el.q.value, show: el.show?.value ?? "", sort: el.sort?.value ?? "" }),
+      shows.length ? field(t("show"), h("select", { id: "f-show", name: "show" },
+        h("option", { value: "" }, t("all")),
+        shows.map((s) => h("option", { value: s, selected: s === showing }, t(SHOW_LABELS[s]))))) : null,
       field(t("status"), h("select", { id: "f-status", name: "status" },
         h("option", { value: "" }, t("all")),
         VOCABULARY.statuses.map(({ value }) => String(value)).map((s) => h("option", { value: s, selected: s === status }, statusName(s))))),
       field(t("search"), input("q", { type: "search", value: search })),
+      sorts.length ? field(t("sortBy"), h("select", { id: "f-sort", name: "sort" },
+        sorts.map((s) => h("option", { value: s, selected: s === sort }, t(s === "activity" ? "sortActivity" : "sortCreated"))))) : null,
       h("div", { class: "actions" }, h("button", { type: "submit" }, t("apply")))),
     list);
   stopListening = stop;
@@ -456,6 +558,16 @@ async function orderView(id, admin) {
   const header = h("div");
   const body = h("div");
   const threadBox = h("div");
+  // The merchant's side: the team (for assignment), the saved replies, and what the
+  // server offers of notes and read markers.
+  const members = admin ? await team() : new Map();
+  const replies = admin ? (await api("GET", "/admin/replies")).data : [];
+  const [takesNotes, marksRead] = await Promise.all([
+    admin && offers("post", "/admin/communication/order/note"), offers("post", `${scope}/order/read`)]);
+  const notesBox = h("div", { "data-testid": "notes" });
+  const assignee = h("p", { "data-testid": "assignee" });
+  // Opening the order, and each message arriving while it is open, reads it.
+  const markRead = () => marksRead && api("POST", `${scope}/order/read`, { id: order.id }).catch(() => {});
 
   const render = () => {
     header.replaceChildren(h("h1", {}, `#${order.id} `, h("span", { "data-testid": "title" }, order.title), " ", badge(order.status)));
@@ -464,7 +576,11 @@ async function orderView(id, admin) {
       gallery(t("referenceImages"), order.images, "images"),
       gallery(t("sketchImages"), order.sketch_images, "sketch-images"),
       gallery(t("finishedImages"), order.finished_images, "finished-images")].filter(Boolean));
-    threadBox.replaceChildren(thread(order.messages));
+    threadBox.replaceChildren(thread(order.messages.filter((m) => !isNote(m))));
+    if (admin) {
+      notesBox.replaceChildren(notes(order.messages.filter(isNote)));
+      assignee.textContent = order.assignee_id ? memberName(members, order.assignee_id) : t("nobody");
+    }
     actions.replaceChildren(...(admin ? merchantActions() : customerActions()));
     const list = threadBox.querySelector(".thread");
     if (list) list.scrollTop = list.scrollHeight;
@@ -477,13 +593,16 @@ async function orderView(id, admin) {
       order = { ...order, ...data };
     } else if (type === "message.created" && !order.messages.some((m) => m.id === data.id)) {
       order = { ...order, messages: [...order.messages, data], messages_total: order.messages_total + 1 };
+      markRead();
     } else {
       return;
     }
     render();
   };
 
-  const act = (label, path, extra, cls) => form({ class: "inline-action" }, async () => {
+  // A final action (`question`: what it asks first) happens only once confirmed.
+  const act = (label, path, extra, cls, question) => form({ class: "inline-action" }, async () => {
+    if (question && !confirm(question)) return;
     await api("POST", path, { id: order.id, ...extra });
     notice.replaceChildren();
     await refresh();
@@ -493,9 +612,9 @@ async function orderView(id, admin) {
   const can = (action) => VOCABULARY.moves[action].sources.includes(order.status);
   const customerActions = () => {
     const out = [];
-    if (can("accept")) out.push(act(t("accept"), "/communication/order/accept", {}));
-    if (can("reject")) out.push(act(t("reject"), "/communication/order/reject", {}, "secondary"));
-    if (can("cancel")) out.push(act(t("cancelOrder"), "/communication/order/cancel", {}, "danger"));
+    if (can("accept")) out.push(act(t("accept"), "/communication/order/accept", {}, null, t("confirmAccept")));
+    if (can("reject")) out.push(act(t("reject"), "/communication/order/reject", {}, "secondary", t("confirmReject")));
+    if (can("cancel")) out.push(act(t("cancelOrder"), "/communication/order/cancel", {}, "danger", t("confirmCancel")));
     if (can("update")) {
       out.push(h("button", { class: "secondary", id: "edit", onclick: toggleEditor }, t("edit")));
     }
@@ -510,7 +629,7 @@ async function orderView(id, admin) {
       out.push(act(t("markTalking"), "/admin/communication/order/status", { status: talk.target }, "secondary"));
     }
     if (can("close")) {
-      out.push(act(t("cancelOrder"), "/admin/communication/order/status", { status: close.target }, "danger"));
+      out.push(act(t("cancelOrder"), "/admin/communication/order/status", { status: close.target }, "danger", t("confirmCancel")));
     }
     return out;
   };
@@ -557,7 +676,8 @@ async function orderView(id, admin) {
     await api("POST", `${scope}/message/send`, { comm_order_id: order.id, message_type: "text", content: el.content.value });
     el.reset();
     await refresh();
-  }, field(t("writeMessage"), textarea("content", { rows: 2, id: "f-message" })),
+  }, replies.length ? replyPicker(replies, () => composer.elements.content) : null,
+  field(t("writeMessage"), textarea("content", { rows: 2, id: "f-message" })),
   h("div", { class: "actions" }, h("button", { type: "submit" }, t("send"))),
   attachControl("message", async (attachment) => {
     await api("POST", `${scope}/message/send`,
@@ -587,18 +707,67 @@ async function orderView(id, admin) {
   h("p", { class: "muted" }, t("oneUrlPerLine")),
   h("div", { class: "actions" }, h("button", { type: "submit" }, t("saveImages")))) : null;
 
+  // Assigned to me, to a member of the team, or to nobody.
+  const assignForm = admin ? form({ class: "card", id: "assign-form" }, async (el, submitter) => {
+    const to = submitter?.value === "me" ? me.id : Number(el.assignee_id.value);
+    await api("POST", "/admin/communication/order/assign", { id: order.id, assignee_id: to });
+    await refresh();
+  }, h("h2", {}, t("assignee")), assignee,
+  field(t("assign"), h("select", { id: "f-assignee_id", name: "assignee_id" },
+    h("option", { value: "0" }, t("nobody")),
+    [...members.values()].filter((m) => !m.disabled).map((m) => h("option", { value: String(m.id) }, m.user_name)))),
+  h("div", { class: "actions" },
+    h("button", { type: "submit", value: "chosen", id: "assign" }, t("assign")),
+    h("button", { type: "submit", value: "me", class: "secondary", id: "assign-me" }, t("assignToMe")))) : null;
+
+  // Internal notes: apart from the thread, for the merchant's side only.
+  const notesCard = admin && (takesNotes || order.messages.some(isNote)) ? h("div", { class: "card notes" },
+    h("h2", {}, t("notes")), h("p", { class: "muted" }, t("noteHint")), notesBox,
+    takesNotes ? form({ id: "note-form" }, async (el) => {
+      await api("POST", "/admin/communication/order/note", { id: order.id, content: el.content.value });
+      el.reset();
+      await refresh();
+    }, field(t("addNote"), textarea("content", { rows: 2, id: "f-note" })),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "secondary" }, t("addNote")))) : null) : null;
+
   render();
   show(header, notice,
     h("div", { class: "grid" },
       h("section", {}, h("div", { class: "card" }, body, actions), editorBox,
         h("div", { class: "card" }, h("h2", {}, t("thread")), threadBox, composer)),
-      h("aside", {}, quoteForm, imagesForm, admin ? h("div", { class: "card muted" }, `${t("customer")}: ${order.user.user_name}`) : null)));
+      h("aside", {}, admin ? h("div", { class: "card muted", "data-testid": "customer" }, `${t("customer")}: ${order.user.user_name}`) : null,
+        assignForm, notesCard, quoteForm, imagesForm)));
   stopListening = listen({ comm_order_id: order.id }, onEvent, () => refresh().catch(() => {}));
+  markRead();
+}
+
+// A note is a message of the merchant's side only (the type the server gives notes).
+const isNote = (m) => m.message_type === "note";
+
+function notes(list) {
+  if (!list.length) return h("p", { class: "muted" }, t("noNotes"));
+  return h("ol", { class: "thread notes" }, list.map((m) => h("li", { class: "note", "data-testid": "note" },
+    h("span", { class: "who" }, `${m.sender_name} · ${when(m.created_time)}`), m.content)));
+}
+
+// A saved reply's content goes into the message box where the cursor is.
+function replyPicker(replies, box) {
+  const picker = h("select", { id: "reply-picker", "aria-label": t("insertReply"), onchange: () => {
+    const reply = replies.find((r) => String(r.id) === picker.value);
+    picker.value = "";
+    if (!reply) return;
+    const target = box();
+    target.setRangeText(reply.content, target.selectionStart, target.selectionEnd, "end");
+    target.focus();
+  } }, h("option", { value: "" }, `${t("insertReply")}…`),
+  replies.map((r) => h("option", { value: String(r.id) }, r.title)));
+  return h("div", { class: "reply-picker" }, picker);
 }
 
 // ---------------------------------------------------------------- views: field definitions
 
-async function fieldsView() {
+// `saved`: just saved (the page is drawn again from what the server now holds).
+async function fieldsView(saved = false) {
   const definitions = (await api("GET", "/admin/communication/fields")).data;
   const rows = h("div", { id: "field-rows" });
   const TYPES = VOCABULARY.fieldTypes;
@@ -613,7 +782,7 @@ async function fieldsView() {
     rows.append(row);
   };
   definitions.forEach(addRow);
-  const status = h("p", { role: "status", class: "muted" });
+  const status = h("p", { role: "status", class: "muted", "data-testid": "fields-status" }, saved ? t("saved") : null);
   show(h("h1", {}, t("fields")),
     form({ class: "card", id: "fields-form" }, async () => {
       const fields = [...rows.children].map((row) => {
@@ -626,14 +795,115 @@ async function fieldsView() {
         };
       });
       await api("POST", "/admin/communication/fields", { fields });
-      status.textContent = t("saved");
+      await fieldsView(true);
     },
-    definitions.length ? null : h("p", { class: "muted" }, t("noFields")),
+    definitions.length ? null : h("p", { class: "muted", "data-testid": "no-fields" }, t("noFields")),
     rows,
     h("div", { class: "actions" },
       h("button", { type: "button", class: "secondary", onclick: () => addRow() }, t("addField")),
       h("button", { type: "submit" }, t("saveFields"))),
     status));
+}
+
+// ---------------------------------------------------------------- views: users
+
+// Every user, searchable by name, email or phone and by role. Staff see the list; an
+// admin also changes roles, disables and enables (disabling asks first) and makes
+// a reset link, shown here to pass on. Nobody changes their own account here.
+async function usersView() {
+  const query = hashQuery();
+  const page = Number(query.get("page") || 1);
+  const search = query.get("q") || "";
+  const role = query.get("role") || "";
+  const go = (next) => {
+    const params = new URLSearchParams({ ...next });
+    for (const [k, v] of [...params]) if (!v) params.delete(k);
+    location.hash = `#/admin/users?${params}`;
+  };
+  const answer = await api("GET", "/admin/users", undefined, { current: page, page_size: PAGE_SIZE, q: search, role });
+  const notice = h("div", { "data-testid": "users-notice" });
+  const attempt = (work) => async (event) => {
+    notice.replaceChildren();
+    try {
+      await work(event);
+    } catch (error) {
+      notice.replaceChildren(h("p", { class: "error", role: "alert" }, error.message));
+    }
+  };
+  const change = (user, body) => api("POST", "/admin/users/update", { id: user.id, ...body });
+  const row = (user) => {
+    const editable = me.role === "admin" && user.id !== me.id;
+    const roleCell = editable
+      ? h("select", { "aria-label": `${t("role")}: ${user.user_name}`, "data-testid": "role",
+        onchange: attempt(async (event) => {
+          await change(user, { role: event.target.value });
+          await usersView();
+        }) }, VOCABULARY.roles.map((r) => h("option", { value: r, selected: r === user.role }, t(`role_${r}`))))
+      : t(`role_${user.role}`);
+    const toggle = () => h("button", { type: "button", class: user.disabled ? "secondary" : "danger", "data-testid": "toggle-disabled",
+      onclick: attempt(async () => {
+        if (!user.disabled && !confirm(t("confirmDisable"))) return;
+        await change(user, { disabled: !user.disabled });
+        await usersView();
+      }) }, user.disabled ? t("enable") : t("disable"));
+    const resetLink = () => h("button", { type: "button", class: "secondary", "data-testid": "reset-link",
+      onclick: attempt(async () => {
+        const made = (await api("POST", "/admin/users/password-reset", { id: user.id })).data;
+        notice.replaceChildren(h("div", { class: "card secret", role: "status" },
+          h("p", {}, `${t("resetLinkFor")} ${user.user_name}`), h("output", { "data-testid": "reset-url" }, made.reset_url)));
+      }) }, t("makeResetLink"));
+    return h("tr", { "data-testid": "user", "data-user": user.user_name, class: user.disabled ? "disabled" : null },
+      h("td", {}, h("strong", {}, user.user_name), [user.email, user.phone].filter(Boolean).map((c) => h("div", { class: "muted" }, c))),
+      h("td", {}, roleCell),
+      h("td", { "data-testid": "disabled" }, user.disabled ? t("accountDisabled") : ""),
+      h("td", { "data-testid": "orders-total" }, user.orders_total),
+      h("td", {}, user.last_login_time ? when(user.last_login_time) : t("never")),
+      h("td", {}, editable ? h("div", { class: "row-actions" }, toggle(), resetLink()) : null));
+  };
+  show(h("h1", {}, t("users")),
+    form({ class: "card filters", id: "users-filters" }, (el) => go({ q: el.q.value, role: el.role.value }),
+      field(t("search"), input("q", { type: "search", value: search })),
+      field(t("role"), h("select", { id: "f-role", name: "role" }, h("option", { value: "" }, t("all")),
+        VOCABULARY.roles.map((r) => h("option", { value: r, selected: r === role }, t(`role_${r}`))))),
+      h("div", { class: "actions" }, h("button", { type: "submit" }, t("apply")))),
+    notice,
+    h("div", { class: "card table-box" }, answer.data.length
+      ? h("table", { class: "users", "data-testid": "users" },
+        h("tr", {}, [t("userName"), t("role"), "", t("ordersTotal"), t("lastLogin"), ""].map((c) => h("th", {}, c))),
+        answer.data.map(row))
+      : h("p", { class: "empty" }, t("noUsers")),
+    answer.total > PAGE_SIZE ? pager(page, answer.total, (p) => go({ q: search, role, page: p })) : null));
+}
+
+// ---------------------------------------------------------------- views: saved replies
+
+// The replies staff and admins share: each editable in place, and a form to add one.
+async function repliesView() {
+  const replies = (await api("GET", "/admin/replies")).data;
+  const status = h("p", { role: "status", class: "muted", "data-testid": "replies-status" });
+  const fields = (prefix, reply) => [
+    field(t("replyTitle"), input("title", { id: `f-${prefix}-title`, value: reply?.title ?? "" })),
+    field(t("replyContent"), textarea("content", { id: `f-${prefix}-content`, rows: 3 }, reply?.content ?? "")),
+  ];
+  const card = (reply) => form({ class: "card", "data-testid": "reply", "data-reply": reply.id }, async (el, submitter) => {
+    if (submitter?.value === "remove") {
+      await api("POST", "/admin/replies/delete", { id: reply.id });
+    } else {
+      await api("POST", "/admin/replies/update", { id: reply.id, title: el.title.value, content: el.content.value });
+    }
+    await repliesView();
+    document.querySelector("[data-testid=replies-status]").textContent = t("saved");
+  }, fields(`reply-${reply.id}`, reply),
+  h("div", { class: "actions" }, h("button", { type: "submit", value: "save" }, t("save")),
+    h("button", { type: "submit", class: "danger", value: "remove" }, t("remove"))));
+  show(h("h1", {}, t("replies")), status,
+    replies.length ? h("div", { "data-testid": "replies" }, replies.map(card)) : h("p", { class: "muted" }, t("noReplies")),
+    form({ class: "card", id: "reply-form" }, async (el) => {
+      await api("POST", "/admin/replies", { title: el.title.value, content: el.content.value });
+      await repliesView();
+      document.querySelector("[data-testid=replies-status]").textContent = t("saved");
+    }, h("h2", {}, t("addReply")), fields("new-reply"),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, t("addReply")))));
 }
 
 // ---------------------------------------------------------------- views: webhooks and mail

@@ -44,6 +44,19 @@ const WORDS = {
     myData: "My data", downloadData: "Download my data", deleteAccount: "Delete my account",
     deleteWarning: "Deleting your account erases your name, email and phone and signs you out everywhere; open orders are cancelled. This cannot be undone.",
     confirmDelete: "Delete your account for good?",
+    // confirmations of final actions
+    confirmAccept: "Accept this quote? The order becomes final.", confirmReject: "Reject this quote?",
+    confirmCancel: "Cancel this order for good?", confirmDisable: "Disable this user? Their sessions end at once.",
+    // the merchant's desk
+    users: "Users", role: "Role", role_user: "customer", role_staff: "staff", role_admin: "admin",
+    accountDisabled: "disabled", ordersTotal: "Orders", lastLogin: "Last login", never: "never",
+    disable: "Disable", enable: "Enable", makeResetLink: "Reset link", resetLinkFor: "Reset link for",
+    noUsers: "No users found.", assignee: "Assigned to", nobody: "nobody", assign: "Assign",
+    assignToMe: "Assign to me", mine: "Mine", unassigned: "Unassigned", awaitingReply: "Awaiting reply",
+    unreadOnly: "Unread", show: "Show", sortBy: "Sort", sortCreated: "Newest orders", sortActivity: "Latest activity",
+    replies: "Saved replies", addReply: "Add reply", noReplies: "No saved replies yet.",
+    insertReply: "Insert a saved reply", replyTitle: "Title", replyContent: "Text", notes: "Internal notes",
+    addNote: "Add note", note: "note", noteHint: "Only staff and admins see notes.", noNotes: "No notes yet.", unreadCount: "unread",
   },
   zh: {
     signIn: "登录", signUp: "注册", signOut: "退出", userName: "用户名", password: "密码",
@@ -79,6 +92,17 @@ const WORDS = {
     myData: "我的数据", downloadData: "下载我的数据", deleteAccount: "删除我的账户",
     deleteWarning: "删除账户会抹去您的用户名、邮箱和电话，并在所有设备上退出登录；未完成的订单将被取消。此操作无法撤销。",
     confirmDelete: "确定永久删除您的账户吗？",
+    confirmAccept: "接受此报价吗？订单将就此确定。", confirmReject: "拒绝此报价吗？",
+    confirmCancel: "确定取消此订单吗？此操作无法撤销。", confirmDisable: "停用此用户吗？其所有登录会立即失效。",
+    users: "用户", role: "角色", role_user: "客户", role_staff: "客服", role_admin: "管理员",
+    accountDisabled: "已停用", ordersTotal: "订单数", lastLogin: "最近登录", never: "从未",
+    disable: "停用", enable: "启用", makeResetLink: "重置链接", resetLinkFor: "重置链接：",
+    noUsers: "没有找到用户。", assignee: "负责人", nobody: "无人", assign: "分配",
+    assignToMe: "分配给我", mine: "我的", unassigned: "未分配", awaitingReply: "等待回复",
+    unreadOnly: "未读", show: "显示", sortBy: "排序", sortCreated: "最新订单", sortActivity: "最近动态",
+    replies: "快捷回复", addReply: "添加回复", noReplies: "还没有快捷回复。",
+    insertReply: "插入快捷回复", replyTitle: "标题", replyContent: "内容", notes: "内部备注",
+    addNote: "添加备注", note: "备注", noteHint: "只有客服和管理员能看到备注。", noNotes: "还没有备注。", unreadCount: "未读",
   },
 };
 
