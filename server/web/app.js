@@ -212,27 +212,7 @@ function fieldValue(formEl, def) {
   return def.type === "number" ? Number(raw) : raw;
 }
 
-// ---------------------------------------------------------------- what the server offers
-
-// The API's own description (GET /api/openapi.json), read once: the console sends a
-// query key or calls an operation only when the server declares it, so a console
-// served next to an older or newer server never sends what it would refuse.
-let description = null;
-function described() {
-  description ??= fetch("/api/openapi.json", { credentials: "same-origin" })
-    .then((response) => response.json())
-    .catch(() => ({}));
-  return description;
-}
-
-async function queryKeys(path) {
-  const operation = (await described()).paths?.[`/api${path}`]?.get;
-  return new Set((operation?.parameters ?? []).map((p) => p.name));
-}
-
-async function offers(method, path) {
-  return Boolean((await described()).paths?.[`/api${path}`]?.[method]);
-}
+// ---------------------------------------------------------------- the merchant's team
 
 // The merchant's team (staff and admins, disabled ones included), by id.
 async function team() {
@@ -429,10 +409,9 @@ async function liveList(load) {
 
 async function ordersView() {
   const page = Number(hashQuery().get("page") || 1);
-  // Latest activity first where the server sorts by it.
-  const sort = (await queryKeys("/communication/orders")).has("sort") ? { sort: "activity" } : {};
   const [list, stop] = await liveList(async () => {
-    const answer = await api("GET", "/communication/orders", undefined, { current: page, page_size: PAGE_SIZE, ...sort });
+    // Latest activity first.
+    const answer = await api("GET", "/communication/orders", undefined, { current: page, page_size: PAGE_SIZE, sort: "activity" });
     return [orderList(answer.data, false),
       answer.total > PAGE_SIZE ? pager(page, answer.total, (p) => (location.hash = `#/orders?page=${p}`)) : null];
   });
@@ -440,14 +419,14 @@ async function ordersView() {
   stopListening = stop;
 }
 
-// The inbox's views ("show"): each the query keys it sends, offered only when the
-// server's list takes those keys.
+// The inbox's views ("show"): each the query keys it sends.
 const INBOX_SHOWS = {
   mine: () => ({ assignee_id: me.id }),
   unassigned: () => ({ assignee_id: 0 }),
   awaiting: () => ({ awaiting_reply: 1 }),
   unread: () => ({ unread: 1 }),
 };
+const SORTS = ["activity", "created"];
 const SHOW_LABELS = { mine: "mine", unassigned: "unassigned", awaiting: "awaitingReply", unread: "unreadOnly" };
 
 async function inboxView() {
@@ -455,38 +434,35 @@ async function inboxView() {
   const page = Number(query.get("page") || 1);
   const status = query.get("status") || "";
   const search = query.get("q") || "";
-  const keys = await queryKeys("/admin/communication/orders");
-  const shows = Object.keys(INBOX_SHOWS).filter((name) => Object.keys(INBOX_SHOWS[name]()).every((k) => keys.has(k)));
-  const showing = shows.includes(query.get("show")) ? query.get("show") : "";
-  // Latest activity first where the server sorts by it.
-  const sorts = keys.has("sort") ? ["activity", "created"] : [];
-  const sort = sorts.includes(query.get("sort")) ? query.get("sort") : (sorts[0] ?? "");
+  const showing = query.get("show") in INBOX_SHOWS ? query.get("show") : "";
+  // Latest activity first, unless the newest orders are asked for.
+  const sort = SORTS.includes(query.get("sort")) ? query.get("sort") : SORTS[0];
   const members = await team();
   const go = (next) => {
     const params = new URLSearchParams({ ...next });
     for (const [k, v] of [...params]) if (!v) params.delete(k);
     location.hash = `#/admin?${params}`;
   };
-  const current = { status, q: search, show: showing, sort: sorts.length ? sort : "" };
+  const current = { status, q: search, show: showing, sort };
   const [list, stop] = await liveList(async () => {
     const answer = await api("GET", "/admin/communication/orders", undefined,
-      { current: page, page_size: PAGE_SIZE, status, q: search, ...(sorts.length ? { sort } : {}),
+      { current: page, page_size: PAGE_SIZE, status, q: search, sort,
         ...(showing ? INBOX_SHOWS[showing]() : {}) });
     return [orderList(answer.data, true, members),
       answer.total > PAGE_SIZE ? pager(page, answer.total, (p) => go({ ...current, page: p })) : null];
   });
   show(h("h1", {}, t("inbox")),
     form({ class: "card filters", id: "inbox-filters" }, (el) => go({
-      status: el.status.value, q: el.q.value, show: el.show?.value ?? "", sort: el.sort?.value ?? "" }),
-      shows.length ? field(t("show"), h("select", { id: "f-show", name: "show" },
+      status: el.status.value, q: el.q.value, show: el.show.value, sort: el.sort.value }),
+      field(t("show"), h("select", { id: "f-show", name: "show" },
         h("option", { value: "" }, t("all")),
-        shows.map((s) => h("option", { value: s, selected: s === showing }, t(SHOW_LABELS[s]))))) : null,
+        Object.keys(INBOX_SHOWS).map((s) => h("option", { value: s, selected: s === showing }, t(SHOW_LABELS[s]))))),
       field(t("status"), h("select", { id: "f-status", name: "status" },
         h("option", { value: "" }, t("all")),
         VOCABULARY.statuses.map(({ value }) => String(value)).map((s) => h("option", { value: s, selected: s === status }, statusName(s))))),
       field(t("search"), input("q", { type: "search", value: search })),
-      sorts.length ? field(t("sortBy"), h("select", { id: "f-sort", name: "sort" },
-        sorts.map((s) => h("option", { value: s, selected: s === sort }, t(s === "activity" ? "sortActivity" : "sortCreated"))))) : null,
+      field(t("sortBy"), h("select", { id: "f-sort", name: "sort" },
+        SORTS.map((s) => h("option", { value: s, selected: s === sort }, t(s === "activity" ? "sortActivity" : "sortCreated"))))),
       h("div", { class: "actions" }, h("button", { type: "submit" }, t("apply")))),
     list);
   stopListening = stop;
@@ -558,16 +534,13 @@ async function orderView(id, admin) {
   const header = h("div");
   const body = h("div");
   const threadBox = h("div");
-  // The merchant's side: the team (for assignment), the saved replies, and what the
-  // server offers of notes and read markers.
+  // The merchant's side: the team (for assignment) and the saved replies.
   const members = admin ? await team() : new Map();
   const replies = admin ? (await api("GET", "/admin/replies")).data : [];
-  const [takesNotes, marksRead] = await Promise.all([
-    admin && offers("post", "/admin/communication/order/note"), offers("post", `${scope}/order/read`)]);
   const notesBox = h("div", { "data-testid": "notes" });
   const assignee = h("p", { "data-testid": "assignee" });
   // Opening the order, and each message arriving while it is open, reads it.
-  const markRead = () => marksRead && api("POST", `${scope}/order/read`, { id: order.id }).catch(() => {});
+  const markRead = () => api("POST", `${scope}/order/read`, { id: order.id }).catch(() => {});
 
   const render = () => {
     header.replaceChildren(h("h1", {}, `#${order.id} `, h("span", { "data-testid": "title" }, order.title), " ", badge(order.status)));
@@ -721,14 +694,14 @@ async function orderView(id, admin) {
     h("button", { type: "submit", value: "me", class: "secondary", id: "assign-me" }, t("assignToMe")))) : null;
 
   // Internal notes: apart from the thread, for the merchant's side only.
-  const notesCard = admin && (takesNotes || order.messages.some(isNote)) ? h("div", { class: "card notes" },
+  const notesCard = admin ? h("div", { class: "card notes" },
     h("h2", {}, t("notes")), h("p", { class: "muted" }, t("noteHint")), notesBox,
-    takesNotes ? form({ id: "note-form" }, async (el) => {
+    form({ id: "note-form" }, async (el) => {
       await api("POST", "/admin/communication/order/note", { id: order.id, content: el.content.value });
       el.reset();
       await refresh();
     }, field(t("addNote"), textarea("content", { rows: 2, id: "f-note" })),
-    h("div", { class: "actions" }, h("button", { type: "submit", class: "secondary" }, t("addNote")))) : null) : null;
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "secondary" }, t("addNote"))))) : null;
 
   render();
   show(header, notice,
