@@ -353,7 +353,7 @@ def test_two_staff_watch_a_customer_write(server, pages):  # noqa: F811
     tom.click("nav >> text=Inbox")
     tom.select_option("#f-show", "mine")
     tom.click("#inbox-filters button[type=submit]")
-    tom.wait_for_selector(f"[data-order='{older}']")
+    tom.wait_for_selector(f"[data-order='{newer}']", state="detached", timeout=LIVE_MS)
     assert order_ids(tom) == [older]
     assert tom.query_selector(f"[data-order='{older}'] [data-testid=unread]") is None
     watcher = pages()
