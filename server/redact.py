@@ -6,7 +6,8 @@ import re
 
 # A URL's password (`scheme://user:password@`) and the values of query parameters that
 # carry credentials (`?token=...`), wherever they appear in a line or its traceback.
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@/]*@")
+# The password runs to the last "@" before the host (a password may hold an "@").
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s/]*@")
 _SECRET_PARAMETER = re.compile(
     r"([?&](?:token|access_token|api_key|key|reset_token|secret|password)=)[^&\s\"'>]+",
     re.IGNORECASE,

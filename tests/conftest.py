@@ -27,6 +27,7 @@ from orderdesk.logs import ACCESS_LOG_OPTIONS
 from orderdesk.store import accounts
 
 from tests.faults import LOG_FORMAT, assert_no_faults_logged, assert_not_internal_error
+from tests.receivers import SmtpServer
 from tests.shapes import assert_declared_shape
 
 PASSWORD = "correct horse battery"
@@ -124,6 +125,35 @@ async def query_rows(db: str, sql: str, *params: Any) -> list[tuple]:
 @pytest.fixture
 def config(db, clock) -> Config:
     return Config(db=db, session_ttl=3600, clock=clock)
+
+
+# The mail tests' shop: its sender and the console's address its links start with.
+MAIL_FROM = "orderdesk@shop.test"
+PUBLIC_URL = "https://desk.shop.test/"
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+    with SmtpServer() as server:
+        yield server
+
+
+def mail_config(db: str, clock: FakeClock, smtp: SmtpServer, **settings: Any) -> Config:
+    """A server that mails through `smtp`, retrying deliveries at once; `settings` add
+    to or replace these."""
+    return Config(
+        **{
+            "db": db,
+            "session_ttl": 3600,
+            "clock": clock,
+            "smtp_url": smtp.url,
+            "mail_from": MAIL_FROM,
+            "public_url": PUBLIC_URL,
+            "webhook_retry_base": 0.001,
+            **settings,
+        }
+    )
 
 
 def pytest_configure(config):

@@ -5,8 +5,8 @@ the mail a new assignee gets."""
 import pytest
 from orderdesk.config import Config
 
-from tests.conftest import assert_ok, call, make_order, make_staff, register
-from tests.receivers import SmtpServer, eventually
+from tests.conftest import assert_ok, call, mail_config, make_order, make_staff, register
+from tests.receivers import eventually
 from tests.test_mail import BOSS, PUBLIC_URL, boss, parts, send
 
 ASSIGN = "/api/admin/communication/order/assign"
@@ -14,22 +14,8 @@ HELPER, OTHER = "helper@shop.test", "other@shop.test"
 
 
 @pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
 def config(db, clock, smtp) -> Config:
-    return Config(
-        db=db,
-        session_ttl=3600,
-        clock=clock,
-        smtp_url=smtp.url,
-        mail_from="orderdesk@shop.test",
-        public_url=PUBLIC_URL,
-        webhook_retry_base=0.001,
-    )
+    return mail_config(db, clock, smtp)
 
 
 async def received(smtp, count: int) -> list[tuple[str, str]]:

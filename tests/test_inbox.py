@@ -20,6 +20,7 @@ from tests.conftest import (
     assert_fail,
     assert_ok,
     call,
+    mail_config,
     make_admin,
     make_order,
     make_staff,
@@ -27,7 +28,7 @@ from tests.conftest import (
     register,
     update,
 )
-from tests.receivers import Receiver, SmtpServer, eventually
+from tests.receivers import Receiver, eventually
 from tests.test_events import count_events, open_stream
 
 ORDERS, ADMIN_ORDERS = "/api/communication/orders", "/api/admin/communication/orders"
@@ -41,21 +42,13 @@ BOSS, ALICE = "boss@shop.test", "alice@home.test"
 
 
 @pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
 def config(db, clock, smtp) -> Config:
-    return Config(
-        db=db,
-        session_ttl=3600,
-        clock=clock,
-        smtp_url=smtp.url,
-        mail_from="orderdesk@shop.test",
+    return mail_config(
+        db,
+        clock,
+        smtp,
         webhook_allow_private=True,
-        webhook_retry_base=0.001,
+        public_url="",
     )
 
 

@@ -16,9 +16,11 @@ from orderdesk.store import accounts
 from tests.conftest import (
     ORDER,
     PASSWORD,
+    PUBLIC_URL,
     assert_fail,
     assert_ok,
     call,
+    mail_config,
     make_order,
     query_rows,
     quote,
@@ -27,28 +29,13 @@ from tests.conftest import (
 from tests.live import LiveServer, free_port, run_cli
 from tests.receivers import SmtpServer, eventually, eventually_sync
 
-PUBLIC_URL = "https://desk.shop.test/"
 BOSS = "boss@shop.test"
 ALICE = "alice@home.test"
 
 
 @pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
 def config(db, clock, smtp) -> Config:
-    return Config(
-        db=db,
-        session_ttl=3600,
-        clock=clock,
-        smtp_url=smtp.url,
-        mail_from="orderdesk@shop.test",
-        public_url=PUBLIC_URL,
-        webhook_retry_base=0.001,
-    )
+    return mail_config(db, clock, smtp)
 
 
 async def login(client, name: str, language: str = "en") -> str:

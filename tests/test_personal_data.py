@@ -12,13 +12,14 @@ from tests.conftest import (
     assert_fail,
     assert_ok,
     call,
+    mail_config,
     make_admin,
     make_order,
     query_rows,
     quote,
     register,
 )
-from tests.receivers import SmtpServer, eventually
+from tests.receivers import eventually
 
 NAME, EMAIL, PHONE = "Zelda-Q", "zq@home.test", "+1 555 0199"
 ORDER_PHONE = "+44 20 7946 0958"
@@ -28,20 +29,11 @@ PDF = b"%PDF-1.4 a document"
 
 
 @pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
 def config(db, clock, smtp) -> Config:
-    return Config(
-        db=db,
-        session_ttl=3600,
-        clock=clock,
-        smtp_url=smtp.url,
-        mail_from="orderdesk@shop.test",
-        public_url="https://desk.shop.test/",
+    return mail_config(
+        db,
+        clock,
+        smtp,
         webhook_allow_private=True,  # a webhook on loopback keeps bodies in the outbox
         webhook_retry_base=1000,  # ...pending for the whole test
     )

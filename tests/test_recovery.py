@@ -14,16 +14,17 @@ from orderdesk.config import Config
 
 from tests.conftest import (
     PASSWORD,
+    PUBLIC_URL,
     assert_fail,
     assert_ok,
     call,
+    mail_config,
     make_admin,
     query_rows,
     register,
 )
-from tests.receivers import SmtpServer, eventually
+from tests.receivers import eventually
 
-PUBLIC_URL = "https://desk.shop.test/"
 ALICE = "alice@home.test"
 NEW_PASSWORD = "a brand new secret"
 FORGOT = "/api/user/password/forgot"
@@ -34,22 +35,8 @@ LINK = re.compile(r"https://desk\.shop\.test/#/reset\?token=([A-Za-z0-9_-]+)")
 
 
 @pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
 def config(db, clock, smtp) -> Config:
-    return Config(
-        db=db,
-        session_ttl=3600,
-        clock=clock,
-        smtp_url=smtp.url,
-        mail_from="orderdesk@shop.test",
-        public_url=PUBLIC_URL,
-        webhook_retry_base=0.001,
-    )
+    return mail_config(db, clock, smtp)
 
 
 async def login(client, name: str, password: str = PASSWORD, language: str = "en") -> dict:

@@ -108,19 +108,26 @@ async def user_detail(request: web.Request) -> Ok:
     return Ok(request[USER])
 
 
-async def change_password(request: web.Request) -> Ok:
-    """A wrong old_password counts as a failed login of this account from this address."""
-    form = forms.PASSWORD_CHANGE.parse(await read_json(request))
+async def confirm_password(request: web.Request, password: str, wrong: Text) -> None:
+    """The caller's own password, asked again before a change of the account: a wrong
+    one is Invalid(wrong) and counts as a failed login of this account from this
+    address."""
     store, user_id = store_of(request), request[USER]["id"]
     stored = await store.read(accounts.password_hash, user_id)
     passed = await store.decide_login(
         accounts.account_key(user_id),
         client_address(request),
         login_limits(request),
-        lambda: asyncio.to_thread(security.verify_password, form.old_password, stored),
+        lambda: asyncio.to_thread(security.verify_password, password, stored),
     )
     if not passed:
-        raise Invalid(texts.WRONG_OLD_PASSWORD)
+        raise Invalid(wrong)
+
+
+async def change_password(request: web.Request) -> Ok:
+    form = forms.PASSWORD_CHANGE.parse(await read_json(request))
+    await confirm_password(request, form.old_password, texts.WRONG_OLD_PASSWORD)
+    store, user_id = store_of(request), request[USER]["id"]
     password_hash = await asyncio.to_thread(security.hash_password, form.password)
     keep = security.token_hash(sessions.request_token(request) or "")
     await store.write(accounts.change_password, user_id, password_hash, keep)

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ..errors import CannotSave, StartupFailure, TooManyAttempts
+from ..redact import redact
 from . import accounts, fields
 from .tx import Effects, Tx, probe_write
 from .types import ANY_OWNER, LoginLimits, OrderFilter, Row, Sender
@@ -306,12 +307,7 @@ def check_db_value(db: str) -> None:
 def shown_db(db: str) -> str:
     """`db` as logs and messages may show it: a URL (of any scheme) without its
     password."""
-    scheme, sep, rest = db.partition("://")
-    at = rest.rfind("@")
-    if not sep or at < 0 or ":" not in rest[:at]:
-        return db
-    user = rest[:at].partition(":")[0]
-    return f"{scheme}://{user}:***@{rest[at + 1 :]}"
+    return redact(db)
 
 
 def _sqlite_problem(db: str) -> str | None:
