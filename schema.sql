@@ -131,15 +131,41 @@ CREATE TABLE IF NOT EXISTS read_markers (
     PRIMARY KEY (user_id, comm_order_id)
 ) WITHOUT ROWID;
 
--- Purchase orders, created when a customer accepts a quote.
-CREATE TABLE IF NOT EXISTS orders (
-    id            INTEGER PRIMARY KEY,
-    user_id       INTEGER NOT NULL REFERENCES users (id),
-    comm_order_id INTEGER NOT NULL UNIQUE REFERENCES comm_orders (id),
-    amount        TEXT NOT NULL,
-    status        TEXT NOT NULL,
-    remark        TEXT NOT NULL DEFAULT '',
-    created_time  INTEGER NOT NULL
+-- Purchase orders: the shop's order to be paid, made when a customer accepts a quote.
+CREATE TABLE IF NOT EXISTS purchase_orders (
+    id                 INTEGER PRIMARY KEY,
+    order_id           TEXT NOT NULL UNIQUE,                -- YYYYMMDDhhmmss (UTC) + id's last 4 digits
+    comm_order_id      INTEGER NOT NULL UNIQUE REFERENCES comm_orders (id),
+    user_id            INTEGER NOT NULL REFERENCES users (id),
+    amount             INTEGER NOT NULL,                    -- cents
+    status             INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2, 3, 8, 9, -1)),
+    pay_way            TEXT NOT NULL DEFAULT '',            -- set when paid
+    chosen_pay_way     TEXT NOT NULL DEFAULT '',            -- the customer's choice, before
+    payment_reference  TEXT NOT NULL DEFAULT '',
+    remark             TEXT NOT NULL DEFAULT '',
+    refund_reason      TEXT NOT NULL DEFAULT '',
+    refund_from_status INTEGER NOT NULL DEFAULT 0,          -- where a refused refund goes back
+    express_company    TEXT NOT NULL DEFAULT '',
+    tracking_number    TEXT NOT NULL DEFAULT '',
+    created_time       INTEGER NOT NULL,
+    updated_time       INTEGER NOT NULL,
+    paid_time          INTEGER NOT NULL DEFAULT 0,
+    deliver_time       INTEGER NOT NULL DEFAULT 0,
+    finished_time      INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE INDEX IF NOT EXISTS purchase_orders_user ON purchase_orders (user_id, status, id);
+CREATE INDEX IF NOT EXISTS purchase_orders_status ON purchase_orders (status, id);
+
+-- API keys for other systems; the key itself is never stored, only its sha256.
+CREATE TABLE IF NOT EXISTS api_keys (
+    id             INTEGER PRIMARY KEY,
+    key_hash       BLOB NOT NULL UNIQUE,
+    user_id        INTEGER NOT NULL REFERENCES users (id),  -- the admin who made it
+    name           TEXT NOT NULL,
+    role           TEXT NOT NULL CHECK (role IN ('staff', 'admin')),
+    created_time   INTEGER NOT NULL,
+    last_used_time INTEGER NOT NULL DEFAULT 0              -- kept to the minute; 0: never
 );
 
 -- Small documents such as the order field definitions (key 'order_fields', a JSON array).
