@@ -15,7 +15,14 @@ from typing import Any
 
 from . import model
 from .validate.declare import Rule, Schema, Str, integer, string
-from .validate.values import ORDER_EXTRA, PHONE, STATUS_SCHEMA, Id, UrlList
+from .validate.values import (
+    ORDER_EXTRA,
+    PHONE,
+    PURCHASE_STATUS_SCHEMA,
+    STATUS_SCHEMA,
+    Id,
+    UrlList,
+)
 
 
 @dataclass(frozen=True)
@@ -336,16 +343,35 @@ SAVED_REPLY = Entity(
     ),
 )
 
-# A purchase order as the `orders` table stores it (made when a quote is accepted).
-PURCHASE_ORDER_RECORD = Entity(
-    "PurchaseOrderRecord",
+# A purchase order: the shop's order to be paid, made when a quote is accepted.
+PURCHASE_ORDER = Entity(
+    "PurchaseOrder",
     (
         Key("id", integer()),
+        Key(
+            "order_id",
+            string(
+                18,
+                18,
+                description="the creation time as YYYYMMDDhhmmss (UTC), then the last 4 digits "
+                "of id",
+            ),
+        ),
         Key("comm_order_id", integer(description="the communication order it was made from")),
-        Key("amount", string(description='the accepted quote_price, "12000.00"')),
-        Key("status", string()),
+        Key("user_id", integer(description="the customer")),
+        Key("amount", integer(minimum=1, description="the accepted quote price, in cents")),
+        Key("status", PURCHASE_STATUS_SCHEMA),
+        Key("pay_way", string(description='how it was paid; "" until paid')),
+        Key("payment_reference", string(0, model.PAYMENT_REFERENCE_MAX)),
         Key("remark", string(description="the customer's remark on accept")),
+        Key("refund_reason", string(0, model.NOTE_MAX)),
+        Key("express_company", string(0, model.EXPRESS_COMPANY_MAX)),
+        Key("tracking_number", string(0, model.TRACKING_NUMBER_MAX)),
         Key("created_time", TIME),
+        Key("updated_time", TIME),
+        Key("paid_time", integer(minimum=0, description="0 until paid")),
+        Key("deliver_time", integer(minimum=0, description="0 until delivered")),
+        Key("finished_time", integer(minimum=0, description="0 until completed")),
     ),
 )
 SESSION_RECORD = Entity(
@@ -371,7 +397,7 @@ ENTITIES = (
     ATTACHMENT,
     WEBHOOK,
     DELIVERY,
-    PURCHASE_ORDER_RECORD,
+    PURCHASE_ORDER,
     SESSION_RECORD,
     SAVED_REPLY,
 )

@@ -32,7 +32,6 @@ STORED_MESSAGE_TYPES = MESSAGE_TYPES | {NOTE}
 MERCHANT_ONLY = 0
 # last_message's content is cut to this many characters.
 LAST_MESSAGE_PREVIEW = 200
-PURCHASE_ORDER_STATUS = "awaiting payment"
 SYSTEM_SENDER_NAME = "system"
 
 MAX_ID = 2**63 - 1
@@ -185,6 +184,10 @@ CANCELLED = "cancelled"
 MERCHANT_MESSAGE = "merchant_message"
 QUOTED = "quoted"
 STATUS_CHANGED = "status_changed"
+# A purchase order's moves the customer is told of.
+PAID = "paid"
+DELIVERED = "delivered"
+REFUNDED = "refunded"
 TO_MERCHANT = frozenset({NEW_ORDER, CUSTOMER_MESSAGE, ACCEPTED, REJECTED, CANCELLED})
 # To a staff member or admin: an order was assigned to them by someone else.
 ASSIGNED = "assigned"
@@ -195,6 +198,15 @@ MERCHANT_SIDE = TO_MERCHANT | {ASSIGNED}
 PASSWORD_RESET = "password_reset"
 RESET_MAIL_TYPE = "password.reset"
 
+# ---------------------------------------------------------------- purchase orders
+
+PAYMENT_REFERENCE_MAX = 128
+EXPRESS_COMPANY_MAX = 100
+TRACKING_NUMBER_MAX = 100
+PAY_WAY_MAX = 32
+# The one way of paying built in: the merchant confirms the payment by hand.
+OFFLINE = "offline"
+
 # ---------------------------------------------------------------- the merchant's desk
 
 SAVED_REPLIES_MAX = 500
@@ -204,7 +216,7 @@ REPLY_CONTENT_LEN = (1, 10000)
 # ---------------------------------------------------------------- live events
 
 # What an event says happened; webhooks choose among these.
-EVENT_TYPES = ("order.created", "order.updated", "message.created")
+EVENT_TYPES = ("order.created", "order.updated", "message.created", "purchase_order.updated")
 
 # Events are kept at least a day for resuming streams; open streams per user.
 EVENT_KEEP_SECONDS = 86400

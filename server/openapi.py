@@ -23,7 +23,7 @@ from .entities import (
     MESSAGE,
     ORDER,
     ORDER_VIEW,
-    PURCHASE_ORDER_RECORD,
+    PURCHASE_ORDER,
     SAVED_REPLY,
     SESSION_KEYS,
     SESSION_RECORD,
@@ -66,7 +66,7 @@ COMPONENTS["PersonalData"] = closed(
         "user": ref(USER.name),
         "sessions": array(ref(SESSION_RECORD.name)),
         "orders": array(ref("OrderWithThread")),
-        "purchase_orders": array(ref(PURCHASE_ORDER_RECORD.name)),
+        "purchase_orders": array(ref(PURCHASE_ORDER.name)),
         "attachments": array(ref(ATTACHMENT.name)),
     },
     ("user", "sessions", "orders", "purchase_orders", "attachments"),
@@ -234,7 +234,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", "/api/user/export"): Operation(
         "Everything stored about me: account, sessions (never tokens), my orders with their "
-        "threads, purchase orders as stored, uploads",
+        "threads, purchase orders, uploads",
         ACCOUNT,
         data=ref("PersonalData"),
         example={},

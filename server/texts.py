@@ -35,6 +35,15 @@ def language_of(accept_language: str) -> str:
 # ---------------------------------------------------------------- successes
 
 OK = Text("ok", "成功")
+PAYMENT_CHOSEN = Text("payment method chosen", "已选择支付方式")
+PURCHASE_CANCELLED = Text("order cancelled", "订单已取消")
+PURCHASE_FINISHED = Text("receipt confirmed", "已确认收货")
+REFUND_REQUESTED = Text("refund requested", "已申请退款")
+MARKED_PAID = Text("marked paid", "已标记为已付款")
+MARKED_DELIVERED = Text("marked delivered", "已标记为已发货")
+REFUND_APPROVED = Text("refund approved", "已同意退款")
+REFUND_REFUSED = Text("refund refused", "已拒绝退款")
+PURCHASE_CLOSED = Text("order closed", "订单已关闭")
 REGISTERED = Text("registered", "注册成功")
 LOGGED_IN = Text("logged in", "登录成功")
 LOGGED_OUT = Text("logged out", "已退出登录")
@@ -191,6 +200,28 @@ QUOTE_PRICE_RANGE = Text(
 # ---------------------------------------------------------------- order state
 
 ORDER_NOT_FOUND = Text("order not found", "订单不存在")
+# Purchase orders (§12): the moves' refusals.
+ONLY_UNPAID_PAY = Text("only an order awaiting payment can be paid", "只有待付款的订单才能付款")
+ONLY_UNPAID_CANCEL = Text(
+    "only an order awaiting payment can be cancelled", "只有待付款的订单才能取消"
+)
+ONLY_DELIVERED_FINISH = Text(
+    "only a delivered order can be confirmed as received", "只有已发货的订单才能确认收货"
+)
+ONLY_PAID_REFUND = Text(
+    "only a paid or delivered order can be refunded", "只有已付款或已发货的订单才能申请退款"
+)
+ONLY_UNPAID_PAID = Text(
+    "only an order awaiting payment can be marked paid", "只有待付款的订单才能标记为已付款"
+)
+PAID_WITH_ANOTHER_REFERENCE = Text(
+    "this order was already paid with another payment reference",
+    "该订单已使用其他支付流水号付款",
+)
+ONLY_PAID_DELIVER = Text("only a paid order can be delivered", "只有已付款的订单才能发货")
+NO_REFUND_REQUESTED = Text("no refund was requested for this order", "该订单没有退款申请")
+ONLY_UNPAID_CLOSE = Text("only an order awaiting payment can be closed", "只有待付款的订单才能关闭")
+PAYMENT_METHOD_NOT_AVAILABLE = Text("payment method not available", "不支持该支付方式")
 ORDER_FINAL = Text("order can no longer be modified", "订单已无法修改")
 VERSION_CONFLICT = Text(
     "version conflict: the order was changed by someone else", "版本冲突：订单已被他人修改"

@@ -108,3 +108,84 @@ MOVES = {
 STATUS_ENDPOINT_MOVES = {
     move.target: move for move in (MOVES["talk"], MOVES["close"]) if move.target is not None
 }
+
+
+# ---------------------------------------------------------------- purchase orders
+
+
+class PurchaseStatus(IntEnum):
+    """A purchase order's statuses, numbered as AnqiCMS's shop orders are."""
+
+    CLOSED = -1
+    AWAITING_PAYMENT = 0
+    PAID = 1
+    DELIVERED = 2
+    COMPLETED = 3
+    REFUND_REQUESTED = 8
+    REFUNDED = 9
+
+
+_P = PurchaseStatus
+PURCHASE_STATUSES = {
+    _P.AWAITING_PAYMENT: StatusInfo("awaiting payment", Text("Awaiting payment", "待付款")),
+    _P.PAID: StatusInfo("paid", Text("Paid", "已付款")),
+    _P.DELIVERED: StatusInfo("delivered", Text("Delivered", "已发货")),
+    _P.COMPLETED: StatusInfo("completed", Text("Completed", "已完成"), final=True),
+    _P.REFUND_REQUESTED: StatusInfo("refund requested", Text("Refund requested", "退款中")),
+    _P.REFUNDED: StatusInfo("refunded", Text("Refunded", "已退款"), final=True),
+    _P.CLOSED: StatusInfo("closed", Text("Closed", "已关闭"), final=True),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PurchaseMove:
+    """One action on a purchase order: allowed from `sources` (else refused with
+    `refusal`), leading to `target` (None: the status stays, or for a refused refund
+    goes back to where it was). `note` is the system message it writes in the
+    thread ({order_id} the purchase order's, {detail} what the caller added); `mail`
+    what the customer is mailed; `done` the answer's msg."""
+
+    action: str
+    actor: Actor
+    sources: frozenset[PurchaseStatus]
+    target: PurchaseStatus | None
+    refusal: Text
+    note: str
+    done: Text
+    mail: str | None = None
+
+
+PURCHASE_MOVES = {
+    move.action: move
+    for move in (
+        # The customer's.
+        PurchaseMove("payment", CUSTOMER, frozenset({_P.AWAITING_PAYMENT}), None,
+                     texts.ONLY_UNPAID_PAY, "purchase order {order_id}: the customer chose "
+                     "to pay {detail}", texts.PAYMENT_CHOSEN),
+        PurchaseMove("cancel", CUSTOMER, frozenset({_P.AWAITING_PAYMENT}), _P.CLOSED,
+                     texts.ONLY_UNPAID_CANCEL, "purchase order {order_id} cancelled by the "
+                     "customer", texts.PURCHASE_CANCELLED),
+        PurchaseMove("finish", CUSTOMER, frozenset({_P.DELIVERED}), _P.COMPLETED,
+                     texts.ONLY_DELIVERED_FINISH, "purchase order {order_id} completed: the "
+                     "customer confirmed receipt", texts.PURCHASE_FINISHED),
+        PurchaseMove("refund", CUSTOMER, frozenset({_P.PAID, _P.DELIVERED}), _P.REFUND_REQUESTED,
+                     texts.ONLY_PAID_REFUND, "purchase order {order_id}: refund requested; "
+                     "reason: {detail}", texts.REFUND_REQUESTED),
+        # The merchant's.
+        PurchaseMove("paid", MERCHANT, frozenset({_P.AWAITING_PAYMENT}), _P.PAID,
+                     texts.ONLY_UNPAID_PAID, "purchase order {order_id} paid: {detail}",
+                     texts.MARKED_PAID, model.PAID),
+        PurchaseMove("deliver", MERCHANT, frozenset({_P.PAID}), _P.DELIVERED,
+                     texts.ONLY_PAID_DELIVER, "purchase order {order_id} delivered{detail}",
+                     texts.MARKED_DELIVERED, model.DELIVERED),
+        PurchaseMove("approve refund", MERCHANT, frozenset({_P.REFUND_REQUESTED}), _P.REFUNDED,
+                     texts.NO_REFUND_REQUESTED, "purchase order {order_id} refunded",
+                     texts.REFUND_APPROVED, model.REFUNDED),
+        PurchaseMove("refuse refund", MERCHANT, frozenset({_P.REFUND_REQUESTED}), None,
+                     texts.NO_REFUND_REQUESTED, "purchase order {order_id}: refund refused, "
+                     "back to {detail}", texts.REFUND_REFUSED),
+        PurchaseMove("close", MERCHANT, frozenset({_P.AWAITING_PAYMENT}), _P.CLOSED,
+                     texts.ONLY_UNPAID_CLOSE, "purchase order {order_id} closed by the "
+                     "merchant{detail}", texts.PURCHASE_CLOSED),
+    )
+}  # fmt: skip

@@ -154,6 +154,9 @@ async def test_every_kind_of_change_sends_its_events_with_the_api_answers(client
     answer = await post(client, token, "/api/communication/order/accept", body)
     assert answer["data"]["order_id"] > 0
     await changed(answer)("quote accepted")
+    purchase = await stream.next()
+    assert purchase["event"] == "purchase_order.updated"
+    assert (purchase["data"]["id"], purchase["data"]["status"]) == (answer["data"]["order_id"], 0)
 
     other = await make_order(client, token)
     await stream.next()

@@ -263,12 +263,10 @@ async def test_accept_creates_the_purchase_order(client, config):
     assert accepted["version"] == 3
     purchase = await query_rows(
         config.db,
-        "SELECT user_id, comm_order_id, amount, status, remark FROM orders WHERE id = ?",
+        "SELECT user_id, comm_order_id, amount, status, remark FROM purchase_orders WHERE id = ?",
         accepted["order_id"],
     )
-    assert purchase == [
-        (user["id"], order["id"], "12000.50", "awaiting payment", "pay by transfer")
-    ]
+    assert purchase == [(user["id"], order["id"], 1200050, 0, "pay by transfer")]
     shown = await detail(client, token, order["id"])
     assert shown["order_id"] == accepted["order_id"]
     assert shown["messages"][-1]["content"] == "quote accepted; remark: pay by transfer"

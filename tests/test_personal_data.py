@@ -93,7 +93,7 @@ async def test_the_export_holds_everything_stored_about_me(client):
     assert [m["content"] for m in banner["messages"]][:2] == ["Here is what I want", "Noted"]
     assert banner["messages"][-1]["sender_type"] == "system"
     (purchase,) = data["purchase_orders"]
-    assert purchase["comm_order_id"] == banner["id"] and purchase["amount"] == "12000.00"
+    assert purchase["comm_order_id"] == banner["id"] and purchase["amount"] == 1200000
     (attachment,) = data["attachments"]
     assert attachment == made["attachment"]
     raw = orjson.dumps(data).decode()
@@ -145,7 +145,7 @@ PERSONAL_TABLES = [
     "login_names",
     "messages",
     "comm_orders",
-    "orders",
+    "purchase_orders",
     "login_failures",
     "deliveries",
     "events",

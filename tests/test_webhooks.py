@@ -119,7 +119,7 @@ async def test_events_must_be_known_types_or_the_star(client, events):
     assert_fail(
         await call(client, "POST", HOOKS, token=admin, json=sent),
         msg="events must be a non-empty list of event types (order.created, order.updated, "
-        'message.created) or ["*"]',
+        'message.created, purchase_order.updated) or ["*"]',
     )
 
 

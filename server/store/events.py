@@ -24,7 +24,7 @@ from . import outbox
 from .tx import Tx, to_json
 from .types import Row
 
-ORDER_CREATED, ORDER_UPDATED, MESSAGE_CREATED = model.EVENT_TYPES
+ORDER_CREATED, ORDER_UPDATED, MESSAGE_CREATED, PURCHASE_ORDER_UPDATED = model.EVENT_TYPES
 
 NOTIFY_CHANNEL = "orderdesk_events"
 EVENT_LOCK = 0x6576656E7473  # "events"
@@ -72,16 +72,18 @@ async def record(
     mail: str | None = None,
     *,
     merchant_only: bool = False,
+    data: Row | None = None,
 ) -> None:
     """The events of one change to `order`: `order_event` (ORDER_CREATED or
     ORDER_UPDATED, with the order as data) when the order row changed, then
     MESSAGE_CREATED for the message it stored, if any; and their deliveries: to
     webhooks, and the mail `mail` names (model.NEW_ORDER, ...; by default judged from
     the message). `merchant_only` events (an internal note's) reach the merchant's side
-    alone: they are recorded for no customer."""
+    alone: they are recorded for no customer. `data` is the order event's data when it
+    is not the order (a purchase order's)."""
     tx.events_recorded()
     owner = model.MERCHANT_ONLY if merchant_only else order["user_id"]
-    events = [(order_event, order)] if order_event is not None else []
+    events = [(order_event, order if data is None else data)] if order_event is not None else []
     if message is not None:
         events.append((MESSAGE_CREATED, message))
     if mail is None and message is not None:

@@ -13,7 +13,7 @@ from ..errors import Invalid, QuoteChanged, StatusNotAllowed, VersionConflict
 from ..model import Page, check_extra_size
 from ..validate.orders import Acceptance, ImagesChange, Quote, StatusChange
 from ..workflow import MOVES, STATUS_ENDPOINT_MOVES, STATUSES, Move, Status
-from . import events, inbox
+from . import events, inbox, purchases
 from .changes import Note, record_change
 from .fields import field_definitions
 from .threads import count_messages, last_messages
@@ -186,25 +186,17 @@ async def accept_quote(tx: Tx, accepted: Acceptance, owner_id: int) -> Row:
     move = MOVES["accept"]
     old = await _movable(tx, move, accepted.id, owner_id)
     _check_accept_guards(old, accepted)
-    purchase_id = await tx.value(
-        """INSERT INTO orders (user_id, comm_order_id, amount, status, remark, created_time)
-           VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
-        owner_id,
-        accepted.id,
-        old["quote_price"],
-        model.PURCHASE_ORDER_STATUS,
-        accepted.remark,
-        tx.now,
-    )
+    purchase = await purchases.create_purchase_order(tx, old, accepted.remark)
     order, _ = await record_change(
         tx,
         old,
         "status = ?, order_id = ?",
-        (move.target, purchase_id),
+        (move.target, purchase["id"]),
         Note(move.note_with(accepted.remark)),
         move.mail,
         reader=owner_id,
     )
+    await purchases.purchase_created(tx, order, purchase)
     return order
 
 

@@ -13,14 +13,12 @@ cancel would.
 """
 
 from .. import model, texts
-from ..entities import PURCHASE_ORDER_RECORD
 from ..workflow import MOVES
-from . import accounts, orders
+from . import accounts, orders, purchases
 from .attachments import attachment_row
 from .tx import MESSAGE_COLUMNS, ORDER_COLUMNS, USER_COLUMNS, Tx, order_row, to_json, user_row
 from .types import Row
 
-PURCHASE_ORDER_COLUMNS = PURCHASE_ORDER_RECORD.columns
 _ATTACHMENT_COLUMNS = """id, name, file_name, content_type, file_size, file_md5, width, height,
     thumb IS NOT NULL AS has_thumb, created_time"""
 
@@ -61,7 +59,8 @@ async def export(tx: Tx, user_id: int, session_ttl: int) -> Row:
     purchase_orders = [
         dict(row)
         for row in await tx.all(
-            f"SELECT {PURCHASE_ORDER_COLUMNS} FROM orders WHERE user_id = ? ORDER BY id", user_id
+            f"SELECT {purchases.COLUMNS} FROM purchase_orders WHERE user_id = ? ORDER BY id",
+            user_id,
         )
     ]
     uploads = [

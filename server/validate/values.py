@@ -5,7 +5,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -15,7 +15,7 @@ import orjson
 from .. import jsonbody, model, texts
 from ..errors import Invalid
 from ..model import Page, check_extra_size
-from ..workflow import STATUSES, Status
+from ..workflow import PURCHASE_STATUSES, STATUSES, StatusInfo
 from .declare import Custom, Field, Form, Schema, Str, integer, string
 
 T = TypeVar("T")
@@ -24,7 +24,6 @@ _DIGITS = re.compile(r"[0-9]+")
 # neither Python's 4300-digit limit nor a 20-digit ID with leading zeros gets through.
 _MAX_ID_DIGITS = len(str(model.MAX_ID))
 _NUL = "\x00"
-_STATUS_VALUES = frozenset(int(s) for s in Status)
 
 
 # ---------------------------------------------------------------- IDs
@@ -180,29 +179,38 @@ class QueryIdOrZero:
         return integer(minimum=0, maximum=model.MAX_ID, description=self.description)
 
 
+def _status_schema(statuses: Mapping[Any, StatusInfo]) -> Schema:
+    return integer(
+        enum=[int(s) for s in statuses],
+        description=", ".join(f"{int(s)} {info.name}" for s, info in statuses.items()),
+    )
+
+
+STATUS_SCHEMA = _status_schema(STATUSES)
+PURCHASE_STATUS_SCHEMA = _status_schema(PURCHASE_STATUSES)
+
+
 @dataclass(frozen=True)
 class StatusFilter:
-    """A status filter from the query string; blank means no filter."""
+    """A status filter from the query string, one of `statuses` (a communication
+    order's by default); blank means no filter."""
 
-    def parse(self, value: str, name: str) -> Status | None:
+    statuses: Mapping[Any, StatusInfo] = field(default_factory=lambda: STATUSES)
+
+    def parse(self, value: str, name: str) -> int | None:
         text = value.strip()
         if not text:
             return None
         digits = text.removeprefix("-")
         if _DIGITS.fullmatch(digits) and len(digits) <= _MAX_ID_DIGITS:
             number = int(text)
-            if number in _STATUS_VALUES:
-                return Status(number)
-        raise Invalid(texts.ONE_OF, field=name, choices=", ".join(map(str, sorted(_STATUS_VALUES))))
+            if number in self.statuses:
+                return number
+        choices = ", ".join(map(str, sorted(int(s) for s in self.statuses)))
+        raise Invalid(texts.ONE_OF, field=name, choices=choices)
 
     def schema(self) -> Schema:
-        return STATUS_SCHEMA
-
-
-STATUS_SCHEMA = integer(
-    enum=[int(s) for s in Status],
-    description=", ".join(f"{int(s)} {info.name}" for s, info in STATUSES.items()),
-)
+        return _status_schema(self.statuses)
 
 
 # ---------------------------------------------------------------- image URLs
