@@ -90,13 +90,13 @@ async def record(
         mail = outbox.mail_notice(order_event, message["sender_type"], message["message_type"])
     notice = mail or outbox.mail_notice(order_event, None, "")
     if tx.dialect == "postgres":
-        kinds, data = zip(*((kind, to_json(value)) for kind, value in events), strict=True)
+        kinds, bodies = zip(*((kind, to_json(value)) for kind, value in events), strict=True)
         facts = []
         if notice is not None:
             facts = [outbox.mail_facts(notice, order, message), outbox.mail_party(notice, order)]
         await tx.value(
             _postgres_record(notice),
-            *(list(kinds), order["id"], owner, tx.now, list(data)),
+            *(list(kinds), order["id"], owner, tx.now, list(bodies)),
             *(tx.now * 1000, outbox.rfc3339(tx.now), *facts),
         )
         return
