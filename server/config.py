@@ -294,6 +294,12 @@ class Config:
         "the console's public URL, for links in mail and answers; none: the scheme and "
         "Host of the request (for mail about orders, http://HOST:PORT)",
     )
+    payment_instructions: str = setting(
+        "",
+        "what a customer who chooses to pay offline is told (bank account, reference to "
+        "quote, ...), answered by POST /api/order/payment",
+        metavar="TEXT",
+    )
     # Not a setting: injectable so tests can move time forward (session expiry, renewal).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 

@@ -247,6 +247,11 @@ MAIL_SUBJECTS = {
     "status_changed": Text(
         "The status of your order #{id} changed: {title}", "您的订单 #{id}（{title}）状态已变更"
     ),
+    "paid": Text(
+        "Your payment for order #{id} was received: {title}", "订单 #{id}（{title}）已确认收款"
+    ),
+    "delivered": Text("Your order #{id} was shipped: {title}", "您的订单 #{id}（{title}）已发货"),
+    "refunded": Text("Your order #{id} was refunded: {title}", "您的订单 #{id}（{title}）已退款"),
 }
 MAIL_OPEN = Text("Open the order: {link}", "查看订单：{link}")
 MAIL_FOOTER = Text(

@@ -10,6 +10,7 @@ so the same document serves as 3.1 (/api/openapi.json) and, for the bundled Swag
 UI 4 that reads 3.0 only, as 3.0.3 (/docs/openapi.json).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +34,10 @@ from .entities import (
     WEBHOOK_SECRET,
     Key,
 )
-from .validate import accounts, desk, fields, orders, webhooks
+from .validate import accounts, desk, fields, orders, purchases, webhooks
 from .validate import attachments as attachment_forms
 from .validate.declare import Form, Schema, integer, string
-from .workflow import MOVES, STATUS_ENDPOINT_MOVES, described
+from .workflow import MOVES, PURCHASE_MOVES, STATUS_ENDPOINT_MOVES, Move, PurchaseMove, described
 
 
 def ref(name: str) -> Schema:
@@ -176,8 +177,8 @@ PUBLIC_HOOK = "http://93.184.216.34/hook"
 MESSAGE_EXAMPLE = {"comm_order_id": 1, "message_type": "text", "content": "Hello"}
 
 
-def _moved(action: str) -> str:
-    move = MOVES[action]
+def _moved(action: str, moves: Mapping[str, Move | PurchaseMove] = MOVES) -> str:
+    move = moves[action]
     return f"from {described(move.sources)}" + (
         f" to {int(move.target)}" if move.target is not None else ""
     )
@@ -472,6 +473,103 @@ OPERATIONS |= {
         "Delete a saved reply", DESK, body=desk.REPLY_ID, example={"id": 1}
     ),
 }
+
+# ---------------------------------------------------------------- purchase orders
+
+PURCHASE = "purchase orders"
+PURCHASE_DATA = ref(PURCHASE_ORDER.name)
+PURCHASE_ORDER_EXAMPLE = {"order_id": "202612021230450001"}
+
+
+def _purchase_move(action: str) -> str:
+    return _moved(action, PURCHASE_MOVES)
+
+
+OPERATIONS |= {
+    ("GET", "/api/orders"): Operation(
+        "The caller's purchase orders (one per accepted quote), newest first",
+        PURCHASE,
+        query=purchases.LIST_QUERY,
+        data=array(PURCHASE_DATA),
+        paginated=True,
+        example={"status": 0},
+    ),
+    ("GET", "/api/order/detail"): Operation(
+        "One of the caller's purchase orders", PURCHASE, query=purchases.QUERY_ORDER_ID,
+        data=PURCHASE_DATA, example=PURCHASE_ORDER_EXAMPLE,
+    ),
+    ("POST", "/api/order/payment"): Operation(
+        f"Choose how to pay ({_purchase_move('payment')}): "
+        f'"{model.OFFLINE}" answers the merchant\'s payment instructions; the merchant then '
+        "confirms the payment",
+        PURCHASE,
+        body=purchases.PAYMENT,
+        data=closed(
+            {
+                "order_id": string(),
+                "pay_way": string(enum=[model.OFFLINE]),
+                "instructions": string(description="--payment-instructions"),
+            },
+            ("order_id", "pay_way", "instructions"),
+        ),
+        example={**PURCHASE_ORDER_EXAMPLE, "pay_way": model.OFFLINE},
+    ),
+    ("POST", "/api/order/cancel"): Operation(
+        f"Cancel an unpaid purchase order ({_purchase_move('cancel')})",
+        PURCHASE, body=purchases.BODY_ORDER_ID, data=PURCHASE_DATA,
+        example=PURCHASE_ORDER_EXAMPLE,
+    ),
+    ("POST", "/api/order/finish"): Operation(
+        f"Confirm receipt ({_purchase_move('finish')})",
+        PURCHASE, body=purchases.BODY_ORDER_ID, data=PURCHASE_DATA,
+        example=PURCHASE_ORDER_EXAMPLE,
+    ),
+    ("POST", "/api/order/refund"): Operation(
+        f"Ask for a refund ({_purchase_move('refund')})",
+        PURCHASE, body=purchases.REFUND, data=PURCHASE_DATA,
+        example={**PURCHASE_ORDER_EXAMPLE, "reason": "It arrived broken"},
+    ),
+    ("GET", "/api/admin/orders"): Operation(
+        "Every purchase order, newest first (staff and admins)",
+        PURCHASE,
+        query=purchases.ADMIN_LIST_QUERY,
+        data=array(PURCHASE_DATA),
+        paginated=True,
+        example={"status": 0},
+    ),
+    ("GET", "/api/admin/order/detail"): Operation(
+        "Any purchase order", PURCHASE, query=purchases.QUERY_ORDER_ID, data=PURCHASE_DATA,
+        example=PURCHASE_ORDER_EXAMPLE,
+    ),
+    ("POST", "/api/admin/order/paid"): Operation(
+        f"Mark paid ({_purchase_move('paid')}); the same call again with the same "
+        "payment_reference changes nothing and answers 0, with another one -1",
+        PURCHASE,
+        body=purchases.MARK_PAID,
+        data=PURCHASE_DATA,
+        example={**PURCHASE_ORDER_EXAMPLE, "payment_reference": "PSP-7F3A21"},
+    ),
+    ("POST", "/api/admin/order/deliver"): Operation(
+        f"Mark delivered ({_purchase_move('deliver')})",
+        PURCHASE,
+        body=purchases.DELIVER,
+        data=PURCHASE_DATA,
+        example={**PURCHASE_ORDER_EXAMPLE, "express_company": "SF", "tracking_number": "SF1"},
+    ),
+    ("POST", "/api/admin/order/refund"): Operation(
+        f"Decide a refund request ({_purchase_move('approve refund')} when approved, else "
+        "back to the status before the request)",
+        PURCHASE,
+        body=purchases.DECIDE_REFUND,
+        data=PURCHASE_DATA,
+        example={**PURCHASE_ORDER_EXAMPLE, "approve": True},
+    ),
+    ("POST", "/api/admin/order/close"): Operation(
+        f"Close an unpaid purchase order ({_purchase_move('close')})",
+        PURCHASE, body=purchases.CLOSE, data=PURCHASE_DATA,
+        example={**PURCHASE_ORDER_EXAMPLE, "reason": "No payment within 30 days"},
+    ),
+}  # fmt: skip
 
 # ---------------------------------------------------------------- live events
 

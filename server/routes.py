@@ -13,6 +13,7 @@ from .handlers import (
     ops,
     orders,
     personal,
+    purchases,
     recovery,
     webhooks,
 )
@@ -43,6 +44,13 @@ ROUTES = [
     ("POST", "/api/communication/message/send", messages.send, CUSTOMER),
     ("POST", "/api/communication/order/read", orders.mark_read, CUSTOMER),
     ("GET", "/api/communication/fields", orders.list_fields, PUBLIC),
+    # customer: purchase orders (AnqiCMS's shop orders), only the caller's own
+    ("GET", "/api/orders", purchases.list_purchase_orders, CUSTOMER),
+    ("GET", "/api/order/detail", purchases.detail, CUSTOMER),
+    ("POST", "/api/order/payment", purchases.payment, CUSTOMER),
+    ("POST", "/api/order/cancel", purchases.cancel, CUSTOMER),
+    ("POST", "/api/order/finish", purchases.finish, CUSTOMER),
+    ("POST", "/api/order/refund", purchases.request_refund, CUSTOMER),
     # merchant: every order, for staff and admins; the field definitions and user
     # changes for admins only
     ("GET", "/api/admin/communication/orders", orders.list_orders, STAFF),
@@ -64,6 +72,13 @@ ROUTES = [
     ("GET", "/api/admin/users", desk.list_users, STAFF),
     ("POST", "/api/admin/users/update", desk.update_user, ADMIN),
     ("POST", "/api/admin/users/password-reset", recovery.admin_reset_link, ADMIN),
+    # merchant: every purchase order
+    ("GET", "/api/admin/orders", purchases.list_purchase_orders, STAFF),
+    ("GET", "/api/admin/order/detail", purchases.detail, STAFF),
+    ("POST", "/api/admin/order/paid", purchases.mark_paid, STAFF),
+    ("POST", "/api/admin/order/deliver", purchases.deliver, STAFF),
+    ("POST", "/api/admin/order/refund", purchases.decide_refund, STAFF),
+    ("POST", "/api/admin/order/close", purchases.close, STAFF),
     ("GET", "/api/events", events.stream, CUSTOMER),  # text/event-stream
     ("GET", "/api/openapi.json", ops.openapi_json, PUBLIC),
     # attachments: upload and delete with a session; files to anyone with the URL

@@ -24,6 +24,18 @@ class Status(IntEnum):
     REJECTED = 4
 
 
+class PurchaseStatus(IntEnum):
+    """A purchase order's statuses, numbered as AnqiCMS's shop orders are."""
+
+    CLOSED = -1
+    AWAITING_PAYMENT = 0
+    PAID = 1
+    DELIVERED = 2
+    COMPLETED = 3
+    REFUND_REQUESTED = 8
+    REFUNDED = 9
+
+
 @dataclass(frozen=True)
 class StatusInfo:
     name: str  # as the thread's notes name it
@@ -43,7 +55,7 @@ OPEN = frozenset(status for status, info in STATUSES.items() if not info.final)
 NOT_CANCELLED = frozenset(STATUSES) - {Status.CANCELLED}
 
 
-def described(statuses: frozenset[Status]) -> str:
+def described(statuses: frozenset[Status] | frozenset[PurchaseStatus]) -> str:
     """'0, 1, 2 or 4': statuses as the docs list them."""
     numbers = [str(int(s)) for s in sorted(statuses, key=lambda s: (s < 0, s))]
     return numbers[0] if len(numbers) == 1 else f"{', '.join(numbers[:-1])} or {numbers[-1]}"
@@ -111,18 +123,6 @@ STATUS_ENDPOINT_MOVES = {
 
 
 # ---------------------------------------------------------------- purchase orders
-
-
-class PurchaseStatus(IntEnum):
-    """A purchase order's statuses, numbered as AnqiCMS's shop orders are."""
-
-    CLOSED = -1
-    AWAITING_PAYMENT = 0
-    PAID = 1
-    DELIVERED = 2
-    COMPLETED = 3
-    REFUND_REQUESTED = 8
-    REFUNDED = 9
 
 
 _P = PurchaseStatus

@@ -24,6 +24,7 @@ def example(
     reply: int | None = None,
     user: int | None = None,
     assignee: int | None = None,
+    purchase: str | None = None,
 ) -> dict[str, Any]:
     found = copy.deepcopy(openapi.OPERATIONS[(method, path)].example)
     assert found is not None, f"{method} {path} documents no example request"
@@ -35,6 +36,7 @@ def example(
         "webhook_id": webhook,
         "delivery_id": delivery,
         "assignee_id": assignee,
+        "order_id": purchase,
     }
     for name, value in ids.items():
         if name in found and value is not None:
@@ -61,4 +63,4 @@ def order_scoped(method: str, path: str) -> bool:
     names = openapi.OPERATIONS[(method, path)].example or {}
     if path.startswith((WEBHOOKS, ATTACHMENTS, REPLIES, USERS)):
         return False
-    return "id" in names or "comm_order_id" in names
+    return bool({"id", "comm_order_id", "order_id"} & set(names))

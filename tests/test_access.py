@@ -10,6 +10,19 @@ from orderdesk.routes import ROUTES
 from tests.conftest import call, make_admin, make_order, make_staff, quote, register
 from tests.examples import example, order_scoped
 
+# The purchase-order moves that start elsewhere than awaiting payment, and the steps
+# that lead there.
+PURCHASE_SETUP = {
+    "/api/order/finish": ("paid", "deliver"),
+    "/api/order/refund": ("paid",),
+    "/api/admin/order/deliver": ("paid",),
+    "/api/admin/order/refund": ("paid", "refund"),
+}
+PURCHASE_STEPS = {
+    "paid": ("admin", "/api/admin/order/paid", {}),
+    "deliver": ("admin", "/api/admin/order/deliver", {}),
+    "refund": ("owner", "/api/order/refund", {"reason": "broken"}),
+}
 PUBLIC_HOOK = "http://93.184.216.34/hook"  # a public literal address: nothing to resolve
 CALLERS = ["anonymous", "expired", "revoked", "other customer", "staff", "admin", "owner"]
 MERCHANTS = {Access.STAFF: ("staff", "admin"), Access.ADMIN: ("admin",)}
@@ -60,6 +73,27 @@ async def test_access_matrix(client, clock, method, path, access):
         reply = {"title": caller, "content": "Thank you"}
         made = await call(client, "POST", "/api/admin/replies", token=admin, json=reply)
         replies[caller] = made["data"]["id"]
+    # And on their own purchase order, brought to where the route's move starts.
+    purchases = {}
+    for caller in ("staff", "admin", "owner"):
+        accepted = await make_order(client, owner)
+        await quote(client, admin, accepted["id"])
+        body = {"id": accepted["id"]}
+        await call(client, "POST", "/api/communication/order/accept", token=owner, json=body)
+        listed = await call(
+            client, "GET", "/api/orders", token=owner, params={"comm_order_id": accepted["id"]}
+        )
+        purchases[caller] = number = listed["data"][0]["order_id"]
+        for step in PURCHASE_SETUP.get(path, ()):
+            who, step_path, extra = PURCHASE_STEPS[step]
+            moved = await call(
+                client,
+                "POST",
+                step_path,
+                token=owner if who == "owner" else admin,
+                json={"order_id": number, **extra},
+            )
+            assert moved["code"] == 0, moved
     order = orders["owner"]
     form = aiohttp.FormData()
     form.add_field("file", b"%PDF-1.4 the owner's", filename="owner.pdf")
@@ -98,6 +132,7 @@ async def test_access_matrix(client, clock, method, path, access):
             reply=replies[mine],
             user=target_id,
             assignee=self_ids.get(caller, self_ids["admin"]),
+            purchase=purchases[mine] if not shift else "9" * 18,
         )
         if method == "GET":
             return await call(client, method, path, token=token, params=payload)

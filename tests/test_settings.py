@@ -60,6 +60,11 @@ SAMPLES = {
         "https://shop.example/",
         "https://shop.example/",
     ),  # fmt: skip
+    "payment_instructions": (
+        ["--payment-instructions", "IBAN DE00 0000; quote the order number"],
+        "IBAN DE00 0000; quote the order number",
+        "IBAN DE00 0000; quote the order number",
+    ),
 }
 
 
