@@ -12,8 +12,8 @@ from ..validate import purchases as forms
 from ..workflow import PURCHASE_MOVES
 
 
-def _actor(request: web.Request) -> purchases.Actor:
-    return purchases.Actor(request[USER]["id"], owner_scope(request))
+def _caller(request: web.Request) -> purchases.Caller:
+    return purchases.Caller(request[USER]["id"], owner_scope(request))
 
 
 async def list_purchase_orders(request: web.Request) -> Ok:
@@ -41,7 +41,7 @@ async def payment(request: web.Request) -> Ok:
     """The customer's choice of how to pay; offline: the merchant's instructions."""
     chosen = forms.PAYMENT.parse(await read_json(request))
     await store_of(request).write(
-        purchases.choose_payment, chosen.order_id, chosen.pay_way, _actor(request)
+        purchases.choose_payment, chosen.order_id, chosen.pay_way, _caller(request)
     )
     instructions = request.app[CONFIG].payment_instructions
     data = {"order_id": chosen.order_id, "pay_way": chosen.pay_way, "instructions": instructions}
@@ -50,20 +50,20 @@ async def payment(request: web.Request) -> Ok:
 
 async def cancel(request: web.Request) -> Ok:
     order_id = forms.BODY_ORDER_ID.parse(await read_json(request))
-    order = await store_of(request).write(purchases.cancel, order_id, _actor(request))
+    order = await store_of(request).write(purchases.cancel, order_id, _caller(request))
     return Ok(order, PURCHASE_MOVES["cancel"].done)
 
 
 async def finish(request: web.Request) -> Ok:
     order_id = forms.BODY_ORDER_ID.parse(await read_json(request))
-    order = await store_of(request).write(purchases.finish, order_id, _actor(request))
+    order = await store_of(request).write(purchases.finish, order_id, _caller(request))
     return Ok(order, PURCHASE_MOVES["finish"].done)
 
 
 async def request_refund(request: web.Request) -> Ok:
     refund = forms.REFUND.parse(await read_json(request))
     order = await store_of(request).write(
-        purchases.request_refund, refund.order_id, refund.reason, _actor(request)
+        purchases.request_refund, refund.order_id, refund.reason, _caller(request)
     )
     return Ok(order, PURCHASE_MOVES["refund"].done)
 
@@ -71,7 +71,7 @@ async def request_refund(request: web.Request) -> Ok:
 async def mark_paid(request: web.Request) -> Ok:
     paid = forms.MARK_PAID.parse(await read_json(request))
     order = await store_of(request).write(
-        purchases.mark_paid, paid.order_id, paid.pay_way, paid.payment_reference, _actor(request)
+        purchases.mark_paid, paid.order_id, paid.pay_way, paid.payment_reference, _caller(request)
     )
     return Ok(order, PURCHASE_MOVES["paid"].done)
 
@@ -83,7 +83,7 @@ async def deliver(request: web.Request) -> Ok:
         sent.order_id,
         sent.express_company,
         sent.tracking_number,
-        _actor(request),
+        _caller(request),
     )
     return Ok(order, PURCHASE_MOVES["deliver"].done)
 
@@ -91,7 +91,7 @@ async def deliver(request: web.Request) -> Ok:
 async def decide_refund(request: web.Request) -> Ok:
     decision = forms.DECIDE_REFUND.parse(await read_json(request))
     order = await store_of(request).write(
-        purchases.decide_refund, decision.order_id, decision.approve, _actor(request)
+        purchases.decide_refund, decision.order_id, decision.approve, _caller(request)
     )
     return Ok(order, PURCHASE_MOVES["approve refund" if decision.approve else "refuse refund"].done)
 
@@ -99,6 +99,6 @@ async def decide_refund(request: web.Request) -> Ok:
 async def close(request: web.Request) -> Ok:
     closing = forms.CLOSE.parse(await read_json(request))
     order = await store_of(request).write(
-        purchases.close, closing.order_id, closing.reason, _actor(request)
+        purchases.close, closing.order_id, closing.reason, _caller(request)
     )
     return Ok(order, PURCHASE_MOVES["close"].done)

@@ -124,16 +124,16 @@ async def purchase_detail(tx: Tx, order_id: str, owner_id: int | None) -> Row:
 
 
 @dataclass(frozen=True)
-class Actor:
+class Caller:
     """Who moves a purchase order: the customer (their own ones only) or the merchant."""
 
     user_id: int
     owner_id: int | None  # ANY_OWNER for the merchant
 
 
-async def _movable(tx: Tx, move: PurchaseMove, order_id: str, actor: Actor) -> Row:
+async def _movable(tx: Tx, move: PurchaseMove, order_id: str, caller: Caller) -> Row:
     """The purchase order, locked, if `move` may be made from its status."""
-    old = await _find(tx, order_id, actor.owner_id, _LOCKED_COLUMNS, tx.for_update)
+    old = await _find(tx, order_id, caller.owner_id, _LOCKED_COLUMNS, tx.for_update)
     if old["status"] not in move.sources:
         raise Invalid(move.refusal)
     return old
@@ -143,7 +143,7 @@ async def _write_move(
     tx: Tx,
     old: Row,
     move: PurchaseMove,
-    actor: Actor,
+    caller: Caller,
     changes: dict[str, Any],
     detail: str = "",
 ) -> Row:
@@ -168,7 +168,7 @@ async def _write_move(
         )
     )
     note = move.note.format(order_id=old["order_id"], detail=detail)
-    message = await insert_message(tx, comm_order["id"], SYSTEM, "text", note, actor.user_id)
+    message = await insert_message(tx, comm_order["id"], SYSTEM, "text", note, caller.user_id)
     await events.record(tx, comm_order, events.PURCHASE_ORDER_UPDATED, message, move.mail, data=new)
     return new
 
@@ -180,42 +180,42 @@ def _public(order: Row) -> Row:
     return {name: order[name] for name in _ANSWERED}
 
 
-async def choose_payment(tx: Tx, order_id: str, pay_way: str, actor: Actor) -> Row:
+async def choose_payment(tx: Tx, order_id: str, pay_way: str, caller: Caller) -> Row:
     """The customer's choice of how to pay an order awaiting payment; only `offline` is
     built in. Choosing the same way again changes nothing."""
     move = PURCHASE_MOVES["payment"]
-    old = await _movable(tx, move, order_id, actor)
+    old = await _movable(tx, move, order_id, caller)
     if pay_way != OFFLINE:
         raise Invalid(PAYMENT_METHOD_NOT_AVAILABLE)
     if old["chosen_pay_way"] == pay_way:
         return _public(old)
-    return await _write_move(tx, old, move, actor, {"chosen_pay_way": pay_way}, pay_way)
+    return await _write_move(tx, old, move, caller, {"chosen_pay_way": pay_way}, pay_way)
 
 
-async def cancel(tx: Tx, order_id: str, actor: Actor) -> Row:
+async def cancel(tx: Tx, order_id: str, caller: Caller) -> Row:
     move = PURCHASE_MOVES["cancel"]
-    return await _write_move(tx, await _movable(tx, move, order_id, actor), move, actor, {})
+    return await _write_move(tx, await _movable(tx, move, order_id, caller), move, caller, {})
 
 
-async def finish(tx: Tx, order_id: str, actor: Actor) -> Row:
+async def finish(tx: Tx, order_id: str, caller: Caller) -> Row:
     move = PURCHASE_MOVES["finish"]
-    old = await _movable(tx, move, order_id, actor)
-    return await _write_move(tx, old, move, actor, {"finished_time": tx.now})
+    old = await _movable(tx, move, order_id, caller)
+    return await _write_move(tx, old, move, caller, {"finished_time": tx.now})
 
 
-async def request_refund(tx: Tx, order_id: str, reason: str, actor: Actor) -> Row:
+async def request_refund(tx: Tx, order_id: str, reason: str, caller: Caller) -> Row:
     move = PURCHASE_MOVES["refund"]
-    old = await _movable(tx, move, order_id, actor)
+    old = await _movable(tx, move, order_id, caller)
     changes = {"refund_reason": reason, "refund_from_status": old["status"]}
-    return await _write_move(tx, old, move, actor, changes, reason)
+    return await _write_move(tx, old, move, caller, changes, reason)
 
 
-async def mark_paid(tx: Tx, order_id: str, pay_way: str, reference: str, actor: Actor) -> Row:
+async def mark_paid(tx: Tx, order_id: str, pay_way: str, reference: str, caller: Caller) -> Row:
     """0 → 1. Idempotent per payment reference: an order already paid with the same
     reference is answered as it is (a payment provider retrying its callback); with
     another, refused."""
     move = PURCHASE_MOVES["paid"]
-    old = await _find(tx, order_id, actor.owner_id, _LOCKED_COLUMNS, tx.for_update)
+    old = await _find(tx, order_id, caller.owner_id, _LOCKED_COLUMNS, tx.for_update)
     if old["paid_time"]:
         if old["payment_reference"] == reference:
             return _public(old)
@@ -224,14 +224,14 @@ async def mark_paid(tx: Tx, order_id: str, pay_way: str, reference: str, actor: 
         raise Invalid(move.refusal)
     changes = {"pay_way": pay_way, "payment_reference": reference, "paid_time": tx.now}
     detail = f"{pay_way}, reference {reference}" if reference else pay_way
-    return await _write_move(tx, old, move, actor, changes, detail)
+    return await _write_move(tx, old, move, caller, changes, detail)
 
 
 async def deliver(
-    tx: Tx, order_id: str, express_company: str, tracking_number: str, actor: Actor
+    tx: Tx, order_id: str, express_company: str, tracking_number: str, caller: Caller
 ) -> Row:
     move = PURCHASE_MOVES["deliver"]
-    old = await _movable(tx, move, order_id, actor)
+    old = await _movable(tx, move, order_id, caller)
     changes = {
         "express_company": express_company,
         "tracking_number": tracking_number,
@@ -242,21 +242,21 @@ async def deliver(
         for label, value in (("carrier", express_company), ("tracking number", tracking_number))
         if value
     )
-    return await _write_move(tx, old, move, actor, changes, detail)
+    return await _write_move(tx, old, move, caller, changes, detail)
 
 
-async def decide_refund(tx: Tx, order_id: str, approve: bool, actor: Actor) -> Row:
+async def decide_refund(tx: Tx, order_id: str, approve: bool, caller: Caller) -> Row:
     """8 → 9 when approved, else back to the status the request was made in."""
     move = PURCHASE_MOVES["approve refund" if approve else "refuse refund"]
-    old = await _movable(tx, move, order_id, actor)
+    old = await _movable(tx, move, order_id, caller)
     if approve:
-        return await _write_move(tx, old, move, actor, {})
+        return await _write_move(tx, old, move, caller, {})
     back = PurchaseStatus(old["refund_from_status"])
     changes = {"status": int(back)}
-    return await _write_move(tx, old, move, actor, changes, PURCHASE_STATUSES[back].name)
+    return await _write_move(tx, old, move, caller, changes, PURCHASE_STATUSES[back].name)
 
 
-async def close(tx: Tx, order_id: str, reason: str, actor: Actor) -> Row:
+async def close(tx: Tx, order_id: str, reason: str, caller: Caller) -> Row:
     move = PURCHASE_MOVES["close"]
-    old = await _movable(tx, move, order_id, actor)
-    return await _write_move(tx, old, move, actor, {}, f"; reason: {reason}" if reason else "")
+    old = await _movable(tx, move, order_id, caller)
+    return await _write_move(tx, old, move, caller, {}, f"; reason: {reason}" if reason else "")
