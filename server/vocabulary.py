@@ -53,6 +53,7 @@ def vocabulary() -> dict[str, Any]:
         "moves": _moves(MOVES.values()),
         "purchaseStatuses": _statuses(PURCHASE_STATUSES.items()),
         "purchaseMoves": _moves(PURCHASE_MOVES.values()),
+        "offlinePayWay": model.OFFLINE,
         "eventTypes": list(model.EVENT_TYPES),
         "fieldTypes": list(model.FIELD_TYPES),
         "fieldTypesWithOptions": sorted(model.FIELD_TYPES_WITH_OPTIONS),
