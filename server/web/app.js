@@ -563,9 +563,11 @@ async function orderView(id, admin) {
     const list = threadBox.querySelector(".thread");
     if (list) list.scrollTop = list.scrollHeight;
   };
-  const refresh = async () => {
-    order = await load();
-    render();
+  const refresh = async () => { order = await load(); render(); };
+  // What changed before the stream opened: the order, and its purchase order (which
+  // then follows the stream's purchase_order.updated).
+  const catchUp = async () => {
+    await refresh();
     if (order.order_id) await purchase.load(order.id);
   };
   // Live: the order and its thread change as events arrive (an order event carries the
@@ -723,7 +725,7 @@ async function orderView(id, admin) {
         h("div", { class: "card" }, h("h2", {}, t("thread")), threadBox, composer)),
       h("aside", {}, admin ? h("div", { class: "card muted", "data-testid": "customer" }, `${t("customer")}: ${order.user.user_name}`) : null,
         assignForm, notesCard, quoteForm, imagesForm)));
-  stopListening = listen({ comm_order_id: order.id }, onEvent, () => refresh().catch(() => {}));
+  stopListening = listen({ comm_order_id: order.id }, onEvent, () => catchUp().catch(() => {}));
   markRead();
 }
 
@@ -758,7 +760,7 @@ const money = (cents) => `${Math.floor(cents / 100)}.${String(cents % 100).padSt
 const purchaseBadge = (status) => h("span", { class: `badge p${status}`, "data-purchase-status": status },
   purchaseStatusName(status));
 
-const { purchaseMoves: PURCHASE_MOVES } = VOCABULARY;
+const PURCHASE_MOVES = VOCABULARY.purchaseMoves;
 
 // The purchase order an accepted quote made, on the order's page of either side: what
 // it holds and the steps its status allows the viewer (the server's table of moves).
