@@ -1,6 +1,6 @@
 """Take the README's screenshots of the web console: a customer's order page, the
-merchant's inbox and the merchant's order page, at desktop and phone width, on a
-throw-away database. Needs Debian's chromium.
+merchant's inbox and the merchant's order page, at desktop and phone width, and a
+customer's purchase order, on a throw-away database. Needs Debian's chromium.
 
     .venv/bin/python scripts/screenshots.py
 """
@@ -64,6 +64,21 @@ def main() -> None:
         server.call("POST", "/api/admin/replies", reply, admin)
         message = {"comm_order_id": second, "message_type": "text", "content": "Any news?"}
         server.call("POST", "/api/communication/message/send", message, alice)
+        # The third: accepted, paid and shipped, awaiting the customer's receipt.
+        third = orders[2]["data"]["id"]
+        quote = {"id": third, "quote_price": "4800.50", "quote_content": "Within a week"}
+        server.call("POST", "/api/admin/communication/order/quote", quote, admin)
+        server.call("POST", "/api/communication/order/accept", {"id": third}, alice)
+        purchase = server.call("GET", f"/api/orders?comm_order_id={third}", token=alice)
+        number = purchase["data"][0]["order_id"]
+        paid = {"order_id": number, "payment_reference": "BANK-20261202-7781"}
+        server.call("POST", "/api/admin/order/paid", paid, admin)
+        shipped = {
+            "order_id": number,
+            "express_company": "SF Express",
+            "tracking_number": "SF1402 8873 21",
+        }
+        server.call("POST", "/api/admin/order/deliver", shipped, admin)
 
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -74,13 +89,16 @@ def main() -> None:
                 ("alice", "correct horse battery"),
                 ("merchant", "merchant pass"),
             )
-            for (user, password), path, shot, viewport in [
-                (alice_login, f"#/order/{first}", "customer-order.png", desktop),
-                (alice_login, f"#/order/{first}", "customer-order-phone.png", phone),
-                (merchant_login, "#/admin", "merchant-inbox.png", desktop),
-                (merchant_login, "#/admin", "merchant-inbox-phone.png", phone),
-                (merchant_login, f"#/admin/order/{first}", "merchant-order.png", desktop),
-            ]:
+            # `part`: the element shot alone (None: the page as it opens).
+            for (user, password), path, shot, viewport, part in [
+                (alice_login, f"#/order/{first}", "customer-order.png", desktop, None),
+                (alice_login, f"#/order/{first}", "customer-order-phone.png", phone, None),
+                (merchant_login, "#/admin", "merchant-inbox.png", desktop, None),
+                (merchant_login, "#/admin", "merchant-inbox-phone.png", phone, None),
+                (merchant_login, f"#/admin/order/{first}", "merchant-order.png", desktop, None),
+                (alice_login, f"#/order/{third}", "customer-purchase.png", desktop,
+                 "[data-testid=purchase]"),
+            ]:  # fmt: skip
                 page = browser.new_context(viewport=viewport).new_page()
                 page.goto(server.url)
                 page.fill("#f-user_name", user)
@@ -91,7 +109,7 @@ def main() -> None:
                 page.wait_for_selector("[data-testid=orders], [data-testid=title]")
                 page.wait_for_load_state("networkidle")
                 page.evaluate("window.scrollTo(0, 0)")
-                page.screenshot(path=str(OUT / shot))
+                (page.locator(part) if part else page).screenshot(path=str(OUT / shot))
                 print(OUT / shot)
             browser.close()
 

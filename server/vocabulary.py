@@ -1,36 +1,59 @@
 """The console's vocabulary, from the declarations it would otherwise retype: the
-order's statuses (with their labels) and moves, event types, field types, message
-types, upload kinds and users' roles. Served as the JavaScript module /static/vocabulary.js, which
-the console's modules import."""
+order's and the purchase order's statuses (with their labels) and moves, event types,
+field types, message types, upload kinds and users' roles. Served as the JavaScript
+module /static/vocabulary.js, which the console's modules import."""
 
 import functools
+from collections.abc import Iterable
+from enum import IntEnum
 from typing import Any
 
 import orjson
 
 from . import media, model
-from .workflow import MOVES, STATUSES
+from .workflow import (
+    MOVES,
+    PURCHASE_MOVES,
+    PURCHASE_STATUSES,
+    STATUSES,
+    Move,
+    PurchaseMove,
+    StatusInfo,
+)
+
+
+def _statuses(declared: Iterable[tuple[IntEnum, StatusInfo]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "value": int(status),
+            "name": info.name,
+            "label": {"en": info.label.en, "zh": info.label.zh},
+            "final": info.final,
+        }
+        for status, info in declared
+    ]
+
+
+def _moves(moves: Iterable[Move | PurchaseMove]) -> dict[str, dict[str, Any]]:
+    """Each action's actor, the statuses it is allowed from and where it leads (None:
+    the status stays, or for a refused refund goes back to where it was)."""
+    return {
+        move.action: {
+            "actor": str(move.actor),
+            "sources": sorted(int(s) for s in move.sources),
+            "target": None if move.target is None else int(move.target),
+        }
+        for move in moves
+    }
 
 
 def vocabulary() -> dict[str, Any]:
     return {
-        "statuses": [
-            {
-                "value": int(status),
-                "name": info.name,
-                "label": {"en": info.label.en, "zh": info.label.zh},
-                "final": info.final,
-            }
-            for status, info in STATUSES.items()
-        ],
-        "moves": {
-            move.action: {
-                "actor": str(move.actor),
-                "sources": sorted(int(s) for s in move.sources),
-                "target": None if move.target is None else int(move.target),
-            }
-            for move in MOVES.values()
-        },
+        "statuses": _statuses(STATUSES.items()),
+        "moves": _moves(MOVES.values()),
+        "purchaseStatuses": _statuses(PURCHASE_STATUSES.items()),
+        "purchaseMoves": _moves(PURCHASE_MOVES.values()),
+        "offlinePayWay": model.OFFLINE,
         "eventTypes": list(model.EVENT_TYPES),
         "fieldTypes": list(model.FIELD_TYPES),
         "fieldTypesWithOptions": sorted(model.FIELD_TYPES_WITH_OPTIONS),

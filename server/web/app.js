@@ -1,6 +1,6 @@
 // orderdesk console: a small single-page app over the public API (no build step).
 import { api, ApiError, listen } from "./api.js";
-import { statusName, t } from "./i18n.js";
+import { purchaseStatusName, statusName, t } from "./i18n.js";
 import { VOCABULARY } from "./vocabulary.js";
 import { appendLine, attachControl, isUploadedPdf, uploadThumb } from "./uploads.js";
 
@@ -174,6 +174,13 @@ function hashQuery() {
   return new URLSearchParams(location.hash.split("?")[1] || "");
 }
 
+// Goes to the page `path` with the query `next`, leaving out its empty values.
+function goWith(path, next) {
+  const params = new URLSearchParams({ ...next });
+  for (const [k, v] of [...params]) if (!v) params.delete(k);
+  location.hash = `${path}?${params}`;
+}
+
 // ---------------------------------------------------------------- order fields
 
 function fieldControl(def, value) {
@@ -238,8 +245,8 @@ function renderNav() {
   const links = [];
   if (me) {
     if (isMerchant()) {
-      links.push(h("a", { href: "#/admin" }, t("inbox")), h("a", { href: "#/admin/users" }, t("users")),
-        h("a", { href: "#/admin/replies" }, t("replies")));
+      links.push(h("a", { href: "#/admin" }, t("inbox")), h("a", { href: "#/admin/purchases" }, t("purchaseOrders")),
+        h("a", { href: "#/admin/users" }, t("users")), h("a", { href: "#/admin/replies" }, t("replies")));
     }
     if (me.role === "admin") {
       links.push(h("a", { href: "#/admin/fields" }, t("fields")), h("a", { href: "#/admin/webhooks" }, t("webhooks")));
@@ -268,6 +275,7 @@ const ROUTES = [
   [/^#\/order\/(\d+)$/, (id) => orderView(id, false)],
   [/^#\/admin$/, inboxView],
   [/^#\/admin\/order\/(\d+)$/, (id) => orderView(id, true)],
+  [/^#\/admin\/purchases$/, purchasesView],
   [/^#\/admin\/fields$/, fieldsView],
   [/^#\/admin\/users$/, usersView],
   [/^#\/admin\/replies$/, repliesView],
@@ -438,11 +446,7 @@ async function inboxView() {
   // Latest activity first, unless the newest orders are asked for.
   const sort = SORTS.includes(query.get("sort")) ? query.get("sort") : SORTS[0];
   const members = await team();
-  const go = (next) => {
-    const params = new URLSearchParams({ ...next });
-    for (const [k, v] of [...params]) if (!v) params.delete(k);
-    location.hash = `#/admin?${params}`;
-  };
+  const go = (next) => goWith("#/admin", next);
   const current = { status, q: search, show: showing, sort };
   const [list, stop] = await liveList(async () => {
     const answer = await api("GET", "/admin/communication/orders", undefined,
@@ -539,6 +543,7 @@ async function orderView(id, admin) {
   const replies = admin ? (await api("GET", "/admin/replies")).data : [];
   const notesBox = h("div", { "data-testid": "notes" });
   const assignee = h("p", { "data-testid": "assignee" });
+  const purchase = purchasePanel(admin);
   // Opening the order, and each message arriving while it is open, reads it.
   const markRead = () => api("POST", `${scope}/order/read`, { id: order.id }).catch(() => {});
 
@@ -559,11 +564,20 @@ async function orderView(id, admin) {
     if (list) list.scrollTop = list.scrollHeight;
   };
   const refresh = async () => { order = await load(); render(); };
+  // What changed before the stream opened: the order, and its purchase order (which
+  // then follows the stream's purchase_order.updated).
+  const catchUp = async () => {
+    await refresh();
+    if (order.order_id) await purchase.load(order.id);
+  };
   // Live: the order and its thread change as events arrive (an order event carries the
   // order without the detail's extras; a message may already be here from a refresh).
   const onEvent = (type, data) => {
     if (type === "order.updated" && data.id === order.id && data.version > order.version) {
       order = { ...order, ...data };
+    } else if (type === "purchase_order.updated" && data.comm_order_id === order.id) {
+      purchase.take(data);
+      return;
     } else if (type === "message.created" && !order.messages.some((m) => m.id === data.id)) {
       order = { ...order, messages: [...order.messages, data], messages_total: order.messages_total + 1 };
       markRead();
@@ -704,13 +718,14 @@ async function orderView(id, admin) {
     h("div", { class: "actions" }, h("button", { type: "submit", class: "secondary" }, t("addNote"))))) : null;
 
   render();
+  if (order.order_id) await purchase.load(order.id);
   show(header, notice,
     h("div", { class: "grid" },
-      h("section", {}, h("div", { class: "card" }, body, actions), editorBox,
+      h("section", {}, h("div", { class: "card" }, body, actions), purchase.box, editorBox,
         h("div", { class: "card" }, h("h2", {}, t("thread")), threadBox, composer)),
       h("aside", {}, admin ? h("div", { class: "card muted", "data-testid": "customer" }, `${t("customer")}: ${order.user.user_name}`) : null,
         assignForm, notesCard, quoteForm, imagesForm)));
-  stopListening = listen({ comm_order_id: order.id }, onEvent, () => refresh().catch(() => {}));
+  stopListening = listen({ comm_order_id: order.id }, onEvent, () => catchUp().catch(() => {}));
   markRead();
 }
 
@@ -735,6 +750,132 @@ function replyPicker(replies, box) {
   } }, h("option", { value: "" }, `${t("insertReply")}…`),
   replies.map((r) => h("option", { value: String(r.id) }, r.title)));
   return h("div", { class: "reply-picker" }, picker);
+}
+
+// ---------------------------------------------------------------- purchase orders
+
+// An amount in cents as money: 1200050 → "12000.50".
+const money = (cents) => `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")}`;
+
+const purchaseBadge = (status) => h("span", { class: `badge p${status}`, "data-purchase-status": status },
+  purchaseStatusName(status));
+
+const PURCHASE_MOVES = VOCABULARY.purchaseMoves;
+
+// The purchase order an accepted quote made, on the order's page of either side: what
+// it holds and the steps its status allows the viewer (the server's table of moves).
+// `load(commOrderId)` fetches it; `take(purchase)` shows a newer state (an answer or a
+// live event; events arrive in the order they happened, so the last one shown is the
+// latest). Hidden until there is one.
+function purchasePanel(admin) {
+  const scope = admin ? "/admin" : "";
+  const box = h("div");
+  const factsBox = h("div");
+  const steps = h("div", { class: "actions", "data-testid": "purchase-actions" });
+  const notice = h("div", { "data-testid": "purchase-notice" });
+  let purchase = null;
+  let stepsFor = null; // the status the steps were drawn for: what is typed survives other changes
+
+  const can = (action) => PURCHASE_MOVES[action].sources.includes(purchase.status);
+  const post = (path, body) => api("POST", `${scope}/order/${path}`, { order_id: purchase.order_id, ...body });
+  // One step: a form posting `path` with what `body(form)` adds, its `controls` above
+  // its button; a final step asks `question` first.
+  const step = (label, path, { cls = null, question = null, controls = [], body = () => ({}) } = {}) =>
+    form({ class: controls.length ? "purchase-step" : "inline-action" }, async (el) => {
+      if (question && !confirm(question)) return;
+      take((await post(path, body(el))).data);
+    }, controls, h("button", { type: "submit", class: cls }, label));
+  // Offline payment answers the merchant's instructions, shown until the next step.
+  const payOffline = form({ class: "inline-action" }, async () => {
+    const answer = await post("payment", { pay_way: VOCABULARY.offlinePayWay });
+    notice.replaceChildren(h("div", { class: "notice", role: "status", "data-testid": "instructions" },
+      h("p", {}, answer.msg),
+      answer.data.instructions ? [h("h3", {}, t("howToPay")), h("p", { class: "instructions" }, answer.data.instructions)] : null));
+  }, h("button", { type: "submit" }, t("payOffline")));
+  const optional = (label) => `${label} ${t("optional")}`;
+
+  const customerSteps = () => [
+    can("payment") && payOffline,
+    can("cancel") && step(t("cancelPurchase"), "cancel", { cls: "danger", question: t("confirmPurchaseCancel") }),
+    can("finish") && step(t("confirmReceipt"), "finish", { question: t("confirmReceived") }),
+    can("refund") && step(t("askRefund"), "refund", { cls: "secondary",
+      controls: [field(t("refundReason"), textarea("reason", { id: "f-refund-reason", rows: 2 }))],
+      body: (el) => ({ reason: el.elements.reason.value }) }),
+  ];
+  const merchantSteps = () => [
+    can("paid") && step(t("markPaid"), "paid", {
+      controls: [field(optional(t("paymentReference")), input("payment_reference"))],
+      body: (el) => ({ payment_reference: el.elements.payment_reference.value }) }),
+    can("deliver") && step(t("markShipped"), "deliver", {
+      controls: [field(t("carrier"), input("express_company")), field(t("trackingNumber"), input("tracking_number"))],
+      body: (el) => ({ express_company: el.elements.express_company.value, tracking_number: el.elements.tracking_number.value }) }),
+    can("approve refund") && step(t("approveRefund"), "refund", { question: t("confirmRefund"), body: () => ({ approve: true }) }),
+    can("refuse refund") && step(t("refuseRefund"), "refund", { cls: "secondary", body: () => ({ approve: false }) }),
+    can("close") && step(t("close"), "close", { cls: "danger", question: t("confirmClose") }),
+  ];
+
+  const render = () => {
+    const refundAsked = purchase.status === PURCHASE_MOVES.refund.target;
+    const rows = [
+      [t("orderNumber"), h("span", { "data-testid": "purchase-number" }, purchase.order_id)],
+      [t("amount"), h("span", { "data-testid": "purchase-amount" }, money(purchase.amount))],
+      [t("status"), purchaseBadge(purchase.status)],
+      purchase.pay_way && [t("payWay"), purchase.pay_way],
+      purchase.payment_reference && [t("paymentReference"), h("span", { "data-testid": "payment-reference" }, purchase.payment_reference)],
+      purchase.express_company && [t("carrier"), h("span", { "data-testid": "carrier" }, purchase.express_company)],
+      purchase.tracking_number && [t("trackingNumber"), h("span", { "data-testid": "tracking-number" }, purchase.tracking_number)],
+      refundAsked && [t("refundReason"), h("span", { "data-testid": "refund-reason" }, purchase.refund_reason)],
+    ].filter(Boolean);
+    factsBox.replaceChildren(h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
+    if (stepsFor !== purchase.status) {
+      stepsFor = purchase.status;
+      notice.replaceChildren(); // the payment instructions, until the order moves on
+      steps.replaceChildren(...(admin ? merchantSteps() : customerSteps()).filter(Boolean));
+    }
+    if (!box.firstChild) {
+      box.append(h("section", { class: "card purchase", "data-testid": "purchase" },
+        h("h2", {}, t("purchaseOrder")), factsBox, steps, notice));
+    }
+  };
+  const take = (found) => {
+    purchase = found;
+    render();
+  };
+  const load = async (commOrderId) => {
+    const [found] = (await api("GET", `${scope}/orders`, undefined, { comm_order_id: commOrderId })).data;
+    if (found) take(found);
+  };
+  return { box, load, take };
+}
+
+// The merchant's purchase orders, newest first, by status; each opens its order's page.
+async function purchasesView() {
+  const query = hashQuery();
+  const page = Number(query.get("page") || 1);
+  const status = query.get("status") || "";
+  const go = (next) => goWith("#/admin/purchases", next);
+  const row = (purchase) => h("li", { "data-purchase": purchase.order_id },
+    h("div", { class: "summary" },
+      h("a", { href: `#/admin/order/${purchase.comm_order_id}` }, purchase.order_id),
+      h("p", { class: "preview muted" }, `${t("customer")} ${purchase.user_id} · ${t("createdAt")} ${when(purchase.created_time)}`)),
+    h("strong", { "data-testid": "purchase-amount" }, money(purchase.amount)),
+    purchaseBadge(purchase.status));
+  const [list, stop] = await liveList(async () => {
+    const answer = await api("GET", "/admin/orders", undefined, { current: page, page_size: PAGE_SIZE, status });
+    return [answer.data.length
+      ? h("ul", { class: "list", "data-testid": "purchases" }, answer.data.map(row))
+      : h("p", { class: "empty", "data-testid": "empty" }, t("noPurchaseOrders")),
+    answer.total > PAGE_SIZE ? pager(page, answer.total, (p) => go({ status, page: p })) : null];
+  });
+  show(h("h1", {}, t("purchaseOrders")),
+    form({ class: "card filters", id: "purchase-filters" }, (el) => go({ status: el.status.value }),
+      field(t("status"), h("select", { id: "f-status", name: "status" },
+        h("option", { value: "" }, t("all")),
+        VOCABULARY.purchaseStatuses.map(({ value }) => String(value))
+          .map((s) => h("option", { value: s, selected: s === status }, purchaseStatusName(s))))),
+      h("div", { class: "actions" }, h("button", { type: "submit" }, t("apply")))),
+    list);
+  stopListening = stop;
 }
 
 // ---------------------------------------------------------------- views: field definitions
@@ -788,11 +929,7 @@ async function usersView() {
   const page = Number(query.get("page") || 1);
   const search = query.get("q") || "";
   const role = query.get("role") || "";
-  const go = (next) => {
-    const params = new URLSearchParams({ ...next });
-    for (const [k, v] of [...params]) if (!v) params.delete(k);
-    location.hash = `#/admin/users?${params}`;
-  };
+  const go = (next) => goWith("#/admin/users", next);
   const answer = await api("GET", "/admin/users", undefined, { current: page, page_size: PAGE_SIZE, q: search, role });
   const notice = h("div", { "data-testid": "users-notice" });
   const attempt = (work) => async (event) => {

@@ -1,6 +1,7 @@
 // The console's own words, in English and Simplified Chinese, following the browser.
 // (The API's messages come translated by the server: it reads Accept-Language; the
-// statuses' labels come with the server's vocabulary.)
+// statuses' labels, the order's and the purchase order's, come with the server's
+// vocabulary.)
 import { VOCABULARY } from "./vocabulary.js";
 
 const WORDS = {
@@ -57,6 +58,16 @@ const WORDS = {
     replies: "Saved replies", addReply: "Add reply", noReplies: "No saved replies yet.",
     insertReply: "Insert a saved reply", replyTitle: "Title", replyContent: "Text", notes: "Internal notes",
     addNote: "Add note", note: "note", noteHint: "Only staff and admins see notes.", noNotes: "No notes yet.", unreadCount: "unread",
+    // purchase orders
+    purchaseOrder: "Purchase order", purchaseOrders: "Purchase orders", orderNumber: "Order number",
+    amount: "Amount", payWay: "Paid by", paymentReference: "Payment reference", carrier: "Carrier",
+    trackingNumber: "Tracking number", refundReason: "Refund reason", createdAt: "Created",
+    payOffline: "Pay offline", howToPay: "How to pay", cancelPurchase: "Cancel", confirmReceipt: "Confirm receipt",
+    askRefund: "Ask for a refund", markPaid: "Mark paid", markShipped: "Mark shipped",
+    approveRefund: "Approve refund", refuseRefund: "Refuse refund", optional: "(optional)",
+    noPurchaseOrders: "No purchase orders yet.",
+    confirmPurchaseCancel: "Cancel this purchase order for good?", confirmReceived: "Did you receive it? The purchase order becomes complete.",
+    confirmRefund: "Refund this purchase order? This cannot be undone.", confirmClose: "Close this purchase order for good?",
   },
   zh: {
     signIn: "登录", signUp: "注册", signOut: "退出", userName: "用户名", password: "密码",
@@ -103,6 +114,15 @@ const WORDS = {
     replies: "快捷回复", addReply: "添加回复", noReplies: "还没有快捷回复。",
     insertReply: "插入快捷回复", replyTitle: "标题", replyContent: "内容", notes: "内部备注",
     addNote: "添加备注", note: "备注", noteHint: "只有客服和管理员能看到备注。", noNotes: "还没有备注。", unreadCount: "未读",
+    purchaseOrder: "购买订单", purchaseOrders: "购买订单", orderNumber: "订单号",
+    amount: "金额", payWay: "付款方式", paymentReference: "付款流水号", carrier: "快递公司",
+    trackingNumber: "快递单号", refundReason: "退款原因", createdAt: "创建于",
+    payOffline: "线下付款", howToPay: "付款说明", cancelPurchase: "取消", confirmReceipt: "确认收货",
+    askRefund: "申请退款", markPaid: "标记为已付款", markShipped: "标记为已发货",
+    approveRefund: "同意退款", refuseRefund: "拒绝退款", optional: "（可选）",
+    noPurchaseOrders: "还没有购买订单。",
+    confirmPurchaseCancel: "确定取消此购买订单吗？此操作无法撤销。", confirmReceived: "确认已收到货物吗？购买订单将就此完成。",
+    confirmRefund: "确定退款吗？此操作无法撤销。", confirmClose: "确定关闭此购买订单吗？此操作无法撤销。",
   },
 };
 
@@ -113,8 +133,12 @@ export function t(key) {
   return WORDS[language][key] ?? WORDS.en[key] ?? key;
 }
 
-const STATUS_LABELS = new Map(VOCABULARY.statuses.map((s) => [String(s.value), s.label]));
-
-export function statusName(status) {
-  return STATUS_LABELS.get(String(status))?.[language] ?? String(status);
+// A status's label in the page's language: `statusNamer(statuses)` makes the lookup for
+// one of the vocabulary's lists of statuses.
+function statusNamer(statuses) {
+  const labels = new Map(statuses.map((s) => [String(s.value), s.label]));
+  return (status) => labels.get(String(status))?.[language] ?? String(status);
 }
+
+export const statusName = statusNamer(VOCABULARY.statuses);
+export const purchaseStatusName = statusNamer(VOCABULARY.purchaseStatuses);
