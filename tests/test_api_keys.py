@@ -274,6 +274,13 @@ async def test_disabling_or_demoting_the_admin_stops_their_keys(client, change):
     refused = await call(client, "GET", MERCHANT_ORDERS, token=key)
     assert refused == {"code": 1001, "msg": NOT_LOGGED_IN}
     assert_ok(await call(client, "GET", MERCHANT_ORDERS, token=others))
+    # For good: enabled or made admin again, the admin's old keys stay dead.
+    back = {"disabled": False} if "disabled" in change else {"role": "admin"}
+    assert_ok(await call(client, "POST", "/api/admin/users/update", token=boss,
+                         json={"id": admin_id, **back}))  # fmt: skip
+    assert await call(client, "GET", MERCHANT_ORDERS, token=key) == refused
+    listed = assert_ok(await call(client, "GET", KEYS, token=boss))
+    assert all(k["user_id"] != admin_id for k in listed)
 
 
 async def test_erasing_an_admins_account_deletes_their_keys(client):
@@ -324,7 +331,14 @@ async def test_the_database_holds_no_key(client, db):
 
 
 @pytest.mark.parametrize(
-    "how", ["revoked", "deleted by another process", "admin disabled", "admin demoted"]
+    "how",
+    [
+        "revoked",
+        "deleted by another process",
+        "admin disabled",
+        "admin demoted",
+        "admin disabled by another process",
+    ],
 )
 async def test_a_stream_opened_with_a_key_ends_with_the_key(client, db, how):
     """Revoked here it ends at once; by another app server or process, or with its admin
@@ -343,6 +357,8 @@ async def test_a_stream_opened_with_a_key_ends_with_the_key(client, db, how):
         assert_ok(await call(client, "POST", DELETE, token=boss, json={"id": made["id"]}))
     elif how == "deleted by another process":
         await query_rows(db, "DELETE FROM api_keys WHERE id = ?", made["id"])
+    elif how == "admin disabled by another process":  # the key row stays: the join decides
+        await query_rows(db, "UPDATE users SET disabled = 1 WHERE id = ?", admin_id)
     else:
         change = {"disabled": True} if how == "admin disabled" else {"role": "staff"}
         assert_ok(await call(client, "POST", "/api/admin/users/update", token=boss,

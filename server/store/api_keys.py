@@ -46,7 +46,7 @@ async def delete_key(tx: Tx, key_id: int) -> None:
 
 
 async def delete_user_keys(tx: Tx, user_id: int) -> None:
-    """Every key the user made (an erased account)."""
+    """Every key the user made (an account erased, disabled or no longer admin)."""
     await accounts.revoke(
         tx, "DELETE FROM api_keys WHERE user_id = ? RETURNING key_hash AS token_hash", user_id
     )

@@ -8,6 +8,7 @@ from ..entities import SAVED_REPLY, USER_ACCOUNT
 from ..errors import Invalid
 from ..validate.desk import NewReply, ReplyChange, UserChange
 from .accounts import keep_an_enabled_admin, revoke_user_sessions
+from .api_keys import delete_user_keys
 from .tx import Tx, user_row
 from .types import Row
 
@@ -61,7 +62,7 @@ async def list_users(
 
 async def update_user(tx: Tx, change: UserChange, by_id: int) -> Row:
     """Change a user's role and whether they are disabled. A role change or disabling
-    revokes every session of the user (their open streams end). An admin cannot change
+    revokes every session and API key of the user (their open streams end). An admin cannot change
     their own role or disable themselves, and the last enabled admin is never demoted
     or disabled."""
     user = await tx.one(f"SELECT role, disabled FROM users WHERE id = ?{tx.for_update}", change.id)
@@ -81,6 +82,7 @@ async def update_user(tx: Tx, change: UserChange, by_id: int) -> Row:
     )
     if role_changed or disabling:
         await revoke_user_sessions(tx, change.id)
+        await delete_user_keys(tx, change.id)  # for good: enabled again, they stay dead
     tx.users_changed()
     return _account(await tx.row(f"{_ACCOUNT} WHERE u.id = ?", change.id))
 
