@@ -494,9 +494,8 @@ class Outbox:
         if not (outcome.delivered or outcome.final) and attempts <= len(RETRY_DELAYS):
             delay = RETRY_DELAYS[attempts - 1] * self._config.webhook_retry_base
             next_ms = math.floor((self._config.clock() + delay) * 1000)
-        try:
-            # Shielded: a stop abandons the attempt, never its record half-written.
-            finished = self._store.write(
+        record = asyncio.ensure_future(
+            self._store.write(
                 outbox.finish_attempt,
                 delivery["id"],
                 outcome.delivered,
@@ -504,7 +503,15 @@ class Outbox:
                 outcome.error,
                 next_ms,
             )
-            await asyncio.shield(finished)
+        )
+        try:
+            # Shielded: a stop waits for the attempt's record (before the store closes),
+            # never leaves it half-written.
+            await asyncio.shield(record)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):  # not recorded: the lease runs out
+                await record
+            raise
         except CannotSave:
             pass  # the store logs that condition; the lease runs out and it is sent again
         except Exception:

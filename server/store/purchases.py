@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..entities import PURCHASE_ORDER
-from ..errors import Invalid, OrderNotFound
+from ..errors import Invalid, OrderNotFound, StatusNotAllowed
 from ..model import OFFLINE, Page
 from ..texts import PAID_WITH_ANOTHER_REFERENCE, PAYMENT_METHOD_NOT_AVAILABLE
 from ..workflow import PURCHASE_MOVES, PURCHASE_STATUSES, PurchaseMove, PurchaseStatus
@@ -135,7 +135,7 @@ async def _movable(tx: Tx, move: PurchaseMove, order_id: str, caller: Caller) ->
     """The purchase order, locked, if `move` may be made from its status."""
     old = await _find(tx, order_id, caller.owner_id, _LOCKED_COLUMNS, tx.for_update)
     if old["status"] not in move.sources:
-        raise Invalid(move.refusal)
+        raise StatusNotAllowed(move.refusal)
     return old
 
 
@@ -221,7 +221,7 @@ async def mark_paid(tx: Tx, order_id: str, pay_way: str, reference: str, caller:
             return _public(old)
         raise Invalid(PAID_WITH_ANOTHER_REFERENCE)
     if old["status"] not in move.sources:
-        raise Invalid(move.refusal)
+        raise StatusNotAllowed(move.refusal)
     changes = {"pay_way": pay_way, "payment_reference": reference, "paid_time": tx.now}
     detail = f"{pay_way}, reference {reference}" if reference else pay_way
     return await _write_move(tx, old, move, caller, changes, detail)
