@@ -46,6 +46,13 @@ a whole order with curl.
   SameSite=Lax, Secure over HTTPS). A POST authenticated by the cookie alone whose
   `Origin` header names another site (neither this server, by the request's `Host` or
   `--public-url`, nor a `--cors-origin`) answers 1002 and changes nothing.
+- An **API key** (`odk_…`, made by an admin with `POST /api/admin/api-keys`) is for
+  other systems: send it as the `Token` header or as `Authorization: Bearer <key>`
+  (never as the cookie; a session token may be sent as Bearer too). It acts as the
+  admin who made it, with the key's role (`staff` or `admin`), never expires, sets no
+  cookie, and stops at once when revoked or when that admin is disabled or no longer
+  an admin. Logout, password change, the personal data export and account deletion
+  need a login session: with a key they answer -1.
 - Request bodies are JSON objects (`Content-Type: application/json`), at most 1 MiB,
   with arrays and objects nested at most 64 levels deep (the body is level 1). An ID
   is a positive integer, sent as a JSON integer or as a string of digits.

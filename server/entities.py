@@ -385,6 +385,26 @@ SESSION_RECORD = Entity(
     ),
 )
 
+# An API key for other systems, as listed (never the key itself).
+API_KEY = Entity(
+    "ApiKey",
+    (
+        Key("id", integer()),
+        Key("name", string(*model.API_KEY_NAME_LEN)),
+        Key("role", string(enum=list(model.API_KEY_ROLES), description="what the key may do")),
+        Key("user_id", integer(description="the admin who made it: it acts as them")),
+        Key("created_time", TIME),
+        Key("last_used_time", integer(minimum=0, description="to the minute; 0: never")),
+    ),
+)
+API_KEY_SECRET = Key(
+    "key",
+    string(
+        description="odk_ + 256 random bits, URL-safe: send it as the Token header or as "
+        "Authorization: Bearer; shown only in this answer"
+    ),
+)
+
 ENTITIES = (
     ORDER,
     LAST_MESSAGE,
@@ -400,4 +420,5 @@ ENTITIES = (
     PURCHASE_ORDER,
     SESSION_RECORD,
     SAVED_REPLY,
+    API_KEY,
 )

@@ -10,10 +10,11 @@ A stream starts at the broadcaster's position when it subscribes: what comes lat
 arrives live; what came before (after its Last-Event-ID) it reads from the table up to
 that position. The two meet exactly, so nothing is missed or sent twice.
 
-A stream lives as long as the session it was opened with: one revoked in this process
-ends its streams at once; every CHECK_SECONDS one query looks up the sessions of all
-open streams, so one that expired, or was revoked by another app server or process or
-by any commit, ends within about that (PostgreSQL: another app server's revocation
+A stream lives as long as the session (or API key) it was opened with: one revoked in
+this process ends its streams at once; every CHECK_SECONDS one look up of the sessions
+and keys of all open streams finds one that expired, or was revoked by another app
+server or process or by any commit (a key: or whose admin was disabled or demoted), so
+a stream ends within about that (PostgreSQL: another app server's revocation
 also sends a NOTIFY, which starts the look at once). Holding a stream open never renews
 its session. A stream's client that reads too slowly gets its stream cut instead of
 having the server hold its events: past MAX_UNSENT_BYTES unsent, or STALL_SECONDS
@@ -31,7 +32,7 @@ from aiohttp import web
 
 from . import model
 from .background import Backoff, Loops
-from .store import Row, Store, accounts, events
+from .store import Row, Store, api_keys, events
 
 log = logging.getLogger("orderdesk.live")
 
@@ -345,7 +346,7 @@ class Broadcaster:
         if not alive:
             return
         expiries = await self._store.read(
-            accounts.session_expiries, list({s.token_hash for s in alive})
+            api_keys.credential_expiries, list({s.token_hash for s in alive})
         )
         now = math.floor(self._clock())
         for stream in alive:

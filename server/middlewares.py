@@ -47,7 +47,7 @@ CLIENT_GONE = 499
 
 PREFLIGHT_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST",
-    "Access-Control-Allow-Headers": "Content-Type, Token, Accept-Language",
+    "Access-Control-Allow-Headers": "Content-Type, Token, Authorization, Accept-Language",
     "Access-Control-Max-Age": "600",
 }
 
@@ -143,11 +143,11 @@ async def _enveloped(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 async def _authorized(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Resolve the session once for routes that need one, and check the role and that a
-    cookie-authenticated POST does not come from another site's page. A route missing
-    from the access table is refused: access is granted, never assumed. Then, as the
-    last check before input (the order of the checks), no query key or value may hold a NUL
-    character, whether or not the handler reads it."""
+    """Resolve the session (or API key) once for routes that need one, and check the
+    role and that a cookie-authenticated POST does not come from another site's page. A
+    route missing from the access table is refused: access is granted, never assumed.
+    Then, as the last check before input (the order of the checks), no query key or
+    value may hold a NUL character, whether or not the handler reads it."""
     match_info = request.match_info
     if match_info.http_exception is not None:
         return await handler(request)  # no such route or method: "not found" etc.
@@ -174,7 +174,7 @@ async def _authorized(request: web.Request, handler: Handler) -> web.StreamRespo
     request[SESSION] = found
     _reject_nul_in_query(request)
     result = await handler(request)
-    if found.renewed and "Token" not in request.headers:
+    if found.renewed and sessions.header_token(request) is None:
         # A browser's cookie follows the session's new expiry.
         result = as_response(request, result)
         sessions.set_cookie(result, request, token, found.ttl)

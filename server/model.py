@@ -73,6 +73,11 @@ MERCHANT_ROLES = frozenset({"staff", "admin"})
 # format (Cf: zero-width, bidi overrides, ...), line and paragraph separators (Zl, Zp).
 USER_NAME_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 SESSIONS_PER_USER = 50
+# API keys: a key's last use is written at most this often (a request within it writes
+# nothing); its name's length.
+API_KEY_USE_SECONDS = 60
+API_KEY_NAME_LEN = (1, 100)
+API_KEY_ROLES = ("staff", "admin")
 LOGIN_FAILURE_WINDOW = 15 * 60
 LOGIN_FAILURES_PER_PAIR = 5  # per (account, client address) in the window
 REGISTRATION_WINDOW = 60 * 60

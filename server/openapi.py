@@ -16,6 +16,8 @@ from typing import Any
 
 from . import __version__, model
 from .entities import (
+    API_KEY,
+    API_KEY_SECRET,
     ATTACHMENT,
     DELIVERY,
     ENTITIES,
@@ -34,7 +36,7 @@ from .entities import (
     WEBHOOK_SECRET,
     Key,
 )
-from .validate import accounts, desk, fields, orders, purchases, webhooks
+from .validate import accounts, api_keys, desk, fields, orders, purchases, webhooks
 from .validate import attachments as attachment_forms
 from .validate.declare import Form, Schema, integer, string
 from .workflow import MOVES, PURCHASE_MOVES, STATUS_ENDPOINT_MOVES, Move, PurchaseMove, described
@@ -61,6 +63,7 @@ COMPONENTS: dict[str, Schema] = {entity.name: entity.schema() for entity in ENTI
 COMPONENTS["FieldDefinitionInput"] = fields.DEFINITION_SCHEMA
 COMPONENTS["Session"] = USER.schema(*SESSION_KEYS)
 COMPONENTS["WebhookWithSecret"] = WEBHOOK.schema(WEBHOOK_SECRET)
+COMPONENTS["ApiKeyWithKey"] = API_KEY.schema(API_KEY_SECRET)
 COMPONENTS["OrderWithThread"] = ORDER.schema(Key("messages", array(ref(MESSAGE.name))))
 COMPONENTS["PersonalData"] = closed(
     {
@@ -136,7 +139,9 @@ class Operation:
                     },
                 }
             },
-            "security": [] if self.public else [{"TokenHeader": []}, {"TokenCookie": []}],
+            "security": []
+            if self.public
+            else [{"TokenHeader": []}, {"Bearer": []}, {"TokenCookie": []}],
         }
         content = None
         if self.body is not None:
@@ -165,6 +170,7 @@ READ_DATA = closed(
     ("unread",),
 )
 CUSTOMER, MERCHANT, ACCOUNT, WEBHOOKS = "customer", "merchant", "account", "webhooks"
+API_KEYS = "keys for other systems"
 DESK = "desk"
 PASSWORD = "correct horse battery"
 ORDER_EXAMPLE = {
@@ -706,6 +712,32 @@ OPERATIONS |= {
 }
 
 
+# ---------------------------------------------------------------- API keys
+
+OPERATIONS |= {
+    ("GET", "/api/admin/api-keys"): Operation(
+        "Every API key, newest first (never the key itself)",
+        API_KEYS,
+        data=array(ref(API_KEY.name)),
+        example={},
+    ),
+    ("POST", "/api/admin/api-keys"): Operation(
+        "Make an API key for another system: it acts as the calling admin, with its role, "
+        "until revoked or until that admin is disabled or no longer an admin",
+        API_KEYS,
+        body=api_keys.CREATE_API_KEY,
+        data=ref("ApiKeyWithKey"),
+        example={"name": "payment callback", "role": "staff"},
+    ),
+    ("POST", "/api/admin/api-keys/delete"): Operation(
+        "Revoke an API key (at once, its open event streams too)",
+        API_KEYS,
+        body=api_keys.API_KEY_ID,
+        example={"id": 1},
+    ),
+}
+
+
 def document(version: str = "3.1.0") -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for (method, path), operation in OPERATIONS.items():
@@ -735,7 +767,22 @@ def document(version: str = "3.1.0") -> dict[str, Any]:
         "components": {
             "schemas": COMPONENTS,
             "securitySchemes": {
-                "TokenHeader": {"type": "apiKey", "in": "header", "name": "Token"},
+                "TokenHeader": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Token",
+                    "description": "A session token (from login) or an API key (odk_…, "
+                    "made by an admin: POST /api/admin/api-keys).",
+                },
+                "Bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Authorization: Bearer <session token or API key>. An "
+                    "API key acts as the admin who made it, with the key's role (staff or "
+                    "admin); it never expires, sets no cookie, and is refused by the "
+                    "routes about a login session itself (logout, password change, "
+                    "personal data export, account deletion).",
+                },
                 "TokenCookie": {
                     "type": "apiKey",
                     "in": "cookie",

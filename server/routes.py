@@ -5,6 +5,7 @@ from aiohttp import web
 from .access import Access
 from .handlers import (
     admin,
+    api_keys,
     attachments,
     auth,
     desk,
@@ -95,6 +96,10 @@ ROUTES = [
     ("GET", "/api/admin/webhooks/deliveries", webhooks.deliveries, ADMIN),
     ("POST", "/api/admin/webhooks/redeliver", webhooks.redeliver, ADMIN),
     ("POST", "/api/user/notifications", webhooks.set_notifications, CUSTOMER),
+    # API keys for other systems (admins only)
+    ("GET", "/api/admin/api-keys", api_keys.list_keys, ADMIN),
+    ("POST", "/api/admin/api-keys", api_keys.create, ADMIN),
+    ("POST", "/api/admin/api-keys/delete", api_keys.delete, ADMIN),
     # outside the envelope
     ("GET", "/", ops.console, PUBLIC),
     ("GET", "/static/vocabulary.js", ops.vocabulary_module, PUBLIC),  # before /static/

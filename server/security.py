@@ -1,4 +1,5 @@
-"""Password hashing (scrypt with a per-user salt) and session tokens (random, stored hashed)."""
+"""Password hashing (scrypt with a per-user salt), session tokens and API keys (random,
+stored hashed)."""
 
 import base64
 import functools
@@ -54,9 +55,25 @@ def dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
+# What an API key starts with and a session token never does: a credential's first
+# characters say which table holds it.
+API_KEY_PREFIX = "odk_"
+
+
 def new_token() -> str:
-    """256 random bits, URL-safe."""
-    return secrets.token_urlsafe(32)
+    """256 random bits, URL-safe, never starting as an API key does."""
+    while (token := secrets.token_urlsafe(32)).startswith(API_KEY_PREFIX):
+        pass
+    return token
+
+
+def new_api_key() -> str:
+    """API_KEY_PREFIX and 256 random bits, URL-safe."""
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def is_api_key(credential: str) -> bool:
+    return credential.startswith(API_KEY_PREFIX)
 
 
 def token_hash(token: str) -> bytes:

@@ -1,5 +1,7 @@
-"""Sessions: opaque random tokens, stored hashed, with a sliding expiry."""
+"""Sessions: opaque random tokens, stored hashed, with a sliding expiry; and the API
+keys that other systems send instead (server/store/api_keys.py)."""
 
+import contextlib
 import functools
 import math
 from typing import Any, NamedTuple
@@ -7,19 +9,46 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from . import security
+from . import model, security, texts
 from .config import Config
-from .errors import CannotSave
+from .errors import CannotSave, Invalid
 from .keys import CONFIG
-from .store import Store, accounts
+from .store import Store, accounts, api_keys
 
 COOKIE = "token"
 HEADER = "Token"
+BEARER = "Bearer "
+
+
+def header_token(request: web.Request) -> str | None:
+    """The credential sent in a header: `Token: <token>`, else `Authorization: Bearer
+    <token>` (a session token or an API key either way)."""
+    token = request.headers.get(HEADER)
+    if token:
+        return token
+    authorization = request.headers.get("Authorization", "")
+    if authorization[: len(BEARER)].lower() == BEARER.lower():
+        return authorization[len(BEARER) :].strip() or None
+    return None
 
 
 def request_token(request: web.Request) -> str | None:
-    """The `Token` header wins over the `token` cookie."""
-    return request.headers.get(HEADER) or request.cookies.get(COOKIE) or None
+    """A header's credential wins over the `token` cookie. The cookie carries only
+    sessions: an API key in it is not taken (a key is never a browser's credential)."""
+    token = header_token(request)
+    if token is not None:
+        return token
+    cookie = request.cookies.get(COOKIE)
+    return cookie if cookie and not security.is_api_key(cookie) else None
+
+
+def refuse_api_key(request: web.Request) -> None:
+    """Invalid when the request is authenticated by an API key: for what is about the
+    caller's login session or account itself (logging out, the password, the personal
+    data export, the account's erasure)."""
+    token = header_token(request)
+    if token is not None and security.is_api_key(token):
+        raise Invalid(texts.NEEDS_LOGIN_SESSION)
 
 
 async def open_session(
@@ -43,11 +72,14 @@ class Resolved(NamedTuple):
 
 
 async def resolve(store: Store, config: Config, token: str) -> Resolved | None:
-    """The session's user, and whether the session was renewed just now.
+    """The session's user, and whether the session was renewed just now (or the user an
+    API key acts as: see resolve_api_key).
 
     A session used with less than half of its own TTL left moves its expiry to
     now + that TTL; the token stays the same. While the database cannot be written the
     session is used as it is (it has not expired): a read stays a read."""
+    if security.is_api_key(token):
+        return await resolve_api_key(store, config, token)
     now = math.floor(config.clock())
     hashed = security.token_hash(token)
     found = await store.session_user(hashed, now)
@@ -63,6 +95,22 @@ async def resolve(store: Store, config: Config, token: str) -> Resolved | None:
         except CannotSave:
             renewed = False
     return Resolved(user, renewed, ttl, expires_at)
+
+
+async def resolve_api_key(store: Store, config: Config, key: str) -> Resolved | None:
+    """The admin a working key acts as, with the key's role: read on every request (no
+    cache), so a revoked key, or one whose admin was disabled or demoted, is refused at
+    once on every app server. It never expires and is never renewed (no cookie). Its
+    last use is written at most once a minute, and not at all while the database
+    cannot be written."""
+    found = await store.read(api_keys.key_user, security.token_hash(key))
+    if found is None:
+        return None
+    user, key_id, last_used = found
+    if last_used <= math.floor(config.clock()) - model.API_KEY_USE_SECONDS:
+        with contextlib.suppress(CannotSave):
+            await store.write(api_keys.record_use, key_id)
+    return Resolved(user, renewed=False, ttl=0, expires_at=api_keys.NEVER_EXPIRES)
 
 
 def set_cookie(response: web.StreamResponse, request: web.Request, token: str, ttl: int) -> None:
@@ -114,8 +162,9 @@ def from_another_site(request: web.Request) -> bool:
     the cookie to forms that other pages of the same site post (SameSite=Lax stops
     only other sites), and mark every POST with the page's Origin: such a request
     must change nothing. Without an Origin header (not a browser's POST) or with the
-    `Token` header (which no other page can read or send) it is not one."""
-    if request.method != "POST" or request.headers.get(HEADER) or not request.cookies.get(COOKIE):
+    `Token` or `Authorization` header (which no other page can read or send: a session
+    token or an API key) it is not one."""
+    if request.method != "POST" or header_token(request) or not request.cookies.get(COOKIE):
         return False
     sent = request.headers.get("Origin")
     if sent is None:

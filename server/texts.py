@@ -375,4 +375,16 @@ REPLIES_FULL = Text(
     "快捷回复最多 {count} 条，请先删除一条",
 )
 
+# ---------------------------------------------------------------- API keys
+
+API_KEY_CREATED = Text(
+    "API key created: keep the key now, it is not shown again",
+    "API 密钥已创建：请立即保存，之后不再显示",
+)
+API_KEY_DELETED = Text("API key revoked", "API 密钥已撤销")
+API_KEY_NOT_FOUND = Text("API key not found", "API 密钥不存在")
+NEEDS_LOGIN_SESSION = Text(
+    "this needs a login session, not an API key", "此操作需要登录会话，不能使用 API 密钥"
+)
+
 ALL = {name: value for name, value in dict(globals()).items() if isinstance(value, Text)}

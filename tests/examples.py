@@ -11,6 +11,7 @@ WEBHOOKS = "/api/admin/webhooks"
 ATTACHMENTS = "/api/attachment/"
 REPLIES = "/api/admin/replies"
 USERS = "/api/admin/users"
+API_KEYS = "/api/admin/api-keys"
 
 
 def example(
@@ -25,12 +26,19 @@ def example(
     user: int | None = None,
     assignee: int | None = None,
     purchase: str | None = None,
+    api_key: int | None = None,
 ) -> dict[str, Any]:
     found = copy.deepcopy(openapi.OPERATIONS[(method, path)].example)
     assert found is not None, f"{method} {path} documents no example request"
     ids = {
         "id": _owner_of_id(
-            path, order=order, webhook=webhook, attachment=attachment, reply=reply, user=user
+            path,
+            order=order,
+            webhook=webhook,
+            attachment=attachment,
+            reply=reply,
+            user=user,
+            api_key=api_key,
         ),
         "comm_order_id": order,
         "webhook_id": webhook,
@@ -46,7 +54,7 @@ def example(
 
 def _owner_of_id(path: str, **ids: int | None) -> int | None:
     """What a body's `id` names on this path: a webhook, an upload, a saved reply, a
-    user, or an order."""
+    user, an API key, or an order."""
     if path.startswith(WEBHOOKS):
         return ids["webhook"]
     if path.startswith(ATTACHMENTS):
@@ -55,12 +63,14 @@ def _owner_of_id(path: str, **ids: int | None) -> int | None:
         return ids["reply"]
     if path.startswith(USERS):
         return ids["user"]
+    if path.startswith(API_KEYS):
+        return ids["api_key"]
     return ids["order"]
 
 
 def order_scoped(method: str, path: str) -> bool:
     """Whether the example names an order (so a caller who may not see it is refused)."""
     names = openapi.OPERATIONS[(method, path)].example or {}
-    if path.startswith((WEBHOOKS, ATTACHMENTS, REPLIES, USERS)):
+    if path.startswith((WEBHOOKS, ATTACHMENTS, REPLIES, USERS, API_KEYS)):
         return False
     return bool({"id", "comm_order_id", "order_id"} & set(names))

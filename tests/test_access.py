@@ -103,6 +103,10 @@ async def test_access_matrix(client, clock, method, path, access):
         client, "GET", "/api/admin/webhooks/deliveries", token=admin, params={"webhook_id": webhook}
     )
     delivery = sent["data"][0]["id"]
+    made = await call(
+        client, "POST", "/api/admin/api-keys", token=admin, json={"name": "ci", "role": "staff"}
+    )
+    api_key = made["data"]["id"]
     tokens = {
         "anonymous": None,
         "expired": expired,
@@ -133,6 +137,7 @@ async def test_access_matrix(client, clock, method, path, access):
             user=target_id,
             assignee=self_ids.get(caller, self_ids["admin"]),
             purchase=purchases[mine] if not shift else "9" * 18,
+            api_key=api_key,
         )
         if method == "GET":
             return await call(client, method, path, token=token, params=payload)

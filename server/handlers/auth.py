@@ -93,6 +93,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     cookie: a page of another site may not end it (1002, before the input)."""
     if sessions.from_another_site(request):
         raise Forbidden()
+    sessions.refuse_api_key(request)
     everywhere = forms.LOGOUT.parse(await read_json(request)).all
     token = sessions.request_token(request)
     if token:
@@ -125,6 +126,7 @@ async def confirm_password(request: web.Request, password: str, wrong: Text) -> 
 
 
 async def change_password(request: web.Request) -> Ok:
+    sessions.refuse_api_key(request)
     form = forms.PASSWORD_CHANGE.parse(await read_json(request))
     await confirm_password(request, form.old_password, texts.WRONG_OLD_PASSWORD)
     store, user_id = store_of(request), request[USER]["id"]

@@ -34,8 +34,9 @@ def _last_event_id(request: web.Request) -> int | None:
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
-    """The stream lasts as long as its session (the broadcaster watches it) and is never
-    what renews it: only the request that opens it does, like any other request."""
+    """The stream lasts as long as its session or API key (the broadcaster watches it)
+    and is never what renews it: only the request that opens it does, like any other
+    request."""
     user, session = request[USER], request[SESSION]
     token = sessions.request_token(request) or ""
     sees_all = user["role"] in model.MERCHANT_ROLES
@@ -49,7 +50,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     ping_seconds = request.app[CONFIG].ping_seconds
 
     response = web.StreamResponse(headers=STREAM_HEADERS)
-    if session.renewed and sessions.HEADER not in request.headers:
+    if session.renewed and sessions.header_token(request) is None:
         # A browser's cookie follows the renewal, as on any request; it must be set
         # before the headers go out.
         sessions.set_cookie(response, request, token, session.ttl)

@@ -12,6 +12,7 @@ from ..validate import accounts as forms
 
 
 async def export(request: web.Request) -> Ok:
+    sessions.refuse_api_key(request)
     config = request.app[CONFIG]
     return Ok(
         await store_of(request).read(personal.export, request[USER]["id"], config.session_ttl)
@@ -19,6 +20,7 @@ async def export(request: web.Request) -> Ok:
 
 
 async def delete(request: web.Request) -> web.StreamResponse:
+    sessions.refuse_api_key(request)
     form = forms.ACCOUNT_DELETE.parse(await read_json(request))
     await confirm_password(request, form.password, texts.WRONG_PASSWORD)
     await store_of(request).write(personal.erase, request[USER]["id"])

@@ -4,16 +4,16 @@ from collections.abc import Iterable
 
 from .. import model, texts
 from ..errors import AlreadyTaken, Invalid, TooManyAttempts
-from .tx import USER_COLUMNS, Tx, user_row
+from .tx import USER_COLUMNS, DbRow, Tx, user_row
 from .types import LoginLimits, Row
 
 # One login namespace: login_names holds every user name, email and phone of
 # every account, folded by model.login_key, under one unique key; logins look accounts
 # up through it. (The users table's own unique columns stay as a second guard.)
-_PREFIXED_USER_COLUMNS = ", ".join(f"u.{column}" for column in USER_COLUMNS.split(", "))
+PREFIXED_USER_COLUMNS = ", ".join(f"u.{column}" for column in USER_COLUMNS.split(", "))
 
 LOGIN_USER = f"""
-    SELECT {_PREFIXED_USER_COLUMNS}, u.password_hash, u.disabled
+    SELECT {PREFIXED_USER_COLUMNS}, u.password_hash, u.disabled
     FROM login_names n JOIN users u ON u.id = n.user_id
     WHERE n.login = ?"""
 
@@ -21,11 +21,12 @@ LOGIN_USER = f"""
 # open event streams at once; the statement that revokes sends it, so it goes out when
 # the revoking transaction commits (and not if it rolls back).
 SESSIONS_CHANNEL = "orderdesk_sessions"
-# SQLite: token hashes looked up per statement (well under its limit on parameters).
+# SQLite: token hashes (of sessions or API keys) looked up per statement (well under
+# its limit on parameters).
 _SESSIONS_PER_LOOKUP = 500
 
 SESSION_USER = f"""
-    SELECT {_PREFIXED_USER_COLUMNS}, s.expires_at, s.ttl
+    SELECT {PREFIXED_USER_COLUMNS}, s.expires_at, s.ttl
     FROM sessions s JOIN users u ON u.id = s.user_id
     WHERE s.token_hash = ?"""
 
@@ -124,20 +125,23 @@ async def password_hash(tx: Tx, user_id: int) -> str:
     return await tx.value("SELECT password_hash FROM users WHERE id = ?", user_id)
 
 
-async def _revoke(tx: Tx, delete: str, *params: object) -> None:
-    """Run `delete`, a DELETE FROM sessions … RETURNING token_hash: the sessions end when
-    the transaction commits, here and (see SESSIONS_CHANNEL) on every app server. Every
-    revocation of sessions goes through here."""
+async def revoke(tx: Tx, delete: str, *params: object) -> list[bytes]:
+    """Run `delete`, a DELETE FROM sessions (or api_keys) … RETURNING token_hash: the
+    sessions (keys) end when the transaction commits, here and (see SESSIONS_CHANNEL) on
+    every app server, their open event streams too. Every revocation of sessions and API
+    keys goes through here; it returns the token hashes revoked."""
     if tx.dialect == "postgres":
         # One notification per row, which PostgreSQL folds into one per transaction.
         delete = f"""WITH revoked AS ({delete})
                      SELECT token_hash, pg_notify('{SESSIONS_CHANNEL}', '') FROM revoked"""
-    tx.sessions_revoked(bytes(row[0]) for row in await tx.all(delete, *params))
+    revoked = [bytes(row[0]) for row in await tx.all(delete, *params)]
+    tx.sessions_revoked(revoked)
+    return revoked
 
 
 async def revoke_user_sessions(tx: Tx, user_id: int, keep: bytes = b"") -> None:
     """Every session of the user but `keep`."""
-    await _revoke(
+    await revoke(
         tx,
         "DELETE FROM sessions WHERE user_id = ? AND token_hash <> ? RETURNING token_hash",
         user_id,
@@ -203,7 +207,7 @@ async def create_session(
         ttl,
         tx.now,
     )
-    await _revoke(
+    await revoke(
         tx,
         """DELETE FROM sessions WHERE user_id = ?1 AND serial <= (
                SELECT serial FROM sessions WHERE user_id = ?1
@@ -229,12 +233,12 @@ async def renew_session(tx: Tx, token_hash: bytes, expires_at: int) -> None:
 
 
 async def delete_session(tx: Tx, token_hash: bytes) -> None:
-    await _revoke(tx, "DELETE FROM sessions WHERE token_hash = ? RETURNING token_hash", token_hash)
+    await revoke(tx, "DELETE FROM sessions WHERE token_hash = ? RETURNING token_hash", token_hash)
 
 
 async def delete_user_sessions(tx: Tx, token_hash: bytes) -> None:
     """Every session of the user whose unexpired session this is."""
-    await _revoke(
+    await revoke(
         tx,
         """DELETE FROM sessions WHERE user_id = (
                SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?)
@@ -246,17 +250,22 @@ async def delete_user_sessions(tx: Tx, token_hash: bytes) -> None:
 
 async def session_expiries(tx: Tx, token_hashes: list[bytes]) -> dict[bytes, int]:
     """The expiry of each of these sessions that still exists (expired or not)."""
-    if tx.dialect == "postgres":
-        sql = "SELECT token_hash, expires_at FROM sessions WHERE token_hash = ANY(?::bytea[])"
-        rows = await tx.all(sql, token_hashes)
-    else:
-        rows = []
-        for start in range(0, len(token_hashes), _SESSIONS_PER_LOOKUP):
-            part = token_hashes[start : start + _SESSIONS_PER_LOOKUP]
-            marks = ", ".join("?" * len(part))
-            sql = f"SELECT token_hash, expires_at FROM sessions WHERE token_hash IN ({marks})"
-            rows += await tx.all(sql, *part)
+    rows = await rows_by_hash(
+        tx, "SELECT token_hash, expires_at FROM sessions WHERE", "token_hash", token_hashes
+    )
     return {bytes(row[0]): row[1] for row in rows}
+
+
+async def rows_by_hash(tx: Tx, select: str, column: str, hashes: list[bytes]) -> list[DbRow]:
+    """The rows of `select` (a SELECT … WHERE, its condition to be completed) whose
+    `column` is one of `hashes`."""
+    if tx.dialect == "postgres":
+        return await tx.all(f"{select} {column} = ANY(?::bytea[])", hashes)
+    rows: list[DbRow] = []
+    for start in range(0, len(hashes), _SESSIONS_PER_LOOKUP):
+        part = hashes[start : start + _SESSIONS_PER_LOOKUP]
+        rows += await tx.all(f"{select} {column} IN ({', '.join('?' * len(part))})", *part)
+    return rows
 
 
 async def login_refused(tx: Tx, pair: str, address: str, limits: LoginLimits) -> bool:

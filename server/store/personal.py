@@ -7,14 +7,14 @@ many; the freed values leave the login namespace, so they can be registered agai
 its password hash becomes one no password matches and its role `user` (an erased
 admin is no admin the last one is counted among); its orders' phones and its
 messages' sender names are replaced, and so is each of these values where events and
-webhook bodies hold them as JSON; its sessions, reset tokens, login failures, mail
+webhook bodies hold them as JSON; its sessions, API keys, reset tokens, login failures, mail
 deliveries and uploads are deleted; open orders are cancelled as the customer's
 cancel would.
 """
 
 from .. import model, texts
 from ..workflow import MOVES
-from . import accounts, orders, purchases
+from . import accounts, api_keys, orders, purchases
 from .attachments import attachment_row
 from .tx import MESSAGE_COLUMNS, ORDER_COLUMNS, USER_COLUMNS, Tx, order_row, to_json, user_row
 from .types import Row
@@ -143,6 +143,7 @@ async def erase(tx: Tx, user_id: int) -> None:
     await _replace_in_json(tx, "sender_name", user["user_name"], erased_name)
 
     await accounts.revoke_user_sessions(tx, user_id)
+    await api_keys.delete_user_keys(tx, user_id)
     await tx.run("DELETE FROM reset_tokens WHERE user_id = ?", user_id)
     await tx.run("DELETE FROM deliveries WHERE recipient_id = ?", user_id)
     await tx.run("DELETE FROM attachments WHERE user_id = ?", user_id)
