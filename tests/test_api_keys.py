@@ -323,8 +323,12 @@ async def test_the_database_holds_no_key(client, db):
     ]
 
 
-@pytest.mark.parametrize("how", ["revoked", "admin disabled", "admin demoted"])
-async def test_a_stream_opened_with_a_key_ends_with_the_key(client, how):
+@pytest.mark.parametrize(
+    "how", ["revoked", "deleted by another process", "admin disabled", "admin demoted"]
+)
+async def test_a_stream_opened_with_a_key_ends_with_the_key(client, db, how):
+    """Revoked here it ends at once; by another app server or process, or with its admin
+    disabled or demoted, the streams' regular look at their credentials ends it."""
     boss = await make_admin(client, "boss")
     admin = await make_admin(client)
     admin_id = await user_id(client, admin)
@@ -337,6 +341,8 @@ async def test_a_stream_opened_with_a_key_ends_with_the_key(client, how):
     started = asyncio.get_running_loop().time()
     if how == "revoked":
         assert_ok(await call(client, "POST", DELETE, token=boss, json={"id": made["id"]}))
+    elif how == "deleted by another process":
+        await query_rows(db, "DELETE FROM api_keys WHERE id = ?", made["id"])
     else:
         change = {"disabled": True} if how == "admin disabled" else {"role": "staff"}
         assert_ok(await call(client, "POST", "/api/admin/users/update", token=boss,

@@ -35,6 +35,7 @@ from tests.conftest import (
     assert_fail,
     assert_ok,
     call,
+    make_admin,
     make_order,
     postgres_database_for_live_server,
     register,
@@ -229,6 +230,10 @@ async def test_a_read_only_postgresql_refuses_writes_clearly_and_recovers(
         order = await make_order(client, token)
         message = {"comm_order_id": order["id"], "message_type": "text", "content": "kept"}
         assert_ok(await call(client, "POST", SEND, token=token, json=message))
+        merchant = await make_admin(client)
+        made = await call(client, "POST", "/api/admin/api-keys", token=merchant,
+                          json={"name": "callback", "role": "staff"})  # fmt: skip
+        key = assert_ok(made)["key"]
         await set_read_only(admin, name, True)
 
         lost = {**message, "content": "lost"}
@@ -242,6 +247,9 @@ async def test_a_read_only_postgresql_refuses_writes_clearly_and_recovers(
         thread = await call(client, "GET", "/api/communication/messages", token=token,
                             params={"comm_order_id": order["id"]})  # fmt: skip
         assert [m["content"] for m in assert_ok(thread)][-1] == "kept"
+        # An API key's first use, which would note it, is served all the same.
+        orders = await call(client, "GET", "/api/admin/communication/orders", token=key)
+        assert [o["id"] for o in assert_ok(orders)] == [order["id"]]
         assert await served(client) == (503, {"status": "degraded"})
         lines = refusals(server_log.lines)
         assert len(lines) == 1 and "read-only" in lines[0], lines

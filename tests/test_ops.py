@@ -35,6 +35,7 @@ async def test_preflight_from_an_allowed_origin(cors_client):
     assert response.headers["Access-Control-Allow-Origin"] == SHOP
     assert response.headers["Access-Control-Allow-Credentials"] == "true"
     assert "Token" in response.headers["Access-Control-Allow-Headers"]
+    assert "Authorization" in response.headers["Access-Control-Allow-Headers"]  # API keys
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
 
 
