@@ -3,13 +3,18 @@ subprocess receiving a real server's webhooks and calling back with an API key, 
 both engines. Its callback comes three times; the order is paid once."""
 
 import asyncio
+import base64
+import http.client
 import json
 import os
+import secrets
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import ORDER, query_rows
 from tests.live import ROOT, LiveServer, free_port
@@ -25,6 +30,26 @@ def printed(output: Path) -> list[dict]:
     """The script's answers so far: its lines of JSON."""
     lines = output.read_text().splitlines()
     return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def forged_webhook(port: int) -> int:
+    """The HTTP status the script answers a purchase order awaiting payment signed with
+    another secret than the webhook's (it must pay nothing for it)."""
+    event = {"type": "purchase_order.updated", "data": {"order_id": "1" * 18, "status": 0}}
+    body = json.dumps(event)
+    now = datetime.now(UTC)
+    other_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    headers = {
+        "webhook-id": "msg_forged",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(other_secret).sign("msg_forged", now, body),
+    }
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("POST", "/", body=body, headers=headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
@@ -59,6 +84,7 @@ def test_the_callback_script_pays_an_accepted_quote_once(tmp_path, engine):
                 )
             try:
                 eventually_sync(lambda: "receiving" in output.read_text())
+                assert forged_webhook(port) == 401
                 customer = server.register("alice")
                 comm_order = server.call(
                     "POST", "/api/communication/order/create", ORDER, token=customer
