@@ -1,18 +1,23 @@
 """AnqiCMS clients, replayed: each request is the example of the AnqiCMS documentation
 for this API family (api-user 3499 login, anqiapi-other 3512 register, api-order
 10528-10534), as the documentation shows it, with only the ids adapted; each answer is
-checked against the response fields that page documents.
+checked against the response fields that page documents. The shop orders (/api/orders,
+/api/order/...) are replayed from AnqiCMS's source instead (see their section).
 
 Where orderdesk deliberately differs, the test says so and README.md lists it under
 "Differences from AnqiCMS": the sender of a message is the session's user (sender_id
 and sender_name are ignored), passwords need 8 characters, the accept body needs the
 order's `id`, and fields of AnqiCMS's wider user model (real_name, balance, ...) are
-not kept.
+not kept. For shop orders: no payment gateways, no address, goods or coupon fields,
+status numbers only in the list's filter, a refund needs a reason, and only an order
+awaiting payment can be cancelled.
 """
+
+import re
 
 import pytest
 
-from tests.conftest import assert_fail, assert_ok, call, make_admin, quote
+from tests.conftest import assert_fail, assert_ok, call, make_admin, quote, register
 
 # The documented fields (field names as the pages' tables spell them).
 USER_FIELDS = {"id", "user_name", "email", "phone", "created_time", "token"}
@@ -190,3 +195,171 @@ async def test_send_10534_and_thread_10533(client):
         assert message["sender_id"] == registered["id"] and message["sender_name"] == "admin"
         assert message["sender_type"] == "user"
     assert thread["total"] == 2
+
+
+# ---------------------------------------------------------------- shop orders (§12)
+# Replayed from AnqiCMS's source (github.com/fesiong/anqicms): route/base.go routes
+# /api/orders, /api/order/detail, payment, cancel, finish and refund to
+# controller/apiOrder.go, whose handlers read `current`, `pageSize` and `status` from the
+# query, `order_id` from the query (detail) or a JSON body (request/order.go:
+# OrderRequest, PaymentRequest: `order_id` a string, `pay_way` a string), and answer
+# model/order.go's Order. Statuses and pay_way values: config/constant.go; the list's
+# status names: provider/order.go (GetOrderList).
+
+# model.Order's fields that orderdesk keeps, with their JSON types (Go's integers: int).
+SHOP_ORDER_FIELDS = {
+    "id": int, "order_id": str, "user_id": int, "remark": str, "status": int,
+    "amount": int, "created_time": int, "updated_time": int, "paid_time": int,
+    "deliver_time": int, "finished_time": int, "express_company": str,
+    "tracking_number": str,
+}  # fmt: skip
+# Those it does not keep (a deliberate difference): no addresses, goods lines, coupons,
+# sellers, sharing or payment records, and a refund request is status 8 itself.
+SHOP_ORDER_FIELDS_NOT_KEPT = {
+    "payment_id", "address_id", "type", "refund_status", "origin_amount", "end_time",
+    "discount_amount", "coupon_code_id", "seller_id", "seller_amount", "share_user_id",
+    "share_parent_user_id", "share_amount", "share_parent_amount", "order_address", "user",
+    "share_user", "parent_user", "is_updated", "details",
+}  # fmt: skip
+# PayWayWechat, PayWayWeapp, PayWayAlipay, PayWayBalance, PayWayPaypal: the gateways
+# AnqiCMS has built in and orderdesk does not (PayWayOffline is orderdesk's one).
+GATEWAYS = ("wechat", "weapp", "alipay", "balance", "paypal")
+NOT_AVAILABLE = "payment method not available"
+
+
+def assert_shop_order(order: dict) -> None:
+    for name, kind in SHOP_ORDER_FIELDS.items():
+        assert type(order[name]) is kind, (name, order[name])
+    assert not SHOP_ORDER_FIELDS_NOT_KEPT & set(order)
+    assert re.fullmatch(r"\d{18}", order["order_id"])  # Order.AfterCreate's shape
+
+
+async def shop_order(client) -> tuple[str, str, dict]:
+    """A customer's accepted quote, listed as ApiGetOrders is asked: (the customer's
+    token, the merchant's, the purchase order)."""
+    token = (await register_as_documented(client))["token"]
+    order = await order_as_documented(client, token)
+    admin = await make_admin(client)
+    await quote(client, admin, order["id"])
+    accept = {"id": order["id"], "remark": "请尽快安排"}
+    assert_ok(
+        await call(client, "POST", "/api/communication/order/accept", token=token, json=accept)
+    )
+    listed = await call(
+        client, "GET", "/api/orders", token=token, params={"current": 1, "pageSize": 20}
+    )
+    (purchase,) = assert_ok(listed)
+    assert listed["total"] == 1
+    assert_shop_order(purchase)
+    assert purchase["remark"] == "请尽快安排" and purchase["status"] == 0
+    return token, admin, purchase
+
+
+async def shop_post(client, token: str, path: str, body: dict) -> dict:
+    return await call(client, "POST", path, token=token, json=body)
+
+
+async def test_shop_orders_and_detail(client):
+    token, _, purchase = await shop_order(client)
+    number = purchase["order_id"]
+    shown = await call(client, "GET", "/api/order/detail", token=token, params={"order_id": number})
+    assert assert_ok(shown) == purchase
+    # ApiGetOrders's `status` filter: "" is none; orderdesk takes the status numbers.
+    for status in ("", "0"):
+        found = await call(client, "GET", "/api/orders", token=token, params={"status": status})
+        assert assert_ok(found) == [purchase]
+    # GetOrderList's status names (waiting, paid, delivery, finished, refunding, closed)
+    # are refused: a difference.
+    named = await call(client, "GET", "/api/orders", token=token, params={"status": "waiting"})
+    assert_fail(named, msg="status must be one of -1, 0, 1, 2, 3, 8, 9")
+    # AnqiCMS's guest orders (NoNeedLogin) are not supported: a session is needed.
+    guest = await call(client, "GET", "/api/order/detail", params={"order_id": number})
+    assert_fail(guest, code=1001, msg="not logged in")
+    other, _ = await register(client, "bob")
+    theirs = await call(
+        client, "GET", "/api/order/detail", token=other, params={"order_id": number}
+    )
+    assert_fail(theirs, msg="order not found")
+
+
+async def test_shop_payment_has_no_gateways(client):
+    """ApiCreateOrderPayment's gateways answer "payment method not available" and change
+    nothing; offline records the choice. AnqiCMS sends order_id as a string; a number
+    is refused there (Go's JSON decoding) and here."""
+    token, _, purchase = await shop_order(client)
+    number = purchase["order_id"]
+    for pay_way in GATEWAYS:
+        answer = await shop_post(
+            client, token, "/api/order/payment", {"order_id": number, "pay_way": pay_way}
+        )
+        assert_fail(answer, msg=NOT_AVAILABLE)
+    as_number = {"order_id": int(number), "pay_way": "offline"}
+    answer = await shop_post(client, token, "/api/order/payment", as_number)
+    assert_fail(answer, msg="order_id must be a string")
+    answer = await shop_post(
+        client, token, "/api/order/payment", {"order_id": number, "pay_way": "offline"}
+    )
+    assert answer["msg"] == "payment method chosen"
+    assert assert_ok(answer) == {"order_id": number, "pay_way": "offline", "instructions": ""}
+    shown = await call(client, "GET", "/api/order/detail", token=token, params={"order_id": number})
+    assert assert_ok(shown)["status"] == 0 and assert_ok(shown)["pay_way"] == ""
+
+
+async def test_shop_cancel(client):
+    """ApiCancelOrder's body: {"order_id"}. AnqiCMS cancels in any status; orderdesk only
+    an order awaiting payment (a difference)."""
+    token, admin, purchase = await shop_order(client)
+    body = {"order_id": purchase["order_id"]}
+    answer = await shop_post(client, token, "/api/order/cancel", body)
+    assert answer["msg"] == "order cancelled"
+    cancelled = assert_ok(answer)
+    assert_shop_order(cancelled)
+    assert cancelled["status"] == -1
+    order = await order_as_documented(client, token)
+    await quote(client, admin, order["id"])
+    accept = {"id": order["id"]}
+    assert_ok(await shop_post(client, token, "/api/communication/order/accept", accept))
+    found = await call(client, "GET", "/api/orders", token=token, params={"status": "0"})
+    (second,) = assert_ok(found)
+    paid = await shop_post(client, admin, "/api/admin/order/paid", {"order_id": second["order_id"]})
+    assert_ok(paid)
+    answer = await shop_post(client, token, "/api/order/cancel", {"order_id": second["order_id"]})
+    assert_fail(answer, msg="only an order awaiting payment can be cancelled")
+
+
+async def test_shop_finish_and_refund(client):
+    """ApiFinishedOrder's and ApiApplyRefundOrder's body: {"order_id"}. AnqiCMS's refund
+    request has no reason, which orderdesk requires (a difference), and keeps the status,
+    setting refund_status 8; orderdesk's status becomes 8."""
+    token, admin, purchase = await shop_order(client)
+    body = {"order_id": purchase["order_id"]}
+    assert_ok(await shop_post(client, admin, "/api/admin/order/paid", body))
+    assert_ok(await shop_post(client, admin, "/api/admin/order/deliver", body))
+    refund = await shop_post(client, token, "/api/order/refund", body)
+    assert_fail(refund, msg="reason is required")
+    refund = await shop_post(client, token, "/api/order/refund", {**body, "reason": "不需要了"})
+    assert refund["msg"] == "refund requested"
+    requested = assert_ok(refund)
+    assert_shop_order(requested)
+    assert requested["status"] == 8
+    refused = {**body, "approve": False}
+    assert (
+        assert_ok(await shop_post(client, admin, "/api/admin/order/refund", refused))["status"] == 2
+    )
+    answer = await shop_post(client, token, "/api/order/finish", body)
+    assert answer["msg"] == "receipt confirmed"
+    finished = assert_ok(answer)
+    assert_shop_order(finished)
+    assert finished["status"] == 3 and finished["finished_time"] > 0
+
+
+async def test_shop_orders_page_without_page_size(client):
+    """ApiGetOrders's pageSize defaults to 20; orderdesk's to 10 (a difference)."""
+    token, admin, _ = await shop_order(client)
+    for _ in range(10):
+        order = await order_as_documented(client, token)
+        await quote(client, admin, order["id"])
+        accept = {"id": order["id"]}
+        assert_ok(await shop_post(client, token, "/api/communication/order/accept", accept))
+    first = await call(client, "GET", "/api/orders", token=token, params={"current": 1})
+    assert len(assert_ok(first)) == 10 and first["total"] == 11

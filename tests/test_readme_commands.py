@@ -34,10 +34,15 @@ NOT_RUN = {
 }
 # Blocks that start a server: the one before is stopped first, and it keeps serving
 # while the next blocks run.
-SERVES = ("make run", ".venv/bin/python run.py --smtp-url")
+SERVES = (
+    "make run",
+    ".venv/bin/python run.py --smtp-url",
+    ".venv/bin/python run.py --webhook-allow-private",
+)
 # A block that never ends by itself: stopped after a while, keeping what it printed.
 STREAMS = ("curl -N",)
-COPIED = ("Makefile", "pyproject.toml", "constraints.txt", "run.py")
+# What the blocks run besides the installed package: the payments' worked example.
+COPIED = ("Makefile", "pyproject.toml", "constraints.txt", "run.py", "docs/payment_callback.py")
 # The example hosts resolve (to a public address, as they would for the reader); the
 # namespace has no route there, so nothing is sent.
 HOSTS = "127.0.0.1 localhost\n93.184.215.14 erp.example.com smtp.example.com\n"
@@ -118,6 +123,7 @@ def test_every_shell_block_of_the_docs_runs_as_written(tmp_path):
     copy = tmp_path / "checkout"
     copy.mkdir()
     for name in COPIED:
+        (copy / name).parent.mkdir(exist_ok=True)
         shutil.copy2(ROOT / name, copy / name)  # keeps the times make compares
     (copy / ".venv").symlink_to(ROOT / ".venv")
     (copy / "script.sh").write_text(script(run))
@@ -142,6 +148,9 @@ def test_every_shell_block_of_the_docs_runs_as_written(tmp_path):
     # The walkthrough's end: the order as the seed's update left it.
     assert "更新后的定制网站主题" in everything
     assert "retry: 2000" in everything  # the event stream answered
+    # The payments' worked example: three callbacks answered, the order paid by them.
+    assert everything.count('{"code": 0, "msg": "marked paid"') == 3
+    assert '"payment_reference":"psp-' in everything
     assert (copy / "data" / "orderdesk.db").exists()
 
     # make clean leaves the data alone.
