@@ -501,7 +501,7 @@ OPERATIONS |= {
         example={"status": 0},
     ),
     ("GET", "/api/order/detail"): Operation(
-        "One of the caller's purchase orders", PURCHASE, query=purchases.QUERY_ORDER_ID,
+        "One of the caller's purchase orders", PURCHASE, query=purchases.PURCHASE_ORDER_ID,
         data=PURCHASE_DATA, example=PURCHASE_ORDER_EXAMPLE,
     ),
     ("POST", "/api/order/payment"): Operation(
@@ -522,12 +522,12 @@ OPERATIONS |= {
     ),
     ("POST", "/api/order/cancel"): Operation(
         f"Cancel an unpaid purchase order ({_purchase_move('cancel')})",
-        PURCHASE, body=purchases.BODY_ORDER_ID, data=PURCHASE_DATA,
+        PURCHASE, body=purchases.PURCHASE_ORDER_ID, data=PURCHASE_DATA,
         example=PURCHASE_ORDER_EXAMPLE,
     ),
     ("POST", "/api/order/finish"): Operation(
         f"Confirm receipt ({_purchase_move('finish')})",
-        PURCHASE, body=purchases.BODY_ORDER_ID, data=PURCHASE_DATA,
+        PURCHASE, body=purchases.PURCHASE_ORDER_ID, data=PURCHASE_DATA,
         example=PURCHASE_ORDER_EXAMPLE,
     ),
     ("POST", "/api/order/refund"): Operation(
@@ -544,7 +544,7 @@ OPERATIONS |= {
         example={"status": 0},
     ),
     ("GET", "/api/admin/order/detail"): Operation(
-        "Any purchase order", PURCHASE, query=purchases.QUERY_ORDER_ID, data=PURCHASE_DATA,
+        "Any purchase order", PURCHASE, query=purchases.PURCHASE_ORDER_ID, data=PURCHASE_DATA,
         example=PURCHASE_ORDER_EXAMPLE,
     ),
     ("POST", "/api/admin/order/paid"): Operation(

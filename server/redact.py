@@ -1,5 +1,5 @@
-"""Secrets out of any text the server writes (log lines, --help): a URL's password and
-the values of query parameters that carry credentials. No imports of the package: the
+"""Secrets out of any text the server writes (log lines, --help): a URL's password,
+API keys and the values of query parameters that carry credentials. No imports of the package: the
 settings and the log formatters both use it."""
 
 import re
@@ -13,7 +13,11 @@ _SECRET_PARAMETER = re.compile(
     re.IGNORECASE,
 )
 
+# An API key wherever it appears (a header echoed in a traceback, a script's line).
+_API_KEY = re.compile(r"\bodk_[A-Za-z0-9_-]{16,}")
+
 
 def redact(text: str) -> str:
     text = _URL_PASSWORD.sub(r"\1***@", text)
+    text = _API_KEY.sub("odk_***", text)
     return _SECRET_PARAMETER.sub(r"\1***", text)

@@ -36,7 +36,6 @@ def language_of(accept_language: str) -> str:
 
 OK = Text("ok", "成功")
 PAYMENT_CHOSEN = Text("payment method chosen", "已选择支付方式")
-PURCHASE_CANCELLED = Text("order cancelled", "订单已取消")
 PURCHASE_FINISHED = Text("receipt confirmed", "已确认收货")
 REFUND_REQUESTED = Text("refund requested", "已申请退款")
 MARKED_PAID = Text("marked paid", "已标记为已付款")
@@ -201,7 +200,7 @@ QUOTE_PRICE_RANGE = Text(
 
 ORDER_NOT_FOUND = Text("order not found", "订单不存在")
 # Purchase orders (§12): the moves' refusals.
-ONLY_UNPAID_PAY = Text("only an order awaiting payment can be paid", "只有待付款的订单才能付款")
+ONLY_UNPAID_PAYABLE = Text("only an order awaiting payment can be paid", "只有待付款的订单才能付款")
 ONLY_UNPAID_CANCEL = Text(
     "only an order awaiting payment can be cancelled", "只有待付款的订单才能取消"
 )
@@ -211,7 +210,7 @@ ONLY_DELIVERED_FINISH = Text(
 ONLY_PAID_REFUND = Text(
     "only a paid or delivered order can be refunded", "只有已付款或已发货的订单才能申请退款"
 )
-ONLY_UNPAID_PAID = Text(
+ONLY_UNPAID_MARKED_PAID = Text(
     "only an order awaiting payment can be marked paid", "只有待付款的订单才能标记为已付款"
 )
 PAID_WITH_ANOTHER_REFERENCE = Text(

@@ -160,11 +160,11 @@ PURCHASE_MOVES = {
     for move in (
         # The customer's.
         PurchaseMove("payment", CUSTOMER, frozenset({_P.AWAITING_PAYMENT}), None,
-                     texts.ONLY_UNPAID_PAY, "purchase order {order_id}: the customer chose "
+                     texts.ONLY_UNPAID_PAYABLE, "purchase order {order_id}: the customer chose "
                      "to pay {detail}", texts.PAYMENT_CHOSEN),
         PurchaseMove("cancel", CUSTOMER, frozenset({_P.AWAITING_PAYMENT}), _P.CLOSED,
                      texts.ONLY_UNPAID_CANCEL, "purchase order {order_id} cancelled by the "
-                     "customer", texts.PURCHASE_CANCELLED),
+                     "customer", texts.ORDER_CANCELLED),
         PurchaseMove("finish", CUSTOMER, frozenset({_P.DELIVERED}), _P.COMPLETED,
                      texts.ONLY_DELIVERED_FINISH, "purchase order {order_id} completed: the "
                      "customer confirmed receipt", texts.PURCHASE_FINISHED),
@@ -173,7 +173,7 @@ PURCHASE_MOVES = {
                      "reason: {detail}", texts.REFUND_REQUESTED),
         # The merchant's.
         PurchaseMove("paid", MERCHANT, frozenset({_P.AWAITING_PAYMENT}), _P.PAID,
-                     texts.ONLY_UNPAID_PAID, "purchase order {order_id} paid: {detail}",
+                     texts.ONLY_UNPAID_MARKED_PAID, "purchase order {order_id} paid: {detail}",
                      texts.MARKED_PAID, model.PAID),
         PurchaseMove("deliver", MERCHANT, frozenset({_P.PAID}), _P.DELIVERED,
                      texts.ONLY_PAID_DELIVER, "purchase order {order_id} delivered{detail}",

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from orderdesk.logs import ACCESS_FIELDS, JsonLines
+from orderdesk.redact import redact
 
 from tests.live import LiveServer
 
@@ -109,3 +110,11 @@ def test_mail_without_a_public_url_is_warned_of_at_start(tmp_path):
         with LiveServer(tmp_path / f"shop-{len(extra)}.db", *extra, log=log) as server:
             assert server.stop() == 0
         assert ("without --public-url" in log.read_text()) == warned, extra
+
+
+def test_an_api_key_is_masked_wherever_it_stands():
+    """Log lines and tracebacks pass redact(): a key echoed in one (a header in an
+    exception's text, a script's line) is masked, its prefix kept to say what it was."""
+    key = "odk_" + "Kq3-_" * 9
+    line = f"failed: headers {{'Authorization': 'Bearer {key}'}} url=/x?ref={key}"
+    assert redact(line) == "failed: headers {'Authorization': 'Bearer odk_***'} url=/x?ref=odk_***"

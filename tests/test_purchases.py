@@ -501,3 +501,64 @@ async def test_a_paid_callback_racing_the_customers_cancel_has_one_winner(client
         _db(client), "SELECT count(*) FROM events WHERE type = 'purchase_order.updated'"
     )
     assert updates == [(2,)]  # made, then the one winner
+
+
+NEVER_BACK = {
+    False: [
+        """CREATE TRIGGER latest_never_back BEFORE UPDATE OF last_message_id ON comm_orders
+           WHEN NEW.last_message_id < OLD.last_message_id
+           BEGIN SELECT RAISE(ABORT, 'the latest message moved back'); END"""
+    ],
+    True: [
+        """CREATE FUNCTION latest_never_back() RETURNS trigger AS $$
+           BEGIN
+               IF NEW.last_message_id < OLD.last_message_id THEN
+                   RAISE EXCEPTION 'the latest message moved back';
+               END IF;
+               RETURN NEW;
+           END $$ LANGUAGE plpgsql""",
+        """CREATE TRIGGER latest_never_back BEFORE UPDATE ON comm_orders
+           FOR EACH ROW EXECUTE FUNCTION latest_never_back()""",
+    ],
+}
+
+
+async def test_moves_racing_messages_keep_the_latest_message_the_latest(client):
+    """A move's system message and the two sides' messages written at once: the order's
+    latest message (last_message, the inbox's activity) is always the newest one. A
+    trigger fails any write that would move it back to an older message."""
+    for sql in NEVER_BACK[_db(client).startswith("postgresql://")]:
+        await query_rows(_db(client), sql)
+    admin = await make_admin(client)
+    token, _ = await register(client)
+    order, purchase = await accepted_order(client, admin, token)
+    number = purchase["order_id"]
+    assert_ok(await post(client, admin, "/api/admin/order/paid", order_id=number))
+
+    async def talk(who: str, path: str) -> None:
+        for n in range(8):
+            body = {"comm_order_id": order["id"], "message_type": "text", "content": f"{n}"}
+            assert_ok(await call(client, "POST", path, token=who, json=body))
+
+    async def move() -> None:
+        for _ in range(4):
+            asked = await post(client, token, "/api/order/refund", order_id=number, reason="r")
+            assert_ok(asked)
+            body = {"order_id": number, "approve": False}
+            assert_ok(await call(client, "POST", "/api/admin/order/refund", token=admin, json=body))
+
+    for _ in range(5):
+        await asyncio.gather(
+            talk(token, "/api/communication/message/send"),
+            talk(admin, "/api/admin/communication/message/send"),
+            move(),
+        )
+        newest = await query_rows(
+            _db(client), "SELECT max(id) FROM messages WHERE comm_order_id = ?", order["id"]
+        )
+        for path, who in (
+            ("/api/communication/order/detail", token),
+            ("/api/admin/communication/order/detail", admin),
+        ):
+            shown = assert_ok(await get(client, who, path, id=order["id"]))
+            assert shown["last_message"]["id"] == newest[0][0]

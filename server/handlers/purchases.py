@@ -31,7 +31,7 @@ async def list_purchase_orders(request: web.Request) -> Ok:
 
 
 async def detail(request: web.Request) -> Ok:
-    order_id = forms.QUERY_ORDER_ID.parse(request.query)
+    order_id = forms.PURCHASE_ORDER_ID.parse(request.query)
     return Ok(
         await store_of(request).read(purchases.purchase_detail, order_id, owner_scope(request))
     )
@@ -49,13 +49,13 @@ async def payment(request: web.Request) -> Ok:
 
 
 async def cancel(request: web.Request) -> Ok:
-    order_id = forms.BODY_ORDER_ID.parse(await read_json(request))
+    order_id = forms.PURCHASE_ORDER_ID.parse(await read_json(request))
     order = await store_of(request).write(purchases.cancel, order_id, _caller(request))
     return Ok(order, PURCHASE_MOVES["cancel"].done)
 
 
 async def finish(request: web.Request) -> Ok:
-    order_id = forms.BODY_ORDER_ID.parse(await read_json(request))
+    order_id = forms.PURCHASE_ORDER_ID.parse(await read_json(request))
     order = await store_of(request).write(purchases.finish, order_id, _caller(request))
     return Ok(order, PURCHASE_MOVES["finish"].done)
 

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from .. import notify, texts
+from .. import notify, sessions, texts
 from ..envelope import Ok, read_json
 from ..handlers import store_of
 from ..keys import CONFIG, USER
@@ -71,6 +71,7 @@ async def redeliver(request: web.Request) -> Ok:
 
 
 async def set_notifications(request: web.Request) -> Ok:
+    sessions.refuse_api_key(request)  # the admin's own mail, not a key's to change
     enabled = forms.NOTIFICATIONS.parse(await read_json(request))
     user = request[USER]
     await store_of(request).write(outbox.set_notify_email, user["id"], enabled)

@@ -1,8 +1,9 @@
 """API keys: credentials for other systems, stored as the hash of the key only.
 
 A key acts as the admin who made it, with the key's own role, for as long as that admin
-is enabled and still an admin: the one read that resolves a key checks both, so
-disabling or demoting them stops their keys at once, with nothing to revoke.
+is enabled and still an admin: the one read that resolves a key checks both. Disabling
+or demoting the admin through the API also deletes their keys, so enabling them again
+does not bring the old keys back.
 """
 
 from .. import model, texts

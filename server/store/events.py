@@ -101,10 +101,10 @@ async def record(
         )
         return
     rows = [(kind, to_json(value)) for kind, value in events]
-    values = [v for kind, data in rows for v in (kind, order["id"], owner, data, tx.now)]
+    values = [v for kind, body in rows for v in (kind, order["id"], owner, body, tx.now)]
     last_id = await tx.insert(_SQLITE_INSERT[len(rows)], *values)
     first_id = last_id - len(rows) + 1
-    recorded = [(first_id + n, kind, data) for n, (kind, data) in enumerate(rows)]
+    recorded = [(first_id + n, kind, body) for n, (kind, body) in enumerate(rows)]
     await outbox.enqueue(tx, recorded, order, message, notice)
 
 

@@ -152,6 +152,14 @@ async def _write_move(
     if move.target is not None:
         changes = {"status": int(move.target), **changes}
     assignments = ", ".join(f"{column} = ?" for column in changes)
+    # The communication order is locked first, as every writer of its thread does: its
+    # latest message (inbox.py) never moves back to this one from a newer.
+    comm_order = dict(
+        await tx.row(
+            f"SELECT id, user_id, title, assignee_id FROM comm_orders WHERE id = ?{tx.for_update}",
+            old["comm_order_id"],
+        )
+    )
     new = dict(
         await tx.row(
             f"""UPDATE purchase_orders SET {assignments}, updated_time = ? WHERE id = ?
@@ -159,12 +167,6 @@ async def _write_move(
             *changes.values(),
             tx.now,
             old["id"],
-        )
-    )
-    comm_order = dict(
-        await tx.row(
-            "SELECT id, user_id, title, assignee_id FROM comm_orders WHERE id = ?",
-            old["comm_order_id"],
         )
     )
     note = move.note.format(order_id=old["order_id"], detail=detail)

@@ -16,8 +16,8 @@ ORDER_ID = Field(
     Str(1, 64, description="the purchase order's order_id, e.g. 202612021230450001"),
     required=True,
 )
-BODY_ORDER_ID = Form((ORDER_ID,), lambda order_id: order_id)
-QUERY_ORDER_ID = BODY_ORDER_ID
+# The purchase order named, in a body or a query.
+PURCHASE_ORDER_ID = Form((ORDER_ID,), lambda order_id: order_id)
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,11 @@ PAYMENT = Form(
         ORDER_ID,
         Field(
             "pay_way",
-            Str(0, model.PAY_WAY_MAX, description=f'"{model.OFFLINE}" is the one built in'),
+            Str(
+                0,
+                model.NOTE_MAX,
+                description=f'"{model.OFFLINE}" is the one built in; any other answers -1',
+            ),
             required=True,
         ),
     ),
