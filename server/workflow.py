@@ -137,6 +137,18 @@ PURCHASE_STATUSES = {
 }  # fmt: skip
 
 
+# AnqiCMS's names of the statuses in its lists' `status` filter (its clients send these).
+PURCHASE_STATUS_WORDS = {
+    "waiting": _P.AWAITING_PAYMENT,
+    "paid": _P.PAID,
+    "delivery": _P.DELIVERED,
+    "finished": _P.COMPLETED,
+    "refunding": _P.REFUND_REQUESTED,
+    "refunded": _P.REFUNDED,
+    "closed": _P.CLOSED,
+}
+
+
 @dataclass(frozen=True)
 class PurchaseMove:
     """One action on a purchase order: allowed from `sources` (else refused with

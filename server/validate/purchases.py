@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .. import model
 from ..model import Page
-from ..workflow import PURCHASE_STATUSES
+from ..workflow import PURCHASE_STATUS_WORDS, PURCHASE_STATUSES
 from .declare import Field, Flag, Form, Str
 from .values import NOTE, Id, PagedForm, StatusFilter
 
@@ -134,7 +134,7 @@ class PurchaseListQuery:
     user_id: int | None = None
 
 
-_STATUS = Field("status", StatusFilter(PURCHASE_STATUSES))
+_STATUS = Field("status", StatusFilter(PURCHASE_STATUSES, PURCHASE_STATUS_WORDS))
 _COMM_ORDER = Field(
     "comm_order_id",
     Id(in_query=True, description="only the purchase order of this communication order"),

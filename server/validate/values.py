@@ -193,9 +193,10 @@ PURCHASE_STATUS_SCHEMA = _status_schema(PURCHASE_STATUSES)
 @dataclass(frozen=True)
 class StatusFilter:
     """A status filter from the query string, one of `statuses` (a communication
-    order's by default); blank means no filter."""
+    order's by default) or of the `words` that name them; blank means no filter."""
 
     statuses: Mapping[Any, StatusInfo] = field(default_factory=lambda: STATUSES)
+    words: Mapping[str, int] = field(default_factory=dict)
 
     def parse(self, value: str, name: str) -> int | None:
         text = value.strip()
@@ -206,11 +207,20 @@ class StatusFilter:
             number = int(text)
             if number in self.statuses:
                 return number
-        choices = ", ".join(map(str, sorted(int(s) for s in self.statuses)))
+        if text in self.words:
+            return self.words[text]
+        choices = ", ".join([*map(str, sorted(int(s) for s in self.statuses)), *self.words])
         raise Invalid(texts.ONE_OF, field=name, choices=choices)
 
     def schema(self) -> Schema:
-        return _status_schema(self.statuses)
+        numbers = _status_schema(self.statuses)
+        if not self.words:
+            return numbers
+        return {
+            "description": f"{numbers['description']}; or by name: "
+            + ", ".join(f"{word} ({number})" for word, number in self.words.items()),
+            "oneOf": [integer(enum=numbers["enum"]), string(enum=list(self.words))],
+        }
 
 
 # ---------------------------------------------------------------- image URLs
