@@ -405,7 +405,8 @@ async def test_the_lists_filter_and_page(client):
     assert [p["id"] for p in assert_ok(just_bob)] == [bobs["id"]]
     assert_fail(
         await get(client, alice, "/api/orders", status=4),
-        msg="status must be one of -1, 0, 1, 2, 3, 8, 9, waiting, paid, delivery, finished, refunding, refunded, closed",
+        msg="status must be one of -1, 0, 1, 2, 3, 8, 9, "
+        "waiting, paid, delivery, finished, refunding, refunded, closed",
     )
     assert a["id"] != b["id"]
 
