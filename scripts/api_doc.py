@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from orderdesk.openapi import document
-from orderdesk.workflow import MOVES, STATUSES, described
+from orderdesk.workflow import (
+    MOVES,
+    PURCHASE_MOVES,
+    PURCHASE_STATUS_WORDS,
+    PURCHASE_STATUSES,
+    STATUSES,
+    described,
+)
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "API.md"
 Schema = dict[str, Any]
@@ -175,6 +182,30 @@ def statuses_and_moves() -> list[str]:
         "with the text shown, and nothing changes. A move that changes the order bumps "
         "its `version` and tells of it in the order's thread; a message alone changes no "
         "version, unless it moves the status.", "",
+        *table(("action", "by", "from", "to", "refused with"), moves), "",
+        *purchase_statuses_and_moves(),
+    ]  # fmt: skip
+
+
+def purchase_statuses_and_moves() -> list[str]:
+    """A purchase order's statuses and moves (server/workflow.py)."""
+    statuses = [(str(int(status)), info.name, "yes" if info.final else "")
+                for status, info in PURCHASE_STATUSES.items()]  # fmt: skip
+    moves = [(move.action, str(move.actor), described(move.sources),
+              "back to where it was" if move.back
+              else "stays" if move.target is None else str(int(move.target)),
+              move.refusal.en)
+             for move in PURCHASE_MOVES.values()]  # fmt: skip
+    return [
+        "### Purchase order statuses and moves", "",
+        "A purchase order's `status` (AnqiCMS's numbers; its lists' `status` filter also "
+        "takes AnqiCMS's names: "
+        + ", ".join(f"`{word}` {int(number)}" for word, number in PURCHASE_STATUS_WORDS.items())
+        + ").", "",
+        *table(("status", "meaning", "final"), statuses), "",
+        "Each move writes a `system` message in the communication order's thread and a "
+        "`purchase_order.updated` event; from any other status it is refused with the "
+        "text shown, and nothing changes.", "",
         *table(("action", "by", "from", "to", "refused with"), moves), "",
     ]  # fmt: skip
 

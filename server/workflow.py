@@ -152,8 +152,8 @@ PURCHASE_STATUS_WORDS = {
 @dataclass(frozen=True)
 class PurchaseMove:
     """One action on a purchase order: allowed from `sources` (else refused with
-    `refusal`), leading to `target` (None: the status stays, or for a refused refund
-    goes back to where it was). `note` is the system message it writes in the
+    `refusal`), leading to `target` (None: the status stays, or when `back` goes back
+    to the status the refund was asked in). `note` is the system message it writes in the
     thread ({order_id} the purchase order's, {detail} what the caller added); `mail`
     what the customer is mailed; `done` the answer's msg."""
 
@@ -165,6 +165,7 @@ class PurchaseMove:
     note: str
     done: Text
     mail: str | None = None
+    back: bool = False
 
 
 PURCHASE_MOVES = {
@@ -195,7 +196,7 @@ PURCHASE_MOVES = {
                      texts.REFUND_APPROVED, model.REFUNDED),
         PurchaseMove("refuse refund", MERCHANT, frozenset({_P.REFUND_REQUESTED}), None,
                      texts.NO_REFUND_REQUESTED, "purchase order {order_id}: refund refused, "
-                     "back to {detail}", texts.REFUND_REFUSED),
+                     "back to {detail}", texts.REFUND_REFUSED, back=True),
         PurchaseMove("close", MERCHANT, frozenset({_P.AWAITING_PAYMENT}), _P.CLOSED,
                      texts.ONLY_UNPAID_CLOSE, "purchase order {order_id} closed by the "
                      "merchant{detail}", texts.PURCHASE_CLOSED),
