@@ -764,9 +764,11 @@ const PURCHASE_MOVES = VOCABULARY.purchaseMoves;
 
 // The purchase order an accepted quote made, on the order's page of either side: what
 // it holds and the steps its status allows the viewer (the server's table of moves).
-// `load(commOrderId)` fetches it; `take(purchase)` shows a newer state (an answer or a
-// live event; events arrive in the order they happened, so the last one shown is the
-// latest). Hidden until there is one.
+// `load(commOrderId)` fetches it; `take(purchase)` shows a live event's state (events
+// arrive in the order they happened, so the last one shown is the latest). An answer
+// (a fetch, a step's) is shown only if no event came while it was asked: it may be
+// older than that event, and every change comes as an event anyway. Hidden until there
+// is one.
 function purchasePanel(admin) {
   const scope = admin ? "/admin" : "";
   const box = h("div");
@@ -775,6 +777,7 @@ function purchasePanel(admin) {
   const notice = h("div", { "data-testid": "purchase-notice" });
   let purchase = null;
   let stepsFor = null; // the status the steps were drawn for: what is typed survives other changes
+  let events = 0; // purchase_order.updated events shown
 
   const can = (action) => PURCHASE_MOVES[action].sources.includes(purchase.status);
   const post = (path, body) => api("POST", `${scope}/order/${path}`, { order_id: purchase.order_id, ...body });
@@ -783,7 +786,7 @@ function purchasePanel(admin) {
   const step = (label, path, { cls = null, question = null, controls = [], body = () => ({}) } = {}) =>
     form({ class: controls.length ? "purchase-step" : "inline-action" }, async (el) => {
       if (question && !confirm(question)) return;
-      take((await post(path, body(el))).data);
+      await answered(async () => (await post(path, body(el))).data);
     }, controls, h("button", { type: "submit", class: cls }, label));
   // Offline payment answers the merchant's instructions, shown until the next step.
   const payOffline = form({ class: "inline-action" }, async () => {
@@ -837,14 +840,21 @@ function purchasePanel(admin) {
         h("h2", {}, t("purchaseOrder")), factsBox, steps, notice));
     }
   };
-  const take = (found) => {
+  const show = (found) => {
     purchase = found;
     render();
   };
-  const load = async (commOrderId) => {
-    const [found] = (await api("GET", `${scope}/orders`, undefined, { comm_order_id: commOrderId })).data;
-    if (found) take(found);
+  const take = (found) => {
+    events += 1;
+    show(found);
   };
+  const answered = async (ask) => {
+    const before = events;
+    const found = await ask();
+    if (found && events === before) show(found);
+  };
+  const load = (commOrderId) => answered(async () =>
+    (await api("GET", `${scope}/orders`, undefined, { comm_order_id: commOrderId })).data[0]);
   return { box, load, take };
 }
 
