@@ -131,6 +131,33 @@ CREATE TABLE IF NOT EXISTS read_markers (
     PRIMARY KEY (user_id, comm_order_id)
 ) WITHOUT ROWID;
 
+-- How many orders each status holds, split over 16 rows by order id, kept by the
+-- triggers below in the transaction of every change: the merchant's list answers its
+-- total (or one status's) from these rows instead of counting every order.
+CREATE TABLE IF NOT EXISTS order_counts (
+    status INTEGER NOT NULL,
+    shard  INTEGER NOT NULL,                             -- the order's id % 16
+    n      INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (status, shard)
+) WITHOUT ROWID;
+
+-- A row for every status and shard, from the start (a fresh database: all 0).
+WITH RECURSIVE shards (shard) AS (SELECT 0 UNION ALL SELECT shard + 1 FROM shards WHERE shard < 15),
+     statuses (status) AS (VALUES (-1), (0), (1), (2), (3), (4))
+INSERT INTO order_counts (status, shard) SELECT status, shard FROM statuses, shards;
+
+CREATE TRIGGER IF NOT EXISTS order_counted AFTER INSERT ON comm_orders BEGIN
+    UPDATE order_counts SET n = n + 1 WHERE status = NEW.status AND shard = NEW.id % 16;
+END;
+CREATE TRIGGER IF NOT EXISTS order_recounted AFTER UPDATE OF status ON comm_orders
+WHEN OLD.status <> NEW.status BEGIN
+    UPDATE order_counts SET n = n - 1 WHERE status = OLD.status AND shard = OLD.id % 16;
+    UPDATE order_counts SET n = n + 1 WHERE status = NEW.status AND shard = NEW.id % 16;
+END;
+CREATE TRIGGER IF NOT EXISTS order_uncounted AFTER DELETE ON comm_orders BEGIN
+    UPDATE order_counts SET n = n - 1 WHERE status = OLD.status AND shard = OLD.id % 16;
+END;
+
 -- Purchase orders: the shop's order to be paid, made when a customer accepts a quote.
 CREATE TABLE IF NOT EXISTS purchase_orders (
     id                 INTEGER PRIMARY KEY,

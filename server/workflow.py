@@ -5,7 +5,7 @@ the note in the thread, the mail), the request forms take the merchant's settabl
 statuses from it, the OpenAPI document describes each action from it, and the console
 receives it (`/static/vocabulary.js`) to know which actions to offer. Adding a status
 means a line in STATUSES, the moves that reach and leave it, and a migration pair
-widening the `comm_orders.status` CHECK.
+widening the `comm_orders.status` CHECK and giving it its rows in `order_counts`.
 """
 
 from dataclasses import dataclass
