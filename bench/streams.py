@@ -68,6 +68,12 @@ def proc_status_mb(server: bench.Server, field: str) -> float:
     return int(re.search(rf"{field}:\s+(\d+) kB", status).group(1)) / 1024
 
 
+def cpu_seconds(server: bench.Server) -> float:
+    """The CPU time the server's process (all its threads) has used."""
+    fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def open_files_limit(server: bench.Server) -> str:
     limits = Path(f"/proc/{server.process.pid}/limits").read_text()
     return re.search(r"Max open files\s+(\d+)", limits).group(1)
@@ -208,6 +214,7 @@ def fanout(server: bench.Server, work: Path, stream_users: int, args: argparse.N
     opened_in = time.monotonic() - opening
     time.sleep(args.idle)
     rss_open = proc_status_mb(server, "VmRSS")
+    cpu_before = cpu_seconds(server)
     sent = time.monotonic()
     call(
         server.url,
@@ -217,6 +224,7 @@ def fanout(server: bench.Server, work: Path, stream_users: int, args: argparse.N
     )
     answered = time.monotonic() - sent
     arrivals, ended = readers.finish(sent + FANOUT_WAIT_SECONDS)
+    cpu = cpu_seconds(server) - cpu_before
     delays = [arrival - sent for arrival in arrivals]
     missing = readers.count - len(arrivals)
     print(f"server's open files limit: {open_files_limit(server)}")
@@ -225,7 +233,8 @@ def fanout(server: bench.Server, work: Path, stream_users: int, args: argparse.N
     print(f"server RSS before the streams: {rss_before:.1f} MB (peak so far {peak_before:.1f} MB); "
           f"with them open: {rss_open:.1f} MB; peak (VmHWM) after the change: "
           f"{proc_status_mb(server, 'VmHWM'):.1f} MB")  # fmt: skip
-    print(f"the change (a merchant's message) answered in {answered * 1000:.1f} ms")
+    print(f"the change (a merchant's message) answered in {answered * 1000:.1f} ms; the server's "
+          f"CPU time from its send until every stream had it: {cpu * 1000:.0f} ms")  # fmt: skip
     if delays:
         print(f"its event, from the change's send to its bytes on each stream: "
               f"p50 {percentile(delays, 0.5) * 1000:.0f} ms, p99 "
