@@ -152,6 +152,7 @@ def hold_streams(port: int, tokens: list[str], control: Connection) -> None:
                 arrived[fd] = now
             tails[fd] = seen[-len(EVENT_LINE) :]
     control.send((list(arrived.values()), ended))
+    control.recv()  # held open until told, so that their ends are not in the measurement
     for sock in streams.values():
         sock.close()
 
@@ -172,16 +173,21 @@ class Readers:
 
     def finish(self, deadline: float) -> tuple[list[float], int]:
         """The first event's arrival times on every stream by `deadline` (monotonic), and
-        how many streams the server ended; the streams are closed."""
+        how many streams the server ended."""
         for control in self._controls:
             control.send(deadline)
         arrivals, ended = [], 0
-        for control, process in zip(self._controls, self._processes, strict=True):
+        for control in self._controls:
             times, gone = control.recv()
             arrivals += times
             ended += gone
-            process.join(30)
         return arrivals, ended
+
+    def close(self) -> None:
+        for control in self._controls:
+            control.send(None)
+        for process in self._processes:
+            process.join(30)
 
 
 async def seed(db: str, users: int, orders: int, admin: bool) -> None:
@@ -225,6 +231,7 @@ def fanout(server: bench.Server, work: Path, stream_users: int, args: argparse.N
     answered = time.monotonic() - sent
     arrivals, ended = readers.finish(sent + FANOUT_WAIT_SECONDS)
     cpu = cpu_seconds(server) - cpu_before
+    readers.close()
     delays = [arrival - sent for arrival in arrivals]
     missing = readers.count - len(arrivals)
     print(f"server's open files limit: {open_files_limit(server)}")
@@ -262,6 +269,7 @@ def update_path(
         open_rss = proc_status_mb(server, "VmRSS")
         with_open = bench.measure(server.url, "update", sessions, args)
         _, ended = readers.finish(time.monotonic())
+        readers.close()
         rows.append((n + 1, readers.count, ended, without, with_open, open_rss))
         print(f"run {n + 1}: {readers.count} streams ({ended} ended by the server); update "
               f"req/s without {without['rps']:.0f}, with {with_open['rps']:.0f}; RSS with "
