@@ -129,9 +129,11 @@ def hold_streams(port: int, tokens: list[str], control: Connection) -> None:
     poller.register(control.fileno(), select.EPOLLIN)
     tails = dict.fromkeys(streams, b"")  # a frame split between two reads is still found
     arrived: dict[int, float] = {}
-    ended = 0
+    ended: set[int] = set()
     deadline = None
-    while deadline is None or (time.monotonic() < deadline and len(arrived) + ended < len(streams)):
+    while deadline is None or (
+        time.monotonic() < deadline and len(arrived.keys() | ended) < len(streams)
+    ):
         wait = None if deadline is None else max(0.0, deadline - time.monotonic())
         ready = poller.poll(wait, len(streams) + 1)
         now = time.monotonic()
@@ -145,13 +147,13 @@ def hold_streams(port: int, tokens: list[str], control: Connection) -> None:
                 data = b""
             if not data:
                 poller.unregister(fd)
-                ended += 1
+                ended.add(fd)
                 continue
             seen = tails[fd] + data
             if fd not in arrived and EVENT_LINE in seen:
                 arrived[fd] = now
             tails[fd] = seen[-len(EVENT_LINE) :]
-    control.send((list(arrived.values()), ended))
+    control.send((list(arrived.values()), len(ended)))
     control.recv()  # held open until told, so that their ends are not in the measurement
     for sock in streams.values():
         sock.close()
