@@ -7,6 +7,7 @@ differs from what this prints.
 """
 
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,9 @@ from orderdesk.workflow import (
     PURCHASE_STATUS_WORDS,
     PURCHASE_STATUSES,
     STATUSES,
+    Move,
+    PurchaseMove,
+    StatusInfo,
     described,
 )
 
@@ -167,46 +171,45 @@ def operation_section(method: str, path: str, operation: Schema) -> list[str]:
     return lines + [answer, ""]
 
 
+def _status_table(statuses: Mapping[Any, StatusInfo]) -> list[str]:
+    rows = [(str(int(status)), info.name, "yes" if info.final else "")
+            for status, info in statuses.items()]  # fmt: skip
+    return table(("status", "meaning", "final"), rows)
+
+
+def _target(move: Move | PurchaseMove) -> str:
+    return "stays" if move.target is None else str(int(move.target))
+
+
+def _move_table(moves: Mapping[str, Any], target: Callable[[Any], str] = _target) -> list[str]:
+    rows = [(move.action, str(move.actor), described(move.sources), target(move),
+             move.refusal.en) for move in moves.values()]  # fmt: skip
+    return table(("action", "by", "from", "to", "refused with"), rows)
+
+
 def statuses_and_moves() -> list[str]:
-    """The order's statuses and the table of moves (server/workflow.py)."""
-    statuses = [(str(int(status)), info.name, "yes" if info.final else "")
-                for status, info in STATUSES.items()]  # fmt: skip
-    moves = [(move.action, str(move.actor), described(move.sources),
-              "stays" if move.target is None else str(int(move.target)), move.refusal.en)
-             for move in MOVES.values()]  # fmt: skip
+    """The statuses and the tables of moves of an order and of a purchase order
+    (server/workflow.py)."""
+    words = ", ".join(f"`{word}` {int(number)}" for word, number in PURCHASE_STATUS_WORDS.items())
     return [
         "## Statuses and moves", "",
         "An order's `status`; a final one no longer changes (nor do the order's fields).", "",
-        *table(("status", "meaning", "final"), statuses), "",
+        *_status_table(STATUSES), "",
         "What each action may do, and from which statuses; from any other it is refused "
         "with the text shown, and nothing changes. A move that changes the order bumps "
         "its `version` and tells of it in the order's thread; a message alone changes no "
         "version, unless it moves the status.", "",
-        *table(("action", "by", "from", "to", "refused with"), moves), "",
-        *purchase_statuses_and_moves(),
-    ]  # fmt: skip
-
-
-def purchase_statuses_and_moves() -> list[str]:
-    """A purchase order's statuses and moves (server/workflow.py)."""
-    statuses = [(str(int(status)), info.name, "yes" if info.final else "")
-                for status, info in PURCHASE_STATUSES.items()]  # fmt: skip
-    moves = [(move.action, str(move.actor), described(move.sources),
-              "back to where it was" if move.back
-              else "stays" if move.target is None else str(int(move.target)),
-              move.refusal.en)
-             for move in PURCHASE_MOVES.values()]  # fmt: skip
-    return [
+        *_move_table(MOVES), "",
         "### Purchase order statuses and moves", "",
         "A purchase order's `status` (AnqiCMS's numbers; its lists' `status` filter also "
-        "takes AnqiCMS's names: "
-        + ", ".join(f"`{word}` {int(number)}" for word, number in PURCHASE_STATUS_WORDS.items())
-        + ").", "",
-        *table(("status", "meaning", "final"), statuses), "",
+        f"takes AnqiCMS's names: {words}).", "",
+        *_status_table(PURCHASE_STATUSES), "",
         "Each move writes a `system` message in the communication order's thread and a "
         "`purchase_order.updated` event; from any other status it is refused with the "
         "text shown, and nothing changes.", "",
-        *table(("action", "by", "from", "to", "refused with"), moves), "",
+        *_move_table(
+            PURCHASE_MOVES, lambda move: "back to where it was" if move.back else _target(move)
+        ), "",
     ]  # fmt: skip
 
 

@@ -487,10 +487,6 @@ PURCHASE_DATA = ref(PURCHASE_ORDER.name)
 PURCHASE_ORDER_EXAMPLE = {"order_id": "202612021230450001"}
 
 
-def _purchase_move(action: str) -> str:
-    return _moved(action, PURCHASE_MOVES)
-
-
 OPERATIONS |= {
     ("GET", "/api/orders"): Operation(
         "The caller's purchase orders (one per accepted quote), newest first",
@@ -505,7 +501,7 @@ OPERATIONS |= {
         data=PURCHASE_DATA, example=PURCHASE_ORDER_EXAMPLE,
     ),
     ("POST", "/api/order/payment"): Operation(
-        f"Choose how to pay ({_purchase_move('payment')}): "
+        f"Choose how to pay ({_moved('payment', PURCHASE_MOVES)}): "
         f'"{model.OFFLINE}" answers the merchant\'s payment instructions; the merchant then '
         "confirms the payment",
         PURCHASE,
@@ -521,17 +517,17 @@ OPERATIONS |= {
         example={**PURCHASE_ORDER_EXAMPLE, "pay_way": model.OFFLINE},
     ),
     ("POST", "/api/order/cancel"): Operation(
-        f"Cancel an unpaid purchase order ({_purchase_move('cancel')})",
+        f"Cancel an unpaid purchase order ({_moved('cancel', PURCHASE_MOVES)})",
         PURCHASE, body=purchases.PURCHASE_ORDER_ID, data=PURCHASE_DATA,
         example=PURCHASE_ORDER_EXAMPLE,
     ),
     ("POST", "/api/order/finish"): Operation(
-        f"Confirm receipt ({_purchase_move('finish')})",
+        f"Confirm receipt ({_moved('finish', PURCHASE_MOVES)})",
         PURCHASE, body=purchases.PURCHASE_ORDER_ID, data=PURCHASE_DATA,
         example=PURCHASE_ORDER_EXAMPLE,
     ),
     ("POST", "/api/order/refund"): Operation(
-        f"Ask for a refund ({_purchase_move('refund')})",
+        f"Ask for a refund ({_moved('refund', PURCHASE_MOVES)})",
         PURCHASE, body=purchases.REFUND, data=PURCHASE_DATA,
         example={**PURCHASE_ORDER_EXAMPLE, "reason": "It arrived broken"},
     ),
@@ -548,7 +544,7 @@ OPERATIONS |= {
         example=PURCHASE_ORDER_EXAMPLE,
     ),
     ("POST", "/api/admin/order/paid"): Operation(
-        f"Mark paid ({_purchase_move('paid')}); the same call again with the same "
+        f"Mark paid ({_moved('paid', PURCHASE_MOVES)}); the same call again with the same "
         "payment_reference changes nothing and answers 0, with another one -1",
         PURCHASE,
         body=purchases.MARK_PAID,
@@ -556,14 +552,14 @@ OPERATIONS |= {
         example={**PURCHASE_ORDER_EXAMPLE, "payment_reference": "PSP-7F3A21"},
     ),
     ("POST", "/api/admin/order/deliver"): Operation(
-        f"Mark delivered ({_purchase_move('deliver')})",
+        f"Mark delivered ({_moved('deliver', PURCHASE_MOVES)})",
         PURCHASE,
         body=purchases.DELIVER,
         data=PURCHASE_DATA,
         example={**PURCHASE_ORDER_EXAMPLE, "express_company": "SF", "tracking_number": "SF1"},
     ),
     ("POST", "/api/admin/order/refund"): Operation(
-        f"Decide a refund request ({_purchase_move('approve refund')} when approved, else "
+        f"Decide a refund request ({_moved('approve refund', PURCHASE_MOVES)} when approved, else "
         "back to the status before the request)",
         PURCHASE,
         body=purchases.DECIDE_REFUND,
@@ -571,7 +567,7 @@ OPERATIONS |= {
         example={**PURCHASE_ORDER_EXAMPLE, "approve": True},
     ),
     ("POST", "/api/admin/order/close"): Operation(
-        f"Close an unpaid purchase order ({_purchase_move('close')})",
+        f"Close an unpaid purchase order ({_moved('close', PURCHASE_MOVES)})",
         PURCHASE, body=purchases.CLOSE, data=PURCHASE_DATA,
         example={**PURCHASE_ORDER_EXAMPLE, "reason": "No payment within 30 days"},
     ),
