@@ -131,13 +131,19 @@ CREATE TABLE IF NOT EXISTS read_markers (
     PRIMARY KEY (user_id, comm_order_id)
 ) WITHOUT ROWID;
 
+-- An order's readers, for the counts a new message moves.
+CREATE INDEX IF NOT EXISTS read_markers_order ON read_markers (comm_order_id);
+
 -- How many orders each status holds, split over 16 rows by order id, kept by the
 -- triggers below in the transaction of every change: the merchant's list answers its
--- total (or one status's) from these rows instead of counting every order.
+-- total (or one status's) from these rows instead of counting every order. `talked`:
+-- how many of them have a message that is not a system message (which the merchant's
+-- side may not have read).
 CREATE TABLE IF NOT EXISTS order_counts (
     status INTEGER NOT NULL,
     shard  INTEGER NOT NULL,                             -- the order's id % 16
     n      INTEGER NOT NULL DEFAULT 0,
+    talked INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (status, shard)
 ) WITHOUT ROWID;
 
@@ -147,16 +153,33 @@ WITH RECURSIVE shards (shard) AS (SELECT 0 UNION ALL SELECT shard + 1 FROM shard
 INSERT INTO order_counts (status, shard) SELECT status, shard FROM statuses, shards;
 
 CREATE TRIGGER IF NOT EXISTS order_counted AFTER INSERT ON comm_orders BEGIN
-    UPDATE order_counts SET n = n + 1 WHERE status = NEW.status AND shard = NEW.id % 16;
+    UPDATE order_counts SET n = n + 1, talked = talked + (NEW.merchant_talk_id > 0)
+    WHERE status = NEW.status AND shard = NEW.id % 16;
 END;
-CREATE TRIGGER IF NOT EXISTS order_recounted AFTER UPDATE OF status ON comm_orders
-WHEN OLD.status <> NEW.status BEGIN
-    UPDATE order_counts SET n = n - 1 WHERE status = OLD.status AND shard = OLD.id % 16;
-    UPDATE order_counts SET n = n + 1 WHERE status = NEW.status AND shard = NEW.id % 16;
+CREATE TRIGGER IF NOT EXISTS order_recounted AFTER UPDATE OF status, merchant_talk_id
+ON comm_orders
+WHEN OLD.status <> NEW.status OR (OLD.merchant_talk_id > 0) <> (NEW.merchant_talk_id > 0)
+BEGIN
+    UPDATE order_counts SET n = n - 1, talked = talked - (OLD.merchant_talk_id > 0)
+    WHERE status = OLD.status AND shard = OLD.id % 16;
+    UPDATE order_counts SET n = n + 1, talked = talked + (NEW.merchant_talk_id > 0)
+    WHERE status = NEW.status AND shard = NEW.id % 16;
 END;
 CREATE TRIGGER IF NOT EXISTS order_uncounted AFTER DELETE ON comm_orders BEGIN
-    UPDATE order_counts SET n = n - 1 WHERE status = OLD.status AND shard = OLD.id % 16;
+    UPDATE order_counts SET n = n - 1, talked = talked - (OLD.merchant_talk_id > 0)
+    WHERE status = OLD.status AND shard = OLD.id % 16;
 END;
+
+-- Per user, how many orders they have read up to the latest message that is not a
+-- system message (0 < merchant_talk_id <= their marker), split like order_counts and
+-- kept by the statements that write messages and move read markers. A merchant's
+-- unread orders are the orders `talked` less these.
+CREATE TABLE IF NOT EXISTS caught_up_counts (
+    user_id INTEGER NOT NULL REFERENCES users (id),
+    shard   INTEGER NOT NULL,                            -- the order's id % 16
+    n       INTEGER NOT NULL,
+    PRIMARY KEY (user_id, shard)
+) WITHOUT ROWID;
 
 -- Purchase orders: the shop's order to be paid, made when a customer accepts a quote.
 CREATE TABLE IF NOT EXISTS purchase_orders (

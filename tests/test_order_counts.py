@@ -1,6 +1,9 @@
-"""The merchant's list answers its total from counts the database keeps (migration 12:
-triggers in the transaction of every change) instead of counting every order: on both
-engines, whatever changes an order's status, the totals stay exactly the orders'."""
+"""The merchant's list answers its total from counts the database keeps instead of
+counting every order: per status (migration 12: triggers in the transaction of every
+change), and for the unread filter the orders with messages less those the reader has
+caught up with (migration 13: kept by the statements that write messages and move
+read markers). On both engines, whatever changes an order, the totals stay exactly what
+counting would give."""
 
 import asyncio
 
@@ -14,9 +17,11 @@ from tests.conftest import (
     call,
     make_admin,
     make_order,
+    make_staff,
     query_rows,
     quote,
     register,
+    update,
 )
 
 LIST = "/api/admin/communication/orders"
@@ -75,34 +80,200 @@ async def test_orders_made_at_once_are_all_counted(client):
     assert (await call(client, "GET", LIST, token=admin))["total"] == 20
 
 
+async def rewind(db: str, version: int) -> None:
+    """The database as migration `version` left it, its counts emptied: what the later
+    migrations made is dropped (SQLite) or left for them to remake (PostgreSQL's are
+    written to run again)."""
+    if db.startswith("postgresql://"):
+        steps = [f"DELETE FROM schema_migrations WHERE version > {version}"]
+    else:
+        steps = [f"PRAGMA user_version = {version}", "DROP TABLE caught_up_counts",
+                 "DROP INDEX read_markers_order"]  # fmt: skip
+        # (The triggers as either migration made them: both remake them.)
+        steps += [f"DROP TRIGGER {name}" for name in
+                  ("order_counted", "order_recounted", "order_uncounted")]  # fmt: skip
+        if version < 12:
+            steps.append("DROP TABLE order_counts")
+        else:
+            steps.append("ALTER TABLE order_counts DROP COLUMN talked")
+    for sql in steps:
+        await query_rows(db, sql)
+    if db.startswith("postgresql://"):
+        await query_rows(db, "UPDATE order_counts SET n = 0, talked = 0")
+        await query_rows(db, "DELETE FROM caught_up_counts")
+
+
+async def _an_order(db: str, order_id: int, status: int, talk: int = 0) -> None:
+    await query_rows(
+        db,
+        f"""INSERT INTO comm_orders (id, user_id, archive_id, title, content, phone, status,
+                                     created_time, updated_time, merchant_talk_id)
+            VALUES ({order_id}, 1, 1, 't', 'c', '12345', {status}, 0, 0, {talk})""",
+    )
+
+
 async def test_the_migration_counts_the_orders_already_there(db):
-    """Migration 12 on a database that holds orders: its counts are theirs."""
+    """Migrations 12 and 13 on a database that holds orders: their counts are theirs."""
     store = await open_store(db)
     await store.close()
     await query_rows(
         db, "INSERT INTO users (id, user_name, password_hash, created_time) VALUES (1, 'a', 'x', 0)"
     )
-    for order_id, status in ((1, 0), (2, 0), (17, 0), (3, 2), (4, -1), (33, 3)):
-        await query_rows(
-            db,
-            f"""INSERT INTO comm_orders (id, user_id, archive_id, title, content, phone, status,
-                                         created_time, updated_time)
-                VALUES ({order_id}, 1, 1, 't', 'c', '12345', {status}, 0, 0)""",
-        )
-    postgres = db.startswith("postgresql://")
-    for sql in (
-        "DELETE FROM schema_migrations WHERE version >= 12"
-        if postgres
-        else "PRAGMA user_version = 11",
-        "UPDATE order_counts SET n = 0",
+    for order_id, status, talk in (
+        (1, 0, 5),
+        (2, 0, 0),
+        (17, 0, 9),
+        (3, 2, 0),
+        (4, -1, 7),
+        (33, 3, 0),
     ):
-        await query_rows(db, sql)
+        await _an_order(db, order_id, status, talk)
+    await rewind(db, 11)
     store = await open_store(db)
     await store.close()
     rows = await query_rows(
-        db, "SELECT status, shard, n FROM order_counts WHERE n <> 0 ORDER BY 1, 2"
+        db, "SELECT status, shard, n, talked FROM order_counts WHERE n <> 0 ORDER BY 1, 2"
     )
-    assert rows == [(-1, 4, 1), (0, 1, 2), (0, 2, 1), (2, 3, 1), (3, 1, 1)]
+    assert rows == [(-1, 4, 1, 1), (0, 1, 2, 2), (0, 2, 1, 0), (2, 3, 1, 0), (3, 1, 1, 0)]
     # A row per declared status and shard: a status added without its rows fails here.
     shards = await query_rows(db, "SELECT status, count(*) FROM order_counts GROUP BY status")
     assert sorted(shards) == sorted((int(status), 16) for status in STATUSES)
+
+
+async def test_the_migration_counts_what_each_reader_caught_up_with(db):
+    """Migration 13 on a database with read markers: a reader is caught up on an order
+    whose latest message that is not a system message is at or below their marker."""
+    store = await open_store(db)
+    await store.close()
+    for user_id in (1, 2):
+        await query_rows(
+            db,
+            f"""INSERT INTO users (id, user_name, password_hash, created_time)
+                VALUES ({user_id}, 'u{user_id}', 'x', 0)""",
+        )
+    for order_id, status, talk in ((1, 0, 10), (17, 1, 20), (3, 2, 30), (2, 0, 0), (18, 3, 40)):
+        await _an_order(db, order_id, status, talk)
+    markers = [(1, 1, 10), (1, 17, 15), (1, 3, 35), (1, 2, 5), (1, 18, 40), (2, 17, 20)]
+    for user_id, order_id, message_id in markers:
+        await query_rows(
+            db,
+            f"""INSERT INTO read_markers (user_id, comm_order_id, message_id)
+                VALUES ({user_id}, {order_id}, {message_id})""",
+        )
+    await rewind(db, 12)
+    store = await open_store(db)
+    await store.close()
+    caught_up = await query_rows(
+        db, "SELECT user_id, shard, n FROM caught_up_counts WHERE n <> 0 ORDER BY 1, 2"
+    )
+    assert caught_up == [(1, 1, 1), (1, 2, 1), (1, 3, 1), (2, 1, 1)]
+    talked = await query_rows(
+        db, "SELECT status, shard, talked FROM order_counts WHERE talked <> 0 ORDER BY 1, 2"
+    )
+    assert talked == [(0, 1, 1), (1, 1, 1), (2, 3, 1), (3, 2, 1)]
+
+
+async def assert_unread_totals_are_the_orders(client, readers: list[tuple[str, int]]) -> None:
+    """For each merchant-side reader (token, user id): the unread list's total is what
+    counting the threads gives (the orders with a message that is not a system message
+    after the reader's marker), and its page holds only such orders."""
+    db = client.server.app[CONFIG].db
+    for token, user_id in readers:
+        ((counted,),) = await query_rows(
+            db,
+            f"""SELECT count(*) FROM comm_orders o WHERE EXISTS (
+                    SELECT 1 FROM messages m
+                    WHERE m.comm_order_id = o.id AND m.sender_type <> 'system'
+                      AND m.id > coalesce((SELECT r.message_id FROM read_markers r
+                                           WHERE r.user_id = {user_id}
+                                             AND r.comm_order_id = o.id), 0))""",
+        )
+        body = await call(client, "GET", LIST, token=token, params={"unread": 1})
+        page = assert_ok(body)
+        assert body["total"] == counted, user_id
+        assert len(page) == min(counted, 10) and all(order["unread"] > 0 for order in page)
+
+
+SEND, ADMIN_SEND = "/api/communication/message/send", "/api/admin/communication/message/send"
+
+
+async def _say(client, token: str, path: str, order_id: int, text: str = "hi") -> dict:
+    body = {"comm_order_id": order_id, "message_type": "text", "content": text}
+    return assert_ok(await call(client, "POST", path, token=token, json=body))
+
+
+async def _read(client, token: str, order_id: int, **more) -> None:
+    body = await call(client, "POST", "/api/admin/communication/order/read", token=token,
+                      json={"id": order_id, **more})  # fmt: skip
+    assert body["msg"] == "marked as read"
+
+
+async def _post(client, token: str, path: str, **body) -> None:
+    assert_ok(await call(client, "POST", path, token=token, json=body))
+
+
+async def test_the_unread_total_follows_every_message_and_marker(client):
+    admin = await make_admin(client)
+    staff, first_staff = await make_staff(client, admin, "helper")
+    other, second_staff = await make_staff(client, admin, "second")
+    db = client.server.app[CONFIG].db
+    ((admin_id,),) = await query_rows(db, "SELECT id FROM users WHERE user_name = 'merchant'")
+    readers = [(admin, admin_id), (staff, first_staff["id"]), (other, second_staff["id"])]
+    alice, alice_user = await register(client, "alice")
+    bob, _ = await register(client, "bob")
+    orders = [await make_order(client, alice) for _ in range(3)]
+    orders += [await make_order(client, bob) for _ in range(2)]
+    one, two, three, four, five = (order["id"] for order in orders)
+
+    async def then(step) -> None:
+        await step
+        await assert_unread_totals_are_the_orders(client, readers)
+
+    await assert_unread_totals_are_the_orders(client, readers)
+    await then(_say(client, alice, SEND, one))  # the first message: unread for all three
+    bobs = await _say(client, bob, SEND, four)
+    await then(_say(client, bob, SEND, four, "still there?"))
+    await then(_say(client, admin, ADMIN_SEND, one))  # the first reply moves the status too
+    await then(_read(client, staff, one))
+    await then(_read(client, other, four, message_id=bobs["id"]))  # not up to the latest
+    await then(_post(client, admin, "/api/admin/communication/order/note", id=two, content="call"))
+    await then(update(client, alice, id=one, title="Bluer"))  # a system message
+    await then(_post(client, admin, "/api/admin/communication/order/status", id=three, status=1))
+    await then(_say(client, alice, SEND, one, "and another thing"))
+    await then(_read(client, other, one))
+    await then(_say(client, staff, ADMIN_SEND, four))
+    await then(quote(client, admin, one))
+    await then(_post(client, alice, "/api/communication/order/accept", id=one))
+    await then(_read(client, staff, two))
+    await then(_say(client, bob, SEND, five))
+    await then(_post(client, bob, "/api/user/delete", password=PASSWORD))  # orders cancelled
+    # A customer made staff reads the merchant's side, her markers as they are.
+    await _post(client, admin, "/api/admin/users/update", id=alice_user["id"], role="staff")
+    login = await call(
+        client, "POST", "/api/login", json={"user_name": "alice", "password": PASSWORD}
+    )
+    await assert_unread_totals_are_the_orders(
+        client, [(assert_ok(login)["token"], alice_user["id"])]
+    )
+
+
+async def test_the_unread_total_holds_when_messages_and_reads_race(client):
+    """Several staff write and read the same orders at once while customers write: on
+    PostgreSQL each writer of an order's markers holds the order's lock, so the counts
+    each statement moves stay true."""
+    admin = await make_admin(client)
+    team = [await make_staff(client, admin, f"helper{n}") for n in range(3)]
+    readers = [(token, user["id"]) for token, user in team]
+    customers = [(await register(client, f"buyer{n}"))[0] for n in range(2)]
+    orders = [
+        (token, (await make_order(client, token))["id"]) for token in customers for _ in range(2)
+    ]
+    for round_ in range(3):
+        work = []
+        for token, order_id in orders:
+            work.append(_say(client, token, SEND, order_id, f"round {round_}"))
+            for staff_token, _ in readers:
+                work.append(_read(client, staff_token, order_id))
+            work.append(_say(client, readers[round_][0], ADMIN_SEND, order_id))
+        await asyncio.gather(*work)
+        await assert_unread_totals_are_the_orders(client, readers)

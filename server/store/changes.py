@@ -81,7 +81,8 @@ _KEPT = {
 def _postgres_change(assignments: str, notice: str | None, system: bool) -> str:
     """An order's UPDATE (?1 now, ?2 the order, ?3 its owner; `assignments`, whose `?`s
     take ?13...), its message (sender ?4-?6, kind ?7, content ?8; a `system` one or
-    not), the order's latest messages and the marker of the reader ?12 (0: nobody), its
+    not), the order's latest messages, the marker of the reader ?12 (0: nobody) and the
+    readers' caught-up counts, its
     two events (the order's `thumb` ?9), their deliveries (due ?10, timestamp ?11, and
     the mail's notice last), as one statement returning the order and the message as
     JSON."""
@@ -112,6 +113,14 @@ def _postgres_change(assignments: str, notice: str | None, system: bool) -> str:
                    ?8::text, ?1::bigint
             FROM o
             RETURNING {MESSAGE_COLUMNS}),
+        counted AS ({
+        inbox.count_caught_up(
+            "?2::bigint",
+            "NULL" if system else "(SELECT id FROM mid)",
+            "?12",
+            "(SELECT id FROM mid)",
+        )
+    }),
         marked AS (
             INSERT INTO read_markers (user_id, comm_order_id, message_id)
             SELECT ?12::bigint, m.comm_order_id, m.id FROM m WHERE ?12::bigint > 0

@@ -17,9 +17,14 @@ customer's (`awaiting_reply`). So:
 - the count itself is a range of the thread's index (comm_order_id, id) above the
   marker, and only for the orders with any.
 
-A page of orders gets all three in one statement whatever its size.
+A page of orders gets all three in one statement whatever its size. The merchant's
+`unread=1` list takes its total from two kept counts (migration 13): the orders with a
+message that is not a system message (`order_counts.talked`, kept by triggers), less
+those the reader has read up to it (`caught_up_counts`, kept here, by the statements
+that write messages and move markers).
 """
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -79,62 +84,109 @@ def unread_condition(side: Side) -> str:
 
 # ---------------------------------------------------------------- writing messages
 
+# The order's latest messages after a message: ?1 the order, ?3 the message's id, ?4
+# its time, ?5 whether it is the customer's (what each kind of message moves).
 _AFTER_MESSAGE = {
-    "system": """last_message_id = ?, last_message_time = ?,
-                 customer_message_id = ?, customer_message_time = ?""",
-    model.NOTE: "last_message_id = ?, last_message_time = ?, merchant_talk_id = ?",
-    "talk": """last_message_id = ?, last_message_time = ?,
-               customer_message_id = ?, customer_message_time = ?,
-               merchant_talk_id = ?, customer_talk_id = ?, awaiting_reply = ?""",
+    "system": """last_message_id = ?3, last_message_time = ?4,
+                 customer_message_id = ?3, customer_message_time = ?4""",
+    model.NOTE: "last_message_id = ?3, last_message_time = ?4, merchant_talk_id = ?3",
+    "talk": """last_message_id = ?3, last_message_time = ?4,
+               customer_message_id = ?3, customer_message_time = ?4,
+               merchant_talk_id = ?3, customer_talk_id = ?3, awaiting_reply = ?5""",
 }
-
+_KEPT = {
+    kind: f"UPDATE comm_orders SET {columns} WHERE id = ?1"
+    for kind, columns in _AFTER_MESSAGE.items()
+}
 _MOVE_MARKER = """
-    INSERT INTO read_markers (user_id, comm_order_id, message_id) VALUES (?, ?, ?)
-    ON CONFLICT (user_id, comm_order_id) DO UPDATE SET message_id = excluded.message_id
-    WHERE excluded.message_id > read_markers.message_id"""
-
-
-_MOVE_MARKER_SELECTED = """
     INSERT INTO read_markers (user_id, comm_order_id, message_id)
-    SELECT ?::bigint, ?::bigint, ?::bigint
+    SELECT CAST(?2 AS BIGINT), CAST(?1 AS BIGINT), CAST(?3 AS BIGINT) WHERE ?2 > 0
     ON CONFLICT (user_id, comm_order_id) DO UPDATE SET message_id = excluded.message_id
     WHERE excluded.message_id > read_markers.message_id"""
+
+
+def count_caught_up(order: str, talk: str, reader: str, marker: str) -> str:
+    """The statement that keeps caught_up_counts (migration 13) as order `order` gets
+    `talk` as its latest message that is not a system message (NULL: unchanged) and the
+    marker of `reader` (0: nobody) moves to `marker`: +1 for each of the order's readers
+    who becomes caught up (0 < talk <= their marker), -1 for each who no longer is.
+
+    It reads the order and its markers as they were before, so it runs before they are
+    written: on SQLite as the statement before; on PostgreSQL as a part of the statement
+    that writes them (whose parts all see the rows as they were). Every writer of an
+    order's markers or latest messages holds the order's lock first, so what it reads
+    stays true until it commits; its counts rows are locked in user order."""
+    marker = f"CAST({marker} AS BIGINT)"
+    reader = f"CAST({reader} AS BIGINT)"
+    return f"""
+        INSERT INTO caught_up_counts (user_id, shard, n)
+        SELECT user_id, shard, delta FROM (
+            SELECT x.user_id, t.id % 16 AS shard,
+                   CASE WHEN 0 < t.after AND t.after <= x.after THEN 1 ELSE 0 END
+                   - CASE WHEN 0 < t.before AND t.before <= x.before THEN 1 ELSE 0 END
+                   AS delta
+            FROM (SELECT id, merchant_talk_id AS before,
+                         coalesce(CAST({talk} AS BIGINT), merchant_talk_id) AS after
+                  FROM comm_orders WHERE id = {order}) AS t,
+                 (SELECT r.user_id, r.message_id AS before,
+                         CASE WHEN r.user_id = {reader} AND {marker} > r.message_id
+                              THEN {marker} ELSE r.message_id END AS after
+                  FROM read_markers r WHERE r.comm_order_id = {order}
+                  UNION ALL
+                  SELECT {reader}, 0, {marker} WHERE {reader} > 0 AND NOT EXISTS (
+                      SELECT 1 FROM read_markers r
+                      WHERE r.user_id = {reader} AND r.comm_order_id = {order})) AS x
+        ) AS d
+        WHERE delta <> 0
+        ORDER BY user_id
+        ON CONFLICT (user_id, shard) DO UPDATE SET n = caught_up_counts.n + excluded.n"""
+
+
+# A message's: ?1 the order, ?2 the reader, ?3 the message (its new talk unless NULL).
+_COUNT_AFTER_MESSAGE = {
+    talk: count_caught_up("?1", "?3" if talk else "NULL", "?2", "?3") for talk in (True, False)
+}
+_COUNT_MARKER_MOVE = count_caught_up("?1", "NULL", "?2", "?3")
+
+
+def _message_kind(message: Row) -> str:
+    if message["sender_type"] == "system":
+        return "system"
+    return model.NOTE if message["message_type"] == model.NOTE else "talk"
+
+
+@functools.cache
+def _postgres_after_message(kind: str) -> str:
+    """The three writes after a message as one statement (one round trip)."""
+    return f"""WITH counted AS ({_COUNT_AFTER_MESSAGE[kind != "system"]}),
+                    kept AS ({_KEPT[kind]}),
+                    marked AS ({_MOVE_MARKER})
+               SELECT 1"""
 
 
 async def message_written(tx: Tx, message: Row, reader: int) -> None:
-    """Keep the order's latest messages (in the transaction that wrote `message`), and
-    move the marker of `reader` (the user whose action wrote it; 0: nobody) to it."""
-    message_id, time = message["id"], message["created_time"]
-    values: tuple[int, ...]
-    if message["sender_type"] == "system":
-        kind, values = "system", (message_id, time, message_id, time)
-    elif message["message_type"] == model.NOTE:
-        kind, values = model.NOTE, (message_id, time, message_id)
-    else:
-        customer = int(message["sender_type"] == "user")
-        kind = "talk"
-        values = (message_id, time, message_id, time, message_id, message_id, customer)
-    kept = f"UPDATE comm_orders SET {_AFTER_MESSAGE[kind]} WHERE id = ?"
-    order_id = message["comm_order_id"]
-    if tx.dialect == "postgres" and reader:  # one round trip
-        await tx.run(
-            f"""WITH kept AS ({kept}),
-                     marked AS ({_MOVE_MARKER_SELECTED})
-                SELECT 1""",
-            *values,
-            order_id,
-            reader,
-            order_id,
-            message_id,
-        )
+    """Keep the order's latest messages (in the transaction that wrote `message`, under
+    the order's lock), move the marker of `reader` (the user whose action wrote it; 0:
+    nobody) to it, and keep the readers' caught-up counts."""
+    kind = _message_kind(message)
+    customer = int(message["sender_type"] == "user")
+    values = (message["comm_order_id"], reader, message["id"], message["created_time"], customer)
+    kept_values = values if kind == "talk" else values[:4]
+    if tx.dialect == "postgres":
+        await tx.run(_postgres_after_message(kind), *kept_values)
         return
-    await tx.run(kept, *values, order_id)
+    if kind != "system" or reader:
+        await tx.run(_COUNT_AFTER_MESSAGE[kind != "system"], *values[:3])
+    await tx.run(_KEPT[kind], *kept_values)
     if reader:
-        await move_marker(tx, reader, order_id, message_id)
+        await tx.run(_MOVE_MARKER, *values[:3])
 
 
 async def move_marker(tx: Tx, user_id: int, order_id: int, message_id: int) -> None:
-    await tx.run(_MOVE_MARKER, user_id, order_id, message_id)
+    """Move a reader's marker forward (the order locked by the caller) and keep their
+    caught-up count."""
+    await tx.run(_COUNT_MARKER_MOVE, order_id, user_id, message_id)
+    await tx.run(_MOVE_MARKER, order_id, user_id, message_id)
 
 
 # ---------------------------------------------------------------- reading

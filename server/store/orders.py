@@ -335,10 +335,16 @@ def list_statements(dialect: str, where: OrderFilter) -> tuple[str, list[Any], s
         count = "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM order_counts"
         if where.status is not None:
             count += " WHERE status = ?"
-    if where.unread:
-        # The page reads the reader's marker of each order it walks until it is full;
-        # the count takes the orders that may be unread (an index of them) less those
-        # the reader's markers show read, rather than a marker per order.
+    if where.unread and where.owner_id is ANY_OWNER and not clauses:
+        # The merchant's unread orders: those with a message the merchant's side may not
+        # have read less those the reader caught up with, both kept counts (migration 13).
+        count = """SELECT (SELECT CAST(coalesce(sum(talked), 0) AS BIGINT) FROM order_counts)
+                        - (SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM caught_up_counts
+                           WHERE user_id = ?)"""
+        count_params = [where.reader]
+    elif where.unread:
+        # With other filters (or a customer's own orders): the orders that may be unread
+        # (an index of them) less those the reader's markers show read.
         talk = f"o.{side.talk}"
         count = f"""SELECT (SELECT count(*) FROM comm_orders o WHERE {condition} AND {talk} > 0)
                          - (SELECT count(*) FROM read_markers r
@@ -346,10 +352,12 @@ def list_statements(dialect: str, where: OrderFilter) -> tuple[str, list[Any], s
                             WHERE r.user_id = ? AND {talk} > 0 AND {talk} <= r.message_id
                               AND {condition})"""
         count_params = [*params, where.reader, *params]
-        condition += f" AND {inbox.unread_condition(side)}"
-        params = [*params, where.reader]
     else:
         count_params = params
+    if where.unread:
+        # The page reads the reader's marker of each order it walks until it is full.
+        condition += f" AND {inbox.unread_condition(side)}"
+        params = [*params, where.reader]
     page = f"""SELECT {_ORDER_COLUMNS_OF_O} FROM comm_orders o WHERE {condition}
                ORDER BY {order_by} LIMIT ? OFFSET ?"""
     return count, count_params, page, params
