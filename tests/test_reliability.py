@@ -12,8 +12,9 @@ import time
 import pytest
 from orderdesk import security
 from orderdesk.keys import STORE
+from orderdesk.store import open_store
 
-from tests.conftest import assert_ok, call, make_order, register
+from tests.conftest import assert_ok, call, make_order, postgres_database, register
 from tests.live import ROOT, LiveServer, run_cli
 
 CLIENTS = 4
@@ -222,3 +223,31 @@ async def test_synchronous_full_is_applied(tmp_path, aiohttp_client):
     assert_ok(await call(client, "GET", "/api/communication/orders", token=token))
     level = await client.server.app[STORE]._writes.conn.execute_fetchall("PRAGMA synchronous")
     assert list(level)[0][0] == 2  # FULL
+
+
+async def test_a_write_postgresql_ends_to_break_a_deadlock_runs_again():
+    """Two writes that lock the same two rows in opposite orders: PostgreSQL ends one to
+    break the deadlock, and the store runs it again, so both commit. (SQLite has one
+    writer at a time: it cannot deadlock.)"""
+    async with postgres_database() as url:
+        store = await open_store(url)
+        try:
+            await store.write(lambda tx: tx.run(
+                "INSERT INTO users (id, user_name, password_hash, created_time) "
+                "VALUES (1, 'a', 'x', 0), (2, 'b', 'x', 0)"))  # fmt: skip
+            holding = {1: asyncio.Event(), 2: asyncio.Event()}
+            runs = []
+
+            async def rename(tx, first: int, second: int) -> None:
+                runs.append(first)
+                await tx.run("UPDATE users SET created_time = ? WHERE id = ?", first, first)
+                holding[first].set()
+                await holding[second].wait()
+                await tx.run("UPDATE users SET created_time = ? WHERE id = ?", first, second)
+
+            await asyncio.gather(store.write(rename, 1, 2), store.write(rename, 2, 1))
+            assert sorted(runs) in ([1, 1, 2], [1, 2, 2])  # one of them ran twice
+            times = await store.read(lambda tx: tx.all("SELECT DISTINCT created_time FROM users"))
+            assert len(times) == 1  # the one run again wrote both rows last
+        finally:
+            await store.close()

@@ -50,6 +50,7 @@ _UNIQUE_INDEXES = {
     "users_phone_unique": "phone",
 }
 _PLACEHOLDER = re.compile(r"\?(\d*)")
+DEADLOCK_ATTEMPTS = 3
 # The SQLSTATEs of a database that cannot be written now.
 CANNOT_WRITE = {
     "53100": "the disk is full",  # disk_full
@@ -314,9 +315,19 @@ class PostgresStore(Store):
         return cls(pool, url, clock)
 
     async def _write(self, fn: Callable[..., Any], *args: Any) -> tuple[Any, Effects]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            tx = PostgresTx(conn, writing=True, clock_seconds=self.clock())
-            return await fn(tx, *args), tx.effects
+        """A transaction PostgreSQL ended to break a deadlock changed nothing, and is run
+        again (two transactions that each write several orders' counts rows can lock
+        them in opposite orders)."""
+        attempts_left = DEADLOCK_ATTEMPTS
+        while True:
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    tx = PostgresTx(conn, writing=True, clock_seconds=self.clock())
+                    return await fn(tx, *args), tx.effects
+            except asyncpg.DeadlockDetectedError:
+                attempts_left -= 1
+                if not attempts_left:
+                    raise
 
     def _cannot_write(self, error: Exception) -> str | None:
         if not isinstance(error, asyncpg.PostgresError):
