@@ -138,12 +138,13 @@ CREATE INDEX IF NOT EXISTS read_markers_order ON read_markers (comm_order_id);
 -- triggers below in the transaction of every change: the merchant's list answers its
 -- total (or one status's) from these rows instead of counting every order. `talked`:
 -- how many of them have a message that is not a system message (which the merchant's
--- side may not have read).
+-- side may not have read); `awaiting`: how many await a reply.
 CREATE TABLE IF NOT EXISTS order_counts (
     status INTEGER NOT NULL,
     shard  INTEGER NOT NULL,                             -- the order's id % 16
     n      INTEGER NOT NULL DEFAULT 0,
     talked INTEGER NOT NULL DEFAULT 0,
+    awaiting INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (status, shard)
 ) WITHOUT ROWID;
 
@@ -153,20 +154,25 @@ WITH RECURSIVE shards (shard) AS (SELECT 0 UNION ALL SELECT shard + 1 FROM shard
 INSERT INTO order_counts (status, shard) SELECT status, shard FROM statuses, shards;
 
 CREATE TRIGGER IF NOT EXISTS order_counted AFTER INSERT ON comm_orders BEGIN
-    UPDATE order_counts SET n = n + 1, talked = talked + (NEW.merchant_talk_id > 0)
+    UPDATE order_counts SET n = n + 1, talked = talked + (NEW.merchant_talk_id > 0),
+        awaiting = awaiting + NEW.awaiting_reply
     WHERE status = NEW.status AND shard = NEW.id % 16;
 END;
-CREATE TRIGGER IF NOT EXISTS order_recounted AFTER UPDATE OF status, merchant_talk_id
-ON comm_orders
+CREATE TRIGGER IF NOT EXISTS order_recounted
+AFTER UPDATE OF status, merchant_talk_id, awaiting_reply ON comm_orders
 WHEN OLD.status <> NEW.status OR (OLD.merchant_talk_id > 0) <> (NEW.merchant_talk_id > 0)
+     OR OLD.awaiting_reply <> NEW.awaiting_reply
 BEGIN
-    UPDATE order_counts SET n = n - 1, talked = talked - (OLD.merchant_talk_id > 0)
+    UPDATE order_counts SET n = n - 1, talked = talked - (OLD.merchant_talk_id > 0),
+        awaiting = awaiting - OLD.awaiting_reply
     WHERE status = OLD.status AND shard = OLD.id % 16;
-    UPDATE order_counts SET n = n + 1, talked = talked + (NEW.merchant_talk_id > 0)
+    UPDATE order_counts SET n = n + 1, talked = talked + (NEW.merchant_talk_id > 0),
+        awaiting = awaiting + NEW.awaiting_reply
     WHERE status = NEW.status AND shard = NEW.id % 16;
 END;
 CREATE TRIGGER IF NOT EXISTS order_uncounted AFTER DELETE ON comm_orders BEGIN
-    UPDATE order_counts SET n = n - 1, talked = talked - (OLD.merchant_talk_id > 0)
+    UPDATE order_counts SET n = n - 1, talked = talked - (OLD.merchant_talk_id > 0),
+        awaiting = awaiting - OLD.awaiting_reply
     WHERE status = OLD.status AND shard = OLD.id % 16;
 END;
 

@@ -9,7 +9,7 @@ import asyncio
 
 from orderdesk.keys import CONFIG
 from orderdesk.store import open_store
-from orderdesk.workflow import STATUSES
+from orderdesk.workflow import STATUSES, Status
 
 from tests.conftest import (
     PASSWORD,
@@ -36,6 +36,20 @@ async def assert_totals_are_the_orders(client, admin: str) -> None:
         one = await call(client, "GET", LIST, token=admin, params={"status": int(status)})
         assert one["total"] == counted.get(int(status), 0), status
         assert len(assert_ok(one)) == min(one["total"], 10)
+    awaiting = dict(
+        await query_rows(
+            db,
+            f"""SELECT status, count(*) FROM comm_orders
+                WHERE awaiting_reply = 1 AND status <> {int(Status.CANCELLED)} GROUP BY status""",
+        )
+    )
+    body = await call(client, "GET", LIST, token=admin, params={"awaiting_reply": 1})
+    assert body["total"] == sum(awaiting.values())
+    assert len(assert_ok(body)) == min(body["total"], 10)
+    for status in STATUSES:
+        params = {"awaiting_reply": 1, "status": int(status)}
+        body = await call(client, "GET", LIST, token=admin, params=params)
+        assert body["total"] == awaiting.get(int(status), 0), status
 
 
 async def test_the_totals_follow_every_change_of_status(client):
@@ -95,20 +109,24 @@ async def rewind(db: str, version: int) -> None:
         if version < 12:
             steps.append("DROP TABLE order_counts")
         else:
-            steps.append("ALTER TABLE order_counts DROP COLUMN talked")
+            steps += [
+                f"ALTER TABLE order_counts DROP COLUMN {name}" for name in ("talked", "awaiting")
+            ]
     for sql in steps:
         await query_rows(db, sql)
     if db.startswith("postgresql://"):
-        await query_rows(db, "UPDATE order_counts SET n = 0, talked = 0")
+        await query_rows(db, "UPDATE order_counts SET n = 0, talked = 0, awaiting = 0")
         await query_rows(db, "DELETE FROM caught_up_counts")
 
 
 async def _an_order(db: str, order_id: int, status: int, talk: int = 0) -> None:
+    """An order whose latest message that is not a system message is `talk` (0: none),
+    awaiting a reply when that is odd."""
     await query_rows(
         db,
         f"""INSERT INTO comm_orders (id, user_id, archive_id, title, content, phone, status,
-                                     created_time, updated_time, merchant_talk_id)
-            VALUES ({order_id}, 1, 1, 't', 'c', '12345', {status}, 0, 0, {talk})""",
+                                     created_time, updated_time, merchant_talk_id, awaiting_reply)
+            VALUES ({order_id}, 1, 1, 't', 'c', '12345', {status}, 0, 0, {talk}, {talk % 2})""",
     )
 
 
@@ -132,9 +150,15 @@ async def test_the_migration_counts_the_orders_already_there(db):
     store = await open_store(db)
     await store.close()
     rows = await query_rows(
-        db, "SELECT status, shard, n, talked FROM order_counts WHERE n <> 0 ORDER BY 1, 2"
+        db, "SELECT status, shard, n, talked, awaiting FROM order_counts WHERE n <> 0 ORDER BY 1, 2"
     )
-    assert rows == [(-1, 4, 1, 1), (0, 1, 2, 2), (0, 2, 1, 0), (2, 3, 1, 0), (3, 1, 1, 0)]
+    assert rows == [
+        (-1, 4, 1, 1, 1),
+        (0, 1, 2, 2, 2),
+        (0, 2, 1, 0, 0),
+        (2, 3, 1, 0, 0),
+        (3, 1, 1, 0, 0),
+    ]
     # A row per declared status and shard: a status added without its rows fails here.
     shards = await query_rows(db, "SELECT status, count(*) FROM order_counts GROUP BY status")
     assert sorted(shards) == sorted((int(status), 16) for status in STATUSES)
@@ -228,6 +252,7 @@ async def test_the_unread_total_follows_every_message_and_marker(client):
     async def then(step) -> None:
         await step
         await assert_unread_totals_are_the_orders(client, readers)
+        await assert_totals_are_the_orders(client, admin)  # awaiting a reply, too
 
     await assert_unread_totals_are_the_orders(client, readers)
     await then(_say(client, alice, SEND, one))  # the first message: unread for all three

@@ -329,12 +329,17 @@ def list_statements(dialect: str, where: OrderFilter) -> tuple[str, list[Any], s
     if where.sort == "activity":
         order_by = f"{inbox.activity(dialect, side, 'o.')} DESC, o.id DESC"
     count = f"SELECT count(*) FROM comm_orders o WHERE {condition}"
-    if where.owner_id is ANY_OWNER and len(clauses) == (where.status is not None):
-        # The merchant's whole list, or one status of it: the counts the triggers keep
-        # (migration 12) rather than a count of every order.
-        count = "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM order_counts"
+    kept_filters = (where.status is not None) + where.awaiting_reply
+    if where.owner_id is ANY_OWNER and len(clauses) == kept_filters:
+        # The merchant's whole list, one status of it, or those awaiting a reply: the
+        # counts the triggers keep (migrations 12 and 13) rather than a count of orders.
+        column, kept = "n", ["1 = 1"]
+        if where.awaiting_reply:
+            column, kept = "awaiting", [f"status <> {int(Status.CANCELLED)}"]
         if where.status is not None:
-            count += " WHERE status = ?"
+            kept.append("status = ?")
+        count = f"""SELECT CAST(coalesce(sum({column}), 0) AS BIGINT) FROM order_counts
+                    WHERE {" AND ".join(kept)}"""
     if where.unread and where.owner_id is ANY_OWNER and not clauses:
         # The merchant's unread orders: those with a message the merchant's side may not
         # have read less those the reader caught up with, both kept counts (migration 13).

@@ -1,32 +1,40 @@
--- The merchant's unread filter answers its total without counting: it is the orders
--- that have a message the merchant's side may not have read (any but a system message:
--- `talked`, per status and shard, kept by the order counts' triggers) less those the
--- reader has read up to their latest such message (caught_up_counts, per user and
--- shard, kept by the statements that write messages and move read markers).
+-- The merchant's unread and awaiting-a-reply filters answer their totals without
+-- counting. Unread: the orders that have a message the merchant's side may not have
+-- read (any but a system message: `talked`, per status and shard, kept by the order
+-- counts' triggers) less those the reader has read up to their latest such message
+-- (caught_up_counts, per user and shard, kept by the statements that write messages and
+-- move read markers). Awaiting a reply: `awaiting`, kept by the same triggers.
 ALTER TABLE order_counts ADD COLUMN talked INTEGER NOT NULL DEFAULT 0;
-UPDATE order_counts SET talked = t.n
-FROM (SELECT status, id % 16 AS shard, count(*) AS n FROM comm_orders
-      WHERE merchant_talk_id > 0 GROUP BY status, id % 16) AS t
+ALTER TABLE order_counts ADD COLUMN awaiting INTEGER NOT NULL DEFAULT 0;
+UPDATE order_counts SET talked = t.talked, awaiting = t.awaiting
+FROM (SELECT status, id % 16 AS shard, sum(merchant_talk_id > 0) AS talked,
+             sum(awaiting_reply) AS awaiting
+      FROM comm_orders GROUP BY status, id % 16) AS t
 WHERE t.status = order_counts.status AND t.shard = order_counts.shard;
 
 DROP TRIGGER IF EXISTS order_counted;
 DROP TRIGGER IF EXISTS order_recounted;
 DROP TRIGGER IF EXISTS order_uncounted;
 CREATE TRIGGER IF NOT EXISTS order_counted AFTER INSERT ON comm_orders BEGIN
-    UPDATE order_counts SET n = n + 1, talked = talked + (NEW.merchant_talk_id > 0)
+    UPDATE order_counts SET n = n + 1, talked = talked + (NEW.merchant_talk_id > 0),
+        awaiting = awaiting + NEW.awaiting_reply
     WHERE status = NEW.status AND shard = NEW.id % 16;
 END;
-CREATE TRIGGER IF NOT EXISTS order_recounted AFTER UPDATE OF status, merchant_talk_id
-ON comm_orders
+CREATE TRIGGER IF NOT EXISTS order_recounted
+AFTER UPDATE OF status, merchant_talk_id, awaiting_reply ON comm_orders
 WHEN OLD.status <> NEW.status OR (OLD.merchant_talk_id > 0) <> (NEW.merchant_talk_id > 0)
+     OR OLD.awaiting_reply <> NEW.awaiting_reply
 BEGIN
-    UPDATE order_counts SET n = n - 1, talked = talked - (OLD.merchant_talk_id > 0)
+    UPDATE order_counts SET n = n - 1, talked = talked - (OLD.merchant_talk_id > 0),
+        awaiting = awaiting - OLD.awaiting_reply
     WHERE status = OLD.status AND shard = OLD.id % 16;
-    UPDATE order_counts SET n = n + 1, talked = talked + (NEW.merchant_talk_id > 0)
+    UPDATE order_counts SET n = n + 1, talked = talked + (NEW.merchant_talk_id > 0),
+        awaiting = awaiting + NEW.awaiting_reply
     WHERE status = NEW.status AND shard = NEW.id % 16;
 END;
 CREATE TRIGGER IF NOT EXISTS order_uncounted AFTER DELETE ON comm_orders BEGIN
-    UPDATE order_counts SET n = n - 1, talked = talked - (OLD.merchant_talk_id > 0)
+    UPDATE order_counts SET n = n - 1, talked = talked - (OLD.merchant_talk_id > 0),
+        awaiting = awaiting - OLD.awaiting_reply
     WHERE status = OLD.status AND shard = OLD.id % 16;
 END;
 
