@@ -2,13 +2,16 @@
 report every result as a ratio to a bare aiohttp app measured in the same run.
 
     python bench/run.py [--orders 10000[,1000000]] [--users 1000] [--duration 10]
-                        [--db postgresql://...] [--no-peer]
+                        [--db postgresql://...] [--no-peer] [--runs 3]
 
 Measured in one run: the bare aiohttp ceiling (at the start and at the end, on uvloop,
 orderdesk's default loop; once more on asyncio's loop), orderdesk on SQLite (and on
 PostgreSQL with --db), orderdesk's update on asyncio's loop (a ratio to the asyncio
 ceiling), the FastAPI + uvicorn peer (bench/peer.py) on the same SQLite file, and
 PocketBase's update and view of one record (bench/pocketbase.py), on as many orders.
+
+The whole run is made --runs times (3 by default): the table shows each row's median,
+with the spread of its p99 and its ratio, and whether issue 27's targets are met.
 
 Needs wrk (Debian: apt-get install wrk). Writes bench/results/latest.json. Exits 1 if
 any server answered anything but code 0 during a measured run.
@@ -22,6 +25,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -241,37 +245,9 @@ def postgres_schema(url: str, size: int) -> tuple[str, str]:
     return schema, f"{url}{'&' if '?' in url else '?'}search_path={schema}"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--orders", default="10000", help="order counts, comma-separated")
-    parser.add_argument("--users", type=int, default=1000)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
-    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per run")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
-    parser.add_argument(
-        "--db",
-        help="a postgresql:// URL: PostgreSQL is measured too, after SQLite (each size gets "
-        "a fresh schema there, dropped afterwards)",
-    )
-    parser.add_argument(
-        "--no-peer",
-        action="store_true",
-        help="skip the peers (FastAPI, PocketBase) and the asyncio run",
-    )
-    parser.add_argument(
-        "--no-pin", action="store_true", help="do not pin the servers and wrk to separate cores"
-    )
-    args = parser.parse_args()
-    if args.no_pin:
-        PINS.update(server=None, wrk=None)
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install wrk (Debian) or see github.com/wg/wrk")
-    sizes = [int(n) for n in args.orders.split(",")]
-    endpoints = args.endpoints.split(",")
+def one_run(args: argparse.Namespace, sizes: list[int], endpoints: list[str]) -> list[dict]:
+    """Every server of one run, each row with its ratio to the run's own ceiling."""
     engines = ["sqlite"] + (["postgresql"] if args.db else [])
-    RESULTS.mkdir(parents=True, exist_ok=True)
-
     rows: list[dict] = []
 
     def add(server: str, engine: str, size: int, mode: str, result: dict, top: dict) -> None:
@@ -341,14 +317,108 @@ def main() -> int:
         rows.insert(0, {"server": label, "engine": "", "endpoint": "update", "orders": 0,
                         **result, "ratio": round(result["rps"] / reference["rps"], 3)})  # fmt: skip
 
-    print(f"\n{'server':<28}{'engine':<11}{'endpoint':<9}{'orders':>9}{'req/s':>9}"
-          f"{'p50 ms':>8}{'p99 ms':>8}{'ratio':>7}{'RSS MB':>8}{'errors':>7}")  # fmt: skip
+    return rows
+
+
+def medians(runs: list[list[dict]]) -> list[dict]:
+    """Each row's median over the runs (req/s, latencies, ratio; errors summed), with the
+    spread of its ratio and p99 across them."""
+    rows = []
+    for same in zip(*runs, strict=True):
+        row = dict(same[0])
+        for key in ("rps", "p50_ms", "p99_ms", "ratio", "peak_rss_mb"):
+            row[key] = statistics.median(r[key] for r in same)
+        row["errors"] = sum(r["errors"] for r in same)
+        row["socket_errors"] = " ".join(r["socket_errors"] for r in same).strip()
+        row["ratio_spread"] = [min(r["ratio"] for r in same), max(r["ratio"] for r in same)]
+        row["p99_spread"] = [min(r["p99_ms"] for r in same), max(r["p99_ms"] for r in same)]
+        rows.append(row)
+    return rows
+
+
+# Issue 27's targets: orderdesk's (SQLite, the first size) against the run's ceiling and
+# against PocketBase's same endpoint.
+TARGETS = {"update": (0.30, 3.0, 10.0), "detail": (0.55, 3.0, None)}
+
+
+def target_lines(rows: list[dict]) -> list[str]:
+    size = min(row["orders"] for row in rows if row["orders"])
+    found = {(r["server"], r["endpoint"]): r for r in rows if r["orders"] in (0, size)}
+    lines = []
+    for endpoint, (ratio, times_peer, p99) in TARGETS.items():
+        ours = found.get(("orderdesk", endpoint))
+        peer = found.get(("PocketBase 0.40", endpoint))
+        if ours is None:
+            continue
+        checks = [
+            (f"{ours['ratio']:.2f}x the ceiling (target {ratio:.2f})", ours["ratio"] >= ratio)
+        ]
+        if peer is not None:
+            times = ours["rps"] / peer["rps"]
+            checks.append(
+                (f"{times:.1f}x PocketBase (target {times_peer:.0f})", times >= times_peer)
+            )
+        if p99 is not None:
+            checks.append(
+                (f"p99 {ours['p99_ms']:.1f} ms (target {p99:.0f})", ours["p99_ms"] <= p99)
+            )
+        lines += [f"{endpoint}: {text}: {'met' if ok else 'NOT met'}" for text, ok in checks]
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", default="10000", help="order counts, comma-separated")
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
+    parser.add_argument(
+        "--runs", type=int, default=3, help="whole runs; the table shows their medians"
+    )
+    parser.add_argument(
+        "--db",
+        help="a postgresql:// URL: PostgreSQL is measured too, after SQLite (each size gets "
+        "a fresh schema there, dropped afterwards)",
+    )
+    parser.add_argument(
+        "--no-peer",
+        action="store_true",
+        help="skip the peers (FastAPI, PocketBase) and the asyncio run",
+    )
+    parser.add_argument(
+        "--no-pin", action="store_true", help="do not pin the servers and wrk to separate cores"
+    )
+    args = parser.parse_args()
+    if args.no_pin:
+        PINS.update(server=None, wrk=None)
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk (Debian) or see github.com/wg/wrk")
+    sizes = [int(n) for n in args.orders.split(",")]
+    endpoints = args.endpoints.split(",")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for number in range(1, args.runs + 1):
+        print(f"run {number} of {args.runs}", file=sys.stderr)
+        runs.append(one_run(args, sizes, endpoints))
+    rows = medians(runs)
+
+    print(f"\nmedians of {args.runs} runs (spread: lowest-highest)")
+    print(f"{'server':<28}{'engine':<11}{'endpoint':<9}{'orders':>9}{'req/s':>9}"
+          f"{'p50 ms':>8}{'p99 ms':>8}{'p99 spread':>14}{'ratio':>7}{'ratio spread':>14}"
+          f"{'RSS MB':>8}{'errors':>7}")  # fmt: skip
     for row in rows:
+        p99s, ratios = row["p99_spread"], row["ratio_spread"]
         print(f"{row['server']:<28}{row['engine']:<11}{row['endpoint']:<9}{row['orders']:>9}"
-              f"{row['rps']:>9.0f}{row['p50_ms']:>8.2f}{row['p99_ms']:>8.2f}{row['ratio']:>7.2f}"
+              f"{row['rps']:>9.0f}{row['p50_ms']:>8.2f}{row['p99_ms']:>8.2f}"
+              f"{f'{p99s[0]:.1f}-{p99s[1]:.1f}':>14}{row['ratio']:>7.2f}"
+              f"{f'{ratios[0]:.2f}-{ratios[1]:.2f}':>14}"
               f"{row['peak_rss_mb']:>8.1f}{row['errors']:>7}")  # fmt: skip
+    print("\n".join(["", *target_lines(rows)]))
     report = {"when": int(time.time()), "connections": args.connections,
-              "duration_s": args.duration, "users": args.users, "results": rows}  # fmt: skip
+              "duration_s": args.duration, "users": args.users, "runs": args.runs,
+              "results": rows, "each_run": runs}  # fmt: skip
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     failed = [r for r in rows if r["errors"] or r["socket_errors"]]
     for row in failed:
