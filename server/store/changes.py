@@ -87,6 +87,11 @@ def _postgres_change(assignments: str, notice: str | None, system: bool) -> str:
     the mail's notice last), as one statement returning the order and the message as
     JSON."""
     numbers = iter(range(_CHANGE_PARAMETERS + 1, 1000))
+    counted = (
+        inbox.count_marker_move("?2::bigint", "?12::bigint", "(SELECT id FROM mid)")
+        if system
+        else inbox.count_new_talk("?2::bigint", "?12::bigint")
+    )
     assignments = _PLAIN_PLACEHOLDER.sub(lambda _: f"?{next(numbers)}", assignments)
     deliveries = outbox.deliveries_ctes(
         notice,
@@ -113,14 +118,7 @@ def _postgres_change(assignments: str, notice: str | None, system: bool) -> str:
                    ?8::text, ?1::bigint
             FROM o
             RETURNING {MESSAGE_COLUMNS}),
-        counted AS ({
-        inbox.count_caught_up(
-            "?2::bigint",
-            "NULL" if system else "(SELECT id FROM mid)",
-            "?12",
-            "(SELECT id FROM mid)",
-        )
-    }),
+        counted AS ({counted}),
         marked AS (
             INSERT INTO read_markers (user_id, comm_order_id, message_id)
             SELECT ?12::bigint, m.comm_order_id, m.id FROM m WHERE ?12::bigint > 0

@@ -105,48 +105,51 @@ _MOVE_MARKER = """
     WHERE excluded.message_id > read_markers.message_id"""
 
 
-def count_caught_up(order: str, talk: str, reader: str, marker: str) -> str:
-    """The statement that keeps caught_up_counts (migration 13) as order `order` gets
-    `talk` as its latest message that is not a system message (NULL: unchanged) and the
-    marker of `reader` (0: nobody) moves to `marker`: +1 for each of the order's readers
-    who becomes caught up (0 < talk <= their marker), -1 for each who no longer is.
+# The statements that keep caught_up_counts (migration 13), a reader's orders with
+# 0 < merchant_talk_id <= their marker. Each reads the order and its markers as they
+# were before, so it runs before they are written: on SQLite as the statement before; on
+# PostgreSQL as a part of the statement that writes them (whose parts all see the rows as
+# they were). Every writer of an order's markers or latest messages holds the order's
+# lock first, so what it reads stays true until it commits.
 
-    It reads the order and its markers as they were before, so it runs before they are
-    written: on SQLite as the statement before; on PostgreSQL as a part of the statement
-    that writes them (whose parts all see the rows as they were). Every writer of an
-    order's markers or latest messages holds the order's lock first, so what it reads
-    stays true until it commits; its counts rows are locked in user order."""
-    marker = f"CAST({marker} AS BIGINT)"
-    reader = f"CAST({reader} AS BIGINT)"
+
+def count_new_talk(order: str, reader: str) -> str:
+    """As order `order` gets a new latest message that is not a system message and the
+    marker of `reader` (0: nobody) moves to it: -1 for each reader who was caught up,
+    +1 for `reader`. (The rows are locked in user order: two such statements never wait
+    for each other in turn.)"""
     return f"""
         INSERT INTO caught_up_counts (user_id, shard, n)
-        SELECT user_id, shard, delta FROM (
-            SELECT x.user_id, t.id % 16 AS shard,
-                   CASE WHEN 0 < t.after AND t.after <= x.after THEN 1 ELSE 0 END
-                   - CASE WHEN 0 < t.before AND t.before <= x.before THEN 1 ELSE 0 END
-                   AS delta
-            FROM (SELECT id, merchant_talk_id AS before,
-                         coalesce(CAST({talk} AS BIGINT), merchant_talk_id) AS after
-                  FROM comm_orders WHERE id = {order}) AS t,
-                 (SELECT r.user_id, r.message_id AS before,
-                         CASE WHEN r.user_id = {reader} AND {marker} > r.message_id
-                              THEN {marker} ELSE r.message_id END AS after
-                  FROM read_markers r WHERE r.comm_order_id = {order}
-                  UNION ALL
-                  SELECT {reader}, 0, {marker} WHERE {reader} > 0 AND NOT EXISTS (
-                      SELECT 1 FROM read_markers r
-                      WHERE r.user_id = {reader} AND r.comm_order_id = {order})) AS x
+        SELECT user_id, CAST({order} AS BIGINT) % 16, sum(delta) FROM (
+            SELECT r.user_id, -1 AS delta FROM read_markers r, comm_orders o
+            WHERE r.comm_order_id = {order} AND o.id = {order}
+              AND o.merchant_talk_id > 0 AND r.message_id >= o.merchant_talk_id
+            UNION ALL
+            SELECT CAST({reader} AS BIGINT), 1 WHERE {reader} > 0
         ) AS d
-        WHERE delta <> 0
+        GROUP BY user_id HAVING sum(delta) <> 0
         ORDER BY user_id
         ON CONFLICT (user_id, shard) DO UPDATE SET n = caught_up_counts.n + excluded.n"""
 
 
-# A message's: ?1 the order, ?2 the reader, ?3 the message (its new talk unless NULL).
-_COUNT_AFTER_MESSAGE = {
-    talk: count_caught_up("?1", "?3" if talk else "NULL", "?2", "?3") for talk in (True, False)
-}
-_COUNT_MARKER_MOVE = count_caught_up("?1", "NULL", "?2", "?3")
+def count_marker_move(order: str, reader: str, marker: str) -> str:
+    """As the marker of `reader` (0: nobody) on order `order` moves forward to `marker`,
+    the order's latest messages unchanged: +1 if that reaches the latest message that is
+    not a system message, which the marker was below."""
+    return f"""
+        INSERT INTO caught_up_counts (user_id, shard, n)
+        SELECT CAST({reader} AS BIGINT), o.id % 16, 1 FROM comm_orders o
+        WHERE o.id = {order} AND {reader} > 0
+          AND o.merchant_talk_id > 0 AND o.merchant_talk_id <= {marker}
+          AND o.merchant_talk_id > coalesce((SELECT r.message_id FROM read_markers r
+                                             WHERE r.user_id = {reader}
+                                               AND r.comm_order_id = {order}), 0)
+        ON CONFLICT (user_id, shard) DO UPDATE SET n = caught_up_counts.n + 1"""
+
+
+# ?1 the order, ?2 the reader, ?3 the message (or the marker's new place).
+_COUNT_NEW_TALK = count_new_talk("?1", "?2")
+_COUNT_MARKER_MOVE = count_marker_move("?1", "?2", "?3")
 
 
 def _message_kind(message: Row) -> str:
@@ -158,7 +161,8 @@ def _message_kind(message: Row) -> str:
 @functools.cache
 def _postgres_after_message(kind: str) -> str:
     """The three writes after a message as one statement (one round trip)."""
-    return f"""WITH counted AS ({_COUNT_AFTER_MESSAGE[kind != "system"]}),
+    counted = _COUNT_MARKER_MOVE if kind == "system" else _COUNT_NEW_TALK
+    return f"""WITH counted AS ({counted}),
                     kept AS ({_KEPT[kind]}),
                     marked AS ({_MOVE_MARKER})
                SELECT 1"""
@@ -175,8 +179,10 @@ async def message_written(tx: Tx, message: Row, reader: int) -> None:
     if tx.dialect == "postgres":
         await tx.run(_postgres_after_message(kind), *kept_values)
         return
-    if kind != "system" or reader:
-        await tx.run(_COUNT_AFTER_MESSAGE[kind != "system"], *values[:3])
+    if kind != "system":
+        await tx.run(_COUNT_NEW_TALK, *values[:2])
+    elif reader:
+        await tx.run(_COUNT_MARKER_MOVE, *values[:3])
     await tx.run(_KEPT[kind], *kept_values)
     if reader:
         await tx.run(_MOVE_MARKER, *values[:3])
