@@ -53,7 +53,7 @@ HOT_QUERIES = [
     ),
     ("a session", accounts.SESSION_USER, (b"x",)),
     ("a login", accounts.LOGIN_USER, ("alice",)),
-    ("the update", changes.sqlite_update(orders.UPDATE_ASSIGNMENTS), (None,) * 6 + (1, 1, 1, 1)),
+    ("the update", changes.sqlite_update(orders.UPDATE_ASSIGNMENTS), (None,) * 6 + (1, 1, 1)),
     (
         "failed logins",
         "SELECT count(*) FROM login_failures WHERE subject = ? AND failed_at > ?",

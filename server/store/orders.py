@@ -57,15 +57,14 @@ async def create_order(tx: Tx, user_id: int, order: Mapping[str, Any]) -> Row:
 
 # The seed's update, scoped to the owner (changes.record_change adds `WHERE id = ? AND
 # user_id = ?`): a key not sent is NULL and keeps its value; a merged one is merged in
-# the database (json_patch; NULL for a NULL patch, so it then stays).
-UPDATE_ASSIGNMENTS = (
-    ", ".join(
-        f"{key.name} = coalesce(json_patch({key.name}, ?), {key.name})"
-        if key.merged
-        else f"{key.name} = coalesce(?, {key.name})"
-        for key in _UPDATABLE
-    )
-    + ", status = ?"
+# the database (json_patch; NULL for a NULL patch, so it then stays). The status is
+# assigned only when it changes: SQLite rewrites the entries of every index on an
+# assigned column, changed or not (two index pages more in every update's commit).
+UPDATE_ASSIGNMENTS = ", ".join(
+    f"{key.name} = coalesce(json_patch({key.name}, ?), {key.name})"
+    if key.merged
+    else f"{key.name} = coalesce(?, {key.name})"
+    for key in _UPDATABLE
 )
 
 _MISSING = object()
@@ -140,15 +139,19 @@ async def update_order(
     if not changed:
         return old  # nothing is written: nothing bumps
 
-    status = old["status"]
+    assignments = UPDATE_ASSIGNMENTS
     revise = MOVES["revise"]
-    if status in revise.sources and any(name.split(".")[0] in _REQUIREMENTS for name in changed):
-        status = revise.target  # a quote made for other requirements can't be accepted
+    if old["status"] in revise.sources and any(
+        name.split(".")[0] in _REQUIREMENTS for name in changed
+    ):
+        # A quote made for other requirements can't be accepted.
+        assignments += ", status = ?"
+        values.append(revise.target)
     new, _ = await record_change(
         tx,
         old,
-        UPDATE_ASSIGNMENTS,
-        (*values, status),
+        assignments,
+        tuple(values),
         Note(f"{update.note}: " + ", ".join(changed)),
         images=changes.get("images"),
         reader=owner_id,
