@@ -192,6 +192,7 @@ def wrk(url: str, mode: str, sessions: Path, seconds: int, connections: int, scr
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
         "p50_ms": latency("50"),
         "p99_ms": latency("99"),
         "errors": int(re.search(r"ORDERDESK_ERRORS (\d+)", output).group(1))
