@@ -32,6 +32,7 @@ from orderdesk.store.tx import Effects  # noqa: E402
 
 _real_write = SqliteStore._write
 _canned: list[Any] = []  # the first real update's answer, once it has committed
+_NOTHING_COMMITTED = Effects()  # read only, never changed
 
 
 async def _write(self: SqliteStore, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
@@ -41,7 +42,7 @@ async def _write(self: SqliteStore, fn: Callable[..., Awaitable[Any]], *args: An
         result, effects = await _real_write(self, fn, *args)
         _canned.append(result)
         return result, effects
-    return _canned[0], Effects()
+    return _canned[0], _NOTHING_COMMITTED
 
 
 SqliteStore._write = _write  # type: ignore[method-assign]
