@@ -11,13 +11,23 @@ other. Each run measures the ceiling (bench/ceiling.py) and then orderdesk; for 
 the server process's CPU time (utime + stime of all its threads, from /proc/PID/stat)
 over the measured wrk run, divided by the requests wrk completed. Prints every run and
 the medians; exits 1 if any answer was not code 0. Writes bench/results/httpside.json.
+
+With --instructions, each server runs under valgrind's callgrind instead, and the
+figure is the instructions it executes per request: deterministic, where CPU time on a
+shared machine moves by 10-20 % between runs, so a change of a few per cent can be
+judged. Its counters are zeroed, it idles --duration seconds and is dumped, then wrk
+drives it --duration seconds at 4 connections (the server is ~50 times slower) and it
+is dumped again; the idle span's count is subtracted from the loaded one (the
+background tasks' share, which would otherwise grow as fewer requests are answered).
 """
 
 import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import RESULTS, Server, login_sessions, seed, wrk  # noqa: E402
+from run import RESULTS, Server, free_port, login_sessions, seed, wrk  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -44,6 +54,45 @@ def cpu_per_request(server: Server, sessions: Path, args: argparse.Namespace) ->
     result = wrk(server.url, "update", sessions, args.duration, args.connections, "orderdesk.lua")
     used = cpu_seconds(server.process.pid) - before
     return {**result, "cpu_us": round(used / result["requests"] * 1e6, 1)}
+
+
+# Under callgrind: few connections, so few requests are in flight across a dump.
+CALLGRIND_CONNECTIONS = 4
+
+
+def callgrind(name: str, argv: list[str], work: Path) -> Server:
+    """`argv` (a script and its flags) under callgrind, its dumps named after `name`."""
+    port = free_port()
+    return Server(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/callgrind.{name}.%p",
+         sys.executable, *argv, "--port", str(port)],
+        work / f"{name}.log", port, start_seconds=300,
+    )  # fmt: skip
+
+
+def instructions_per_request(
+    server: Server, name: str, work: Path, sessions: Path, args: argparse.Namespace
+) -> dict:
+    pid = str(server.process.pid)
+
+    def control(flag: str) -> None:
+        subprocess.run(["callgrind_control", flag, pid], check=True, capture_output=True)
+
+    def dumped(part: int) -> int:
+        (dump,) = work.glob(f"callgrind.{name}.{pid}.{part}")
+        return int(re.search(r"^totals: (\d+)", dump.read_text(), re.M).group(1))
+
+    wrk(server.url, "update", sessions, args.warmup, CALLGRIND_CONNECTIONS, "orderdesk.lua")
+    control("--zero")
+    time.sleep(args.duration)
+    control("--dump")
+    control("--zero")
+    result = wrk(
+        server.url, "update", sessions, args.duration, CALLGRIND_CONNECTIONS, "orderdesk.lua"
+    )
+    control("--dump")
+    idle, loaded = dumped(1), dumped(2)
+    return {**result, "instructions": round((loaded - idle) / result["requests"])}
 
 
 def first_update(url: str, sessions: Path) -> None:
@@ -66,7 +115,17 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--orders", type=int, default=10000)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count the instructions per request under valgrind's callgrind instead",
+    )
     args = parser.parse_args()
+    figure = "instructions" if args.instructions else "cpu_us"
+
+    def shown(value: float) -> str:
+        return f"{value / 1000:.1f}k instructions" if args.instructions else f"{value:.1f} µs"
+
     RESULTS.mkdir(parents=True, exist_ok=True)
     runs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="orderdesk-httpside-") as temp:
@@ -77,41 +136,49 @@ def main() -> int:
             "return {users = 1, orders = 1, sessions = {{token = '', user_id = 1}}}"
         )
         asyncio.run(seed(db, args.users, args.orders))
+        servers = {
+            "ceiling": (["bench/ceiling.py", "--loop", "uvloop"], no_sessions),
+            "orderdesk": (["bench/canned_server.py", "--db", db], sessions),
+        }
         for number in range(1, args.runs + 1):
-            ceiling = Server(["bench/ceiling.py", "--loop", "uvloop"], work / "ceiling.log")
-            try:
-                top = cpu_per_request(ceiling, no_sessions, args)
-            finally:
-                ceiling.stop()
-            server = Server(["bench/canned_server.py", "--db", db], work / "server.log")
-            try:
-                login_sessions(server.url, args.users, args.orders, sessions)
-                first_update(server.url, sessions)
-                canned = cpu_per_request(server, sessions, args)
-            finally:
-                server.stop()
-            runs.append({"ceiling": top, "orderdesk": canned})
+            run: dict[str, dict] = {}
+            for name, (argv, logins) in servers.items():
+                if args.instructions:
+                    server = callgrind(name, argv, work)
+                else:
+                    server = Server(argv, work / f"{name}.log")
+                try:
+                    if name == "orderdesk":
+                        login_sessions(server.url, args.users, args.orders, sessions)
+                        first_update(server.url, sessions)
+                    if args.instructions:
+                        run[name] = instructions_per_request(server, name, work, logins, args)
+                    else:
+                        run[name] = cpu_per_request(server, logins, args)
+                finally:
+                    server.stop()
+            runs.append(run)
+            top, canned = run["ceiling"], run["orderdesk"]
             print(
-                f"run {number}: ceiling {top['cpu_us']:.1f} µs/request ({top['rps']:.0f} req/s), "
-                f"orderdesk (store canned) {canned['cpu_us']:.1f} µs/request "
+                f"run {number}: ceiling {shown(top[figure])}/request ({top['rps']:.0f} req/s), "
+                f"orderdesk (store canned) {shown(canned[figure])}/request "
                 f"({canned['rps']:.0f} req/s), bad answers {top['errors'] + canned['errors']}",
                 flush=True,
             )
-    medians = {
-        name: statistics.median(run[name]["cpu_us"] for run in runs)
-        for name in ("ceiling", "orderdesk")
-    }
+    medians = {name: statistics.median(run[name][figure] for run in runs) for name in servers}
     spread = {
-        name: (min(run[name]["cpu_us"] for run in runs), max(run[name]["cpu_us"] for run in runs))
+        name: (min(run[name][figure] for run in runs), max(run[name][figure] for run in runs))
         for name in medians
     }
     print(
-        f"median of {len(runs)}: ceiling {medians['ceiling']:.1f} µs "
-        f"({spread['ceiling'][0]:.1f}–{spread['ceiling'][1]:.1f}), orderdesk's HTTP side "
-        f"{medians['orderdesk']:.1f} µs ({spread['orderdesk'][0]:.1f}–{spread['orderdesk'][1]:.1f})"
+        f"median of {len(runs)}: ceiling {shown(medians['ceiling'])} "
+        f"({shown(spread['ceiling'][0])}–{shown(spread['ceiling'][1])}), orderdesk's HTTP "
+        f"side {shown(medians['orderdesk'])} "
+        f"({shown(spread['orderdesk'][0])}–{shown(spread['orderdesk'][1])})"
     )
-    report = {"when": int(time.time()), "connections": args.connections,
-              "duration_s": args.duration, "runs": runs, "median_cpu_us": medians}  # fmt: skip
+    connections = CALLGRIND_CONNECTIONS if args.instructions else args.connections
+    report = {"when": int(time.time()), "connections": connections,
+              "duration_s": args.duration, "runs": runs, f"median_{figure}": medians}  # fmt: skip
     (RESULTS / "httpside.json").write_text(json.dumps(report, indent=2) + "\n")
     bad = [run for run in runs for name in run if run[name]["errors"] or run[name]["socket_errors"]]
     if bad:

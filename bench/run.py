@@ -117,7 +117,9 @@ def pinned(role: str):
 class Server:
     """A server process on a free port, with its peak RSS read before it stops."""
 
-    def __init__(self, argv: list[str], log: Path, port: int | None = None) -> None:
+    def __init__(
+        self, argv: list[str], log: Path, port: int | None = None, start_seconds: float = 30
+    ) -> None:
         """`argv`: a Python script and its flags (a free port is added), or, with `port`,
         a whole command line that already names that port."""
         self.port = port or free_port()
@@ -130,7 +132,7 @@ class Server:
                 stderr=log_file,
                 preexec_fn=pinned("server"),
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_seconds
         while True:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
