@@ -121,7 +121,9 @@ def pinned(role: str):
 class Server:
     """A server process on a free port, with its peak RSS read before it stops."""
 
-    def __init__(self, argv: list[str], log: Path, port: int | None = None) -> None:
+    def __init__(
+        self, argv: list[str], log: Path, port: int | None = None, start_seconds: float = 30
+    ) -> None:
         """`argv`: a Python script and its flags (a free port is added), or, with `port`,
         a whole command line that already names that port."""
         self.port = port or free_port()
@@ -134,7 +136,7 @@ class Server:
                 stderr=log_file,
                 preexec_fn=pinned("server"),
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_seconds
         while True:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
@@ -196,6 +198,7 @@ def wrk(url: str, mode: str, sessions: Path, seconds: int, connections: int, scr
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
         "p50_ms": latency("50"),
         "p99_ms": latency("99"),
         "errors": int(re.search(r"ORDERDESK_ERRORS (\d+)", output).group(1))

@@ -11,25 +11,26 @@ import asyncio
 import fcntl
 import gc
 import logging
-import logging.handlers
 import os
 import signal
 import sqlite3
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from . import __version__, security
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
 from .errors import AlreadyTaken, CannotSave, Invalid, StartupFailure
 from .logs import (
     ACCESS_LOG,
-    ACCESS_LOG_OPTIONS,
     QUIET_LOGGERS,
+    TEXT_FORMAT,
+    AccessLogger,
+    BatchedLines,
     ClientGoneAsInfo,
     JsonLines,
     MalformedRequestsAsInfo,
     RedactingFormatter,
+    TextAccessLogger,
 )
 from .store import (
     Row,
@@ -53,48 +54,19 @@ log = logging.getLogger("orderdesk")
 ACCESS_LOG_BUFFER = 256  # lines held before a write; also flushed every second
 
 
-class BatchedLines(logging.handlers.MemoryHandler):
-    """Holds up to ACCESS_LOG_BUFFER records and writes them to the target handler's
-    stream in one write (MemoryHandler's own flush makes a write per record)."""
-
-    def flush(self) -> None:
-        assert self.lock is not None  # made by the constructor
-        with self.lock:
-            records, self.buffer = self.buffer, []
-        target = self.target
-        if not records or target is None:  # close() drops the target
-            return
-        # configure_logging's target: the root logger's stream handler.
-        assert isinstance(target, logging.StreamHandler) and target.lock is not None
-        try:
-            text = "".join(target.format(record) + target.terminator for record in records)
-            with target.lock:
-                target.stream.write(text)
-                target.stream.flush()
-        except Exception:
-            self.handleError(records[-1])
-
-
-def configure_logging(level: str, form: str = "text") -> logging.handlers.MemoryHandler:
+def configure_logging(level: str, form: str = "text") -> BatchedLines:
     """Everything to stderr, as text lines or (`form` "json") one JSON object per line;
     the access log (a line per request) through a buffer, so a busy server makes one
     write per few hundred requests instead of one each."""
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logging.basicConfig(level=level.upper(), format=TEXT_FORMAT)
     root = logging.getLogger().handlers[0]
-    root.setFormatter(
-        JsonLines()
-        if form == "json"
-        else RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-    )
+    assert isinstance(root, logging.StreamHandler)  # basicConfig's, to standard error
+    root.setFormatter(JsonLines() if form == "json" else RedactingFormatter(TEXT_FORMAT))
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
     # The format shows none of these: a record need not look them up.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    buffered = BatchedLines(
-        ACCESS_LOG_BUFFER, flushLevel=logging.ERROR, target=logging.getLogger().handlers[0]
-    )
+    buffered = BatchedLines(ACCESS_LOG_BUFFER, root)
     ACCESS_LOG.addHandler(buffered)
     ACCESS_LOG.propagate = False
     logging.getLogger("aiohttp.server").addFilter(MalformedRequestsAsInfo())
@@ -115,10 +87,12 @@ async def _serve(config: Config, access_log: logging.Handler) -> None:
 
     from .app import create_app
 
-    # logs.py types the options loosely (dict[str, object]); AppRunner checks them.
-    access_log_options: dict[str, Any] = ACCESS_LOG_OPTIONS
     runner = web.AppRunner(
-        create_app(config), shutdown_timeout=SHUTDOWN_TIMEOUT, **access_log_options
+        create_app(config),
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        access_log=ACCESS_LOG,
+        # A text line is made directly, a JSON one by JsonLines from a record.
+        access_log_class=TextAccessLogger if config.log_format == "text" else AccessLogger,
     )
     try:
         await runner.setup()

@@ -1,6 +1,8 @@
 """Headers every answer gets by its path: no-store on the API, and what keeps browsers
 safe on the console, the docs and the uploads."""
 
+from collections.abc import Mapping
+
 from aiohttp import web, web_response
 
 # aiohttp names its and Python's versions in `Server` on every answer it writes, even
@@ -28,16 +30,25 @@ UPLOADS_CSP = (
 )
 
 
-def headers_for(path: str) -> dict[str, str]:
+# Made once: the signal runs on every answer.
+API_HEADERS = {"Cache-Control": "no-store"}
+CONSOLE_HEADERS = NOSNIFF_AND_REFERRER | {"Content-Security-Policy": CONSOLE_CSP}
+DOCS_HEADERS = NOSNIFF_AND_REFERRER | {"Content-Security-Policy": DOCS_CSP}
+UPLOADS_HEADERS = NOSNIFF_AND_REFERRER | {"Content-Security-Policy": UPLOADS_CSP}
+NO_HEADERS: dict[str, str] = {}
+
+
+def headers_for(path: str) -> Mapping[str, str]:
+    """What an answer on `path` gets (shared by every answer: read, never changed)."""
     if path.startswith("/api/"):
-        return {"Cache-Control": "no-store"}
+        return API_HEADERS
     if path == "/" or path.startswith("/static/"):
-        return NOSNIFF_AND_REFERRER | {"Content-Security-Policy": CONSOLE_CSP}
+        return CONSOLE_HEADERS
     if path.startswith("/docs"):
-        return NOSNIFF_AND_REFERRER | {"Content-Security-Policy": DOCS_CSP}
+        return DOCS_HEADERS
     if path.startswith("/uploads/"):
-        return NOSNIFF_AND_REFERRER | {"Content-Security-Policy": UPLOADS_CSP}
-    return {}
+        return UPLOADS_HEADERS
+    return NO_HEADERS
 
 
 async def add_headers(request: web.Request, response: web.StreamResponse) -> None:

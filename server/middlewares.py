@@ -151,7 +151,8 @@ async def _authorized(request: web.Request, handler: Handler) -> web.StreamRespo
     match_info = request.match_info
     if match_info.http_exception is not None:
         return await handler(request)  # no such route or method: "not found" etc.
-    access = request.app[ROUTE_ACCESS].get(match_info.route)
+    app = match_info.current_app
+    access = app[ROUTE_ACCESS].get(match_info.route)
     if access is None:
         raise Forbidden() if request.path.startswith("/api/") else web.HTTPForbidden()
     request[ACCESS] = access
@@ -159,22 +160,25 @@ async def _authorized(request: web.Request, handler: Handler) -> web.StreamRespo
         _reject_nul_in_query(request)
         return await handler(request)
 
-    token = sessions.request_token(request)
+    header = sessions.header_token(request)
+    token = header if header is not None else sessions.cookie_token(request)
     if token is None:
         raise NotLoggedIn()
-    found = await sessions.resolve(request.app[STORE], request.app[CONFIG], token)
+    found = await sessions.resolve(app[STORE], app[CONFIG], token)
     if found is None:
         raise NotLoggedIn()
     admitted = ROLES_ADMITTED.get(access)
     if admitted is not None and found.user["role"] not in admitted:
         raise Forbidden()
-    if sessions.from_another_site(request):
-        raise Forbidden()  # not allowed, like a wrong role: after the session, before input
+    # Not allowed, like a wrong role: after the session, before input. A credential in
+    # a header is one no other site's page can send.
+    if header is None and sessions.from_another_site(request):
+        raise Forbidden()
     request[USER] = found.user
     request[SESSION] = found
     _reject_nul_in_query(request)
     result = await handler(request)
-    if found.renewed and sessions.header_token(request) is None:
+    if found.renewed and header is None:
         # A browser's cookie follows the session's new expiry.
         result = as_response(request, result)
         sessions.set_cookie(result, request, token, found.ttl)

@@ -33,11 +33,14 @@ def header_token(request: web.Request) -> str | None:
 
 
 def request_token(request: web.Request) -> str | None:
-    """A header's credential wins over the `token` cookie. The cookie carries only
-    sessions: an API key in it is not taken (a key is never a browser's credential)."""
+    """A header's credential wins over the `token` cookie."""
     token = header_token(request)
-    if token is not None:
-        return token
+    return token if token is not None else cookie_token(request)
+
+
+def cookie_token(request: web.Request) -> str | None:
+    """The `token` cookie's session. The cookie carries only sessions: an API key in it
+    is not taken (a key is never a browser's credential)."""
     cookie = request.cookies.get(COOKIE)
     return cookie if cookie and not security.is_api_key(cookie) else None
 

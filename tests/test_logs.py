@@ -2,12 +2,22 @@
 user id, and --log-format json (one JSON object per line, every line)."""
 
 import http.client
+import io
 import json
 import logging
+import re
 import sys
 
 import pytest
-from orderdesk.logs import ACCESS_FIELDS, JsonLines
+from orderdesk.logs import (
+    ACCESS_FIELDS,
+    TEXT_FORMAT,
+    AccessLogger,
+    BatchedLines,
+    JsonLines,
+    RedactingFormatter,
+    TextAccessLogger,
+)
 from orderdesk.redact import redact
 
 from tests.live import LiveServer
@@ -83,6 +93,34 @@ def test_json_log_is_one_object_per_line(tmp_path):
     login = access["/api/login"]
     assert (login["code"], login["client"], login["user_id"]) == (-1, FORWARDED_CLIENT, 0)
     assert (access["/no/such/page"]["code"], access["/no/such/page"]["user_id"]) == (404, 0)
+
+
+def test_a_text_access_line_is_the_formatters_line_of_its_record():
+    """The serving process makes a text access line directly (TextAccessLogger): it is
+    the line RedactingFormatter makes of AccessLogger's record, its secrets masked,
+    only its time its own."""
+    stream = io.StringIO()
+    target = logging.StreamHandler(stream)
+    target.setFormatter(RedactingFormatter(TEXT_FORMAT))
+    logger = logging.getLogger("orderdesk.access.made-directly")
+    logger.propagate = False
+    batch = BatchedLines(10, target)
+    logger.addHandler(batch)
+    try:
+        values = ("0123456789abcdef", "GET", "/odk_" + "Kq3-_" * 9, 404, 1.25, "::1", 7)
+        TextAccessLogger(logger, "").write(values)
+        AccessLogger(logger, "").write(values)
+        assert stream.getvalue() == ""  # held until flushed
+        batch.flush()
+    finally:
+        logger.removeHandler(batch)
+    made_directly, from_record = stream.getvalue().splitlines()
+    time = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} "
+    assert re.match(time, made_directly) and re.match(time, from_record)
+    assert made_directly[24:] == from_record[24:]
+    assert from_record[24:] == (
+        "INFO orderdesk.access.made-directly 0123456789abcdef GET /odk_*** 404 1.2ms ::1 7"
+    )
 
 
 def test_a_traceback_stays_inside_its_json_line():

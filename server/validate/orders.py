@@ -5,7 +5,7 @@ Fields are listed in the order they are checked, so the first error named stays 
 same. The order's own fields come from entities.ORDER."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import model, texts
 from ..entities import ORDER, Key
@@ -41,10 +41,9 @@ CREATE_ORDER: Form[dict[str, Any]] = Form(
 )
 
 
-@dataclass(frozen=True)
-class OrderUpdate:
+class OrderUpdate(NamedTuple):
     """The customer's update: the order, the expected version, and the fields sent
-    (None: not sent)."""
+    (None: not sent). (A named tuple: cheaper to make than a frozen dataclass.)"""
 
     id: int
     version: int | None
