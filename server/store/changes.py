@@ -45,6 +45,7 @@ async def insert_message(
         "content": content,
         "created_time": tx.now,
     }
+    await events.take_turn(tx)
     message_id = await tx.insert(_INSERT_MESSAGE, *message.values())
     stored = {"id": message_id, **message}
     await inbox.message_written(tx, stored, reader)

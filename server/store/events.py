@@ -31,7 +31,8 @@ EVENT_LOCK = 0x6576656E7473  # "events"
 
 COLUMNS = "type, comm_order_id, user_id, data, created_time"
 # PostgreSQL: the turn that orders event ids, and the wake-up of the other app servers.
-TURN = f"(SELECT pg_advisory_xact_lock({EVENT_LOCK}), pg_notify('{NOTIFY_CHANNEL}', '')) AS turn"
+_TAKE_TURN = f"pg_advisory_xact_lock({EVENT_LOCK})"
+TURN = f"(SELECT {_TAKE_TURN}, pg_notify('{NOTIFY_CHANNEL}', '')) AS turn"
 # SQLite: a change's one or two events in one statement. Their ids are consecutive (one
 # writer, one statement), so the last id, which the connection knows, gives them all.
 _SQLITE_INSERT = {
@@ -62,6 +63,17 @@ def _postgres_record(notice: str | None) -> str:
             RETURNING id, type, data),
         {deliveries}
         SELECT count(*) FROM notified"""
+
+
+async def take_turn(tx: Tx) -> None:
+    """PostgreSQL: take the events' turn now, before this transaction locks any of the
+    counts' rows (order_counts through its triggers, caught_up_counts). A change written
+    as one statement (changes.py) takes the turn and then the counts' rows; a writer
+    that took a counts' row first and the turn after could wait for it while it waits
+    for them. (The turn is held to the commit either way: the events come last.)
+    SQLite: one writer at a time, nothing to take."""
+    if tx.dialect == "postgres":
+        await tx.value(f"SELECT {_TAKE_TURN}")
 
 
 async def record(

@@ -46,6 +46,7 @@ def _check_stored_extra(extra: dict[str, Any]) -> None:
 
 
 async def create_order(tx: Tx, user_id: int, order: Mapping[str, Any]) -> Row:
+    await events.take_turn(tx)  # before the insert's trigger locks a counts' row
     row = await tx.row(
         _INSERT_ORDER + f" RETURNING {ORDER_COLUMNS}", *_created_values(user_id, order, tx.now)
     )

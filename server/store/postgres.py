@@ -316,18 +316,20 @@ class PostgresStore(Store):
 
     async def _write(self, fn: Callable[..., Any], *args: Any) -> tuple[Any, Effects]:
         """A transaction PostgreSQL ended to break a deadlock changed nothing, and is run
-        again (two transactions that each write several orders' counts rows can lock
-        them in opposite orders)."""
+        again. Every writer takes its locks in one order (an order's row, the events'
+        turn, then the counts' rows: events.take_turn), so this is a safety net, and
+        each time is logged."""
         attempts_left = DEADLOCK_ATTEMPTS
         while True:
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
                     tx = PostgresTx(conn, writing=True, clock_seconds=self.clock())
                     return await fn(tx, *args), tx.effects
-            except asyncpg.DeadlockDetectedError:
+            except asyncpg.DeadlockDetectedError as error:
                 attempts_left -= 1
                 if not attempts_left:
                     raise
+                log.warning("a write ended by PostgreSQL to break a deadlock runs again: %s", error)
 
     def _cannot_write(self, error: Exception) -> str | None:
         if not isinstance(error, asyncpg.PostgresError):
