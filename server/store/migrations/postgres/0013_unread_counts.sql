@@ -2,6 +2,8 @@
 -- of SQLite's migration 13.
 ALTER TABLE order_counts ADD COLUMN IF NOT EXISTS talked BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE order_counts ADD COLUMN IF NOT EXISTS awaiting BIGINT NOT NULL DEFAULT 0;
+-- (Written to run again over counts already there: every one is counted afresh.)
+UPDATE order_counts SET talked = 0, awaiting = 0;
 UPDATE order_counts c SET talked = t.talked, awaiting = t.awaiting
 FROM (SELECT status, id % 16 AS shard, count(*) FILTER (WHERE merchant_talk_id > 0) AS talked,
              sum(awaiting_reply) AS awaiting
@@ -37,11 +39,11 @@ CREATE TABLE IF NOT EXISTS caught_up_counts (
     n       BIGINT NOT NULL,
     PRIMARY KEY (user_id, shard)
 );
+DELETE FROM caught_up_counts;
 INSERT INTO caught_up_counts (user_id, shard, n)
 SELECT r.user_id, r.comm_order_id % 16, count(*)
 FROM read_markers r JOIN comm_orders o ON o.id = r.comm_order_id
 WHERE o.merchant_talk_id > 0 AND o.merchant_talk_id <= r.message_id
-GROUP BY r.user_id, r.comm_order_id % 16
-ON CONFLICT (user_id, shard) DO UPDATE SET n = excluded.n;
+GROUP BY r.user_id, r.comm_order_id % 16;
 
 CREATE INDEX IF NOT EXISTS read_markers_order ON read_markers (comm_order_id);
