@@ -23,6 +23,7 @@ from tests.conftest import (
     register,
     update,
 )
+from tests.test_inbox import ADMIN_READ, ADMIN_SEND, SEND, read, say
 
 LIST = "/api/admin/communication/orders"
 
@@ -220,17 +221,8 @@ async def assert_unread_totals_are_the_orders(client, readers: list[tuple[str, i
         assert len(page) == min(counted, 10) and all(order["unread"] > 0 for order in page)
 
 
-SEND, ADMIN_SEND = "/api/communication/message/send", "/api/admin/communication/message/send"
-
-
-async def _say(client, token: str, path: str, order_id: int, text: str = "hi") -> dict:
-    body = {"comm_order_id": order_id, "message_type": "text", "content": text}
-    return assert_ok(await call(client, "POST", path, token=token, json=body))
-
-
 async def _read(client, token: str, order_id: int, **more) -> None:
-    body = await call(client, "POST", "/api/admin/communication/order/read", token=token,
-                      json={"id": order_id, **more})  # fmt: skip
+    body = await read(client, token, order_id, ADMIN_READ, **more)
     assert body["msg"] == "marked as read"
 
 
@@ -257,22 +249,22 @@ async def test_the_unread_total_follows_every_message_and_marker(client):
         await assert_totals_are_the_orders(client, admin)  # awaiting a reply, too
 
     await assert_unread_totals_are_the_orders(client, readers)
-    await then(_say(client, alice, SEND, one))  # the first message: unread for all three
-    bobs = await _say(client, bob, SEND, four)
-    await then(_say(client, bob, SEND, four, "still there?"))
-    await then(_say(client, admin, ADMIN_SEND, one))  # the first reply moves the status too
+    await then(say(client, alice, one, "hi", SEND))  # the first message: unread for all three
+    bobs = await say(client, bob, four, "hi", SEND)
+    await then(say(client, bob, four, "still there?", SEND))
+    await then(say(client, admin, one, "hi", ADMIN_SEND))  # the first reply moves the status too
     await then(_read(client, staff, one))
     await then(_read(client, other, four, message_id=bobs["id"]))  # not up to the latest
     await then(_post(client, admin, "/api/admin/communication/order/note", id=two, content="call"))
     await then(update(client, alice, id=one, title="Bluer"))  # a system message
     await then(_post(client, admin, "/api/admin/communication/order/status", id=three, status=1))
-    await then(_say(client, alice, SEND, one, "and another thing"))
+    await then(say(client, alice, one, "and another thing", SEND))
     await then(_read(client, other, one))
-    await then(_say(client, staff, ADMIN_SEND, four))
+    await then(say(client, staff, four, "hi", ADMIN_SEND))
     await then(quote(client, admin, one))
     await then(_post(client, alice, "/api/communication/order/accept", id=one))
     await then(_read(client, staff, two))
-    await then(_say(client, bob, SEND, five))
+    await then(say(client, bob, five, "hi", SEND))
     await then(_post(client, bob, "/api/user/delete", password=PASSWORD))  # orders cancelled
     # A customer made staff reads the merchant's side, her markers as they are.
     await _post(client, admin, "/api/admin/users/update", id=alice_user["id"], role="staff")
@@ -298,10 +290,10 @@ async def test_the_unread_total_holds_when_messages_and_reads_race(client):
     for round_ in range(3):
         work = []
         for token, order_id in orders:
-            work.append(_say(client, token, SEND, order_id, f"round {round_}"))
+            work.append(say(client, token, order_id, f"round {round_}", SEND))
             for staff_token, _ in readers:
                 work.append(_read(client, staff_token, order_id))
-            work.append(_say(client, readers[round_][0], ADMIN_SEND, order_id))
+            work.append(say(client, readers[round_][0], order_id, "hi", ADMIN_SEND))
         await asyncio.gather(*work)
         await assert_unread_totals_are_the_orders(client, readers)
 
@@ -320,16 +312,16 @@ async def test_writes_of_every_kind_at_once_never_deadlock(client, caplog):
         made = [await make_order(client, token) for _ in range(17)]
         first, last = made[0]["id"], made[16]["id"]  # 16 apart: the same shard
         for order_id in (first, last):
-            await _say(client, admin, ADMIN_SEND, order_id)
+            await say(client, admin, order_id, "hi", ADMIN_SEND)
         pairs.append((token, first, last))
     for round_ in range(3):
         work = []
         for token, first, last in pairs:
             work += [
-                _say(client, admin, ADMIN_SEND, first, f"reply {round_}"),
-                _say(client, token, SEND, first, f"question {round_}"),
+                say(client, admin, first, f"reply {round_}", ADMIN_SEND),
+                say(client, token, first, f"question {round_}", SEND),
                 update(client, token, id=last, title=f"Take {round_}"),
-                _say(client, admin, ADMIN_SEND, last),
+                say(client, admin, last, "hi", ADMIN_SEND),
                 _read(client, admin, first),
                 _post(client, admin, "/api/admin/communication/order/note", id=last, content="n"),
                 make_order(client, token),

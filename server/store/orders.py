@@ -301,6 +301,50 @@ def _search(dialect: str, merchant: bool) -> tuple[str, int]:
 _ORDER_COLUMNS_OF_O = ", ".join(f"o.{name}" for name in ORDER_COLUMNS.split(", "))
 
 
+def _count_statement(
+    where: OrderFilter, side: inbox.Side, clauses: list[str], condition: str, params: list[Any]
+) -> tuple[str, list[Any]]:
+    """A list's count and its parameters: from the counts the database keeps where they
+    answer it (the merchant's list: whole, by status, awaiting a reply, or unread
+    alone), else by counting."""
+    merchant = where.owner_id is ANY_OWNER
+    if where.unread and merchant and not clauses:
+        # Those with a message the merchant's side may not have read less those the
+        # reader caught up with, both kept counts (migration 13).
+        return (
+            """SELECT (SELECT CAST(coalesce(sum(talked), 0) AS BIGINT) FROM order_counts)
+                    - (SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM caught_up_counts
+                       WHERE user_id = ?)""",
+            [where.reader],
+        )
+    if where.unread:
+        # With other filters (or a customer's own orders): the orders that may be unread
+        # (an index of them) less those the reader's markers show read.
+        talk = f"o.{side.talk}"
+        return (
+            f"""SELECT (SELECT count(*) FROM comm_orders o WHERE {condition} AND {talk} > 0)
+                     - (SELECT count(*) FROM read_markers r
+                        JOIN comm_orders o ON o.id = r.comm_order_id
+                        WHERE r.user_id = ? AND {talk} > 0 AND {talk} <= r.message_id
+                          AND {condition})""",
+            [*params, where.reader, *params],
+        )
+    if merchant and len(clauses) == (where.status is not None) + where.awaiting_reply:
+        # The whole list, one status of it, or those awaiting a reply: the counts the
+        # triggers keep (migrations 12 and 13).
+        column, kept = "n", ["1 = 1"]
+        if where.awaiting_reply:
+            column, kept = "awaiting", [f"status <> {int(Status.CANCELLED)}"]
+        if where.status is not None:
+            kept.append("status = ?")
+        return (
+            f"""SELECT CAST(coalesce(sum({column}), 0) AS BIGINT) FROM order_counts
+                WHERE {" AND ".join(kept)}""",
+            params,
+        )
+    return f"SELECT count(*) FROM comm_orders o WHERE {condition}", params
+
+
 def list_statements(dialect: str, where: OrderFilter) -> tuple[str, list[Any], str, list[Any]]:
     """A list's count and page statements with their parameters (the page's then take
     the size and offset): newest first, or by latest activity; filtered by the reader's
@@ -332,37 +376,7 @@ def list_statements(dialect: str, where: OrderFilter) -> tuple[str, list[Any], s
     order_by = "o.id DESC"
     if where.sort == "activity":
         order_by = f"{inbox.activity(dialect, side, 'o.')} DESC, o.id DESC"
-    count = f"SELECT count(*) FROM comm_orders o WHERE {condition}"
-    kept_filters = (where.status is not None) + where.awaiting_reply
-    if where.owner_id is ANY_OWNER and len(clauses) == kept_filters:
-        # The merchant's whole list, one status of it, or those awaiting a reply: the
-        # counts the triggers keep (migrations 12 and 13) rather than a count of orders.
-        column, kept = "n", ["1 = 1"]
-        if where.awaiting_reply:
-            column, kept = "awaiting", [f"status <> {int(Status.CANCELLED)}"]
-        if where.status is not None:
-            kept.append("status = ?")
-        count = f"""SELECT CAST(coalesce(sum({column}), 0) AS BIGINT) FROM order_counts
-                    WHERE {" AND ".join(kept)}"""
-    if where.unread and where.owner_id is ANY_OWNER and not clauses:
-        # The merchant's unread orders: those with a message the merchant's side may not
-        # have read less those the reader caught up with, both kept counts (migration 13).
-        count = """SELECT (SELECT CAST(coalesce(sum(talked), 0) AS BIGINT) FROM order_counts)
-                        - (SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM caught_up_counts
-                           WHERE user_id = ?)"""
-        count_params = [where.reader]
-    elif where.unread:
-        # With other filters (or a customer's own orders): the orders that may be unread
-        # (an index of them) less those the reader's markers show read.
-        talk = f"o.{side.talk}"
-        count = f"""SELECT (SELECT count(*) FROM comm_orders o WHERE {condition} AND {talk} > 0)
-                         - (SELECT count(*) FROM read_markers r
-                            JOIN comm_orders o ON o.id = r.comm_order_id
-                            WHERE r.user_id = ? AND {talk} > 0 AND {talk} <= r.message_id
-                              AND {condition})"""
-        count_params = [*params, where.reader, *params]
-    else:
-        count_params = params
+    count, count_params = _count_statement(where, side, clauses, condition, params)
     if where.unread:
         # The page reads the reader's marker of each order it walks until it is full.
         condition += f" AND {inbox.unread_condition(side)}"
