@@ -364,3 +364,16 @@ async def test_json_integers_too_long_for_any_number_type_name_the_field(client,
     )
     assert answer == {"code": -1, "msg": "request body is not valid JSON"}
     assert (await detail(client, token, order["id"]))["version"] == 1
+
+
+@pytest.mark.parametrize("expect", ["W*", "100-continue, x", "something-else"])
+async def test_an_unknown_expectation_is_ignored_and_the_request_answered(client, expect):
+    """Only `100-continue` means something; any other `Expect` is ignored, and the API
+    still answers in its envelope (aiohttp's own 417 would answer before it)."""
+    token, user = await register(client)
+    resp = await client.get("/api/user/detail", headers={"Token": token, "Expect": expect})
+    assert resp.status == 200
+    assert assert_ok(await resp.json())["id"] == user["id"]
+    resp = await client.post("/api/login", json={"user_name": "nobody", "password": "x" * 8},
+                             headers={"Expect": expect})  # fmt: skip
+    assert resp.status == 200 and (await resp.json())["code"] == -1
