@@ -9,10 +9,12 @@ import sqlite3
 import threading
 import time
 
+import aiohttp
 import pytest
 from orderdesk import security
 from orderdesk.keys import STORE
 from orderdesk.store import open_store
+from orderdesk.store.sqlite import BACKSTOP_CHECKPOINT_PAGES
 
 from tests.conftest import assert_ok, call, make_order, postgres_database, register
 from tests.live import ROOT, LiveServer, run_cli
@@ -40,20 +42,22 @@ def hammer(server: LiveServer, token: str, order_id: int, prefix: str, acked: li
             acked.append(key)
 
 
+def make_live_order(server: LiveServer, token: str) -> int:
+    body = server.call(
+        "POST",
+        "/api/communication/order/create",
+        {"archive_id": 1, "title": "t", "content": "c", "phone": "12345"},
+        token,
+    )
+    return body["data"]["id"]
+
+
 @pytest.mark.slow  # a real server process
 def test_every_acknowledged_update_survives_sigkill(tmp_path):
     db = tmp_path / "crash.db"
     with LiveServer(db) as server:
         tokens = [server.register(f"user{n}") for n in range(CLIENTS)]
-        orders = []
-        for token in tokens:
-            body = server.call(
-                "POST",
-                "/api/communication/order/create",
-                {"archive_id": 1, "title": "t", "content": "c", "phone": "12345"},
-                token,
-            )
-            orders.append(body["data"]["id"])
+        orders = [make_live_order(server, token) for token in tokens]
         acked: list[list[str]] = [[] for _ in range(CLIENTS)]
         stop = threading.Event()
         threads = [
@@ -83,6 +87,55 @@ def test_every_acknowledged_update_survives_sigkill(tmp_path):
             missing = [key for key in acked[n] if key not in stored]
             assert not missing, f"acknowledged but lost: {missing[:5]}"
             assert body["data"]["version"] == len(stored) + 1
+
+
+STEADY_UPDATES = 20_000  # about 4 backstops' worth of WAL pages, measured
+
+
+@pytest.mark.slow  # a real server process
+def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path):
+    """A checkpoint beside a busy writer never copies the whole WAL, and only a WAL
+    copied whole lets the next write start it over: without the part of each checkpoint
+    run on the writer's thread, the WAL grew to the writer's backstop (a checkpoint of
+    thousands of pages inside one COMMIT; this test then saw the file reach it). Here
+    updates never stop until several backstops' worth of pages are written; the WAL's
+    file, which grows only when a write goes past its end, must stay well under one
+    (this machine: at most 16 MB of the backstop's 41)."""
+    db = tmp_path / "steady.db"
+    wal = db.with_name(db.name + "-wal")
+    with LiveServer(db) as server:
+        tokens = [server.register(f"user{n}") for n in range(CLIENTS)]
+        orders = [make_live_order(server, token) for token in tokens]
+        largest_wal = asyncio.run(update_steadily(server, tokens, orders, wal))
+        server.assert_no_faults()
+    assert largest_wal < BACKSTOP_CHECKPOINT_PAGES * 4096 * 3 / 4, (
+        f"the WAL reached {largest_wal} B"
+    )
+
+
+async def update_steadily(server: LiveServer, tokens: list[str], orders: list[int], wal) -> int:
+    """STEADY_UPDATES updates from 16 clients at once, none refused; the WAL file's
+    largest size meanwhile."""
+    sent = 0
+    largest = 0
+
+    async def client(session: aiohttp.ClientSession, n: int) -> None:
+        nonlocal sent, largest
+        token, order_id = tokens[n % CLIENTS], orders[n % CLIENTS]
+        while sent < STEADY_UPDATES:
+            sent += 1
+            change = {"id": order_id, "order_extra": {f"k{sent % 20}": sent}}
+            async with session.post(
+                f"{server.url}/api/communication/order/update",
+                json=change,
+                headers={"Token": token},
+            ) as response:
+                assert (await response.json())["code"] == 0
+            largest = max(largest, wal.stat().st_size)
+
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(client(session, n) for n in range(16)))
+    return largest
 
 
 @pytest.mark.slow  # a real server process

@@ -37,6 +37,12 @@ BUSY_TIMEOUT_MS = 5000
 # automatic checkpoint stays as a backstop at a larger WAL (pages of 4 KiB).
 CHECKPOINT_SECONDS = 0.25
 BACKSTOP_CHECKPOINT_PAGES = 10_000
+# Under a steady stream of writes, checkpoints come often enough to find about this many
+# WAL frames each time (at most every CHECKPOINT_MIN_SECONDS): small enough that the
+# part run on the writer's thread stays short, and the WAL far below the backstop.
+CHECKPOINT_TARGET_FRAMES = 2_000
+CHECKPOINT_MIN_SECONDS = 0.01
+CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
 
 T = TypeVar("T")
 log = logging.getLogger("orderdesk.store")
@@ -279,6 +285,14 @@ class _Batcher:
             self._draining = False
 
 
+async def _pragma(conn: aiosqlite.Connection, sql: str) -> sqlite3.Row:
+    """A one-row PRAGMA run to its end in one call on the connection's thread: a
+    statement left open between two calls would stop the next batch's SAVEPOINT there
+    ("SQL statements in progress")."""
+    rows = await conn._execute(lambda: conn._conn.execute(sql).fetchall())  # type: ignore[no-untyped-call]
+    return rows[0]
+
+
 # ---------------------------------------------------------------- maintenance
 
 
@@ -501,14 +515,28 @@ class SqliteStore(Store):
         """Checkpoints, and a look for commits made by another process (create-admin
         revoking sessions): PRAGMA data_version on the writer changes only then, and the
         cached rows are dropped, so a revoked session is refused within about
-        CHECKPOINT_SECONDS instead of SESSION_CACHE_SECONDS."""
+        CHECKPOINT_SECONDS instead of SESSION_CACHE_SECONDS.
+
+        Each round copies the WAL into the database beside the writer, then copies the
+        few frames committed meanwhile on the writer's own thread, between its batches:
+        nothing is appended while that runs, so the WAL is then copied whole and the
+        next write starts it over. (A checkpoint beside a busy writer never finishes the
+        WAL, which then grows to the writer's backstop, a checkpoint of thousands of
+        pages inside one COMMIT.) Under a steady stream of writes the rounds come as
+        often as it takes to find about CHECKPOINT_TARGET_FRAMES each time."""
         outside_version = None
         backoff = Backoff(log, "the background checkpoint")
         wait = CHECKPOINT_SECONDS
+        clock = asyncio.get_running_loop().time
+        started_over = clock()
         while True:
             await asyncio.sleep(wait)
             try:
-                await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                _, wal_frames, _ = await _pragma(self._checkpointer, CHECKPOINT)
+                filled_in = clock() - started_over
+                if wal_frames > 0:
+                    await _pragma(self._writes.conn, CHECKPOINT)
+                started_over = clock()
             except sqlite3.Error as error:
                 # The WAL keeps what it holds (a full disk: until the database file
                 # can grow), and the writer's own checkpoint is the backstop.
@@ -516,8 +544,10 @@ class SqliteStore(Store):
             else:
                 backoff.succeeded()
                 wait = CHECKPOINT_SECONDS
-            async with self._writes.conn.execute("PRAGMA data_version") as cursor:
-                version = (await cursor.fetchone() or (None,))[0]
+                if wal_frames > CHECKPOINT_TARGET_FRAMES:
+                    pace = filled_in * CHECKPOINT_TARGET_FRAMES / wal_frames
+                    wait = max(CHECKPOINT_MIN_SECONDS, min(CHECKPOINT_SECONDS, pace))
+            (version,) = await _pragma(self._writes.conn, "PRAGMA data_version")
             if version != outside_version:
                 outside_version = version
                 self._sessions.clear()
