@@ -32,9 +32,10 @@ from .types import Row
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "sqlite"
 BUSY_TIMEOUT_MS = 5000
-# Checkpoints (copying the WAL back into the database, with an fsync) run on their own
-# connection every CHECKPOINT_SECONDS, so commits don't pay for them; the writer's own
-# automatic checkpoint stays as a backstop at a larger WAL (pages of 4 KiB).
+# Checkpoints (copying the WAL back into the database, with an fsync) run mostly on their
+# own connection, at most CHECKPOINT_SECONDS apart, so commits don't pay for them; only
+# the frames committed during one are copied on the writer's thread (_checkpoint_regularly).
+# The writer's own automatic checkpoint stays as a backstop at a larger WAL (4 KiB pages).
 CHECKPOINT_SECONDS = 0.25
 BACKSTOP_CHECKPOINT_PAGES = 10_000
 # Under a steady stream of writes, checkpoints come often enough to find about this many
