@@ -16,15 +16,16 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from . import __version__, security
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
 from .errors import AlreadyTaken, CannotSave, Invalid, StartupFailure
 from .logs import (
     ACCESS_LOG,
+    ACCESS_LOG_OPTIONS,
     QUIET_LOGGERS,
     TEXT_FORMAT,
-    AccessLogger,
     BatchedLines,
     ClientGoneAsInfo,
     JsonLines,
@@ -87,12 +88,12 @@ async def _serve(config: Config, access_log: logging.Handler) -> None:
 
     from .app import create_app
 
+    # logs.py types the options loosely (dict[str, object]); AppRunner checks them.
+    access_log_options: dict[str, Any] = ACCESS_LOG_OPTIONS
+    if config.log_format == "text":  # made directly; a JSON line by JsonLines from a record
+        access_log_options = {**access_log_options, "access_log_class": TextAccessLogger}
     runner = web.AppRunner(
-        create_app(config),
-        shutdown_timeout=SHUTDOWN_TIMEOUT,
-        access_log=ACCESS_LOG,
-        # A text line is made directly, a JSON one by JsonLines from a record.
-        access_log_class=TextAccessLogger if config.log_format == "text" else AccessLogger,
+        create_app(config), shutdown_timeout=SHUTDOWN_TIMEOUT, **access_log_options
     )
     try:
         await runner.setup()

@@ -8,6 +8,7 @@ import json
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -113,7 +114,9 @@ def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path):
     )
 
 
-async def update_steadily(server: LiveServer, tokens: list[str], orders: list[int], wal) -> int:
+async def update_steadily(
+    server: LiveServer, tokens: list[str], orders: list[int], wal: Path
+) -> int:
     """STEADY_UPDATES updates from 16 clients at once, none refused; the WAL file's
     largest size meanwhile."""
     sent = 0
