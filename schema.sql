@@ -85,7 +85,11 @@ CREATE TABLE IF NOT EXISTS comm_orders (
     customer_message_time INTEGER NOT NULL DEFAULT 0,
     merchant_talk_id      INTEGER NOT NULL DEFAULT 0,
     customer_talk_id      INTEGER NOT NULL DEFAULT 0,
-    awaiting_reply        INTEGER NOT NULL DEFAULT 0
+    awaiting_reply        INTEGER NOT NULL DEFAULT 0,
+    -- The thread's size, written with every message; the customer's side sees it
+    -- without the notes.
+    message_count         INTEGER NOT NULL DEFAULT 0,
+    note_count            INTEGER NOT NULL DEFAULT 0
 );
 
 -- The customer's list (newest first, optionally by status) and the merchant's list.

@@ -55,7 +55,10 @@ UPDATE comm_orders SET
                                    AND sender_type <> 'system'), 0),
     customer_talk_id = coalesce((SELECT max(id) FROM messages
                                  WHERE comm_order_id = comm_orders.id
-                                   AND sender_type <> 'system' AND message_type <> 'note'), 0)"""
+                                   AND sender_type <> 'system' AND message_type <> 'note'), 0),
+    message_count = (SELECT count(*) FROM messages WHERE comm_order_id = comm_orders.id),
+    note_count = (SELECT count(*) FROM messages
+                  WHERE comm_order_id = comm_orders.id AND message_type = 'note')"""
 _KEEP_TIMES = """
 UPDATE comm_orders SET
     last_message_time = (SELECT created_time FROM messages WHERE id = last_message_id),

@@ -6,6 +6,7 @@ import sys
 
 from tests.conftest import query_rows
 from tests.live import ROOT
+from tests.test_order_counts import COUNTED_THREAD_SIZES, KEPT_THREAD_SIZES
 
 
 def bench_module(name: str = "run"):
@@ -42,3 +43,4 @@ async def test_the_inbox_benchmark_seeds_threads_whose_counts_are_kept(db):
         inbox.MERCHANT,
     )
     assert kept == counted and counted[0][0] > 0
+    assert await query_rows(db, KEPT_THREAD_SIZES) == await query_rows(db, COUNTED_THREAD_SIZES)

@@ -375,13 +375,20 @@ def write_past_the_api(db: str, order_id: int, customer_id: int, safe: list[str]
              json.dumps(extra), order_id),
         )  # fmt: skip
         conn.execute("UPDATE users SET user_name = ? WHERE id = ?", (first, customer_id))
+        messages = [
+            (order_id, customer_id, "user", HOSTILE_TEXTS[n % len(HOSTILE_TEXTS)], kind, content)
+            for kind in ("text", "image", "file")
+            for n, content in enumerate(HOSTILE_TEXTS + HOSTILE_URLS)
+        ]
         conn.executemany(
             "INSERT INTO messages (comm_order_id, sender_id, sender_type, sender_name,"
             " message_type, content, created_time) VALUES (?, ?, ?, ?, ?, ?, 1700000000)",
-            [(order_id, customer_id, "user", HOSTILE_TEXTS[n % len(HOSTILE_TEXTS)], kind, content)
-             for kind in ("text", "image", "file")
-             for n, content in enumerate(HOSTILE_TEXTS + HOSTILE_URLS)],
-        )  # fmt: skip
+            messages,
+        )
+        conn.execute(  # the thread's size, as the store keeps it
+            "UPDATE comm_orders SET message_count = message_count + ? WHERE id = ?",
+            (len(messages), order_id),
+        )
 
 
 def assert_nothing_ran_and_nothing_links(page, safe: list[str]) -> None:

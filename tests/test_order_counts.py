@@ -2,7 +2,8 @@
 counting every order: per status (migration 12: triggers in the transaction of every
 change), and for the unread filter the orders with messages less those the reader has
 caught up with (migration 13: kept by the statements that write messages and move
-read markers). On both engines, whatever changes an order, the totals stay exactly what
+read markers); and each order keeps its thread's size (migration 14: written with every
+message). On both engines, whatever changes an order, the totals stay exactly what
 counting would give."""
 
 import asyncio
@@ -26,6 +27,16 @@ from tests.conftest import (
 from tests.test_inbox import ADMIN_READ, ADMIN_SEND, SEND, read, say
 
 LIST = "/api/admin/communication/orders"
+# Each order's thread size, as kept and as counting finds it: all its messages, and its notes.
+KEPT_THREAD_SIZES = "SELECT id, message_count, note_count FROM comm_orders ORDER BY id"
+COUNTED_THREAD_SIZES = """
+    SELECT o.id, count(m.id), count(m.id) FILTER (WHERE m.message_type = 'note')
+    FROM comm_orders o LEFT JOIN messages m ON m.comm_order_id = o.id
+    GROUP BY o.id ORDER BY o.id"""
+
+
+async def assert_thread_sizes_are_counted(db: str) -> None:
+    assert await query_rows(db, KEPT_THREAD_SIZES) == await query_rows(db, COUNTED_THREAD_SIZES)
 
 
 async def assert_totals_are_the_orders(client, admin: str) -> None:
@@ -105,10 +116,13 @@ async def rewind(db: str, version: int) -> None:
             # Counts gone wrong: the migrations must count everything afresh.
             "UPDATE order_counts SET n = n + 99, talked = talked + 99, awaiting = awaiting + 99",
             "INSERT INTO caught_up_counts (user_id, shard, n) SELECT id, 5, 99 FROM users",
+            "UPDATE comm_orders SET message_count = message_count + 99, note_count = 99",
         ]
     else:
         steps = [f"PRAGMA user_version = {version}", "DROP TABLE caught_up_counts",
-                 "DROP INDEX read_markers_order"]  # fmt: skip
+                 "DROP INDEX read_markers_order",
+                 "ALTER TABLE comm_orders DROP COLUMN message_count",
+                 "ALTER TABLE comm_orders DROP COLUMN note_count"]  # fmt: skip
         # (The triggers as either migration made them: both remake them.)
         steps += [f"DROP TRIGGER {name}" for name in
                   ("order_counted", "order_recounted", "order_uncounted")]  # fmt: skip
@@ -200,6 +214,28 @@ async def test_the_migration_counts_what_each_reader_caught_up_with(db):
     assert talked == [(0, 1, 1), (1, 1, 1), (2, 3, 1), (3, 2, 1)]
 
 
+async def test_the_migration_counts_the_threads_already_there(db):
+    """Migration 14 on a database with messages: each order's thread size and notes."""
+    store = await open_store(db)
+    await store.close()
+    await query_rows(
+        db, "INSERT INTO users (id, user_name, password_hash, created_time) VALUES (1, 'a', 'x', 0)"
+    )
+    for order_id in (1, 2, 3):
+        await _an_order(db, order_id, 0)
+    for order_id, kind in ((1, "text"), (1, "note"), (1, "quote"), (3, "note"), (1, "note")):
+        await query_rows(
+            db,
+            f"""INSERT INTO messages (comm_order_id, sender_id, sender_type, sender_name,
+                                      message_type, content, created_time)
+                VALUES ({order_id}, 1, 'admin', 'a', '{kind}', 'hi', 0)""",
+        )
+    await rewind(db, 13)
+    store = await open_store(db)
+    await store.close()
+    assert await query_rows(db, KEPT_THREAD_SIZES) == [(1, 4, 2), (2, 0, 0), (3, 1, 1)]
+
+
 async def assert_unread_totals_are_the_orders(client, readers: list[tuple[str, int]]) -> None:
     """For each merchant-side reader (token, user id): the unread list's total is what
     counting the threads gives (the orders with a message that is not a system message
@@ -247,6 +283,7 @@ async def test_the_unread_total_follows_every_message_and_marker(client):
         await step
         await assert_unread_totals_are_the_orders(client, readers)
         await assert_totals_are_the_orders(client, admin)  # awaiting a reply, too
+        await assert_thread_sizes_are_counted(db)
 
     await assert_unread_totals_are_the_orders(client, readers)
     await then(say(client, alice, one, "hi", SEND))  # the first message: unread for all three
@@ -296,6 +333,7 @@ async def test_the_unread_total_holds_when_messages_and_reads_race(client):
             work.append(say(client, readers[round_][0], order_id, "hi", ADMIN_SEND))
         await asyncio.gather(*work)
         await assert_unread_totals_are_the_orders(client, readers)
+        await assert_thread_sizes_are_counted(client.server.app[CONFIG].db)
 
 
 async def test_writes_of_every_kind_at_once_never_deadlock(client, caplog):

@@ -70,11 +70,12 @@ _CHANGE_PARAMETERS = 12
 # message's id is taken first (`mid`), so the order row is written once.
 _KEPT = {
     True: """, last_message_id = (SELECT id FROM mid), last_message_time = ?1::bigint,
-              customer_message_id = (SELECT id FROM mid), customer_message_time = ?1::bigint""",
+              customer_message_id = (SELECT id FROM mid), customer_message_time = ?1::bigint,
+              message_count = message_count + 1""",
     False: """, last_message_id = (SELECT id FROM mid), last_message_time = ?1::bigint,
                customer_message_id = (SELECT id FROM mid), customer_message_time = ?1::bigint,
                merchant_talk_id = (SELECT id FROM mid), customer_talk_id = (SELECT id FROM mid),
-               awaiting_reply = (?5::text = 'user')::int""",
+               awaiting_reply = (?5::text = 'user')::int, message_count = message_count + 1""",
 }
 
 

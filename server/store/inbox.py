@@ -89,13 +89,15 @@ def unread_condition(side: Side) -> str:
 _AFTER_MESSAGE = {
     "system": """last_message_id = ?3, last_message_time = ?4,
                  customer_message_id = ?3, customer_message_time = ?4""",
-    model.NOTE: "last_message_id = ?3, last_message_time = ?4, merchant_talk_id = ?3",
+    model.NOTE: """last_message_id = ?3, last_message_time = ?4, merchant_talk_id = ?3,
+                   note_count = note_count + 1""",
     "talk": """last_message_id = ?3, last_message_time = ?4,
                customer_message_id = ?3, customer_message_time = ?4,
                merchant_talk_id = ?3, customer_talk_id = ?3, awaiting_reply = ?5""",
 }
+# Every message also counts in its order's thread size (migration 14).
 _KEPT = {
-    kind: f"UPDATE comm_orders SET {columns} WHERE id = ?1"
+    kind: f"UPDATE comm_orders SET {columns}, message_count = message_count + 1 WHERE id = ?1"
     for kind, columns in _AFTER_MESSAGE.items()
 }
 _MOVE_MARKER = """

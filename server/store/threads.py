@@ -45,7 +45,7 @@ async def add_note(tx: Tx, order_id: int, content: str, sender: Sender) -> Row:
 # Threads sort by id, the order the messages were written in; created_time is a wall
 # clock and may step back.
 # A customer's view of a thread has no notes.
-_SEEN = {True: "", False: f" AND message_type <> '{model.NOTE}'"}
+_NO_NOTES = f" AND message_type <> '{model.NOTE}'"
 THREAD_OLDEST_FIRST = f"""
     SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?
     ORDER BY id LIMIT ? OFFSET ?"""
@@ -53,19 +53,23 @@ THREAD_NEWEST_FIRST = f"""
     SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?
     ORDER BY id DESC LIMIT ?"""
 CUSTOMER_THREAD_OLDEST_FIRST = f"""
-    SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?{_SEEN[False]}
+    SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?{_NO_NOTES}
     ORDER BY id LIMIT ? OFFSET ?"""
 CUSTOMER_THREAD_NEWEST_FIRST = f"""
-    SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?{_SEEN[False]}
+    SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?{_NO_NOTES}
     ORDER BY id DESC LIMIT ?"""
 
 
+_THREAD_SIZE = {
+    True: "SELECT message_count FROM comm_orders WHERE id = ?",
+    False: "SELECT message_count - note_count FROM comm_orders WHERE id = ?",
+}
+
+
 async def count_messages(tx: Tx, order_id: int, owner_id: int | None = ANY_OWNER) -> int:
-    """The thread's size as the caller's side sees it."""
-    return await tx.value(
-        f"SELECT count(*) FROM messages WHERE comm_order_id = ?{_SEEN[owner_id is ANY_OWNER]}",
-        order_id,
-    )
+    """The thread's size as the caller's side sees it, as the order keeps it (migration
+    14): the customer's side without the notes."""
+    return int(await tx.value(_THREAD_SIZE[owner_id is ANY_OWNER], order_id))
 
 
 async def last_messages(
