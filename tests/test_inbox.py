@@ -37,6 +37,7 @@ THREAD, ADMIN_THREAD = "/api/communication/messages", "/api/admin/communication/
 SEND, ADMIN_SEND = "/api/communication/message/send", "/api/admin/communication/message/send"
 READ, ADMIN_READ = "/api/communication/order/read", "/api/admin/communication/order/read"
 NOTE = "/api/admin/communication/order/note"
+ADMIN_STATUS = "/api/admin/communication/order/status"
 ASSIGN = "/api/admin/communication/order/assign"
 BOSS, ALICE = "boss@shop.test", "alice@home.test"
 
@@ -162,12 +163,20 @@ async def test_every_message_the_caller_writes_moves_their_marker(client):
     assert (await one_listed(client, alice, order_id))["unread"] == 0
     await say(client, staff, order_id, "see the quote", ADMIN_SEND)
     assert (await one_listed(client, alice, order_id))["unread"] == 1
-    # A move's message the caller caused moves the caller's marker too.
+    # A change's system message is nobody's message: it moves no marker, so what she
+    # had not read stays unread, on her side and on the merchant's.
     rejected = await call(
         client, "POST", "/api/communication/order/reject", token=alice, json={"id": order_id}
     )
     assert_ok(rejected)
-    assert (await one_listed(client, alice, order_id))["unread"] == 0
+    assert (await one_listed(client, alice, order_id))["unread"] == 1
+    assert_ok(await update(client, alice, id=order_id, title="Bluer"))
+    assert (await one_listed(client, alice, order_id))["unread"] == 1
+    await say(client, alice, order_id, "four")
+    assert (await one_listed(client, staff, order_id, ADMIN_ORDERS))["unread"] == 1
+    cancelled = {"id": order_id, "status": -1}
+    assert_ok(await call(client, "POST", ADMIN_STATUS, token=staff, json=cancelled))
+    assert (await one_listed(client, staff, order_id, ADMIN_ORDERS))["unread"] == 1
 
 
 # ---------------------------------------------------------------- the inbox

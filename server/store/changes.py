@@ -30,12 +30,9 @@ _INSERT_MESSAGE = """INSERT INTO messages (comm_order_id, sender_id, sender_type
                    VALUES (?, ?, ?, ?, ?, ?, ?)"""
 
 
-async def insert_message(
-    tx: Tx, order_id: int, sender: Sender, kind: str, content: str, reader: int
-) -> Row:
+async def insert_message(tx: Tx, order_id: int, sender: Sender, kind: str, content: str) -> Row:
     """The message as the API answers it, built from what was written; the order's
-    latest messages follow it, and the marker of `reader` (who caused it; 0: nobody)
-    moves to it."""
+    latest messages follow it, and its writer's marker moves to it (inbox.py)."""
     message = {
         "comm_order_id": order_id,
         "sender_id": sender.user_id,
@@ -48,7 +45,7 @@ async def insert_message(
     await events.take_turn(tx)
     message_id = await tx.insert(_INSERT_MESSAGE, *message.values())
     stored = {"id": message_id, **message}
-    await inbox.message_written(tx, stored, reader)
+    await inbox.message_written(tx, stored)
     return stored
 
 
@@ -64,7 +61,7 @@ class Note:
 _PLAIN_PLACEHOLDER = re.compile(r"\?(?!\d)")
 # The parameters record_change's PostgreSQL statement numbers itself; the assignments'
 # values follow them, then the mail's notice when there is one.
-_CHANGE_PARAMETERS = 12
+_CHANGE_PARAMETERS = 11
 
 # The order's latest messages (inbox.py), kept by the UPDATE that writes the order: the
 # message's id is taken first (`mid`), so the order row is written once.
@@ -82,18 +79,20 @@ _KEPT = {
 @functools.cache
 def _postgres_change(assignments: str, notice: str | None, system: bool) -> str:
     """An order's UPDATE (?1 now, ?2 the order, ?3 its owner; `assignments`, whose `?`s
-    take ?13...), its message (sender ?4-?6, kind ?7, content ?8; a `system` one or
-    not), the order's latest messages, the marker of the reader ?12 (0: nobody) and the
-    readers' caught-up counts, its
-    two events (the order's `thumb` ?9), their deliveries (due ?10, timestamp ?11, and
-    the mail's notice last), as one statement returning the order and the message as
-    JSON."""
+    take ?12...), its message (sender ?4-?6, kind ?7, content ?8; a `system` one or
+    not), the order's latest messages, for a message someone wrote their marker and the
+    readers' caught-up counts, its two events (the order's `thumb` ?9), their deliveries
+    (due ?10, timestamp ?11, and the mail's notice last), as one statement returning the
+    order and the message as JSON."""
     numbers = iter(range(_CHANGE_PARAMETERS + 1, 1000))
-    counted = (
-        inbox.count_marker_move("?2::bigint", "?12::bigint", "(SELECT id FROM mid)")
-        if system
-        else inbox.count_new_talk("?2::bigint", "?12::bigint")
-    )
+    # A system message moves no marker (inbox.message_written).
+    marked = f"""
+        counted AS ({inbox.count_new_talk("?2::bigint", "?4::bigint")}),
+        marked AS (
+            INSERT INTO read_markers (user_id, comm_order_id, message_id)
+            SELECT ?4::bigint, m.comm_order_id, m.id FROM m
+            ON CONFLICT (user_id, comm_order_id) DO UPDATE SET message_id = excluded.message_id
+            WHERE excluded.message_id > read_markers.message_id),"""
     assignments = _PLAIN_PLACEHOLDER.sub(lambda _: f"?{next(numbers)}", assignments)
     deliveries = outbox.deliveries_ctes(
         notice,
@@ -119,13 +118,7 @@ def _postgres_change(assignments: str, notice: str | None, system: bool) -> str:
             SELECT (SELECT id FROM mid), o.id, ?4::bigint, ?5::text, ?6::text, ?7::text,
                    ?8::text, ?1::bigint
             FROM o
-            RETURNING {MESSAGE_COLUMNS}),
-        counted AS ({counted}),
-        marked AS (
-            INSERT INTO read_markers (user_id, comm_order_id, message_id)
-            SELECT ?12::bigint, m.comm_order_id, m.id FROM m WHERE ?12::bigint > 0
-            ON CONFLICT (user_id, comm_order_id) DO UPDATE SET message_id = excluded.message_id
-            WHERE excluded.message_id > read_markers.message_id),
+            RETURNING {MESSAGE_COLUMNS}),{"" if system else marked}
         ev AS (
             INSERT INTO events ({EVENT_COLUMNS})
             SELECT e.type, o.id, o.user_id, e.data, ?1::bigint
@@ -161,16 +154,13 @@ async def record_change(
     note: Note,
     mail: str | None = None,
     images: list[str] | None = None,
-    *,
-    reader: int,
 ) -> tuple[Row, Row]:
     """A change to the order `old` (read and locked by the caller, as order_row gives
     it; `images` when the change sets them, for the order's thumb): its UPDATE
     (`assignments` with their `values`; the version and the time are bumped), the `note`
     that tells of it, its ORDER_UPDATED and MESSAGE_CREATED events and their deliveries.
     Returns the order and the message as the API answers them. On SQLite these are
-    statements in turn; on PostgreSQL one statement. The marker of `reader`, the user
-    whose action it is, moves to the note."""
+    statements in turn; on PostgreSQL one statement."""
     tx.events_recorded()
     if tx.dialect == "postgres":
         notice = mail or outbox.mail_notice(ORDER_UPDATED, note.sender.sender_type, note.kind)
@@ -181,13 +171,13 @@ async def record_change(
             _postgres_change(assignments, notice, system),
             *(tx.now, old["id"], old["user_id"]),
             *(sender.user_id, sender.sender_type, sender.user_name, note.kind, note.content),
-            *(thumb, tx.now * 1000, outbox.rfc3339(tx.now), reader),
+            *(thumb, tx.now * 1000, outbox.rfc3339(tx.now)),
             *values,
             *([] if notice is None else [notice]),
         )
         return orjson.loads(row["order_json"]), orjson.loads(row["message_json"])
     await tx.run(sqlite_update(assignments), *values, tx.now, old["id"], old["user_id"])
     order = order_row(tx, await tx.row(_SQLITE_CHANGED_ORDER, old["id"]))
-    message = await insert_message(tx, order["id"], note.sender, note.kind, note.content, reader)
+    message = await insert_message(tx, order["id"], note.sender, note.kind, note.content)
     await events.record(tx, order, ORDER_UPDATED, message, mail)
     return order, message

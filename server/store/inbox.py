@@ -24,7 +24,6 @@ those the reader has read up to it (`caught_up_counts`, kept here, by the statem
 that write messages and move markers).
 """
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,11 +83,9 @@ def unread_condition(side: Side) -> str:
 
 # ---------------------------------------------------------------- writing messages
 
-# The order's latest messages after a message: ?1 the order, ?3 the message's id, ?4
-# its time, ?5 whether it is the customer's (what each kind of message moves).
+# The order's latest messages after a message someone wrote: ?1 the order, ?3 the
+# message's id, ?4 its time, ?5 whether it is the customer's (what each kind moves).
 _AFTER_MESSAGE = {
-    "system": """last_message_id = ?3, last_message_time = ?4,
-                 customer_message_id = ?3, customer_message_time = ?4""",
     model.NOTE: """last_message_id = ?3, last_message_time = ?4, merchant_talk_id = ?3,
                    note_count = note_count + 1""",
     "talk": """last_message_id = ?3, last_message_time = ?4,
@@ -100,6 +97,12 @@ _KEPT = {
     kind: f"UPDATE comm_orders SET {columns}, message_count = message_count + 1 WHERE id = ?1"
     for kind, columns in _AFTER_MESSAGE.items()
 }
+# After a system message: ?1 the order, ?2 the message's id, ?3 its time.
+_KEPT_AFTER_SYSTEM = """
+    UPDATE comm_orders SET last_message_id = ?2, last_message_time = ?3,
+                           customer_message_id = ?2, customer_message_time = ?3,
+                           message_count = message_count + 1
+    WHERE id = ?1"""
 _MOVE_MARKER = """
     INSERT INTO read_markers (user_id, comm_order_id, message_id)
     SELECT CAST(?2 AS BIGINT), CAST(?1 AS BIGINT), CAST(?3 AS BIGINT) WHERE ?2 > 0
@@ -160,34 +163,40 @@ def _message_kind(message: Row) -> str:
     return model.NOTE if message["message_type"] == model.NOTE else "talk"
 
 
-@functools.cache
-def _postgres_after_message(kind: str) -> str:
-    """The three writes after a message as one statement (one round trip)."""
-    counted = _COUNT_MARKER_MOVE if kind == "system" else _COUNT_NEW_TALK
-    return f"""WITH counted AS ({counted}),
-                    kept AS ({_KEPT[kind]}),
-                    marked AS ({_MOVE_MARKER})
-               SELECT 1"""
+# PostgreSQL: the three writes after a message that is not a system message as one
+# statement (one round trip).
+_POSTGRES_AFTER_TALK = {
+    kind: f"""WITH counted AS ({_COUNT_NEW_TALK}),
+                   kept AS ({_KEPT[kind]}),
+                   marked AS ({_MOVE_MARKER})
+              SELECT 1"""
+    for kind in _KEPT
+}
 
 
-async def message_written(tx: Tx, message: Row, reader: int) -> None:
+async def message_written(tx: Tx, message: Row) -> None:
     """Keep the order's latest messages (in the transaction that wrote `message`, under
-    the order's lock), move the marker of `reader` (the user whose action wrote it; 0:
-    nobody) to it, and keep the readers' caught-up counts."""
+    the order's lock). A message someone wrote also moves its writer's marker to it and
+    keeps the readers' caught-up counts; a system message moves no marker (it tells of
+    an action, it is nobody's message: the spec's "any message the caller writes (a
+    message, a quote, a note)")."""
     kind = _message_kind(message)
+    if kind == "system":
+        order_id, message_id, at = message["comm_order_id"], message["id"], message["created_time"]
+        await tx.run(_KEPT_AFTER_SYSTEM, order_id, message_id, at)
+        return
     customer = int(message["sender_type"] == "user")
-    values = (message["comm_order_id"], reader, message["id"], message["created_time"], customer)
+    values = (
+        message["comm_order_id"], message["sender_id"], message["id"], message["created_time"],
+        customer,
+    )  # fmt: skip
     kept_values = values if kind == "talk" else values[:4]
     if tx.dialect == "postgres":
-        await tx.run(_postgres_after_message(kind), *kept_values)
+        await tx.run(_POSTGRES_AFTER_TALK[kind], *kept_values)
         return
-    if kind != "system":
-        await tx.run(_COUNT_NEW_TALK, *values[:2])
-    elif reader:
-        await tx.run(_COUNT_MARKER_MOVE, *values[:3])
+    await tx.run(_COUNT_NEW_TALK, *values[:2])
     await tx.run(_KEPT[kind], *kept_values)
-    if reader:
-        await tx.run(_MOVE_MARKER, *values[:3])
+    await tx.run(_MOVE_MARKER, *values[:3])
 
 
 async def move_marker(tx: Tx, user_id: int, order_id: int, message_id: int) -> None:

@@ -155,7 +155,6 @@ async def update_order(
         tuple(values),
         Note(f"{update.note}: " + ", ".join(changed)),
         images=changes.get("images"),
-        reader=owner_id,
     )
     return new
 
@@ -172,7 +171,6 @@ async def move_order(tx: Tx, action: str, order_id: int, owner_id: int, detail: 
         (move.target,),
         Note(move.note_with(detail)),
         move.mail,
-        reader=owner_id,
     )
     return order
 
@@ -198,7 +196,6 @@ async def accept_quote(tx: Tx, accepted: Acceptance, owner_id: int) -> Row:
         (move.target, purchase["id"]),
         Note(move.note_with(accepted.remark)),
         move.mail,
-        reader=owner_id,
     )
     await purchases.purchase_created(tx, order, purchase)
     return order
@@ -214,7 +211,6 @@ async def quote_order(tx: Tx, quote: Quote, admin: Sender) -> Row:
         "status = ?, quote_price = ?, quote_content = ?, admin_id = ?",
         (move.target, quote.quote_price, quote.quote_content, admin.user_id),
         Note(f"quote: {quote.quote_price}\n{quote.quote_content}", admin, "quote"),
-        reader=admin.user_id,
     )
     return order
 
@@ -232,7 +228,6 @@ async def set_order_status(tx: Tx, change: StatusChange, admin: Sender) -> Row:
         (change.status, admin.user_id),
         Note(f"{move.note} by {admin.user_name}: {moved}"),
         move.mail,
-        reader=admin.user_id,
     )
     return order
 
@@ -251,7 +246,6 @@ async def set_order_images(tx: Tx, change: ImagesChange, admin: Sender) -> Row:
            finished_images = coalesce(?, finished_images)""",
         tuple(None if value is None else to_json(value) for value in sent.values()),
         Note(f"{move.note}: " + ", ".join(changed)),
-        reader=admin.user_id,
     )
     return order
 

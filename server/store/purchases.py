@@ -143,7 +143,6 @@ async def _write_move(
     tx: Tx,
     old: Row,
     move: PurchaseMove,
-    caller: Caller,
     changes: dict[str, Any],
     detail: str = "",
 ) -> Row:
@@ -170,7 +169,7 @@ async def _write_move(
         )
     )
     note = move.note.format(order_id=old["order_id"], detail=detail)
-    message = await insert_message(tx, comm_order["id"], SYSTEM, "text", note, caller.user_id)
+    message = await insert_message(tx, comm_order["id"], SYSTEM, "text", note)
     await events.record(tx, comm_order, events.PURCHASE_ORDER_UPDATED, message, move.mail, data=new)
     return new
 
@@ -191,25 +190,25 @@ async def choose_payment(tx: Tx, order_id: str, pay_way: str, caller: Caller) ->
         raise Invalid(PAYMENT_METHOD_NOT_AVAILABLE)
     if old["chosen_pay_way"] == pay_way:
         return _public(old)
-    return await _write_move(tx, old, move, caller, {"chosen_pay_way": pay_way}, pay_way)
+    return await _write_move(tx, old, move, {"chosen_pay_way": pay_way}, pay_way)
 
 
 async def cancel(tx: Tx, order_id: str, caller: Caller) -> Row:
     move = PURCHASE_MOVES["cancel"]
-    return await _write_move(tx, await _movable(tx, move, order_id, caller), move, caller, {})
+    return await _write_move(tx, await _movable(tx, move, order_id, caller), move, {})
 
 
 async def finish(tx: Tx, order_id: str, caller: Caller) -> Row:
     move = PURCHASE_MOVES["finish"]
     old = await _movable(tx, move, order_id, caller)
-    return await _write_move(tx, old, move, caller, {"finished_time": tx.now})
+    return await _write_move(tx, old, move, {"finished_time": tx.now})
 
 
 async def request_refund(tx: Tx, order_id: str, reason: str, caller: Caller) -> Row:
     move = PURCHASE_MOVES["refund"]
     old = await _movable(tx, move, order_id, caller)
     changes = {"refund_reason": reason, "refund_from_status": old["status"]}
-    return await _write_move(tx, old, move, caller, changes, reason)
+    return await _write_move(tx, old, move, changes, reason)
 
 
 async def mark_paid(tx: Tx, order_id: str, pay_way: str, reference: str, caller: Caller) -> Row:
@@ -226,7 +225,7 @@ async def mark_paid(tx: Tx, order_id: str, pay_way: str, reference: str, caller:
         raise StatusNotAllowed(move.refusal)
     changes = {"pay_way": pay_way, "payment_reference": reference, "paid_time": tx.now}
     detail = f"{pay_way}, reference {reference}" if reference else pay_way
-    return await _write_move(tx, old, move, caller, changes, detail)
+    return await _write_move(tx, old, move, changes, detail)
 
 
 async def deliver(
@@ -244,7 +243,7 @@ async def deliver(
         for label, value in (("carrier", express_company), ("tracking number", tracking_number))
         if value
     )
-    return await _write_move(tx, old, move, caller, changes, detail)
+    return await _write_move(tx, old, move, changes, detail)
 
 
 async def decide_refund(tx: Tx, order_id: str, approve: bool, caller: Caller) -> Row:
@@ -252,13 +251,13 @@ async def decide_refund(tx: Tx, order_id: str, approve: bool, caller: Caller) ->
     move = PURCHASE_MOVES["approve refund" if approve else "refuse refund"]
     old = await _movable(tx, move, order_id, caller)
     if approve:
-        return await _write_move(tx, old, move, caller, {})
+        return await _write_move(tx, old, move, {})
     back = PurchaseStatus(old["refund_from_status"])
     changes = {"status": int(back)}
-    return await _write_move(tx, old, move, caller, changes, PURCHASE_STATUSES[back].name)
+    return await _write_move(tx, old, move, changes, PURCHASE_STATUSES[back].name)
 
 
 async def close(tx: Tx, order_id: str, reason: str, caller: Caller) -> Row:
     move = PURCHASE_MOVES["close"]
     old = await _movable(tx, move, order_id, caller)
-    return await _write_move(tx, old, move, caller, {}, f"; reason: {reason}" if reason else "")
+    return await _write_move(tx, old, move, {}, f"; reason: {reason}" if reason else "")

@@ -25,10 +25,10 @@ async def add_message(tx: Tx, message: NewMessage, owner_id: int | None, sender:
     if merchant and order["status"] in opening.sources:
         moved = (opening.target, sender.user_id)
         _, stored = await record_change(
-            tx, order_row(tx, order), "status = ?, admin_id = ?", moved, note, reader=sender.user_id
+            tx, order_row(tx, order), "status = ?, admin_id = ?", moved, note
         )
         return stored
-    stored = await insert_message(tx, order["id"], sender, note.kind, note.content, sender.user_id)
+    stored = await insert_message(tx, order["id"], sender, note.kind, note.content)
     await events.record(tx, dict(order), None, stored)
     return stored
 
@@ -37,7 +37,7 @@ async def add_note(tx: Tx, order_id: int, content: str, sender: Sender) -> Row:
     """An internal note, in any status: no version, no status change, no mail; its event
     reaches the merchant's side only (streams and webhooks)."""
     order = await fetch_order(tx, order_id, ANY_OWNER)
-    stored = await insert_message(tx, order["id"], sender, model.NOTE, content, sender.user_id)
+    stored = await insert_message(tx, order["id"], sender, model.NOTE, content)
     await events.record(tx, dict(order), None, stored, merchant_only=True)
     return stored
 
