@@ -35,7 +35,7 @@ HOT_QUERIES = [
     ("the merchant's order", f"SELECT {tx.ORDER_COLUMNS} FROM comm_orders WHERE id = ?", (1,)),
     ("a thread page", threads.THREAD_OLDEST_FIRST, (1, 10, 0)),
     ("a detail's last messages", threads.THREAD_NEWEST_FIRST, (1, 100)),
-    ("a thread's size", "SELECT count(*) FROM messages WHERE comm_order_id = ?", (1,)),
+    ("a thread's size", threads._THREAD_SIZE[False], (1,)),
     (
         "the customer's list",
         "SELECT id FROM comm_orders WHERE user_id = ? ORDER BY id DESC LIMIT 10",
@@ -53,7 +53,11 @@ HOT_QUERIES = [
     ),
     ("a session", accounts.SESSION_USER, (b"x",)),
     ("a login", accounts.LOGIN_USER, ("alice",)),
-    ("the update", changes.sqlite_update(orders.UPDATE_ASSIGNMENTS), (None,) * 6 + (1, 1, 1)),
+    (
+        "the update",
+        changes.sqlite_change(orders.UPDATE_ASSIGNMENTS, inbox.SYSTEM),
+        (0, 1, 1, 1, 0) + (None,) * 6,
+    ),
     (
         "failed logins",
         "SELECT count(*) FROM login_failures WHERE subject = ? AND failed_at > ?",

@@ -33,6 +33,12 @@ _INSERT_MESSAGE = """INSERT INTO messages (comm_order_id, sender_id, sender_type
 async def insert_message(tx: Tx, order_id: int, sender: Sender, kind: str, content: str) -> Row:
     """The message as the API answers it, built from what was written; the order's
     latest messages follow it, and its writer's marker moves to it (inbox.py)."""
+    stored = await _insert(tx, order_id, sender, kind, content)
+    await inbox.message_written(tx, stored)
+    return stored
+
+
+async def _insert(tx: Tx, order_id: int, sender: Sender, kind: str, content: str) -> Row:
     message = {
         "comm_order_id": order_id,
         "sender_id": sender.user_id,
@@ -44,9 +50,7 @@ async def insert_message(tx: Tx, order_id: int, sender: Sender, kind: str, conte
     }
     await events.take_turn(tx)
     message_id = await tx.insert(_INSERT_MESSAGE, *message.values())
-    stored = {"id": message_id, **message}
-    await inbox.message_written(tx, stored)
-    return stored
+    return {"id": message_id, **message}
 
 
 @dataclass(frozen=True)
@@ -63,18 +67,6 @@ _PLAIN_PLACEHOLDER = re.compile(r"\?(?!\d)")
 # values follow them, then the mail's notice when there is one.
 _CHANGE_PARAMETERS = 11
 
-# The order's latest messages (inbox.py), kept by the UPDATE that writes the order: the
-# message's id is taken first (`mid`), so the order row is written once.
-_KEPT = {
-    True: """, last_message_id = (SELECT id FROM mid), last_message_time = ?1::bigint,
-              customer_message_id = (SELECT id FROM mid), customer_message_time = ?1::bigint,
-              message_count = message_count + 1""",
-    False: """, last_message_id = (SELECT id FROM mid), last_message_time = ?1::bigint,
-               customer_message_id = (SELECT id FROM mid), customer_message_time = ?1::bigint,
-               merchant_talk_id = (SELECT id FROM mid), customer_talk_id = (SELECT id FROM mid),
-               awaiting_reply = (?5::text = 'user')::int, message_count = message_count + 1""",
-}
-
 
 @functools.cache
 def _postgres_change(assignments: str, notice: str | None, system: bool) -> str:
@@ -85,6 +77,14 @@ def _postgres_change(assignments: str, notice: str | None, system: bool) -> str:
     (due ?10, timestamp ?11, and the mail's notice last), as one statement returning the
     order and the message as JSON."""
     numbers = iter(range(_CHANGE_PARAMETERS + 1, 1000))
+    # The order's latest messages are kept by the UPDATE that writes the order: the
+    # message's id is taken first (`mid`), so the order row is written once.
+    kept = inbox.kept_after(
+        inbox.SYSTEM if system else inbox.TALK,
+        "(SELECT id FROM mid)",
+        "?1::bigint",
+        "(?5::text = 'user')::int",
+    )
     # A system message moves no marker (inbox.message_written).
     marked = f"""
         counted AS ({inbox.count_new_talk("?2::bigint", "?4::bigint")}),
@@ -108,7 +108,7 @@ def _postgres_change(assignments: str, notice: str | None, system: bool) -> str:
         WITH mid AS (SELECT nextval(pg_get_serial_sequence('messages', 'id')) AS id),
         o AS (
             UPDATE comm_orders SET {assignments}, version = version + 1,
-                                   updated_time = ?1::bigint{_KEPT[system]}
+                                   updated_time = ?1::bigint, {kept}
             WHERE id = ?2::bigint AND user_id = ?3::bigint
             RETURNING {ORDER_COLUMNS}),
         shown AS (SELECT o.*, ?9::text AS thumb FROM o),
@@ -136,11 +136,17 @@ def _postgres_change(assignments: str, notice: str | None, system: bool) -> str:
 
 
 @functools.cache
-def sqlite_update(assignments: str) -> str:
-    """The order's UPDATE: `assignments`' values, then the time, the order and its owner.
-    The row is read back by its own SELECT: on SQLite that costs less than RETURNING."""
-    return f"""UPDATE comm_orders SET {assignments}, version = version + 1, updated_time = ?
-               WHERE id = ? AND user_id = ?"""
+def sqlite_change(assignments: str, kind: str) -> str:
+    """The order's UPDATE, which also keeps its latest messages after the change's
+    message of `kind` (written just before, so the order row is written once): ?1 the
+    time, ?2 the order, ?3 its owner, ?4 the message's id, ?5 whether it is the
+    customer's; `assignments`, whose `?`s take ?6... The row is read back by its own
+    SELECT: on SQLite that costs less than RETURNING."""
+    numbers = iter(range(6, 1000))
+    assignments = _PLAIN_PLACEHOLDER.sub(lambda _: f"?{next(numbers)}", assignments)
+    return f"""UPDATE comm_orders SET {assignments}, version = version + 1, updated_time = ?1,
+                                      {inbox.kept_after(kind, "?4", "?1", "?5")}
+               WHERE id = ?2 AND user_id = ?3"""
 
 
 _SQLITE_CHANGED_ORDER = f"SELECT {ORDER_COLUMNS} FROM comm_orders WHERE id = ?"
@@ -176,8 +182,18 @@ async def record_change(
             *([] if notice is None else [notice]),
         )
         return orjson.loads(row["order_json"]), orjson.loads(row["message_json"])
-    await tx.run(sqlite_update(assignments), *values, tx.now, old["id"], old["user_id"])
+    message = await _insert(tx, old["id"], note.sender, note.kind, note.content)
+    kind = inbox.message_kind(message)
+    if kind != inbox.SYSTEM:
+        await inbox.count_written(tx, message)
+    customer = int(message["sender_type"] == "user")
+    await tx.run(
+        sqlite_change(assignments, kind),
+        *(tx.now, old["id"], old["user_id"], message["id"], customer),
+        *values,
+    )
     order = order_row(tx, await tx.row(_SQLITE_CHANGED_ORDER, old["id"]))
-    message = await insert_message(tx, order["id"], note.sender, note.kind, note.content)
+    if kind != inbox.SYSTEM:
+        await inbox.mark_written(tx, message)
     await events.record(tx, order, ORDER_UPDATED, message, mail)
     return order, message

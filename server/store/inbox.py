@@ -83,26 +83,40 @@ def unread_condition(side: Side) -> str:
 
 # ---------------------------------------------------------------- writing messages
 
-# The order's latest messages after a message someone wrote: ?1 the order, ?3 the
-# message's id, ?4 its time, ?5 whether it is the customer's (what each kind moves).
-_AFTER_MESSAGE = {
-    model.NOTE: """last_message_id = ?3, last_message_time = ?4, merchant_talk_id = ?3,
-                   note_count = note_count + 1""",
-    "talk": """last_message_id = ?3, last_message_time = ?4,
-               customer_message_id = ?3, customer_message_time = ?4,
-               merchant_talk_id = ?3, customer_talk_id = ?3, awaiting_reply = ?5""",
-}
-# Every message also counts in its order's thread size (migration 14).
+SYSTEM, TALK = "system", "talk"  # with model.NOTE, the kinds of message (message_kind)
+
+
+def message_kind(message: Row) -> str:
+    if message["sender_type"] == "system":
+        return SYSTEM
+    return model.NOTE if message["message_type"] == model.NOTE else TALK
+
+
+def kept_after(kind: str, message_id: str, at: str, customer: str) -> str:
+    """The assignments that keep an order's latest messages and its thread's size
+    (migration 14) after a message of `kind`; the arguments are SQL expressions of the
+    message's id, its time and whether it is the customer's (read by TALK only)."""
+    columns = [f"last_message_id = {message_id}", f"last_message_time = {at}"]
+    if kind != model.NOTE:
+        columns += [f"customer_message_id = {message_id}", f"customer_message_time = {at}"]
+    if kind != SYSTEM:
+        columns.append(f"merchant_talk_id = {message_id}")
+    if kind == TALK:
+        columns += [f"customer_talk_id = {message_id}", f"awaiting_reply = {customer}"]
+    columns.append("message_count = message_count + 1")
+    if kind == model.NOTE:
+        columns.append("note_count = note_count + 1")
+    return ", ".join(columns)
+
+
+# After a message someone wrote: ?1 the order, ?2 its writer, ?3 the message's id, ?4
+# its time, ?5 whether it is the customer's. After a system message: ?1 the order, ?2
+# the message's id, ?3 its time.
 _KEPT = {
-    kind: f"UPDATE comm_orders SET {columns}, message_count = message_count + 1 WHERE id = ?1"
-    for kind, columns in _AFTER_MESSAGE.items()
+    TALK: f"UPDATE comm_orders SET {kept_after(TALK, '?3', '?4', '?5')} WHERE id = ?1",
+    model.NOTE: f"UPDATE comm_orders SET {kept_after(model.NOTE, '?3', '?4', '')} WHERE id = ?1",
+    SYSTEM: f"UPDATE comm_orders SET {kept_after(SYSTEM, '?2', '?3', '')} WHERE id = ?1",
 }
-# After a system message: ?1 the order, ?2 the message's id, ?3 its time.
-_KEPT_AFTER_SYSTEM = """
-    UPDATE comm_orders SET last_message_id = ?2, last_message_time = ?3,
-                           customer_message_id = ?2, customer_message_time = ?3,
-                           message_count = message_count + 1
-    WHERE id = ?1"""
 _MOVE_MARKER = """
     INSERT INTO read_markers (user_id, comm_order_id, message_id)
     SELECT CAST(?2 AS BIGINT), CAST(?1 AS BIGINT), CAST(?3 AS BIGINT) WHERE ?2 > 0
@@ -156,47 +170,51 @@ def count_marker_move(order: str, reader: str, marker: str) -> str:
 _COUNT_NEW_TALK = count_new_talk("?1", "?2")
 _COUNT_MARKER_MOVE = count_marker_move("?1", "?2", "?3")
 
-
-def _message_kind(message: Row) -> str:
-    if message["sender_type"] == "system":
-        return "system"
-    return model.NOTE if message["message_type"] == model.NOTE else "talk"
-
-
-# PostgreSQL: the three writes after a message that is not a system message as one
-# statement (one round trip).
-_POSTGRES_AFTER_TALK = {
+# PostgreSQL: the three writes after a message someone wrote as one statement (one
+# round trip).
+_POSTGRES_AFTER_WRITTEN = {
     kind: f"""WITH counted AS ({_COUNT_NEW_TALK}),
                    kept AS ({_KEPT[kind]}),
                    marked AS ({_MOVE_MARKER})
               SELECT 1"""
-    for kind in _KEPT
+    for kind in (TALK, model.NOTE)
 }
 
 
 async def message_written(tx: Tx, message: Row) -> None:
-    """Keep the order's latest messages (in the transaction that wrote `message`, under
-    the order's lock). A message someone wrote also moves its writer's marker to it and
-    keeps the readers' caught-up counts; a system message moves no marker (it tells of
-    an action, it is nobody's message: the spec's "any message the caller writes (a
-    message, a quote, a note)")."""
-    kind = _message_kind(message)
-    if kind == "system":
+    """Keep the order's latest messages and its thread's size (in the transaction that
+    wrote `message`, under the order's lock). A message someone wrote also moves its
+    writer's marker to it and keeps the readers' caught-up counts; a system message
+    moves no marker (it tells of an action, it is nobody's message: the spec's "any
+    message the caller writes (a message, a quote, a note)")."""
+    kind = message_kind(message)
+    if kind == SYSTEM:
         order_id, message_id, at = message["comm_order_id"], message["id"], message["created_time"]
-        await tx.run(_KEPT_AFTER_SYSTEM, order_id, message_id, at)
+        await tx.run(_KEPT[SYSTEM], order_id, message_id, at)
         return
     customer = int(message["sender_type"] == "user")
     values = (
         message["comm_order_id"], message["sender_id"], message["id"], message["created_time"],
         customer,
     )  # fmt: skip
-    kept_values = values if kind == "talk" else values[:4]
+    kept_values = values if kind == TALK else values[:4]
     if tx.dialect == "postgres":
-        await tx.run(_POSTGRES_AFTER_TALK[kind], *kept_values)
+        await tx.run(_POSTGRES_AFTER_WRITTEN[kind], *kept_values)
         return
-    await tx.run(_COUNT_NEW_TALK, *values[:2])
+    await count_written(tx, message)
     await tx.run(_KEPT[kind], *kept_values)
-    await tx.run(_MOVE_MARKER, *values[:3])
+    await mark_written(tx, message)
+
+
+async def count_written(tx: Tx, message: Row) -> None:
+    """SQLite, before the order's latest messages move to `message`, a message someone
+    wrote: the readers' caught-up counts."""
+    await tx.run(_COUNT_NEW_TALK, message["comm_order_id"], message["sender_id"])
+
+
+async def mark_written(tx: Tx, message: Row) -> None:
+    """SQLite, after: the marker of the writer of `message` moves to it."""
+    await tx.run(_MOVE_MARKER, message["comm_order_id"], message["sender_id"], message["id"])
 
 
 async def move_marker(tx: Tx, user_id: int, order_id: int, message_id: int) -> None:
