@@ -35,7 +35,8 @@ HOT_QUERIES = [
     ("the merchant's order", f"SELECT {tx.ORDER_COLUMNS} FROM comm_orders WHERE id = ?", (1,)),
     ("a thread page", threads.THREAD_OLDEST_FIRST, (1, 10, 0)),
     ("a detail's last messages", threads.THREAD_NEWEST_FIRST, (1, 100)),
-    ("a thread's size", threads._THREAD_SIZE[False], (1,)),
+    ("the merchant's detail", orders._detail_sql("sqlite", inbox.MERCHANT), (1, 1, 1)),
+    ("the customer's detail", orders._detail_sql("sqlite", inbox.CUSTOMER), (1, 1, 1, 1)),
     (
         "the customer's list",
         "SELECT id FROM comm_orders WHERE user_id = ? ORDER BY id DESC LIMIT 10",

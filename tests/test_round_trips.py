@@ -158,6 +158,31 @@ async def test_an_authenticated_update_takes_a_fixed_number_of_round_trips(serve
         assert deliveries == ([("order.updated",)] * 2 if subscribed else [])
 
 
+# A detail on PostgreSQL: the session (with the field definitions' version), BEGIN, the
+# order with its customer, thread size and reader keys, its last messages, COMMIT. Was 9.
+DETAIL_ROUND_TRIPS = 5
+
+
+async def test_a_detail_takes_a_fixed_number_of_round_trips(server_log):
+    async with counted_postgres() as (db, counter), app_client(db) as client:
+        token = await customer_token(client)
+        admin = await make_admin(client)
+        order = await make_order(client, token)
+        assert_ok(await update(client, token, order["id"], {"size": "L"}))
+        detail = {"id": order["id"]}
+        for caller, path in (
+            (token, "/api/communication/order/detail"),
+            (admin, "/api/admin/communication/order/detail"),
+        ):
+            # The first detail prepares its statements.
+            assert_ok(await call(client, "GET", path, token=caller, params=detail))
+            counter.round_trips = 0
+            shown = assert_ok(await call(client, "GET", path, token=caller, params=detail))
+            assert counter.round_trips <= DETAIL_ROUND_TRIPS, counter.round_trips
+            assert (shown["user"]["user_name"], shown["messages_total"]) == ("alice", 1)
+            assert shown["messages"][-1]["content"] == "order updated: order_extra.size"
+
+
 async def test_an_unchanged_update_writes_nothing(server_log):
     async with counted_postgres() as (db, counter), app_client(db) as client:
         token = await customer_token(client)

@@ -49,9 +49,11 @@ async def list_orders(request: web.Request) -> Ok:
 
 async def detail(request: web.Request) -> Ok:
     order_id = forms.QUERY_ORDER_ID.parse(request.query)
+    store = store_of(request)
+    definitions = await store.field_definitions()
     return Ok(
-        await store_of(request).read(
-            orders.order_detail, order_id, owner_scope(request), request[USER]["id"]
+        await store.read(
+            orders.order_detail, order_id, owner_scope(request), request[USER]["id"], definitions
         )
     )
 

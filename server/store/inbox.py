@@ -232,32 +232,53 @@ _IDS = {
 }
 
 
+def view_select(dialect: str, side: Side, customer: bool) -> tuple[str, str]:
+    """What order `o` holds for reader ?1 (and ?2, the same user): the select list of
+    unread, last_message's columns and the last activity, and the joins it needs. With
+    `customer`, the customer's columns too (u_user_name, u_email, u_phone)."""
+    hidden = side.hidden
+    columns = f"""
+        {activity(dialect, side, "o.")} AS last_activity_time,
+        CASE WHEN o.{side.talk} > {marker("?1")} THEN (
+            SELECT count(*) FROM messages m
+            WHERE m.comm_order_id = o.id AND m.id > {marker("?1")}
+              AND m.sender_type <> 'system' AND m.sender_id <> ?2{hidden})
+        ELSE 0 END AS unread,
+        lm.id AS lm_id, lm.sender_type AS lm_sender_type,
+        lm.sender_name AS lm_sender_name, lm.message_type AS lm_message_type,
+        substr(lm.content, 1, {model.LAST_MESSAGE_PREVIEW}) AS lm_content,
+        lm.created_time AS lm_created_time"""
+    joins = f"LEFT JOIN messages lm ON lm.id = o.{side.last}"
+    if customer:
+        columns += ", u.user_name AS u_user_name, u.email AS u_email, u.phone AS u_phone"
+        joins += " LEFT JOIN users u ON u.id = o.user_id"
+    return columns, joins
+
+
 def views_sql(dialect: str, side: Side) -> str:
     """For the orders ?3 (their ids), as reader ?1 sees them: unread, last_message's
     columns, the last activity, and on the merchant's side the customer."""
-    hidden = side.hidden
-    customer = (
-        ", u.user_name AS u_user_name, u.email AS u_email, u.phone AS u_phone"
-        if side.merchant
-        else ""
-    )
-    users = "LEFT JOIN users u ON u.id = o.user_id" if side.merchant else ""
+    columns, joins = view_select(dialect, side, customer=side.merchant)
     ids = _IDS[dialect].replace("?", "?3")
-    return f"""
-        SELECT o.id, o.user_id, {activity(dialect, side, "o.")} AS last_activity_time,
-               CASE WHEN o.{side.talk} > {marker("?1")} THEN (
-                   SELECT count(*) FROM messages m
-                   WHERE m.comm_order_id = o.id AND m.id > {marker("?1")}
-                     AND m.sender_type <> 'system' AND m.sender_id <> ?2{hidden})
-               ELSE 0 END AS unread,
-               lm.id AS lm_id, lm.sender_type AS lm_sender_type,
-               lm.sender_name AS lm_sender_name, lm.message_type AS lm_message_type,
-               substr(lm.content, 1, {model.LAST_MESSAGE_PREVIEW}) AS lm_content,
-               lm.created_time AS lm_created_time{customer}
-        FROM comm_orders o
-        LEFT JOIN messages lm ON lm.id = o.{side.last}
-        {users}
-        WHERE {ids}"""
+    return f"SELECT o.id, o.user_id, {columns} FROM comm_orders o {joins} WHERE {ids}"
+
+
+def view_of(row: Any) -> Row:
+    """The reader keys from a row selected with view_select's columns."""
+    return {
+        "unread": int(row["unread"]),
+        "last_message": None
+        if row["lm_id"] is None
+        else {
+            "id": row["lm_id"],
+            "sender_type": row["lm_sender_type"],
+            "sender_name": row["lm_sender_name"],
+            "message_type": row["lm_message_type"],
+            "content": row["lm_content"],
+            "created_time": row["lm_created_time"],
+        },
+        "last_activity_time": int(row["last_activity_time"]),
+    }
 
 
 async def reader_views(tx: Tx, side: Side, reader: int, order_ids: Sequence[int]) -> dict[int, Row]:
@@ -268,20 +289,7 @@ async def reader_views(tx: Tx, side: Side, reader: int, order_ids: Sequence[int]
     ids: Any = list(order_ids) if tx.dialect == "postgres" else f"{list(order_ids)}"
     views = {}
     for row in await tx.all(views_sql(tx.dialect, side), reader, reader, ids):
-        view: Row = {
-            "unread": int(row["unread"]),
-            "last_message": None
-            if row["lm_id"] is None
-            else {
-                "id": row["lm_id"],
-                "sender_type": row["lm_sender_type"],
-                "sender_name": row["lm_sender_name"],
-                "message_type": row["lm_message_type"],
-                "content": row["lm_content"],
-                "created_time": row["lm_created_time"],
-            },
-            "last_activity_time": int(row["last_activity_time"]),
-        }
+        view = view_of(row)
         if side.merchant:
             view["user"] = {
                 "id": row["user_id"],

@@ -2,6 +2,7 @@
 (accept, reject, cancel, quote, status, images), lists and the detail. The columns
 a customer sends, and how an update writes each, come from entities.ORDER."""
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,14 +10,13 @@ import orjson
 
 from .. import model, texts
 from ..entities import ORDER
-from ..errors import Invalid, QuoteChanged, StatusNotAllowed, VersionConflict
+from ..errors import Invalid, OrderNotFound, QuoteChanged, StatusNotAllowed, VersionConflict
 from ..model import Page, check_extra_size
 from ..validate.orders import Acceptance, ImagesChange, Quote, StatusChange
 from ..workflow import MOVES, STATUS_ENDPOINT_MOVES, STATUSES, Move, Status
 from . import events, inbox, purchases
 from .changes import Note, record_change
-from .fields import field_definitions
-from .threads import count_messages, last_messages
+from .threads import last_messages, thread_size
 from .tx import ORDER_COLUMNS, Tx, fetch_order, order_row, to_json
 from .types import ANY_OWNER, OrderFilter, Row, Sender
 
@@ -391,24 +391,40 @@ async def list_orders(tx: Tx, where: OrderFilter, page: Page) -> tuple[list[Row]
     return found, total
 
 
-async def order_detail(tx: Tx, order_id: int, owner_id: int | None, reader: int) -> Row:
-    """The order as `reader` sees it: with its fields, its customer, the last messages
-    of the thread their side sees and what it holds for them (inbox.py)."""
-    order = order_row(tx, await fetch_order(tx, order_id, owner_id))
-    user = await tx.row("SELECT id, user_name FROM users WHERE id = ?", order["user_id"])
-    total = await count_messages(tx, order_id, owner_id)
-    messages = await last_messages(tx, order_id, model.DETAIL_MESSAGES, owner_id)
-    views = await inbox.reader_views(tx, inbox.side_of(owner_id), reader, [order_id])
-    view = views[order_id]
-    view.pop("user", None)
-    order.update(view)
+@functools.cache
+def _detail_sql(dialect: str, side: inbox.Side) -> str:
+    """Order ?3 (on the customer's side, owned by ?4) as reader ?1 (and ?2, the same
+    user) sees it, with its customer's columns and its thread's size: one statement."""
+    columns, joins = inbox.view_select(dialect, side, customer=True)
+    scope = "" if side.merchant else " AND o.user_id = ?4"
+    return f"""SELECT {_ORDER_COLUMNS_OF_O}, {columns},
+                      {thread_size(side.merchant, "o.")} AS messages_total
+               FROM comm_orders o {joins} WHERE o.id = ?3{scope}"""
+
+
+_ORDER_NAMES = ORDER_COLUMNS.split(", ")
+
+
+async def order_detail(
+    tx: Tx, order_id: int, owner_id: int | None, reader: int, definitions: list[Row]
+) -> Row:
+    """The order as `reader` sees it: with its fields (`definitions`, the store's), its
+    customer, the last messages of the thread their side sees and what it holds for
+    them (inbox.py)."""
+    side = inbox.side_of(owner_id)
+    scope = () if owner_id is ANY_OWNER else (owner_id,)
+    row = await tx.one(_detail_sql(tx.dialect, side), reader, reader, order_id, *scope)
+    if row is None:
+        raise OrderNotFound()
+    order = order_row(tx, {name: row[name] for name in _ORDER_NAMES})
+    order.update(inbox.view_of(row))
     extra = order["order_extra"]
     order["order_fields"] = [
-        {**field, "value": extra.get(field["field_name"])} for field in await field_definitions(tx)
+        {**field, "value": extra.get(field["field_name"])} for field in definitions
     ]
-    order["user"] = dict(user)
-    order["messages"] = messages
-    order["messages_total"] = total
+    order["user"] = {"id": order["user_id"], "user_name": row["u_user_name"]}
+    order["messages"] = await last_messages(tx, order_id, model.DETAIL_MESSAGES, owner_id)
+    order["messages_total"] = row["messages_total"]
     return order
 
 

@@ -60,16 +60,15 @@ CUSTOMER_THREAD_NEWEST_FIRST = f"""
     ORDER BY id DESC LIMIT ?"""
 
 
-_THREAD_SIZE = {
-    True: "SELECT message_count FROM comm_orders WHERE id = ?",
-    False: "SELECT message_count - note_count FROM comm_orders WHERE id = ?",
-}
+def thread_size(merchant: bool, alias: str = "") -> str:
+    """The thread's size as one side sees it, as the order keeps it (migration 14): the
+    customer's side without the notes."""
+    return f"{alias}message_count" + ("" if merchant else f" - {alias}note_count")
 
 
 async def count_messages(tx: Tx, order_id: int, owner_id: int | None = ANY_OWNER) -> int:
-    """The thread's size as the caller's side sees it, as the order keeps it (migration
-    14): the customer's side without the notes."""
-    return int(await tx.value(_THREAD_SIZE[owner_id is ANY_OWNER], order_id))
+    size = thread_size(owner_id is ANY_OWNER)
+    return int(await tx.value(f"SELECT {size} FROM comm_orders WHERE id = ?", order_id))
 
 
 async def last_messages(
