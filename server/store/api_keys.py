@@ -10,7 +10,7 @@ from .. import model, texts
 from ..entities import API_KEY
 from ..errors import Invalid
 from . import accounts
-from .tx import Tx, user_row
+from .tx import Tx, as_dict, user_row
 from .types import Row
 
 _COLUMNS = API_KEY.columns
@@ -31,12 +31,14 @@ async def create_key(tx: Tx, key_hash: bytes, user_id: int, name: str, role: str
         role,
         tx.now,
     )
-    return dict(row)
+    return as_dict(row)
 
 
 async def list_keys(tx: Tx) -> list[Row]:
     """Every key, newest first."""
-    return [dict(row) for row in await tx.all(f"SELECT {_COLUMNS} FROM api_keys ORDER BY id DESC")]
+    return [
+        as_dict(row) for row in await tx.all(f"SELECT {_COLUMNS} FROM api_keys ORDER BY id DESC")
+    ]
 
 
 async def delete_key(tx: Tx, key_id: int) -> None:

@@ -9,7 +9,7 @@ from ..errors import Invalid
 from ..validate.desk import NewReply, ReplyChange, UserChange
 from .accounts import keep_an_enabled_admin, revoke_user_sessions
 from .api_keys import delete_user_keys
-from .tx import Tx, user_row
+from .tx import Tx, as_dict, user_row
 from .types import Row
 
 _ACCOUNT_COLUMNS = ", ".join(f"u.{key.name}" for key in USER_ACCOUNT.keys if key.stored)
@@ -95,7 +95,8 @@ _REPLY_COLUMNS = SAVED_REPLY.columns
 async def list_replies(tx: Tx) -> list[Row]:
     """Every saved reply, oldest first."""
     return [
-        dict(row) for row in await tx.all(f"SELECT {_REPLY_COLUMNS} FROM saved_replies ORDER BY id")
+        as_dict(row)
+        for row in await tx.all(f"SELECT {_REPLY_COLUMNS} FROM saved_replies ORDER BY id")
     ]
 
 
@@ -115,7 +116,7 @@ async def create_reply(tx: Tx, reply: NewReply) -> Row:
     )
     if row is None:
         raise Invalid(texts.REPLIES_FULL, count=model.SAVED_REPLIES_MAX)
-    return dict(row)
+    return as_dict(row)
 
 
 async def update_reply(tx: Tx, change: ReplyChange) -> Row:
@@ -130,7 +131,7 @@ async def update_reply(tx: Tx, change: ReplyChange) -> Row:
     )
     if row is None:
         raise Invalid(texts.REPLY_NOT_FOUND)
-    return dict(row)
+    return as_dict(row)
 
 
 async def delete_reply(tx: Tx, reply_id: int) -> None:

@@ -21,7 +21,7 @@ import functools
 
 from .. import model
 from . import outbox
-from .tx import Tx, to_json
+from .tx import Tx, as_dict, to_json
 from .types import Row
 
 ORDER_CREATED, ORDER_UPDATED, MESSAGE_CREATED, PURCHASE_ORDER_UPDATED = model.EVENT_TYPES
@@ -139,7 +139,7 @@ async def events_after(
         *params,
         limit,
     )
-    return [dict(row) for row in rows]
+    return [as_dict(row) for row in rows]
 
 
 async def last_event_id(tx: Tx) -> int:

@@ -30,7 +30,7 @@ from typing import Any
 
 from .. import model, texts
 from ..errors import Invalid
-from .tx import Tx, fetch_order
+from .tx import Tx, as_dict, fetch_order
 from .types import ANY_OWNER, Row, Sender
 
 
@@ -263,7 +263,7 @@ def views_sql(dialect: str, side: Side) -> str:
     return f"SELECT o.id, o.user_id, {columns} FROM comm_orders o {joins} WHERE {ids}"
 
 
-def view_of(row: Any) -> Row:
+def view_of(row: Row) -> Row:
     """The reader keys from a row selected with view_select's columns."""
     return {
         "unread": int(row["unread"]),
@@ -288,7 +288,8 @@ async def reader_views(tx: Tx, side: Side, reader: int, order_ids: Sequence[int]
         return {}
     ids: Any = list(order_ids) if tx.dialect == "postgres" else f"{list(order_ids)}"
     views = {}
-    for row in await tx.all(views_sql(tx.dialect, side), reader, reader, ids):
+    for found in await tx.all(views_sql(tx.dialect, side), reader, reader, ids):
+        row = as_dict(found)
         view = view_of(row)
         if side.merchant:
             view["user"] = {

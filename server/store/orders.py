@@ -17,7 +17,7 @@ from ..workflow import MOVES, STATUS_ENDPOINT_MOVES, STATUSES, Move, Status
 from . import events, inbox, purchases
 from .changes import Note, record_change
 from .threads import last_messages, thread_size
-from .tx import ORDER_COLUMNS, Tx, fetch_order, order_row, to_json
+from .tx import ORDER_COLUMNS, Tx, as_dict, fetch_order, order_of, order_row, to_json
 from .types import ANY_OWNER, OrderFilter, Row, Sender
 
 _SENT = ORDER.sent  # what the customer sends on create
@@ -416,15 +416,16 @@ async def order_detail(
     row = await tx.one(_detail_sql(tx.dialect, side), reader, reader, order_id, *scope)
     if row is None:
         raise OrderNotFound()
-    order = order_row(tx, {name: row[name] for name in _ORDER_NAMES})
-    order.update(inbox.view_of(row))
+    found = as_dict(row)
+    order = order_of(tx, {name: found[name] for name in _ORDER_NAMES})
+    order.update(inbox.view_of(found))
     extra = order["order_extra"]
     order["order_fields"] = [
         {**field, "value": extra.get(field["field_name"])} for field in definitions
     ]
-    order["user"] = {"id": order["user_id"], "user_name": row["u_user_name"]}
+    order["user"] = {"id": order["user_id"], "user_name": found["u_user_name"]}
     order["messages"] = await last_messages(tx, order_id, model.DETAIL_MESSAGES, owner_id)
-    order["messages_total"] = row["messages_total"]
+    order["messages_total"] = found["messages_total"]
     return order
 
 

@@ -17,7 +17,7 @@ import orjson
 from .. import model, texts
 from ..errors import Invalid
 from ..model import ASSIGNED, CUSTOMER_MESSAGE, MERCHANT_MESSAGE, NEW_ORDER, QUOTED, TO_MERCHANT
-from .tx import Tx, to_json
+from .tx import Tx, as_dict, to_json
 from .types import Row
 
 # A reset mail's facts once it is sent: the link, and so the token, erased.
@@ -196,7 +196,7 @@ async def enqueue(
 
 
 def _webhook(row: Any) -> Row:
-    webhook = dict(row)
+    webhook = as_dict(row)
     webhook["events"] = orjson.loads(webhook["events"])  # a TEXT column on both engines
     webhook["enabled"] = bool(webhook["enabled"])
     return webhook
@@ -281,7 +281,7 @@ async def rotate_secret(tx: Tx, webhook_id: int, secret: str) -> Row:
 
 
 def _delivery(row: Any) -> Row:
-    delivery = dict(row)
+    delivery = as_dict(row)
     delivery["next_attempt_time"] = delivery.pop("next_attempt_ms") // 1000
     delivery["http_status"] = delivery["http_status"] or 0
     return delivery

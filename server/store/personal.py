@@ -16,7 +16,16 @@ from .. import model, texts
 from ..workflow import MOVES
 from . import accounts, api_keys, orders, purchases
 from .attachments import attachment_row
-from .tx import MESSAGE_COLUMNS, ORDER_COLUMNS, USER_COLUMNS, Tx, order_row, to_json, user_row
+from .tx import (
+    MESSAGE_COLUMNS,
+    ORDER_COLUMNS,
+    USER_COLUMNS,
+    Tx,
+    as_dict,
+    order_row,
+    to_json,
+    user_row,
+)
 from .types import Row
 
 _ATTACHMENT_COLUMNS = """id, name, file_name, content_type, file_size, file_md5, width, height,
@@ -52,12 +61,12 @@ async def export(tx: Tx, user_id: int, session_ttl: int) -> Row:
             WHERE o.user_id = ? AND m.message_type <> 'note' ORDER BY m.id""",
         user_id,
     ):
-        threads.setdefault(row["comm_order_id"], []).append(dict(row))
+        threads.setdefault(row["comm_order_id"], []).append(as_dict(row))
     exported_orders = [
         {**order_row(tx, row), "messages": threads.get(row["id"], [])} for row in found
     ]
     purchase_orders = [
-        dict(row)
+        as_dict(row)
         for row in await tx.all(
             f"SELECT {purchases.COLUMNS} FROM purchase_orders WHERE user_id = ? ORDER BY id",
             user_id,

@@ -21,7 +21,7 @@ from ..texts import PAID_WITH_ANOTHER_REFERENCE, PAYMENT_METHOD_NOT_AVAILABLE
 from ..workflow import PURCHASE_MOVES, PURCHASE_STATUSES, PurchaseMove, PurchaseStatus
 from . import events
 from .changes import SYSTEM, insert_message
-from .tx import Tx
+from .tx import Tx, as_dict
 from .types import ANY_OWNER, Row
 
 COLUMNS = PURCHASE_ORDER.columns
@@ -101,7 +101,7 @@ async def list_purchase_orders(
         page.offset,
     )
     total = await tx.value(f"SELECT count(*) FROM purchase_orders {where}", *params)
-    return [dict(row) for row in rows], total
+    return [as_dict(row) for row in rows], total
 
 
 async def _find(tx: Tx, order_id: str, owner_id: int | None, columns: str, lock: str) -> Row:
@@ -113,7 +113,7 @@ async def _find(tx: Tx, order_id: str, owner_id: int | None, columns: str, lock:
     row = await tx.one(sql + lock, *params)
     if row is None:
         raise OrderNotFound()  # another's too: no caller learns which exist
-    return dict(row)
+    return as_dict(row)
 
 
 async def purchase_detail(tx: Tx, order_id: str, owner_id: int | None) -> Row:

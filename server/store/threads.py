@@ -8,7 +8,7 @@ from ..validate.orders import NewMessage
 from ..workflow import MOVES
 from . import events
 from .changes import Note, insert_message, record_change
-from .tx import MESSAGE_COLUMNS, Tx, fetch_order, order_row
+from .tx import MESSAGE_COLUMNS, Tx, as_dict, fetch_order, order_row
 from .types import ANY_OWNER, Row, Sender
 
 
@@ -29,7 +29,7 @@ async def add_message(tx: Tx, message: NewMessage, owner_id: int | None, sender:
         )
         return stored
     stored = await insert_message(tx, order["id"], sender, note.kind, note.content)
-    await events.record(tx, dict(order), None, stored)
+    await events.record(tx, as_dict(order), None, stored)
     return stored
 
 
@@ -38,7 +38,7 @@ async def add_note(tx: Tx, order_id: int, content: str, sender: Sender) -> Row:
     reaches the merchant's side only (streams and webhooks)."""
     order = await fetch_order(tx, order_id, ANY_OWNER)
     stored = await insert_message(tx, order["id"], sender, model.NOTE, content)
-    await events.record(tx, dict(order), None, stored, merchant_only=True)
+    await events.record(tx, as_dict(order), None, stored, merchant_only=True)
     return stored
 
 
@@ -77,7 +77,7 @@ async def last_messages(
     """The thread's last `count` messages the caller's side sees, oldest first."""
     sql = THREAD_NEWEST_FIRST if owner_id is ANY_OWNER else CUSTOMER_THREAD_NEWEST_FIRST
     rows = await tx.all(sql, order_id, count)
-    return [dict(row) for row in reversed(rows)]
+    return [as_dict(row) for row in reversed(rows)]
 
 
 async def list_messages(
@@ -86,4 +86,4 @@ async def list_messages(
     await fetch_order(tx, order_id, owner_id)
     sql = THREAD_OLDEST_FIRST if owner_id is ANY_OWNER else CUSTOMER_THREAD_OLDEST_FIRST
     rows = await tx.all(sql, order_id, page.size, page.offset)
-    return [dict(row) for row in rows], await count_messages(tx, order_id, owner_id)
+    return [as_dict(row) for row in rows], await count_messages(tx, order_id, owner_id)

@@ -16,7 +16,7 @@ has committed, and never for one that rolled back.
 """
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -128,10 +128,22 @@ def to_json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def order_row(tx: Tx, row: Mapping[str, Any]) -> Row:
-    """An order as answers hold it: its JSON columns decoded, its `thumb` made from the
-    stored images."""
-    order = dict(row)
+def as_dict(row: DbRow) -> Row:
+    """A driver's row (sqlite3.Row, asyncpg.Record) as a dict. Not dict(row): a
+    sqlite3.Row finds a column by name by comparing it with every column before it,
+    case-insensitively, so dict(row) costs n² comparisons (an order's 20 columns: about
+    2.3 µs, against 0.8 this way)."""
+    return dict(zip(row.keys(), row, strict=True))
+
+
+def order_row(tx: Tx, row: DbRow) -> Row:
+    """An order as answers hold it, from a driver's row of ORDER_COLUMNS."""
+    return order_of(tx, as_dict(row))
+
+
+def order_of(tx: Tx, order: Row) -> Row:
+    """The order's stored columns made what answers hold: its JSON columns decoded (in
+    place), its `thumb` made from the stored images."""
     for name in _ORDER_JSON_KEYS:
         order[name] = tx.json(order[name])
     order["thumb"] = model.order_thumb(order["images"])
@@ -141,8 +153,8 @@ def order_row(tx: Tx, row: Mapping[str, Any]) -> Row:
 _ORDER_JSON_KEYS = ORDER.json_keys
 
 
-def user_row(row: Mapping[str, Any]) -> Row:
-    user = dict(row)
+def user_row(row: DbRow) -> Row:
+    user = as_dict(row)
     user["email"] = user["email"] or ""
     user["phone"] = user["phone"] or ""
     user["notify_email"] = bool(user["notify_email"])
