@@ -77,7 +77,7 @@ def create_app(config: Config) -> web.Application:
     )
     app[CONFIG] = config
     app[METRICS] = metrics
-    headers.install(app)
+    headers.install()
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(media_pool_ctx)
     app.cleanup_ctx.append(live_ctx)

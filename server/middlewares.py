@@ -1,11 +1,12 @@
 """The one application middleware (inside the trusted-proxy one, when configured).
 
 Per request, in this order: the request's count and duration in the metrics
-(metrics.py; taken when it is answered); a request id (every answer carries it in X-Request-Id; the
-access log, written by aiohttp after the answer is sent, names it: see logs.py);
-CORS for the configured origins, answering preflights before routing turns OPTIONS
-into "method not allowed"; under /api/ the envelope, which turns every error
-(including the session check's 1001/1002) into {code, msg}; the session and the
+(metrics.py; taken when it is answered); a request id (every answer carries it in
+X-Request-Id; the access log, written by aiohttp after the answer is sent, names it:
+see logs.py); CORS for the configured origins, answering preflights before routing
+turns OPTIONS into "method not allowed"; the headers every answer on its path gets
+(headers.py); under /api/ the envelope, which turns every error (including the
+session check's 1001/1002) into {code, msg}; the session and the
 route's role; last before input (the order of the checks), no NUL in the query string.
 
 One middleware instead of four: each layer of aiohttp middleware costs a coroutine
@@ -25,6 +26,7 @@ from .access import ROLES_ADMITTED, Access
 from .config import Config
 from .envelope import as_response, envelope, request_language
 from .errors import ApiError, ClientDisconnected, Forbidden, NotLoggedIn
+from .headers import headers_for
 from .keys import ACCESS, CONFIG, REQUEST_ID, RESULT_CODE, ROUTE_ACCESS, SESSION, STORE, USER
 from .metrics import Metrics, route_label
 from .validate.values import reject_nul
@@ -69,6 +71,7 @@ def orderdesk_middleware(config: Config, metrics: Metrics) -> Middleware:
         started = perf_counter()
         request_id = f"{_request_ids.getrandbits(64):016x}"
         request[REQUEST_ID] = request_id
+        path_headers = headers_for(request.path)  # last: they override a handler's
         status = 500  # unless an answer or an HTTP error says otherwise
         try:
             allow = None
@@ -81,6 +84,7 @@ def orderdesk_middleware(config: Config, metrics: Metrics) -> Middleware:
                         and "Access-Control-Request-Method" in request.headers
                     ):
                         preflight = allow | PREFLIGHT_HEADERS | {REQUEST_ID_HEADER: request_id}
+                        preflight.update(path_headers)
                         status = 204
                         return web.Response(status=204, headers=preflight)
             try:
@@ -91,6 +95,7 @@ def orderdesk_middleware(config: Config, metrics: Metrics) -> Middleware:
             except web.HTTPException as exc:
                 status = exc.status
                 exc.headers[REQUEST_ID_HEADER] = request_id
+                exc.headers.update(path_headers)
                 raise
             except asyncio.CancelledError:
                 status = CLIENT_GONE
@@ -102,6 +107,7 @@ def orderdesk_middleware(config: Config, metrics: Metrics) -> Middleware:
             if allow is not None:
                 headers.update(allow)
                 headers["Access-Control-Expose-Headers"] = REQUEST_ID_HEADER
+            headers.update(path_headers)
             return response
         finally:
             # The metrics: the envelope's code under /api/, else the HTTP status.

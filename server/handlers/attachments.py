@@ -9,6 +9,7 @@ import unicodedata
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from .. import headers as answer_headers
 from .. import media, model, texts
 from ..envelope import Ok, read_json
 from ..errors import ClientDisconnected, Invalid
@@ -137,7 +138,7 @@ async def _serve(request: web.Request, *, thumb: bool) -> web.StreamResponse:
         headers["Content-Disposition"] = "attachment"
     if _matches(request.headers.get("If-None-Match", ""), etag):
         return web.Response(status=304, headers=headers)
-    response = web.StreamResponse(headers=headers)
+    response = web.StreamResponse(headers=answer_headers.streamed(request, headers))
     response.content_type = stored["content_type"]
     response.content_length = stored["size"]
     try:

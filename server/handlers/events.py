@@ -12,7 +12,7 @@ import contextlib
 
 from aiohttp import web
 
-from .. import model, security, sessions
+from .. import headers, model, security, sessions
 from ..keys import BROADCASTER, CONFIG, SESSION, USER
 from ..live import Audience
 from ..store import ANY_OWNER, tx
@@ -49,7 +49,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     after = _last_event_id(request)
     ping_seconds = request.app[CONFIG].ping_seconds
 
-    response = web.StreamResponse(headers=STREAM_HEADERS)
+    response = web.StreamResponse(headers=headers.streamed(request, STREAM_HEADERS))
     if session.renewed and sessions.header_token(request) is None:
         # A browser's cookie follows the renewal, as on any request; it must be set
         # before the headers go out.
