@@ -5,6 +5,8 @@ from collections.abc import Mapping
 
 from aiohttp import web, web_response
 
+from .keys import ANSWER_HEADERS
+
 # aiohttp names its and Python's versions in `Server` on every answer it writes, even
 # the 400s of its own HTTP parser that no application code sees: this is its default.
 SERVER_NAME = "orderdesk"
@@ -53,10 +55,12 @@ def headers_for(path: str) -> Mapping[str, str]:
 
 def streamed(request: web.Request, headers: Mapping[str, str]) -> dict[str, str]:
     """The headers of an answer its handler sends itself (prepares before returning):
-    `headers` and its path's. Every other answer, errors included, gets its path's from
-    the middleware (middlewares.py), which costs less per request than a
+    `headers` and what the middleware gives every answer (its request id, CORS, its
+    path's headers). Every other answer, errors included, gets those from the
+    middleware after its handler (middlewares.py), which costs less per request than a
     response-prepare signal."""
-    return {**headers, **headers_for(request.path)}
+    given: dict[str, str] = request[ANSWER_HEADERS]
+    return {**headers, **given}
 
 
 def install() -> None:

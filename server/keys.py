@@ -33,6 +33,9 @@ USER: web.RequestKey[dict[str, Any]] = web.RequestKey("user")
 SESSION: "web.RequestKey[Resolved]" = web.RequestKey("session")
 ACCESS = web.RequestKey("access", Access)  # the route's level
 REQUEST_ID = web.RequestKey("request_id", str)
+# What the middleware gives every answer (the request id, CORS, the path's headers), for
+# the handlers that send their answers themselves (headers.streamed).
+ANSWER_HEADERS = web.RequestKey("answer_headers", dict[str, str])
 RESULT_CODE = web.RequestKey("result_code", int)  # the envelope's code, for the access log
 # The client's address as the trusted-proxy rule found it, for the access log (set only
 # behind a trusted proxy; otherwise the peer's address is the client's).

@@ -27,7 +27,17 @@ from .config import Config
 from .envelope import as_response, envelope, request_language
 from .errors import ApiError, ClientDisconnected, Forbidden, NotLoggedIn
 from .headers import headers_for
-from .keys import ACCESS, CONFIG, REQUEST_ID, RESULT_CODE, ROUTE_ACCESS, SESSION, STORE, USER
+from .keys import (
+    ACCESS,
+    ANSWER_HEADERS,
+    CONFIG,
+    REQUEST_ID,
+    RESULT_CODE,
+    ROUTE_ACCESS,
+    SESSION,
+    STORE,
+    USER,
+)
 from .metrics import Metrics, route_label
 from .validate.values import reject_nul
 
@@ -71,10 +81,12 @@ def orderdesk_middleware(config: Config, metrics: Metrics) -> Middleware:
         started = perf_counter()
         request_id = f"{_request_ids.getrandbits(64):016x}"
         request[REQUEST_ID] = request_id
-        path_headers = headers_for(request.path)  # last: they override a handler's
+        path = request.path
+        # What every answer gets, last: over a handler's own. The answers a handler
+        # sends itself take them before they are sent (headers.streamed).
+        answer_headers = {REQUEST_ID_HEADER: request_id}
         status = 500  # unless an answer or an HTTP error says otherwise
         try:
-            allow = None
             if cors_origins:
                 origin = request.headers.get("Origin")
                 if origin in cors_origins:
@@ -83,31 +95,29 @@ def orderdesk_middleware(config: Config, metrics: Metrics) -> Middleware:
                         request.method == "OPTIONS"
                         and "Access-Control-Request-Method" in request.headers
                     ):
-                        preflight = allow | PREFLIGHT_HEADERS | {REQUEST_ID_HEADER: request_id}
-                        preflight.update(path_headers)
+                        preflight = allow | PREFLIGHT_HEADERS | answer_headers
+                        preflight.update(headers_for(path))
                         status = 204
                         return web.Response(status=204, headers=preflight)
+                    answer_headers.update(allow)
+                    answer_headers["Access-Control-Expose-Headers"] = REQUEST_ID_HEADER
+            answer_headers.update(headers_for(path))
+            request[ANSWER_HEADERS] = answer_headers
             try:
-                if request.path.startswith("/api/"):
+                if path.startswith("/api/"):
                     response = await _enveloped(request, handler)
                 else:
                     response = await _authorized(request, handler)
             except web.HTTPException as exc:
                 status = exc.status
-                exc.headers[REQUEST_ID_HEADER] = request_id
-                exc.headers.update(path_headers)
+                exc.headers.update(answer_headers)
                 raise
             except asyncio.CancelledError:
                 status = CLIENT_GONE
                 request.pop(RESULT_CODE, None)  # no answer: the code says so
                 raise
             status = response.status
-            headers = response.headers
-            headers[REQUEST_ID_HEADER] = request_id
-            if allow is not None:
-                headers.update(allow)
-                headers["Access-Control-Expose-Headers"] = REQUEST_ID_HEADER
-            headers.update(path_headers)
+            response.headers.update(answer_headers)
             return response
         finally:
             # The metrics: the envelope's code under /api/, else the HTTP status.

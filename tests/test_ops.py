@@ -13,6 +13,7 @@ from orderdesk.store import tx as store_tx
 from tests.conftest import PASSWORD, assert_ok, call, register
 from tests.faults import assert_no_faults_logged
 from tests.live import LiveServer, run_cli
+from tests.test_attachments import jpeg_with_metadata, uploaded
 
 SHOP = "https://shop.example.com"
 
@@ -49,6 +50,29 @@ async def test_answers_to_an_allowed_origin_carry_the_headers(cors_client):
     error = await cors_client.get("/api/user/detail", headers={"Origin": SHOP})
     assert (await error.json())["code"] == 1001
     assert error.headers["Access-Control-Allow-Origin"] == SHOP  # errors are readable too
+
+
+async def test_answers_their_handlers_send_carry_the_headers_too(cors_client):
+    """The event stream and an upload's bytes are sent by their handlers, before the
+    middleware sees them: they carry the request id, CORS and their path's headers all
+    the same."""
+    token, _ = await register(cors_client)
+    allowed = {"Origin": SHOP, "Token": token}
+    async with cors_client.get("/api/events", headers=allowed) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        assert stream.headers["Cache-Control"] == "no-store"
+        assert_readable_from_the_shop(stream)
+    item = await uploaded(cors_client, token, jpeg_with_metadata())
+    download = await cors_client.get(item["logo"], headers={"Origin": SHOP})
+    assert download.status == 200 and await download.read()
+    assert "sandbox" in download.headers["Content-Security-Policy"]
+    assert_readable_from_the_shop(download)
+
+
+def assert_readable_from_the_shop(response) -> None:
+    assert response.headers["Access-Control-Allow-Origin"] == SHOP
+    assert response.headers["Access-Control-Expose-Headers"] == "X-Request-Id"
+    assert len(response.headers["X-Request-Id"]) == 16
 
 
 async def test_other_origins_get_no_cors_headers(cors_client):
