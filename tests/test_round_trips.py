@@ -183,6 +183,45 @@ async def test_a_detail_takes_a_fixed_number_of_round_trips(server_log):
             assert shown["messages"][-1]["content"] == "order updated: order_extra.size"
 
 
+# A list on PostgreSQL: the session (with the field definitions' version), then one
+# statement, outside a transaction (its count, its page and the page's reader keys).
+# Was 6: BEGIN, the count, the page, the reader keys, COMMIT.
+LIST_ROUND_TRIPS = 2
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{}, {"sort": "activity", "unread": "1"}, {"q": "ALICE", "current": "3"}],
+    ids=["whole", "unread by activity", "searched, past the end"],
+)
+async def test_a_list_takes_a_fixed_number_of_round_trips(server_log, query):
+    async with counted_postgres() as (db, counter), app_client(db) as client:
+        token = await customer_token(client)
+        admin = await make_admin(client)
+        order = await make_order(client, token)
+        # The admin's message: unread on the customer's side only.
+        assert_ok(await update(client, token, order["id"], {"size": "L"}))
+        reply = {"comm_order_id": order["id"], "message_type": "text", "content": "which colour?"}
+        path = "/api/admin/communication/message/send"
+        assert_ok(await call(client, "POST", path, token=admin, json=reply))
+        for caller, path, shown in (
+            # Only the merchant's list searches (here the customer's name); the
+            # customer's takes no `q`.
+            (token, "/api/communication/orders", [order["id"]]),
+            (admin, "/api/admin/communication/orders", [] if "unread" in query else [order["id"]]),
+        ):
+            # The first list prepares its statement.
+            assert_ok(await call(client, "GET", path, token=caller, params=query))
+            counter.round_trips = 0
+            body = await call(client, "GET", path, token=caller, params=query)
+            assert counter.round_trips <= LIST_ROUND_TRIPS, counter.round_trips
+            listed = assert_ok(body)
+            assert body["total"] == len(shown), body
+            if "current" in query:  # a page past the end still counts the whole list
+                shown = []
+            assert [item["id"] for item in listed] == shown, body
+
+
 async def test_an_unchanged_update_writes_nothing(server_log):
     async with counted_postgres() as (db, counter), app_client(db) as client:
         token = await customer_token(client)

@@ -23,7 +23,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from ..errors import CannotSave, StartupFailure, TooManyAttempts
 from ..redact import redact
 from . import accounts, fields
-from .tx import Effects, Tx, probe_write
+from .tx import ONE_STATEMENT, Effects, Tx, probe_write
 from .types import ANY_OWNER, LoginLimits, OrderFilter, Row, Sender
 
 P = ParamSpec("P")
@@ -195,7 +195,8 @@ class Store(abc.ABC):
         **kwargs: P.kwargs,
     ) -> R:
         """operation(tx, *args) in a read transaction: its queries see one snapshot."""
-        return await self._read(functools.partial(operation, **kwargs), *args)
+        read = self._read_one_statement if hasattr(operation, ONE_STATEMENT) else self._read
+        return await read(functools.partial(operation, **kwargs), *args)
 
     @abc.abstractmethod
     async def _write(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> tuple[Any, Effects]:
@@ -203,6 +204,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def _read(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any: ...
+
+    async def _read_one_statement(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """A read of one statement (tx.one_statement): by default like any other."""
+        return await self._read(fn, *args)
 
     @abc.abstractmethod
     async def close(self) -> None: ...

@@ -9,7 +9,6 @@ are built by the database from the rows it wrote, exactly as the API answers the
 """
 
 import functools
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +18,7 @@ from .. import model
 from . import events, inbox, outbox
 from .events import COLUMNS as EVENT_COLUMNS
 from .events import MESSAGE_CREATED, ORDER_UPDATED, TURN
-from .tx import MESSAGE_COLUMNS, ORDER_COLUMNS, Tx, order_row
+from .tx import MESSAGE_COLUMNS, ORDER_COLUMNS, Tx, numbered_from, order_row
 from .types import Row, Sender
 
 SYSTEM = Sender(0, model.SYSTEM_SENDER_NAME, "system")
@@ -62,7 +61,6 @@ class Note:
     kind: str = "text"
 
 
-_PLAIN_PLACEHOLDER = re.compile(r"\?(?!\d)")
 # The parameters record_change's PostgreSQL statement numbers itself; the assignments'
 # values follow them, then the mail's notice when there is one.
 _CHANGE_PARAMETERS = 11
@@ -76,7 +74,6 @@ def _postgres_change(assignments: str, notice: str | None, system: bool) -> str:
     readers' caught-up counts, its two events (the order's `thumb` ?9), their deliveries
     (due ?10, timestamp ?11, and the mail's notice last), as one statement returning the
     order and the message as JSON."""
-    numbers = iter(range(_CHANGE_PARAMETERS + 1, 1000))
     # The order's latest messages are kept by the UPDATE that writes the order: the
     # message's id is taken first (`mid`), so the order row is written once.
     kept = inbox.kept_after(
@@ -93,13 +90,13 @@ def _postgres_change(assignments: str, notice: str | None, system: bool) -> str:
             SELECT ?4::bigint, m.comm_order_id, m.id FROM m
             ON CONFLICT (user_id, comm_order_id) DO UPDATE SET message_id = excluded.message_id
             WHERE excluded.message_id > read_markers.message_id),"""
-    assignments = _PLAIN_PLACEHOLDER.sub(lambda _: f"?{next(numbers)}", assignments)
+    assignments, notice_number = numbered_from(assignments, _CHANGE_PARAMETERS + 1)
     deliveries = outbox.deliveries_ctes(
         notice,
         now="?1::bigint",
         due="?10::bigint",
         timestamp="?11::text",
-        facts=f"""json_build_object('notice', ?{next(numbers)}::text, 'order_id', o.id,
+        facts=f"""json_build_object('notice', ?{notice_number}::text, 'order_id', o.id,
                                     'title', o.title, 'detail', m.content)::text""",
         party="o.assignee_id" if notice in model.MERCHANT_SIDE else "o.user_id",
         facts_from=", o, m",
@@ -142,8 +139,7 @@ def sqlite_change(assignments: str, kind: str) -> str:
     time, ?2 the order, ?3 its owner, ?4 the message's id, ?5 whether it is the
     customer's; `assignments`, whose `?`s take ?6... The row is read back by its own
     SELECT: on SQLite that costs less than RETURNING."""
-    numbers = iter(range(6, 1000))
-    assignments = _PLAIN_PLACEHOLDER.sub(lambda _: f"?{next(numbers)}", assignments)
+    assignments, _ = numbered_from(assignments, 6)
     return f"""UPDATE comm_orders SET {assignments}, version = version + 1, updated_time = ?1,
                                       {inbox.kept_after(kind, "?4", "?1", "?5")}
                WHERE id = ?2 AND user_id = ?3"""

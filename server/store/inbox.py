@@ -24,13 +24,12 @@ those the reader has read up to it (`caught_up_counts`, kept here, by the statem
 that write messages and move markers).
 """
 
-from collections.abc import Sequence
+import functools
 from dataclasses import dataclass
-from typing import Any
 
 from .. import model, texts
 from ..errors import Invalid
-from .tx import Tx, as_dict, fetch_order
+from .tx import Tx, fetch_order
 from .types import ANY_OWNER, Row, Sender
 
 
@@ -226,11 +225,6 @@ async def move_marker(tx: Tx, user_id: int, order_id: int, message_id: int) -> N
 
 # ---------------------------------------------------------------- reading
 
-_IDS = {
-    "sqlite": "o.id IN (SELECT value FROM json_each(?))",
-    "postgres": "o.id = ANY(?::bigint[])",
-}
-
 
 def view_select(dialect: str, side: Side, customer: bool) -> tuple[str, str]:
     """What order `o` holds for reader ?1 (and ?2, the same user): the select list of
@@ -255,12 +249,11 @@ def view_select(dialect: str, side: Side, customer: bool) -> tuple[str, str]:
     return columns, joins
 
 
-def views_sql(dialect: str, side: Side) -> str:
-    """For the orders ?3 (their ids), as reader ?1 sees them: unread, last_message's
-    columns, the last activity, and on the merchant's side the customer."""
-    columns, joins = view_select(dialect, side, customer=side.merchant)
-    ids = _IDS[dialect].replace("?", "?3")
-    return f"SELECT o.id, o.user_id, {columns} FROM comm_orders o {joins} WHERE {ids}"
+@functools.cache
+def _unread_sql(dialect: str, side: Side) -> str:
+    """The unread count of order ?3 for reader ?1 (and ?2, the same user)."""
+    columns, joins = view_select(dialect, side, customer=False)
+    return f"SELECT unread FROM (SELECT {columns} FROM comm_orders o {joins} WHERE o.id = ?3) v"
 
 
 def view_of(row: Row) -> Row:
@@ -281,36 +274,14 @@ def view_of(row: Row) -> Row:
     }
 
 
-async def reader_views(tx: Tx, side: Side, reader: int, order_ids: Sequence[int]) -> dict[int, Row]:
-    """What each of the orders holds for `reader` (one statement for them all): the
-    three reader keys, and on the merchant's side the customer's `user`."""
-    if not order_ids:
-        return {}
-    ids: Any = list(order_ids) if tx.dialect == "postgres" else f"{list(order_ids)}"
-    views = {}
-    for found in await tx.all(views_sql(tx.dialect, side), reader, reader, ids):
-        row = as_dict(found)
-        view = view_of(row)
-        if side.merchant:
-            view["user"] = {
-                "id": row["user_id"],
-                "user_name": row["u_user_name"],
-                "email": row["u_email"] or "",
-                "phone": row["u_phone"] or "",
-            }
-        views[row["id"]] = view
-    return views
-
-
-async def with_reader_keys(tx: Tx, orders: list[Row], owner_id: int | None, reader: int) -> None:
-    """Add the reader keys (and on the merchant's side `user`) to each order."""
-    side = side_of(owner_id)
-    views = await reader_views(tx, side, reader, [order["id"] for order in orders])
-    for order in orders:
-        view = views[order["id"]]
-        if not side.merchant:
-            view.pop("user", None)
-        order.update(view)
+def customer_of(row: Row) -> Row:
+    """The merchant's list item's `user`, from a row with view_select's customer columns."""
+    return {
+        "id": row["user_id"],
+        "user_name": row["u_user_name"],
+        "email": row["u_email"] or "",
+        "phone": row["u_phone"] or "",
+    }
 
 
 async def mark_read(
@@ -334,5 +305,5 @@ async def mark_read(
         target = message_id
     if target:
         await move_marker(tx, reader.user_id, order["id"], target)
-    views = await reader_views(tx, side, reader.user_id, [order_id])
-    return int(views[order_id]["unread"])
+    unread = await tx.value(_unread_sql(tx.dialect, side), reader.user_id, reader.user_id, order_id)
+    return int(unread)

@@ -4,7 +4,7 @@ a customer sends, and how an update writes each, come from entities.ORDER."""
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -17,7 +17,17 @@ from ..workflow import MOVES, STATUS_ENDPOINT_MOVES, STATUSES, Move, Status
 from . import events, inbox, purchases
 from .changes import Note, record_change
 from .threads import last_messages, thread_size
-from .tx import ORDER_COLUMNS, Tx, as_dict, fetch_order, order_of, order_row, to_json
+from .tx import (
+    ORDER_COLUMNS,
+    Tx,
+    as_dict,
+    fetch_order,
+    numbered_from,
+    one_statement,
+    order_of,
+    order_row,
+    to_json,
+)
 from .types import ANY_OWNER, OrderFilter, Row, Sender
 
 _SENT = ORDER.sent  # what the customer sends on create
@@ -339,10 +349,20 @@ def _count_statement(
     return f"SELECT count(*) FROM comm_orders o WHERE {condition}", params
 
 
-def list_statements(dialect: str, where: OrderFilter) -> tuple[str, list[Any], str, list[Any]]:
-    """A list's count and page statements with their parameters (the page's then take
-    the size and offset): newest first, or by latest activity; filtered by the reader's
-    unread orders, by awaiting a reply, by assignee (0: nobody)."""
+class ListParts(NamedTuple):
+    """A list's count (`total`) and page statements with their parameters (the page's
+    then take the size and offset), and the page's order."""
+
+    total: str
+    total_params: list[Any]
+    page: str
+    page_params: list[Any]
+    order_by: str
+
+
+def list_parts(dialect: str, where: OrderFilter) -> ListParts:
+    """A list's count and page: newest first, or by latest activity; filtered by the
+    reader's unread orders, by awaiting a reply, by assignee (0: nobody)."""
     side = inbox.side_of(where.owner_id)
     clauses: list[str] = []
     params: list[Any] = []
@@ -375,20 +395,51 @@ def list_statements(dialect: str, where: OrderFilter) -> tuple[str, list[Any], s
         # The page reads the reader's marker of each order it walks until it is full.
         condition += f" AND {inbox.unread_condition(side)}"
         params = [*params, where.reader]
-    page = f"""SELECT {_ORDER_COLUMNS_OF_O} FROM comm_orders o WHERE {condition}
+    page = f"""SELECT o.* FROM comm_orders o WHERE {condition}
                ORDER BY {order_by} LIMIT ? OFFSET ?"""
-    return count, count_params, page, params
+    return ListParts(count, count_params, page, params, order_by)
 
 
+def list_statement(dialect: str, where: OrderFilter) -> tuple[str, list[Any]]:
+    """A list as one statement: the page's orders, each with what it holds for reader ?1
+    (and ?2, the same user; on the merchant's side with its customer's columns), and
+    the list's count (`total`) on every row. An empty page is one row, all NULL but the
+    count. Its parameters follow the reader's two; the page's size and offset last."""
+    parts = list_parts(dialect, where)
+    side = inbox.side_of(where.owner_id)
+    columns, joins = inbox.view_select(dialect, side, customer=side.merchant)
+    total, after = numbered_from(parts.total, 3)
+    page, _ = numbered_from(parts.page, after)
+    sql = f"""SELECT c.total, {_ORDER_COLUMNS_OF_O}, {columns}
+              FROM (SELECT ({total}) AS total) c LEFT JOIN ({page}) o ON 1 = 1 {joins}
+              ORDER BY {parts.order_by}"""
+    return sql, [*parts.total_params, *parts.page_params]
+
+
+@one_statement
 async def list_orders(tx: Tx, where: OrderFilter, page: Page) -> tuple[list[Row], int]:
-    """A page of orders with what each holds for the reader (inbox.py): one statement
-    for the count, one for the page, one for the reader's keys of the whole page."""
-    count, count_params, listing, params = list_statements(tx.dialect, where)
-    total = await tx.value(count, *count_params)
-    rows = await tx.all(listing, *params, page.size, page.offset)
-    found = [order_row(tx, row) for row in rows]
-    await inbox.with_reader_keys(tx, found, where.owner_id, where.reader)
-    return found, total
+    """A page of orders with what each holds for the reader (inbox.py), and how many the
+    whole list has: one statement."""
+    sql, params = list_statement(tx.dialect, where)
+    rows = await tx.all(sql, where.reader, where.reader, *params, page.size, page.offset)
+    merchant = where.owner_id is ANY_OWNER
+    found = []
+    for row in rows:
+        if row["id"] is None:
+            break  # the empty page's one row
+        listed = as_dict(row)
+        order = _as_read(tx, listed)
+        if merchant:
+            order["user"] = inbox.customer_of(listed)
+        found.append(order)
+    return found, int(rows[0]["total"])
+
+
+def _as_read(tx: Tx, found: Row) -> Row:
+    """The order from a row of its columns and view_select's, as its reader sees it."""
+    order = order_of(tx, {name: found[name] for name in _ORDER_NAMES})
+    order.update(inbox.view_of(found))
+    return order
 
 
 @functools.cache
@@ -417,8 +468,7 @@ async def order_detail(
     if row is None:
         raise OrderNotFound()
     found = as_dict(row)
-    order = order_of(tx, {name: found[name] for name in _ORDER_NAMES})
-    order.update(inbox.view_of(found))
+    order = _as_read(tx, found)
     extra = order["order_extra"]
     order["order_fields"] = [
         {**field, "value": extra.get(field["field_name"])} for field in definitions

@@ -79,37 +79,54 @@ class PostgresTx(TxBase):
 
     dialect = "postgres"
 
-    def __init__(self, conn: asyncpg.Connection, *, writing: bool, clock_seconds: float) -> None:
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        *,
+        writing: bool,
+        clock_seconds: float,
+        one_statement: bool = False,
+    ) -> None:
         super().__init__(clock_seconds)
         self.conn = conn
         self.for_update = " FOR UPDATE" if writing else ""
+        # Outside a transaction (tx.one_statement), a second statement would see
+        # another snapshot: it is refused.
+        self._statements_left = 1 if one_statement else None
+
+    def _sql(self, sql: str) -> str:
+        if self._statements_left is not None:
+            if not self._statements_left:
+                raise RuntimeError("an operation marked one_statement ran a second statement")
+            self._statements_left -= 1
+        return _numbered(sql)
 
     async def one(self, sql: str, *params: Any) -> asyncpg.Record | None:
-        return await self.conn.fetchrow(_numbered(sql), *params)
+        return await self.conn.fetchrow(self._sql(sql), *params)
 
     async def row(self, sql: str, *params: Any) -> asyncpg.Record:
-        found = await self.conn.fetchrow(_numbered(sql), *params)
+        found = await self.conn.fetchrow(self._sql(sql), *params)
         if found is None:
             raise LookupError(f"no row: {sql}")
         return found
 
     async def all(self, sql: str, *params: Any) -> list[asyncpg.Record]:
-        return await self.conn.fetch(_numbered(sql), *params)
+        return await self.conn.fetch(self._sql(sql), *params)
 
     async def value(self, sql: str, *params: Any) -> Any:
-        return await self.conn.fetchval(_numbered(sql), *params)
+        return await self.conn.fetchval(self._sql(sql), *params)
 
     async def run(self, sql: str, *params: Any) -> int:
-        status = await self.conn.execute(_numbered(sql), *params)  # "UPDATE 3", "INSERT 0 1"
+        status = await self.conn.execute(self._sql(sql), *params)  # "UPDATE 3", "INSERT 0 1"
         count = status.rpartition(" ")[2]
         return int(count) if count.isdigit() else 0
 
     async def run_many(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
-        await self.conn.executemany(_numbered(sql), rows)
+        await self.conn.executemany(self._sql(sql), rows)
 
     async def insert(self, sql: str, *params: Any) -> int:
         inserted = f"WITH inserted AS ({sql} RETURNING id) SELECT max(id) FROM inserted"
-        return await self.conn.fetchval(_numbered(inserted), *params)
+        return await self.conn.fetchval(self._sql(inserted), *params)
 
     def json(self, column: Any) -> Any:
         return column  # the jsonb codec has decoded it already
@@ -343,6 +360,12 @@ class PostgresStore(Store):
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             return await fn(PostgresTx(conn, writing=False, clock_seconds=self.clock()), *args)
+
+    async def _read_one_statement(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Its one statement is its own snapshot: no BEGIN and COMMIT around it."""
+        async with self._pool.acquire() as conn:
+            tx = PostgresTx(conn, writing=False, clock_seconds=self.clock(), one_statement=True)
+            return await fn(tx, *args)
 
     @contextlib.asynccontextmanager
     async def _login_turn(self, address: str) -> AsyncIterator[Callable[..., Awaitable[Any]]]:

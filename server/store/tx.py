@@ -16,9 +16,10 @@ has committed, and never for one that rolled back.
 """
 
 import math
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -122,6 +123,28 @@ class Tx(Protocol):
 ORDER_COLUMNS = ORDER.columns
 USER_COLUMNS = USER.columns
 MESSAGE_COLUMNS = MESSAGE.columns
+
+
+_PLAIN_PLACEHOLDER = re.compile(r"\?(?!\d)")
+
+
+def numbered_from(sql: str, first: int) -> tuple[str, int]:
+    """`sql` with its plain `?` placeholders numbered ?first, ?first+1, ... in turn (so
+    that it can sit in a statement that also uses numbered ones), and the next number."""
+    numbers = iter(range(first, first + sql.count("?") + 1))
+    return _PLAIN_PLACEHOLDER.sub(lambda _: f"?{next(numbers)}", sql), next(numbers)
+
+
+ONE_STATEMENT = "_orderdesk_one_statement"
+Operation = TypeVar("Operation", bound=Callable[..., Any])
+
+
+def one_statement(operation: Operation) -> Operation:
+    """Marks a read operation that runs exactly one statement: that statement is its own
+    snapshot, so an engine may run it outside a transaction (PostgreSQL: one round trip
+    instead of three; a second statement is refused there)."""
+    setattr(operation, ONE_STATEMENT, True)
+    return operation
 
 
 def to_json(value: Any) -> str:
