@@ -34,7 +34,6 @@ HOT_QUERIES = [
     ),
     ("the merchant's order", f"SELECT {tx.ORDER_COLUMNS} FROM comm_orders WHERE id = ?", (1,)),
     ("a thread page", threads.THREAD_OLDEST_FIRST, (1, 10, 0)),
-    ("a detail's last messages", threads.THREAD_NEWEST_FIRST, (1, 100)),
     ("the merchant's detail", orders._detail_sql("sqlite", inbox.MERCHANT), (1, 1, 1)),
     ("the customer's detail", orders._detail_sql("sqlite", inbox.CUSTOMER), (1, 1, 1, 1)),
     (
@@ -83,8 +82,12 @@ def test_hot_queries_use_an_index(conn, name, sql, params):
     plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
     assert "USING" in plan, plan  # an index, a covering index or the integer primary key
     assert "TEMP B-TREE" not in plan, plan  # no sort of the whole match
-    for step in plan.split(" | "):
-        assert not (step.startswith("SCAN") and "USING" not in step), plan
+    steps = plan.split(" | ")
+    # A subquery's rows, which the plan reads itself by an index (a detail's last
+    # messages, at most 100), are scanned as they come.
+    subqueries = {f"SCAN {step.split()[-1]}" for step in steps if step.startswith("CO-ROUTINE")}
+    for step in steps:
+        assert not (step.startswith("SCAN") and "USING" not in step) or step in subqueries, plan
 
 
 def test_mail_to_the_admins_reads_only_the_admins(conn):

@@ -274,10 +274,11 @@ def view_of(row: Row) -> Row:
     }
 
 
-def customer_of(row: Row) -> Row:
-    """The merchant's list item's `user`, from a row with view_select's customer columns."""
+def customer_of(user_id: int, row: Row) -> Row:
+    """The merchant's list item's `user`: customer `user_id` from a row with
+    view_select's customer columns."""
     return {
-        "id": row["user_id"],
+        "id": user_id,
         "user_name": row["u_user_name"],
         "email": row["u_email"] or "",
         "phone": row["u_phone"] or "",

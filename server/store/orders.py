@@ -3,6 +3,7 @@
 a customer sends, and how an update writes each, come from entities.ORDER."""
 
 import functools
+import operator
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -16,11 +17,10 @@ from ..validate.orders import Acceptance, ImagesChange, Quote, StatusChange
 from ..workflow import MOVES, STATUS_ENDPOINT_MOVES, STATUSES, Move, Status
 from . import events, inbox, purchases
 from .changes import Note, record_change
-from .threads import last_messages, thread_size
+from .threads import last_messages_json, thread_size
 from .tx import (
     ORDER_COLUMNS,
     Tx,
-    as_dict,
     fetch_order,
     numbered_from,
     one_statement,
@@ -395,7 +395,7 @@ def list_parts(dialect: str, where: OrderFilter) -> ListParts:
         # The page reads the reader's marker of each order it walks until it is full.
         condition += f" AND {inbox.unread_condition(side)}"
         params = [*params, where.reader]
-    page = f"""SELECT o.* FROM comm_orders o WHERE {condition}
+    page = f"""SELECT o.id FROM comm_orders o WHERE {condition}
                ORDER BY {order_by} LIMIT ? OFFSET ?"""
     return ListParts(count, count_params, page, params, order_by)
 
@@ -403,15 +403,17 @@ def list_parts(dialect: str, where: OrderFilter) -> ListParts:
 def list_statement(dialect: str, where: OrderFilter) -> tuple[str, list[Any]]:
     """A list as one statement: the page's orders, each with what it holds for reader ?1
     (and ?2, the same user; on the merchant's side with its customer's columns), and
-    the list's count (`total`) on every row. An empty page is one row, all NULL but the
-    count. Its parameters follow the reader's two; the page's size and offset last."""
+    the list's count (`total`, last) on every row. An empty page is one row, all NULL
+    but the count. Its parameters follow the reader's two; the page's size and offset
+    last. The page's ids are found first, so only those are put in order again."""
     parts = list_parts(dialect, where)
     side = inbox.side_of(where.owner_id)
     columns, joins = inbox.view_select(dialect, side, customer=side.merchant)
     total, after = numbered_from(parts.total, 3)
     page, _ = numbered_from(parts.page, after)
-    sql = f"""SELECT c.total, {_ORDER_COLUMNS_OF_O}, {columns}
-              FROM (SELECT ({total}) AS total) c LEFT JOIN ({page}) o ON 1 = 1 {joins}
+    sql = f"""SELECT {_ORDER_COLUMNS_OF_O}, {columns}, c.total
+              FROM (SELECT ({total}) AS total) c LEFT JOIN ({page}) p ON 1 = 1
+                   LEFT JOIN comm_orders o ON o.id = p.id {joins}
               ORDER BY {parts.order_by}"""
     return sql, [*parts.total_params, *parts.page_params]
 
@@ -422,59 +424,66 @@ async def list_orders(tx: Tx, where: OrderFilter, page: Page) -> tuple[list[Row]
     whole list has: one statement."""
     sql, params = list_statement(tx.dialect, where)
     rows = await tx.all(sql, where.reader, where.reader, *params, page.size, page.offset)
+    names = list(rows[0].keys())
     merchant = where.owner_id is ANY_OWNER
     found = []
     for row in rows:
-        if row["id"] is None:
+        if row[0] is None:
             break  # the empty page's one row
-        listed = as_dict(row)
-        order = _as_read(tx, listed)
+        order, rest = _as_read(tx, names, tuple(row))
         if merchant:
-            order["user"] = inbox.customer_of(listed)
+            order["user"] = inbox.customer_of(order["user_id"], rest)
         found.append(order)
-    return found, int(rows[0]["total"])
+    return found, int(rows[0][-1])
 
 
-def _as_read(tx: Tx, found: Row) -> Row:
-    """The order from a row of its columns and view_select's, as its reader sees it."""
-    order = order_of(tx, {name: found[name] for name in _ORDER_NAMES})
-    order.update(inbox.view_of(found))
-    return order
+def _as_read(tx: Tx, names: list[str], values: tuple[Any, ...]) -> tuple[Row, Row]:
+    """A row of an order's columns, then view_select's and others (`names`): the order as
+    its reader sees it, and the row's other columns by name."""
+    order = order_of(tx, dict(zip(_ORDER_NAMES, values[:_ORDER_WIDTH], strict=True)))
+    rest = dict(zip(names[_ORDER_WIDTH:], values[_ORDER_WIDTH:], strict=True))
+    order.update(inbox.view_of(rest))
+    return order, rest
 
 
 @functools.cache
 def _detail_sql(dialect: str, side: inbox.Side) -> str:
     """Order ?3 (on the customer's side, owned by ?4) as reader ?1 (and ?2, the same
-    user) sees it, with its customer's columns and its thread's size: one statement."""
+    user) sees it, with its customer's columns, its thread's size and the last messages
+    of the thread their side sees: one statement."""
     columns, joins = inbox.view_select(dialect, side, customer=True)
     scope = "" if side.merchant else " AND o.user_id = ?4"
+    thread = last_messages_json(dialect, side.merchant, "o.id", model.DETAIL_MESSAGES)
     return f"""SELECT {_ORDER_COLUMNS_OF_O}, {columns},
-                      {thread_size(side.merchant, "o.")} AS messages_total
+                      {thread_size(side.merchant, "o.")} AS messages_total,
+                      {thread} AS messages
                FROM comm_orders o {joins} WHERE o.id = ?3{scope}"""
 
 
 _ORDER_NAMES = ORDER_COLUMNS.split(", ")
+_ORDER_WIDTH = len(_ORDER_NAMES)
+_by_id = operator.itemgetter("id")
 
 
+@one_statement
 async def order_detail(
     tx: Tx, order_id: int, owner_id: int | None, reader: int, definitions: list[Row]
 ) -> Row:
     """The order as `reader` sees it: with its fields (`definitions`, the store's), its
-    customer, the last messages of the thread their side sees and what it holds for
-    them (inbox.py)."""
+    customer, the last messages of the thread their side sees (oldest first) and what
+    it holds for them (inbox.py)."""
     side = inbox.side_of(owner_id)
     scope = () if owner_id is ANY_OWNER else (owner_id,)
     row = await tx.one(_detail_sql(tx.dialect, side), reader, reader, order_id, *scope)
     if row is None:
         raise OrderNotFound()
-    found = as_dict(row)
-    order = _as_read(tx, found)
+    order, found = _as_read(tx, list(row.keys()), tuple(row))
     extra = order["order_extra"]
     order["order_fields"] = [
         {**field, "value": extra.get(field["field_name"])} for field in definitions
     ]
     order["user"] = {"id": order["user_id"], "user_name": found["u_user_name"]}
-    order["messages"] = await last_messages(tx, order_id, model.DETAIL_MESSAGES, owner_id)
+    order["messages"] = sorted(orjson.loads(found["messages"] or "[]"), key=_by_id)
     order["messages_total"] = found["messages_total"]
     return order
 

@@ -49,15 +49,23 @@ _NO_NOTES = f" AND message_type <> '{model.NOTE}'"
 THREAD_OLDEST_FIRST = f"""
     SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?
     ORDER BY id LIMIT ? OFFSET ?"""
-THREAD_NEWEST_FIRST = f"""
-    SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?
-    ORDER BY id DESC LIMIT ?"""
 CUSTOMER_THREAD_OLDEST_FIRST = f"""
     SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?{_NO_NOTES}
     ORDER BY id LIMIT ? OFFSET ?"""
-CUSTOMER_THREAD_NEWEST_FIRST = f"""
-    SELECT {MESSAGE_COLUMNS} FROM messages WHERE comm_order_id = ?{_NO_NOTES}
-    ORDER BY id DESC LIMIT ?"""
+_JSON_OBJECT = {"sqlite": "json_object", "postgres": "json_build_object"}
+_JSON_ARRAY = {"sqlite": "json_group_array", "postgres": "json_agg"}
+
+
+def last_messages_json(dialect: str, merchant: bool, order: str, count: int) -> str:
+    """The last `count` messages of `order`'s thread that one side sees, as a JSON array
+    (text, in no particular order; NULL or [] for none): a detail's thread in the
+    detail's own statement."""
+    pairs = ", ".join(f"'{name}', m.{name}" for name in MESSAGE_COLUMNS.split(", "))
+    notes = "" if merchant else _NO_NOTES
+    return f"""(SELECT CAST({_JSON_ARRAY[dialect]}({_JSON_OBJECT[dialect]}({pairs})) AS TEXT)
+                FROM (SELECT {MESSAGE_COLUMNS} FROM messages
+                      WHERE comm_order_id = {order}{notes}
+                      ORDER BY id DESC LIMIT {count}) m)"""
 
 
 def thread_size(merchant: bool, alias: str = "") -> str:
@@ -69,15 +77,6 @@ def thread_size(merchant: bool, alias: str = "") -> str:
 async def count_messages(tx: Tx, order_id: int, owner_id: int | None = ANY_OWNER) -> int:
     size = thread_size(owner_id is ANY_OWNER)
     return int(await tx.value(f"SELECT {size} FROM comm_orders WHERE id = ?", order_id))
-
-
-async def last_messages(
-    tx: Tx, order_id: int, count: int, owner_id: int | None = ANY_OWNER
-) -> list[Row]:
-    """The thread's last `count` messages the caller's side sees, oldest first."""
-    sql = THREAD_NEWEST_FIRST if owner_id is ANY_OWNER else CUSTOMER_THREAD_NEWEST_FIRST
-    rows = await tx.all(sql, order_id, count)
-    return [as_dict(row) for row in reversed(rows)]
 
 
 async def list_messages(
