@@ -194,7 +194,9 @@ class Store(abc.ABC):
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> R:
-        """operation(tx, *args) in a read transaction: its queries see one snapshot."""
+        """operation(tx, *args) in a read transaction: its queries see one snapshot (an
+        operation of one statement, tx.one_statement, may run without one: the
+        statement is its snapshot)."""
         read = self._read_one_statement if hasattr(operation, ONE_STATEMENT) else self._read
         return await read(functools.partial(operation, **kwargs), *args)
 

@@ -1,6 +1,8 @@
 """The PostgreSQL engine (asyncpg), for several app servers over one database.
 
-Every operation is one transaction on a pooled connection. Nothing relies on an
+Every operation is one transaction on a pooled connection, except a read of one
+statement (tx.one_statement: a list, a detail), which is its own snapshot and runs
+without BEGIN and COMMIT. Nothing relies on an
 in-process lock or cache that another server could make stale: rows an operation
 changes are locked with SELECT … FOR UPDATE, login attempts of one (account, address)
 pair serialize on an advisory lock, and sessions are read from the database on every
@@ -8,7 +10,7 @@ request, so a logout on one server holds on all of them.
 
 Round trips are what an operation costs here (an authenticated update takes
 5: the session, BEGIN, the locked read, one statement writing the order with its
-message, events and deliveries (changes.py), COMMIT):
+message, events and deliveries (changes.py), COMMIT; a list or a detail 2):
 - the session is read by one statement outside a transaction, which also reads the
   version of the field definitions (the settings row's xmin: every write of the row
   gives it a new one), so the definitions are kept in memory and read again only when
