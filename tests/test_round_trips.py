@@ -12,6 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from orderdesk.app import create_app
 from orderdesk.config import Config
 from orderdesk.keys import BROADCASTER, OUTBOX
+from orderdesk.store import open_store
+from orderdesk.store.tx import Tx, one_statement
 
 from tests.conftest import (
     assert_fail,
@@ -237,6 +239,24 @@ async def test_a_list_takes_a_fixed_number_of_round_trips(server_log, query):
             if "current" in query:  # a page past the end still counts the whole list
                 shown = []
             assert [item["id"] for item in listed] == shown, body
+
+
+@one_statement
+async def _two_statements(tx: Tx) -> int:
+    await tx.value("SELECT 1")
+    return int(await tx.value("SELECT 2"))
+
+
+async def test_a_read_marked_as_one_statement_may_not_run_a_second():
+    """Outside a transaction a second statement would see another snapshot: PostgreSQL's
+    engine refuses it rather than answer from two."""
+    async with postgres_database() as db:
+        store = await open_store(db)
+        try:
+            with pytest.raises(RuntimeError, match="ran a second statement"):
+                await store.read(_two_statements)
+        finally:
+            await store.close()
 
 
 async def test_an_unchanged_update_writes_nothing(server_log):

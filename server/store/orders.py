@@ -403,8 +403,8 @@ def list_parts(dialect: str, where: OrderFilter) -> ListParts:
 def list_statement(dialect: str, where: OrderFilter) -> tuple[str, list[Any]]:
     """A list as one statement: the page's orders, each with what it holds for reader ?1
     (and ?2, the same user; on the merchant's side with its customer's columns), and
-    the list's count (`total`, last) on every row. An empty page is one row, all NULL
-    but the count. Its parameters follow the reader's two; the page's size and offset
+    the list's count (`total`, last) on every row. An empty page is one row whose order
+    columns are NULL. Its parameters follow the reader's two; the page's size and offset
     last. The page's ids are found first, so only those are put in order again."""
     parts = list_parts(dialect, where)
     side = inbox.side_of(where.owner_id)

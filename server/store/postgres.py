@@ -77,7 +77,8 @@ def _numbered(sql: str) -> str:
 
 
 class PostgresTx(TxBase):
-    """tx.Tx over an asyncpg connection in a transaction."""
+    """tx.Tx over an asyncpg connection in a transaction (or, `one_statement`, for one
+    statement alone)."""
 
     dialect = "postgres"
 

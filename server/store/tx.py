@@ -1,10 +1,12 @@
 """What every store operation is written over, once for both engines.
 
 Each operation is an async function over a `Tx`: one open transaction on one
-connection, with the time it started (`tx.now`, `tx.now_ms`). SQL uses `?` (or `?N`)
+connection (or, for a read of one statement, `one_statement`, that statement alone),
+with the time it started (`tx.now`, `tx.now_ms`). SQL uses `?` (or `?N`)
 placeholders; where the engines' SQL really differs, a statement is given per dialect.
 The SQLite engine runs these coroutines synchronously on its connection's thread (its
-`Tx` never suspends); the PostgreSQL engine awaits them inside an asyncpg transaction.
+`Tx` never suspends); the PostgreSQL engine awaits them inside an asyncpg transaction
+(a one-statement read without one).
 The operations live by subject beside this module (accounts, orders, threads, fields,
 events, outbox, attachments); handlers call them through `Store.read` and
 `Store.write`.
@@ -130,7 +132,8 @@ _PLAIN_PLACEHOLDER = re.compile(r"\?(?!\d)")
 
 def numbered_from(sql: str, first: int) -> tuple[str, int]:
     """`sql` with its plain `?` placeholders numbered ?first, ?first+1, ... in turn (so
-    that it can sit in a statement that also uses numbered ones), and the next number."""
+    that it can sit in a statement that also uses numbered ones), and the next number.
+    Every `?` counts: `sql` holds no `?` inside a string literal."""
     numbers = iter(range(first, first + sql.count("?") + 1))
     return _PLAIN_PLACEHOLDER.sub(lambda _: f"?{next(numbers)}", sql), next(numbers)
 
@@ -142,7 +145,8 @@ Operation = TypeVar("Operation", bound=Callable[..., Any])
 def one_statement(operation: Operation) -> Operation:
     """Marks a read operation that runs exactly one statement: that statement is its own
     snapshot, so an engine may run it outside a transaction (PostgreSQL: one round trip
-    instead of three; a second statement is refused there)."""
+    instead of three; a second statement is refused there). For reads only: outside a
+    transaction nothing would make a write read-only or roll it back."""
     setattr(operation, ONE_STATEMENT, True)
     return operation
 
