@@ -408,14 +408,21 @@ def list_statement(dialect: str, where: OrderFilter) -> tuple[str, list[Any]]:
     last. The page's ids are found first, so only those are put in order again."""
     parts = list_parts(dialect, where)
     side = inbox.side_of(where.owner_id)
-    columns, joins = inbox.view_select(dialect, side, customer=side.merchant)
-    total, after = numbered_from(parts.total, 3)
-    page, _ = numbered_from(parts.page, after)
-    sql = f"""SELECT {_ORDER_COLUMNS_OF_O}, {columns}, c.total
-              FROM (SELECT ({total}) AS total) c LEFT JOIN ({page}) p ON 1 = 1
-                   LEFT JOIN comm_orders o ON o.id = p.id {joins}
-              ORDER BY {parts.order_by}"""
+    sql = _joined_list(dialect, side, parts.total, parts.page, parts.order_by)
     return sql, [*parts.total_params, *parts.page_params]
+
+
+# One per shape of list (which filters are set, the sort, the side): their values are
+# parameters, so there are a few dozen.
+@functools.lru_cache(maxsize=256)
+def _joined_list(dialect: str, side: inbox.Side, total: str, page: str, order_by: str) -> str:
+    columns, joins = inbox.view_select(dialect, side, customer=side.merchant)
+    total, after = numbered_from(total, 3)
+    page, _ = numbered_from(page, after)
+    return f"""SELECT {_ORDER_COLUMNS_OF_O}, {columns}, c.total
+               FROM (SELECT ({total}) AS total) c LEFT JOIN ({page}) p ON 1 = 1
+                    LEFT JOIN comm_orders o ON o.id = p.id {joins}
+               ORDER BY {order_by}"""
 
 
 @one_statement
