@@ -15,6 +15,7 @@ from tests.conftest import (
     mail_config,
     make_admin,
     make_order,
+    make_staff,
     query_rows,
     quote,
     register,
@@ -209,6 +210,64 @@ async def test_an_erased_account_leaves_no_personal_data(client, config, smtp):
     assert again_user["id"] != user_id
     assert_ok(await login(client, NAME))
     assert again
+
+
+async def _events_and_bodies(db: str, order_id: int) -> list[tuple]:
+    """The events of an order and the webhook bodies of those events, as stored."""
+    rows = await query_rows(
+        db,
+        "SELECT id, CAST(data AS TEXT) FROM events WHERE comm_order_id = ? ORDER BY id",
+        order_id,
+    )
+    bodies = await query_rows(
+        db, "SELECT event_id, payload FROM deliveries WHERE webhook_id IS NOT NULL"
+    )
+    ids = {event_id for event_id, _ in rows}
+    return rows + sorted(body for body in bodies if body[0] in ids)
+
+
+async def test_an_erasure_leaves_other_users_events_as_written(client, config):
+    """The erased user's phone and name leave the events and webhook bodies of their
+    orders and of the messages they sent, and no others: not another customer's order
+    that holds the same phone, nor the same name in its order_extra, nor a message the
+    merchant sent there."""
+    admin = await make_admin(client)
+    hook = {"url": "http://127.0.0.1:9/hook"}
+    assert_ok(await call(client, "POST", "/api/admin/webhooks", token=admin, json=hook))
+    staff, staff_user = await make_staff(client, admin, "Sam-Staff")
+    token, user = await register(client, NAME)
+    theirs = await make_order(client, token, phone=ORDER_PHONE, order_extra={"by": NAME})
+    await send(client, token, theirs["id"], "Mine")
+    bystander, _ = await register(client, "Bea")
+    extra = {"note": {"sender_name": NAME}, "staff": {"sender_name": "Sam-Staff"}}
+    other = await make_order(client, bystander, phone=ORDER_PHONE, order_extra=extra)
+    await send(client, bystander, other["id"], "Hello")
+    await send(client, admin, other["id"], "Noted", admin=True)
+    await send(client, staff, other["id"], "On it", admin=True)
+    before = await _events_and_bodies(config.db, other["id"])
+    assert any(ORDER_PHONE in text for _, text in before)  # the check can see them
+
+    assert_ok(await call(client, "POST", DELETE, token=token, json={"password": PASSWORD}))
+    assert await _events_and_bodies(config.db, other["id"]) == before
+    erased = await _events_and_bodies(config.db, theirs["id"])
+    assert erased and not [text for _, text in erased if ORDER_PHONE in text]
+    senders = {
+        orjson.loads(text)["sender_name"]
+        for _, text in erased
+        if orjson.loads(text).get("sender_type") == "user"
+    }
+    assert senders == {f"deleted-{user['id']}"}
+
+    # A member of staff erased: their message in another customer's order is renamed,
+    # the rest of that order's events and bodies stay.
+    assert_ok(await call(client, "POST", DELETE, token=staff, json={"password": PASSWORD}))
+    after = await _events_and_bodies(config.db, other["id"])
+    changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
+    assert len(changed) == 2  # the message's event and its webhook body
+    for old, new in changed:
+        old_text = old[1].replace('"sender_name":"Sam-Staff"', "")
+        new_text = new[1].replace(f'"sender_name":"deleted-{staff_user["id"]}"', "")
+        assert old_text == new_text and '"content":"On it"' in new[1]
 
 
 async def test_a_wrong_password_counts_as_a_failed_login(client):

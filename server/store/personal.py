@@ -6,15 +6,16 @@ renamed deleted-<id> and its email and phone emptied (NULL: the unique columns a
 many; the freed values leave the login namespace, so they can be registered again),
 its password hash becomes one no password matches and its role `user` (an erased
 admin is no admin the last one is counted among); its orders' phones and its
-messages' sender names are replaced, and so is each of these values where events and
-webhook bodies hold them as JSON; its sessions, API keys, reset tokens, login failures, mail
-deliveries and uploads are deleted; open orders are cancelled as the customer's
+messages' sender names are replaced, and so are these values where the events and
+webhook bodies of its orders and its messages hold them as JSON (other users' stay as
+written); its sessions, API keys, reset tokens, login failures, mail deliveries and
+uploads are deleted; open orders are cancelled as the customer's
 cancel would.
 """
 
 from .. import model, texts
 from ..workflow import MOVES
-from . import accounts, api_keys, orders, purchases
+from . import accounts, api_keys, events, orders, purchases
 from .attachments import attachment_row
 from .tx import (
     MESSAGE_COLUMNS,
@@ -88,30 +89,61 @@ async def export(tx: Tx, user_id: int, session_ttl: int) -> Row:
     }
 
 
-async def _replace_in_json(tx: Tx, key: str, old: str, new: str) -> None:
-    """Wherever events and webhook bodies hold `"key":old` (as orjson writes it), make
-    it `"key":new`."""
+def _json_field(dialect: str, column: str, *path: str) -> str:
+    """The value at `path` in the JSON text `column` (on PostgreSQL as text)."""
+    if dialect == "postgres":
+        return f"({column}::json #>> '{{{','.join(path)}}}')"
+    return f"json_extract({column}, '$.{'.'.join(path)}')"
+
+
+def _as_id(dialect: str, value: str) -> str:
+    return f"({value})::bigint" if dialect == "postgres" else value
+
+
+def _sent_by_them(dialect: str, column: str, *message: str) -> str:
+    """The message at `message` in the JSON text `column` was sent by user ?3."""
+    sender_id = _as_id(dialect, _json_field(dialect, column, *message, "sender_id"))
+    sender_type = _json_field(dialect, column, *message, "sender_type")
+    return f"{sender_id} = ?3 AND {sender_type} <> 'system'"
+
+
+async def _replace_in_json(
+    tx: Tx, user_id: int, key: str, old: str, new: str, *, in_messages: bool
+) -> None:
+    """Where the events and webhook bodies of user `user_id`'s orders (with
+    `in_messages`: of the messages the user sent) hold `"key":old` (as orjson writes
+    it), make it `"key":new`. Other users' events stay as written, even where they
+    hold the same text."""
     before, after = f'"{key}":{to_json(old)}', f'"{key}":{to_json(new)}'
-    if tx.dialect == "postgres":
-        await tx.run(
-            """UPDATE events SET data = replace(data::text, ?1, ?2)::json
-               WHERE strpos(data::text, ?1) > 0""",
-            before,
-            after,
+    postgres = tx.dialect == "postgres"
+    data = "data::text" if postgres else "data"
+    found = "strpos({}, ?1) > 0" if postgres else "instr({}, ?1) > 0"
+    message = f"'{events.MESSAGE_CREATED}'"
+    theirs = "IN (SELECT id FROM comm_orders WHERE user_id = ?3)"
+    if in_messages:
+        event_is_theirs = f"type = {message} AND {_sent_by_them(tx.dialect, 'data')}"
+        body_is_theirs = (
+            f"event_type = {message} AND {_sent_by_them(tx.dialect, 'payload', 'data')}"
         )
-        found = "strpos(payload, ?1) > 0"
     else:
-        await tx.run(
-            "UPDATE events SET data = replace(data, ?1, ?2) WHERE instr(data, ?1) > 0",
-            before,
-            after,
-        )
-        found = "instr(payload, ?1) > 0"
+        # A webhook body's data is the order (its id), or holds the order's comm_order_id.
+        order_id = f"coalesce({_json_field(tx.dialect, 'payload', 'data', 'comm_order_id')}, "
+        order_id += f"{_json_field(tx.dialect, 'payload', 'data', 'id')})"
+        event_is_theirs = f"comm_order_id {theirs}"
+        body_is_theirs = f"{_as_id(tx.dialect, order_id)} {theirs}"
     await tx.run(
-        f"""UPDATE deliveries SET payload = replace(payload, ?1, ?2)
-            WHERE webhook_id IS NOT NULL AND {found}""",
+        f"""UPDATE events SET data = replace({data}, ?1, ?2){"::json" if postgres else ""}
+            WHERE {found.format(data)} AND {event_is_theirs}""",
         before,
         after,
+        user_id,
+    )
+    await tx.run(
+        f"""UPDATE deliveries SET payload = replace(payload, ?1, ?2)
+            WHERE webhook_id IS NOT NULL AND {found.format("payload")} AND {body_is_theirs}""",
+        before,
+        after,
+        user_id,
     )
 
 
@@ -148,8 +180,10 @@ async def erase(tx: Tx, user_id: int) -> None:
         if status in cancel.sources:
             await orders.move_order(tx, "cancel", order_id, user_id, "")
     for phone in phones:
-        await _replace_in_json(tx, "phone", phone, "")
-    await _replace_in_json(tx, "sender_name", user["user_name"], erased_name)
+        await _replace_in_json(tx, user_id, "phone", phone, "", in_messages=False)
+    await _replace_in_json(
+        tx, user_id, "sender_name", user["user_name"], erased_name, in_messages=True
+    )
 
     await accounts.revoke_user_sessions(tx, user_id)
     await api_keys.delete_user_keys(tx, user_id)
