@@ -312,8 +312,9 @@ CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_ms) WHERE 
 CREATE INDEX IF NOT EXISTS deliveries_webhook ON deliveries (webhook_id, id);
 
 -- Password reset links: only the sha256 of each token is stored; a token lives an hour
--- and works once (a reset deletes every token of its user). `mailed`: made by a
--- forgotten-password request, which counts against the account's mails per hour.
+-- and works once (a reset sets every token of its user to expire at 0). `mailed`: made
+-- by a forgotten-password request, which counts against the account's mails per hour,
+-- used or not: a token is deleted once expired and older than that hour.
 CREATE TABLE IF NOT EXISTS reset_tokens (
     token_hash   BLOB PRIMARY KEY,
     user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,

@@ -1,8 +1,9 @@
 """Password recovery: reset tokens, forgotten-password requests and their limits.
 
 A reset token is stored only as its sha256 (`reset_tokens`), lives
-model.RESET_TOKEN_TTL seconds and works once: a reset deletes every token of its
-user. The mail that carries a token is an outbox delivery (recipient, event id 0,
+model.RESET_TOKEN_TTL seconds and works once: a reset uses up every token of its user
+(their expiry becomes 0). A token is deleted once it has expired and is older than
+model.RESET_MAIL_WINDOW, so a used one still counts against its account's mails. The mail that carries a token is an outbox delivery (recipient, event id 0,
 type model.RESET_MAIL_TYPE) whose link the worker erases once the attempt is final.
 
 A forgotten-password request does the same statements whether or not an account
@@ -80,7 +81,11 @@ async def request_reset(
     await tx.run(
         "INSERT INTO reset_requests (address, created_time) VALUES (?, ?)", address, tx.now
     )
-    await tx.run("DELETE FROM reset_tokens WHERE expires_at <= ?", tx.now)
+    await tx.run(
+        "DELETE FROM reset_tokens WHERE expires_at <= ? AND created_time <= ?",
+        tx.now,
+        tx.now - model.RESET_MAIL_WINDOW,
+    )
     account = await tx.one(
         f"""SELECT u.id, u.email, u.disabled,
                    (SELECT count(*) FROM reset_tokens t
@@ -141,6 +146,6 @@ async def reset_password(tx: Tx, token_hash: bytes, password_hash: str) -> None:
         raise Invalid(texts.RESET_LINK_INVALID)
     user_id = row["user_id"]
     await tx.run("UPDATE users SET password_hash = ? WHERE id = ?", password_hash, user_id)
-    await tx.run("DELETE FROM reset_tokens WHERE user_id = ?", user_id)
+    await tx.run("UPDATE reset_tokens SET expires_at = 0 WHERE user_id = ?", user_id)
     await accounts.revoke_user_sessions(tx, user_id)
     await accounts.clear_account_failures(tx, accounts.account_key(user_id))
