@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires_at   INTEGER NOT NULL,
     created_time INTEGER NOT NULL,
     ttl          INTEGER NOT NULL DEFAULT 0,           -- seconds a renewal adds (0: the server's --session-ttl)
-    serial       INTEGER NOT NULL DEFAULT 0            -- increasing per user: the oldest session goes first
+    serial       INTEGER NOT NULL DEFAULT 0,           -- increasing per user: the oldest session goes first
+    last_used_time INTEGER NOT NULL DEFAULT 0          -- written at most once a minute (migration 15)
 ) WITHOUT ROWID;
 
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, serial);

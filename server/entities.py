@@ -379,7 +379,7 @@ SESSION_RECORD = Entity(
     (
         Key("created_time", TIME),
         Key(
-            "last_used_time", integer(description="its last renewal (or its making), Unix seconds")
+            "last_used_time", integer(description="its last use, Unix seconds, to the minute")
         ),
         Key("expire", integer(description="Unix seconds")),
     ),

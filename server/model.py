@@ -73,9 +73,10 @@ MERCHANT_ROLES = frozenset({"staff", "admin"})
 # format (Cf: zero-width, bidi overrides, ...), line and paragraph separators (Zl, Zp).
 USER_NAME_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 SESSIONS_PER_USER = 50
-# API keys: a key's last use is written at most this often (a request within it writes
-# nothing); its name's length.
-API_KEY_USE_SECONDS = 60
+# A session's or an API key's last use is written at most this often (a request within
+# it writes nothing).
+LAST_USE_SECONDS = 60
+# An API key's name's length.
 API_KEY_NAME_LEN = (1, 100)
 API_KEY_ROLES = ("staff", "admin")
 LOGIN_FAILURE_WINDOW = 15 * 60

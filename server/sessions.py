@@ -79,8 +79,9 @@ async def resolve(store: Store, config: Config, token: str) -> Resolved | None:
     API key acts as: see resolve_api_key).
 
     A session used with less than half of its own TTL left moves its expiry to
-    now + that TTL; the token stays the same. While the database cannot be written the
-    session is used as it is (it has not expired): a read stays a read."""
+    now + that TTL; the token stays the same. Otherwise its last use is written when
+    the one written is model.LAST_USE_SECONDS old. While the database cannot be written
+    the session is used as it is (it has not expired): a read stays a read."""
     if security.is_api_key(token):
         return await resolve_api_key(store, config, token)
     now = math.floor(config.clock())
@@ -88,7 +89,7 @@ async def resolve(store: Store, config: Config, token: str) -> Resolved | None:
     found = await store.session_user(hashed, now)
     if found is None:
         return None
-    user, expires_at, ttl = found
+    user, expires_at, ttl, last_used = found
     ttl = ttl or config.session_ttl  # 0: a session older than stored TTLs
     renewed = expires_at - now < ttl / 2
     if renewed:
@@ -97,6 +98,9 @@ async def resolve(store: Store, config: Config, token: str) -> Resolved | None:
             expires_at = now + ttl
         except CannotSave:
             renewed = False
+    elif last_used <= now - model.LAST_USE_SECONDS:
+        with contextlib.suppress(CannotSave):
+            await store.write(accounts.record_session_use, hashed)
     return Resolved(user, renewed, ttl, expires_at)
 
 
@@ -110,7 +114,7 @@ async def resolve_api_key(store: Store, config: Config, key: str) -> Resolved | 
     if found is None:
         return None
     user, key_id, last_used = found
-    if last_used <= math.floor(config.clock()) - model.API_KEY_USE_SECONDS:
+    if last_used <= math.floor(config.clock()) - model.LAST_USE_SECONDS:
         with contextlib.suppress(CannotSave):
             await store.write(api_keys.record_use, key_id)
     return Resolved(user, renewed=False, ttl=0, expires_at=api_keys.NEVER_EXPIRES)

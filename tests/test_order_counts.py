@@ -122,7 +122,8 @@ async def rewind(db: str, version: int) -> None:
         steps = [f"PRAGMA user_version = {version}", "DROP TABLE caught_up_counts",
                  "DROP INDEX read_markers_order",
                  "ALTER TABLE comm_orders DROP COLUMN message_count",
-                 "ALTER TABLE comm_orders DROP COLUMN note_count"]  # fmt: skip
+                 "ALTER TABLE comm_orders DROP COLUMN note_count",
+                 "ALTER TABLE sessions DROP COLUMN last_used_time"]  # fmt: skip
         # (The triggers as either migration made them: both remake them.)
         steps += [f"DROP TRIGGER {name}" for name in
                   ("order_counted", "order_recounted", "order_uncounted")]  # fmt: skip

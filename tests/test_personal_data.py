@@ -106,6 +106,30 @@ async def test_the_export_holds_everything_stored_about_me(client):
     assert admin
 
 
+async def test_the_export_gives_each_sessions_last_use(client, clock):
+    """A session's use is written when the one written is a minute old: the export (a
+    use itself) shows it to within that minute."""
+    token, _ = await register(client, "alice")
+    made = int(clock())
+
+    async def last_uses() -> list[tuple[int, int]]:
+        data = assert_ok(await call(client, "GET", EXPORT, token=token))
+        return [(one["created_time"], one["last_used_time"]) for one in data["sessions"]]
+
+    assert await last_uses() == [(made, made)]
+    clock.advance(59)
+    assert await last_uses() == [(made, made)]
+    clock.advance(1)
+    assert await last_uses() == [(made, made + 60)]
+    clock.advance(59)
+    assert_ok(await call(client, "GET", "/api/user/detail", token=token))
+    assert await last_uses() == [(made, made + 60)]
+    clock.advance(1)
+    assert_ok(await call(client, "GET", "/api/user/detail", token=token))
+    clock.advance(30)
+    assert await last_uses() == [(made, made + 120)]
+
+
 async def _text_values(db: str, tables: list[str]) -> dict[str, list[str]]:
     """Every value of every text (and JSON, and BLOB) column of these tables."""
     found: dict[str, list[str]] = {}

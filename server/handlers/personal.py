@@ -6,17 +6,14 @@ from .. import sessions, texts
 from ..envelope import Ok, as_response, read_json
 from ..handlers import store_of
 from ..handlers.auth import confirm_password
-from ..keys import CONFIG, USER
+from ..keys import USER
 from ..store import personal
 from ..validate import accounts as forms
 
 
 async def export(request: web.Request) -> Ok:
     sessions.refuse_api_key(request)
-    config = request.app[CONFIG]
-    return Ok(
-        await store_of(request).read(personal.export, request[USER]["id"], config.session_ttl)
-    )
+    return Ok(await store_of(request).read(personal.export, request[USER]["id"]))
 
 
 async def delete(request: web.Request) -> web.StreamResponse:

@@ -228,11 +228,10 @@ class Store(abc.ABC):
 
     # ---------------------------------------------------------------- reads kept in memory
 
-    async def session_user(self, token_hash: bytes, now: int) -> tuple[Row, int, int] | None:
-        """The user of an unexpired session, the session's expiry and its TTL (0: the
-        server's default)."""
+    async def session_user(self, token_hash: bytes, now: int) -> accounts.FoundSession | None:
+        """An unexpired session: its user, expiry, TTL and last use."""
         found = await self.read(accounts.session_user, token_hash)
-        return found if found is not None and found[1] > now else None
+        return found if found is not None and found.expires_at > now else None
 
     async def field_definitions(self) -> list[Row]:
         return await self.read(fields.field_definitions)

@@ -1,6 +1,7 @@
 """Accounts and sessions: users, the login namespace, sessions, login throttling."""
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from .. import model, texts
 from ..errors import AlreadyTaken, Invalid, TooManyAttempts
@@ -26,7 +27,7 @@ SESSIONS_CHANNEL = "orderdesk_sessions"
 _SESSIONS_PER_LOOKUP = 500
 
 SESSION_USER = f"""
-    SELECT {PREFIXED_USER_COLUMNS}, s.expires_at, s.ttl
+    SELECT {PREFIXED_USER_COLUMNS}, s.expires_at, s.ttl, s.last_used_time
     FROM sessions s JOIN users u ON u.id = s.user_id
     WHERE s.token_hash = ?"""
 
@@ -198,9 +199,11 @@ async def create_session(
     )
     await tx.run("DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?", user_id, tx.now)
     await tx.run(
-        """INSERT INTO sessions (token_hash, user_id, expires_at, ttl, serial, created_time)
+        """INSERT INTO sessions (token_hash, user_id, expires_at, ttl, serial, created_time,
+                                  last_used_time)
            VALUES (?1, ?2, ?3, ?4,
-                   (SELECT coalesce(max(serial), 0) + 1 FROM sessions WHERE user_id = ?2), ?5)""",
+                   (SELECT coalesce(max(serial), 0) + 1 FROM sessions WHERE user_id = ?2),
+                   ?5, ?5)""",
         token_hash,
         user_id,
         expires_at,
@@ -218,18 +221,46 @@ async def create_session(
     )
 
 
-async def session_user(tx: Tx, token_hash: bytes) -> tuple[Row, int, int] | None:
-    """The session's user, expiry and TTL, expired or not: the caller checks the time."""
-    row = await tx.one(SESSION_USER, token_hash)
-    if row is None:
-        return None
+class FoundSession(NamedTuple):
+    user: Row
+    expires_at: int
+    ttl: int  # 0: the server's default
+    last_used: int  # to within model.LAST_USE_SECONDS
+
+
+def found_session(row: DbRow) -> FoundSession:
+    """A session from a driver's row of SESSION_USER (and perhaps more columns)."""
     user = user_row(row)
-    return user, user.pop("expires_at"), user.pop("ttl")
+    return FoundSession(user, user.pop("expires_at"), user.pop("ttl"), user.pop("last_used_time"))
+
+
+async def session_user(tx: Tx, token_hash: bytes) -> FoundSession | None:
+    """The session, expired or not: the caller checks the time."""
+    row = await tx.one(SESSION_USER, token_hash)
+    return None if row is None else found_session(row)
 
 
 async def renew_session(tx: Tx, token_hash: bytes, expires_at: int) -> None:
-    await tx.run("UPDATE sessions SET expires_at = ? WHERE token_hash = ?", expires_at, token_hash)
-    tx.session_renewed(token_hash)
+    """A renewal is a use too."""
+    await tx.run(
+        "UPDATE sessions SET expires_at = ?, last_used_time = ? WHERE token_hash = ?",
+        expires_at,
+        tx.now,
+        token_hash,
+    )
+    tx.session_changed(token_hash)
+
+
+async def record_session_use(tx: Tx, token_hash: bytes) -> None:
+    """Note the session's use now, unless it was noted less than LAST_USE_SECONDS ago
+    (decided by the statement, so requests at the same moment write it once)."""
+    await tx.run(
+        "UPDATE sessions SET last_used_time = ? WHERE token_hash = ? AND last_used_time <= ?",
+        tx.now,
+        token_hash,
+        tx.now - model.LAST_USE_SECONDS,
+    )
+    tx.session_changed(token_hash)
 
 
 async def delete_session(tx: Tx, token_hash: bytes) -> None:

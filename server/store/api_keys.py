@@ -72,13 +72,13 @@ async def key_user(tx: Tx, key_hash: bytes) -> tuple[Row, int, int] | None:
 
 
 async def record_use(tx: Tx, key_id: int) -> None:
-    """Note the key's use now, unless it was noted less than API_KEY_USE_SECONDS ago
+    """Note the key's use now, unless it was noted less than LAST_USE_SECONDS ago
     (decided by the statement, so requests at the same moment write it once)."""
     await tx.run(
         "UPDATE api_keys SET last_used_time = ? WHERE id = ? AND last_used_time <= ?",
         tx.now,
         key_id,
-        tx.now - model.API_KEY_USE_SECONDS,
+        tx.now - model.LAST_USE_SECONDS,
     )
 
 

@@ -33,20 +33,14 @@ _ATTACHMENT_COLUMNS = """id, name, file_name, content_type, file_size, file_md5,
     thumb IS NOT NULL AS has_thumb, created_time"""
 
 
-async def export(tx: Tx, user_id: int, session_ttl: int) -> Row:
+async def export(tx: Tx, user_id: int) -> Row:
     """Everything stored about the user, in one snapshot. A session's last use is
-    when it was last renewed (or made): renewal is the only write a use makes."""
+    written to within model.LAST_USE_SECONDS (sessions.resolve)."""
     user = user_row(await tx.row(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", user_id))
     sessions = [
-        {
-            "created_time": row["created_time"],
-            "last_used_time": max(
-                row["created_time"], row["expires_at"] - (row["ttl"] or session_ttl)
-            ),
-            "expire": row["expires_at"],
-        }
+        as_dict(row)
         for row in await tx.all(
-            """SELECT created_time, expires_at, ttl FROM sessions
+            """SELECT created_time, last_used_time, expires_at AS expire FROM sessions
                WHERE user_id = ? AND expires_at > ? ORDER BY serial""",
             user_id,
             tx.now,

@@ -37,8 +37,8 @@ import orjson
 
 from ..errors import StartupFailure
 from ..store import Store, events, outbox
-from .accounts import SESSION_USER, SESSIONS_CHANNEL
-from .tx import Effects, TxBase, user_row
+from .accounts import SESSION_USER, SESSIONS_CHANNEL, FoundSession, found_session
+from .tx import Effects, TxBase
 from .types import Row
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "postgres"
@@ -394,15 +394,14 @@ class PostgresStore(Store):
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
 
-    async def session_user(self, token_hash: bytes, now: int) -> tuple[Row, int, int] | None:
+    async def session_user(self, token_hash: bytes, now: int) -> FoundSession | None:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(_SESSION_USER_AND_FIELDS_VERSION, token_hash)
         if row is None:
             return None
-        user = user_row(row)
-        _fields_version_seen.set(user.pop("fields_version"))
-        expires_at, ttl = user.pop("expires_at"), user.pop("ttl")
-        return (user, expires_at, ttl) if expires_at > now else None
+        found = found_session(row)
+        _fields_version_seen.set(found.user.pop("fields_version"))
+        return found if found.expires_at > now else None
 
     async def field_definitions(self) -> list[Row]:
         """From memory when this request's session lookup saw the version kept there."""

@@ -3,8 +3,9 @@
 A reset token is stored only as its sha256 (`reset_tokens`), lives
 model.RESET_TOKEN_TTL seconds and works once: a reset uses up every token of its user
 (their expiry becomes 0). A token is deleted once it has expired and is older than
-model.RESET_MAIL_WINDOW, so a used one still counts against its account's mails. The mail that carries a token is an outbox delivery (recipient, event id 0,
-type model.RESET_MAIL_TYPE) whose link the worker erases once the attempt is final.
+model.RESET_MAIL_WINDOW, so a used one still counts against its account's mails. The
+mail that carries a token is an outbox delivery (recipient, event id 0, type
+model.RESET_MAIL_TYPE) whose link the worker erases once the attempt is final.
 
 A forgotten-password request does the same statements whether or not an account
 matched (the inserts then write no row), so neither its answer nor its time tells

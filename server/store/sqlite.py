@@ -566,7 +566,7 @@ class SqliteStore(Store):
     def _committed(self, effects: Effects) -> None:
         """One process serves the file: every commit went through here, so what it made
         stale is dropped here, and the watchers of events and deliveries are woken."""
-        for token_hash in (*effects.revoked_sessions, *effects.renewed_sessions):
+        for token_hash in (*effects.revoked_sessions, *effects.changed_sessions):
             self._sessions.drop(token_hash)
         if effects.users_changed:
             self._sessions.clear()  # cached sessions hold their user's fields
@@ -601,7 +601,7 @@ class SqliteStore(Store):
 
     # Sessions and field definitions are served from memory where they can be.
 
-    async def session_user(self, token_hash: bytes, now: int) -> tuple[Row, int, int] | None:
+    async def session_user(self, token_hash: bytes, now: int) -> accounts.FoundSession | None:
         found = self._sessions.get(token_hash, now)
         if found is None:
             generation = self._sessions.generation
@@ -609,9 +609,8 @@ class SqliteStore(Store):
             if found is None:
                 return None
             self._sessions.put(token_hash, found, now, generation)
-        user, expires_at, ttl = found
         # Expiry is checked on every use, cached or not.
-        return (dict(user), expires_at, ttl) if expires_at > now else None
+        return found._replace(user=dict(found.user)) if found.expires_at > now else None
 
     async def field_definitions(self) -> list[Row]:
         definitions = self._fields.get("all", 0)

@@ -36,7 +36,7 @@ class Effects:
     """What a committed write tells the store beyond its rows."""
 
     revoked_sessions: list[bytes] = field(default_factory=list)  # token hashes
-    renewed_sessions: list[bytes] = field(default_factory=list)
+    changed_sessions: list[bytes] = field(default_factory=list)  # renewed, or used
     users_changed: bool = False  # a user's shown fields (role, email, mail setting)
     fields_changed: bool = False  # the order field definitions
     events_recorded: bool = False
@@ -55,8 +55,8 @@ class TxBase:
         """These sessions end once this transaction commits (open streams too)."""
         self.effects.revoked_sessions.extend(token_hashes)
 
-    def session_renewed(self, token_hash: bytes) -> None:
-        self.effects.renewed_sessions.append(token_hash)
+    def session_changed(self, token_hash: bytes) -> None:
+        self.effects.changed_sessions.append(token_hash)
 
     def users_changed(self) -> None:
         self.effects.users_changed = True
@@ -116,7 +116,7 @@ class Tx(Protocol):
         """Up to `length` bytes of a BLOB/bytea column from `offset`, reading only those."""
 
     def sessions_revoked(self, token_hashes: Iterable[bytes]) -> None: ...
-    def session_renewed(self, token_hash: bytes) -> None: ...
+    def session_changed(self, token_hash: bytes) -> None: ...
     def users_changed(self) -> None: ...
     def fields_changed(self) -> None: ...
     def events_recorded(self) -> None: ...
