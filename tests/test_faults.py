@@ -391,6 +391,34 @@ def test_a_foreign_db_scheme_is_refused_never_a_file_name(tmp_path, db):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("db", ["file:x.db", "file:/tmp/orderdesk-x.db", "file:///x.db?mode=rwc"])
+def test_a_file_uri_is_refused_never_opened_beside_its_lock(tmp_path, db):
+    """SQLite itself opens a name starting with `file:` as a URI: the server would hold
+    its lock on another path than the file it serves, and a second server could serve
+    the same file."""
+    done, took = start("--db", db, "--port", str(free_port()))
+    line = assert_one_line_refusal(done)
+    assert "the scheme file:" in line and took < 10, (line, took)
+    assert not list(ROOT.glob("file:*")) and not os.path.exists("/tmp/orderdesk-x.db")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("content", [b"not a database at all " * 20, b"cut"])
+def test_a_file_that_is_no_database_stops_the_start_in_one_line(tmp_path, content):
+    """A file that is not SQLite's (or a database cut short) is named, and the server
+    exits; it once hung after the line, its connection's thread still alive."""
+    db = tmp_path / "orderdesk.db"
+    if content == b"cut":
+        start("create-admin", "--db", str(db), "--username", "merchant",
+              "--password", "a password!")  # fmt: skip
+        content = db.read_bytes()[:5000]
+    db.write_bytes(content)
+    done, took = start("--db", str(db), "--port", str(free_port()), timeout=30)
+    line = assert_one_line_refusal(done)
+    assert f"cannot open the database {db}" in line and took < 10, (line, took)
+
+
+@pytest.mark.slow
 def test_an_unwritable_folder_or_file_stops_the_start_in_one_line(tmp_path):
     with small_disk(tmp_path / "ro") as disk:
         made = disk / "data" / "orderdesk.db"

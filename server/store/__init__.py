@@ -305,18 +305,19 @@ def sqlite_file_bytes(path: str) -> int:
     return size
 
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(//)?")
 
 
 def check_db_value(db: str) -> None:
     """A --db value is a postgresql:// (or postgres://) URL or a SQLite file path; a
-    URL of any other scheme (a typo, another driver's) is refused, never taken as a
-    file name."""
-    if _URL.match(db) and not is_postgres_url(db):
-        scheme = db.partition("://")[0]
+    value that starts as a URL of any other scheme does (a typo, another driver's, or
+    `file:`, which SQLite itself would open as a URI beside the server's lock) is
+    refused, never taken as a file name. (A file whose name holds a colon: ./a:b.db.)"""
+    scheme = _SCHEME.match(db)
+    if scheme and not is_postgres_url(db):
         raise StartupFailure(
-            f"--db {shown_db(db)}: the scheme {scheme}:// is not one orderdesk knows; give "
-            "a postgresql://user:password@host:port/dbname URL or a SQLite file path"
+            f"--db {shown_db(db)}: the scheme {scheme.group()} is not one orderdesk knows; "
+            "give a postgresql://user:password@host:port/dbname URL or a SQLite file path"
         )
 
 

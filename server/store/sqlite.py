@@ -146,13 +146,19 @@ async def _connect(path: str, synchronous: str) -> aiosqlite.Connection:
     # NORMAL in WAL mode: a commit survives the process being killed; FULL also
     # survives power loss. Config allows only these two values.
     level = "FULL" if synchronous == "full" else "NORMAL"
-    for pragma in (
-        f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
-        "PRAGMA foreign_keys = ON",
-        "PRAGMA journal_mode = WAL",
-        f"PRAGMA synchronous = {level}",
-    ):
-        await conn.execute(pragma)
+    try:
+        for pragma in (
+            f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA journal_mode = WAL",
+            f"PRAGMA synchronous = {level}",
+        ):
+            await conn.execute(pragma)
+    except BaseException:
+        # A file that is no database fails here: its connection's thread would keep
+        # the process from exiting.
+        await conn.close()
+        raise
     return conn
 
 
