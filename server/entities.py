@@ -378,9 +378,7 @@ SESSION_RECORD = Entity(
     "SessionRecord",
     (
         Key("created_time", TIME),
-        Key(
-            "last_used_time", integer(description="its last use, Unix seconds, to the minute")
-        ),
+        Key("last_used_time", integer(description="its last use, Unix seconds, to the minute")),
         Key("expire", integer(description="Unix seconds")),
     ),
 )
