@@ -6,7 +6,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .errors import CannotSave
@@ -45,30 +45,41 @@ LONGEST_BACKOFF_SECONDS = 30.0
 class Backoff:
     """How a background loop meets a failing round: it waits longer after each failure
     in a row (`failed` says how long, doubling from the loop's own pause up to
-    LONGEST_BACKOFF_SECONDS), and logs the failure at most once a minute while it
-    repeats. A database that cannot be written is not logged here: the store logs that
-    condition itself, once a minute for the whole process."""
+    LONGEST_BACKOFF_SECONDS), and logs failures at most once a minute, also when
+    they come and go. A database that cannot be written is not logged here: the store
+    logs that condition itself, once a minute for the whole process. A failure that
+    `known` names (a full disk, for the checkpoint) is logged as that one line, without
+    a traceback."""
 
-    def __init__(self, logger: logging.Logger, what: str) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger,
+        what: str,
+        known: Callable[[BaseException], str | None] = lambda error: None,
+    ) -> None:
         self._log = logger
         self._what = what  # "reading the outbox", ...
+        self._known = known
         self._failures = 0
         self._logged_at = -math.inf
+        self._told = False  # a failure was logged since the last "works again"
 
     def failed(self, error: BaseException, pause: float) -> float:
         """The seconds to wait before the next round, after `error`."""
         self._failures += 1
         now = time.monotonic()
         if not isinstance(error, CannotSave) and now - self._logged_at >= LOG_EVERY_SECONDS:
-            self._logged_at = now
+            self._logged_at, self._told = now, True
+            reason = self._known(error)
             self._log.warning(
-                "%s failed; retrying, and logging this at most once a minute while it lasts",
-                self._what, exc_info=error,
+                "%s failed%s; retrying, and logging this at most once a minute while it lasts",
+                self._what, f" ({reason})" if reason else "",
+                exc_info=None if reason else error,
             )  # fmt: skip
         return min(pause * 2 ** min(self._failures, 16), max(pause, LONGEST_BACKOFF_SECONDS))
 
     def succeeded(self) -> None:
-        if self._failures and self._logged_at > -math.inf:
+        if self._failures and self._told:
             self._log.info("%s works again", self._what)
+            self._told = False
         self._failures = 0
-        self._logged_at = -math.inf

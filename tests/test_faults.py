@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import errno
 import io
+import logging
 import os
 import pwd
 import socket
@@ -25,8 +26,11 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestServer
 from orderdesk import texts
 from orderdesk.app import create_app
+from orderdesk.background import Backoff
 from orderdesk.config import Config
 from orderdesk.logs import ACCESS_LOG_OPTIONS
+from orderdesk.store import WriteState
+from orderdesk.store.sqlite import cannot_write
 
 from tests.conftest import (
     ORDER,
@@ -180,6 +184,42 @@ async def test_a_full_disk_refuses_writes_clearly_serves_reads_and_recovers(
         assert contents[-6:] == [*(f"m{i}" for i in range(5)), "lost"]
         assert [m["id"] for m in acknowledged] == [m["id"] for m in assert_ok(thread)][-6:-1]
         await client.close()
+
+
+def disk_full() -> sqlite3.OperationalError:
+    """The error SQLite's driver raises when the disk is full."""
+    error = sqlite3.OperationalError("database or disk is full")
+    error.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+    return error
+
+
+def test_a_condition_that_comes_and_goes_is_logged_at_most_once_a_minute(caplog):
+    """A disk with room for a probe's small write but not for an order's makes the
+    condition come and go every second: the log says it, and its end, once a minute."""
+    state = WriteState()
+    with caplog.at_level(logging.INFO, logger="orderdesk.store"):
+        for _ in range(5):
+            state.failed("the disk is full")
+            state.recovered()
+    said = [record.getMessage() for record in caplog.records]
+    assert [line for line in said if CANNOT_WRITE_LINE in line] == said[:1], said
+    assert len([line for line in said if "can be written again" in line]) == 1, said
+
+
+def test_a_background_loop_names_a_full_disk_in_one_line(caplog):
+    """The background checkpoint on a full disk: one warning line a minute that names
+    the condition, no traceback, also when rounds fail and succeed in turn."""
+    logger = logging.getLogger("orderdesk.store")
+    backoff = Backoff(logger, "the background checkpoint", cannot_write)
+    with caplog.at_level(logging.INFO, logger="orderdesk.store"):
+        for _ in range(3):
+            backoff.failed(disk_full(), 1.0)
+            backoff.succeeded()
+        backoff.failed(RuntimeError("something else"), 1.0)  # within the minute: not logged
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].exc_info is None
+    assert "the background checkpoint failed (the disk is full: " in warnings[0].getMessage()
+    assert len([r for r in caplog.records if "works again" in r.getMessage()]) == 1
 
 
 # ---------------------------------------------------------------- PostgreSQL refusing writes

@@ -73,7 +73,8 @@ PROBE_SECONDS = 1.0
 
 class WriteState:
     """Whether the database takes writes: the one place that keeps the condition for
-    the health check and logs it (at most once a minute, and once when it ends). A
+    the health check and logs it (at most once a minute, and once when it ends: also
+    when it comes and goes, as on a disk with room for small writes only). A
     write the engine refuses for lack of space or for being read-only marks it; only a
     probe that really writes clears it (a commit that changed nothing, say a login's
     look at its counters, proves nothing), and the probe runs while the condition
@@ -82,6 +83,7 @@ class WriteState:
     def __init__(self) -> None:
         self.failing_since: float | None = None
         self._logged_at = -math.inf
+        self._told = False  # the condition was logged since its end last was
         self._probed_at = -math.inf
         self._recovery_listeners: list[Callable[[], None]] = []
 
@@ -94,7 +96,7 @@ class WriteState:
         if self.failing_since is None:
             self.failing_since = now
         if now - self._logged_at >= CANNOT_WRITE_LOG_SECONDS:
-            self._logged_at = now
+            self._logged_at, self._told = now, True
             log.error(
                 "the database cannot be written (%s): writes are refused and reads still "
                 "served until it can; logged at most once a minute while it lasts",
@@ -104,10 +106,12 @@ class WriteState:
     def recovered(self) -> None:
         if self.failing_since is None:
             return
-        log.warning(
-            "the database can be written again after %.0f s; writes are accepted",
-            time.monotonic() - self.failing_since,
-        )
+        if self._told:
+            log.warning(
+                "the database can be written again after %.0f s; writes are accepted",
+                time.monotonic() - self.failing_since,
+            )
+            self._told = False
         self.failing_since = None
         for listener in self._recovery_listeners:
             listener()

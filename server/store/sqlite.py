@@ -532,7 +532,7 @@ class SqliteStore(Store):
         pages inside one COMMIT.) Under a steady stream of writes the rounds come as
         often as it takes to find about CHECKPOINT_TARGET_FRAMES each time."""
         outside_version = None
-        backoff = Backoff(log, "the background checkpoint")
+        backoff = Backoff(log, "the background checkpoint", cannot_write)
         wait = CHECKPOINT_SECONDS
         clock = asyncio.get_running_loop().time
         started_over = clock()
