@@ -459,6 +459,22 @@ def test_a_file_that_is_no_database_stops_the_start_in_one_line(tmp_path, conten
 
 
 @pytest.mark.slow
+def test_a_database_file_with_two_names_is_refused(tmp_path):
+    """A hard link is another name for the same file: the one-server lock and SQLite's
+    write-ahead log both go by name, so two servers could write one database through
+    two logs."""
+    db = tmp_path / "orderdesk.db"
+    made, _ = start("create-admin", "--db", str(db), "--username", "merchant",
+                    "--password", "a password!")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    os.link(db, tmp_path / "other.db")
+    for name in (db, tmp_path / "other.db"):
+        done, took = start("--db", str(name), "--port", str(free_port()))
+        line = assert_one_line_refusal(done)
+        assert f"the database file {name} has 2 names (hard links)" in line and took < 10
+
+
+@pytest.mark.slow
 def test_an_unwritable_folder_or_file_stops_the_start_in_one_line(tmp_path):
     with small_disk(tmp_path / "ro") as disk:
         made = disk / "data" / "orderdesk.db"

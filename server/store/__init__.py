@@ -333,7 +333,10 @@ def shown_db(db: str) -> str:
 
 def _sqlite_problem(db: str) -> str | None:
     """Why a server could not write the SQLite file `db` (and its folder, where SQLite
-    keeps its -wal and -shm files beside it), creating the folder if need be."""
+    keeps its -wal and -shm files beside it), creating the folder if need be. A file
+    with more than one name (hard links) is refused: SQLite finds the write-ahead log by
+    the name it opened, so two names would mean two logs for one database (and the
+    one-server lock, also found by name, would not see the other)."""
     folder = os.path.dirname(os.path.abspath(db))
     try:
         os.makedirs(folder, exist_ok=True)
@@ -343,6 +346,11 @@ def _sqlite_problem(db: str) -> str | None:
         return f"cannot write in the database folder {folder}: {_access_reason(folder)}"
     if os.path.exists(db) and not os.access(db, os.W_OK):
         return f"cannot write the database file {db}: {_access_reason(db)}"
+    if os.path.exists(db) and (names := os.stat(db).st_nlink) > 1:
+        return (
+            f"the database file {db} has {names} names (hard links); SQLite would keep a "
+            "write-ahead log for each: keep one name (copy it with the backup command)"
+        )
     return None
 
 
