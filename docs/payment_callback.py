@@ -83,8 +83,9 @@ async def webhook(request: web.Request) -> web.Response:
 def main() -> None:
     app = web.Application()
     app.router.add_post("/", webhook)
-    print(f"receiving orderdesk's webhooks on http://127.0.0.1:{PORT}/", flush=True)
-    web.run_app(app, host="127.0.0.1", port=PORT, print=None)
+    # run_app calls `print` once it listens: the line then means webhooks can come.
+    listening = f"receiving orderdesk's webhooks on http://127.0.0.1:{PORT}/"
+    web.run_app(app, host="127.0.0.1", port=PORT, print=lambda _: print(listening, flush=True))
 
 
 if __name__ == "__main__":
