@@ -94,11 +94,40 @@ def _as_id(dialect: str, value: str) -> str:
     return f"({value})::bigint" if dialect == "postgres" else value
 
 
-def _sent_by_them(dialect: str, column: str, *message: str) -> str:
-    """The message at `message` in the JSON text `column` was sent by user ?3."""
-    sender_id = _as_id(dialect, _json_field(dialect, column, *message, "sender_id"))
-    sender_type = _json_field(dialect, column, *message, "sender_type")
-    return f"{sender_id} = ?3 AND {sender_type} <> 'system'"
+def _theirs(dialect: str, user: str, *, in_messages: bool) -> tuple[str, str]:
+    """Conditions on an event row and on a webhook delivery row: that it is about one
+    of the orders of the user whose id is the parameter `user` (an event names its
+    order; a body's data is the order, or holds its comm_order_id), or, `in_messages`,
+    that it is a message the user sent (not a system message)."""
+    message = f"'{events.MESSAGE_CREATED}'"
+    if in_messages:
+        sent = [
+            f"{_as_id(dialect, _json_field(dialect, column, *path, 'sender_id'))} = {user}"
+            f" AND {_json_field(dialect, column, *path, 'sender_type')} <> 'system'"
+            for column, path in (("data", ()), ("payload", ("data",)))
+        ]
+        return f"type = {message} AND {sent[0]}", f"event_type = {message} AND {sent[1]}"
+    their_orders = f"IN (SELECT id FROM comm_orders WHERE user_id = {user})"
+    body_order = (
+        f"coalesce({_json_field(dialect, 'payload', 'data', 'comm_order_id')}, "
+        f"{_json_field(dialect, 'payload', 'data', 'id')})"
+    )
+    return f"comm_order_id {their_orders}", f"{_as_id(dialect, body_order)} {their_orders}"
+
+
+async def _phones_held(tx: Tx, user_id: int) -> set[str]:
+    """The phones the events and webhook bodies of the user's orders hold: the ones
+    their orders had before too."""
+    event_is_theirs, body_is_theirs = _theirs(tx.dialect, "?", in_messages=False)
+    found: set[str] = set()
+    for column, path, table, scope in (
+        ("data", (), "events", event_is_theirs),
+        ("payload", ("data",), "deliveries", f"webhook_id IS NOT NULL AND {body_is_theirs}"),
+    ):
+        phone = _json_field(tx.dialect, column, *path, "phone")
+        rows = await tx.all(f"SELECT DISTINCT {phone} FROM {table} WHERE {scope}", user_id)
+        found.update(row[0] for row in rows if isinstance(row[0], str) and row[0])
+    return found
 
 
 async def _replace_in_json(
@@ -112,19 +141,7 @@ async def _replace_in_json(
     postgres = tx.dialect == "postgres"
     data = "data::text" if postgres else "data"
     found = "strpos({}, ?1) > 0" if postgres else "instr({}, ?1) > 0"
-    message = f"'{events.MESSAGE_CREATED}'"
-    theirs = "IN (SELECT id FROM comm_orders WHERE user_id = ?3)"
-    if in_messages:
-        event_is_theirs = f"type = {message} AND {_sent_by_them(tx.dialect, 'data')}"
-        body_is_theirs = (
-            f"event_type = {message} AND {_sent_by_them(tx.dialect, 'payload', 'data')}"
-        )
-    else:
-        # A webhook body's data is the order (its id), or holds the order's comm_order_id.
-        order_id = f"coalesce({_json_field(tx.dialect, 'payload', 'data', 'comm_order_id')}, "
-        order_id += f"{_json_field(tx.dialect, 'payload', 'data', 'id')})"
-        event_is_theirs = f"comm_order_id {theirs}"
-        body_is_theirs = f"{_as_id(tx.dialect, order_id)} {theirs}"
+    event_is_theirs, body_is_theirs = _theirs(tx.dialect, "?3", in_messages=in_messages)
     await tx.run(
         f"""UPDATE events SET data = replace({data}, ?1, ?2){"::json" if postgres else ""}
             WHERE {found.format(data)} AND {event_is_theirs}""",
@@ -151,14 +168,7 @@ async def erase(tx: Tx, user_id: int) -> None:
     if user["role"] == "admin" and not user["disabled"]:
         await accounts.keep_an_enabled_admin(tx, texts.LAST_ADMIN)
     erased_name = model.DELETED_USER_NAME.format(id=user_id)
-    phones = [
-        row[0]
-        for row in await tx.all(
-            "SELECT DISTINCT phone FROM comm_orders WHERE user_id = ? AND phone <> ''", user_id
-        )
-    ]
-    if user["phone"] and user["phone"] not in phones:
-        phones.append(user["phone"])
+    phones = await _phones_held(tx, user_id)
     await tx.run("UPDATE comm_orders SET phone = '' WHERE user_id = ?", user_id)
     await tx.run(
         "UPDATE messages SET sender_name = ? WHERE sender_id = ? AND sender_type <> 'system'",
@@ -173,7 +183,7 @@ async def erase(tx: Tx, user_id: int) -> None:
         status = await tx.value("SELECT status FROM comm_orders WHERE id = ?", order_id)
         if status in cancel.sources:
             await orders.move_order(tx, "cancel", order_id, user_id, "")
-    for phone in phones:
+    for phone in sorted(phones):
         await _replace_in_json(tx, user_id, "phone", phone, "", in_messages=False)
     await _replace_in_json(
         tx, user_id, "sender_name", user["user_name"], erased_name, in_messages=True
