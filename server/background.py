@@ -46,8 +46,8 @@ class Backoff:
     """How a background loop meets a failing round: it waits longer after each failure
     in a row (`failed` says how long, doubling from the loop's own pause up to
     LONGEST_BACKOFF_SECONDS), and logs failures at most once a minute, also when
-    they come and go. A database that cannot be written is not logged here: the store
-    logs that condition itself, once a minute for the whole process. A failure that
+    they come and go. A CannotSave is not logged here: the store logs that condition
+    itself, once a minute for the whole process. A failure that
     `known` names (a full disk, for the checkpoint) is logged as that one line, without
     a traceback."""
 

@@ -308,6 +308,7 @@ def restore(argv: list[str]) -> int:
     parser.add_argument("--from", dest="source", required=True, metavar="FILE", help="the backup")
     args = parser.parse_args(argv)
     db, source = args.db, args.source
+    check_db_value(db)
 
     def refuse(why: str) -> int:
         print(f"{PROG} restore: {why}; nothing changed", file=sys.stderr)

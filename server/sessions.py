@@ -98,7 +98,7 @@ async def resolve(store: Store, config: Config, token: str) -> Resolved | None:
             expires_at = now + ttl
         except CannotSave:
             renewed = False
-    elif last_used <= now - model.LAST_USE_SECONDS:
+    elif last_used <= now - model.LAST_USE_SECONDS and not store.writes.degraded:
         with contextlib.suppress(CannotSave):
             await store.write(accounts.record_session_use, hashed)
     return Resolved(user, renewed, ttl, expires_at)
@@ -114,7 +114,8 @@ async def resolve_api_key(store: Store, config: Config, key: str) -> Resolved | 
     if found is None:
         return None
     user, key_id, last_used = found
-    if last_used <= math.floor(config.clock()) - model.LAST_USE_SECONDS:
+    due = last_used <= math.floor(config.clock()) - model.LAST_USE_SECONDS
+    if due and not store.writes.degraded:
         with contextlib.suppress(CannotSave):
             await store.write(api_keys.record_use, key_id)
     return Resolved(user, renewed=False, ttl=0, expires_at=api_keys.NEVER_EXPIRES)

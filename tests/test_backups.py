@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ORDER, make_order, register
 from tests.faults import assert_no_faults_logged
-from tests.live import LiveServer, run_cli
+from tests.live import ROOT, LiveServer, run_cli
 from tests.receivers import eventually_sync
 
 WRITERS = 20
@@ -242,3 +242,8 @@ def test_restore_is_for_sqlite(tmp_path, shop):
     _, backup = shop
     result = run_cli("restore", "--db", "postgresql://shop@127.0.0.1:1/shop", "--from", str(backup))
     assert result.returncode == 1 and "pg_restore" in result.stderr
+    # Another scheme, or a name SQLite would open as a URI, is no file to restore into.
+    for db in ("postgress://shop@127.0.0.1:1/shop", f"file:{tmp_path}/restored.db"):
+        result = run_cli("restore", "--db", db, "--from", str(backup))
+        assert result.returncode == 1 and "is not one orderdesk knows" in result.stderr, db
+    assert not list(ROOT.glob("file:*")), "a folder named after the URL"

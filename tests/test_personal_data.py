@@ -129,6 +129,12 @@ async def test_the_export_gives_each_sessions_last_use(client, clock):
     assert_ok(await call(client, "GET", "/api/user/detail", token=token))
     clock.advance(30)
     assert await last_uses() == [(made, made + 120)]
+    # A renewal (past half of the hour's TTL) is a use too, whenever the last one was.
+    clock.advance(1800 - 150 + 1)
+    renewed_at = int(clock())
+    assert_ok(await call(client, "GET", "/api/user/detail", token=token))
+    clock.advance(5)
+    assert await last_uses() == [(made, renewed_at)]
 
 
 async def _text_values(db: str, tables: list[str]) -> dict[str, list[str]]:

@@ -321,7 +321,8 @@ def check_db_value(db: str) -> None:
     if scheme and not is_postgres_url(db):
         raise StartupFailure(
             f"--db {shown_db(db)}: the scheme {scheme.group()} is not one orderdesk knows; "
-            "give a postgresql://user:password@host:port/dbname URL or a SQLite file path"
+            "give a postgresql://user:password@host:port/dbname URL or a SQLite file path "
+            "(a file name with a colon as ./name)"
         )
 
 
