@@ -251,15 +251,20 @@ async def renew_session(tx: Tx, token_hash: bytes, expires_at: int) -> None:
     tx.session_changed(token_hash)
 
 
-async def record_session_use(tx: Tx, token_hash: bytes) -> None:
-    """Note the session's use now, unless it was noted less than LAST_USE_SECONDS ago
-    (decided by the statement, so requests at the same moment write it once)."""
+async def note_use(tx: Tx, table: str, key_column: str, key: object) -> None:
+    """Note the use now of the credential (a session, an API key) whose `key_column` in
+    `table` is `key`, unless it was noted less than LAST_USE_SECONDS ago (decided by the
+    statement, so requests at the same moment write it once)."""
     await tx.run(
-        "UPDATE sessions SET last_used_time = ? WHERE token_hash = ? AND last_used_time <= ?",
+        f"UPDATE {table} SET last_used_time = ? WHERE {key_column} = ? AND last_used_time <= ?",
         tx.now,
-        token_hash,
+        key,
         tx.now - model.LAST_USE_SECONDS,
     )
+
+
+async def record_session_use(tx: Tx, token_hash: bytes) -> None:
+    await note_use(tx, "sessions", "token_hash", token_hash)
     tx.session_changed(token_hash)
 
 

@@ -6,7 +6,7 @@ or demoting the admin through the API also deletes their keys, so enabling them 
 does not bring the old keys back.
 """
 
-from .. import model, texts
+from .. import texts
 from ..entities import API_KEY
 from ..errors import Invalid
 from . import accounts
@@ -72,14 +72,7 @@ async def key_user(tx: Tx, key_hash: bytes) -> tuple[Row, int, int] | None:
 
 
 async def record_use(tx: Tx, key_id: int) -> None:
-    """Note the key's use now, unless it was noted less than LAST_USE_SECONDS ago
-    (decided by the statement, so requests at the same moment write it once)."""
-    await tx.run(
-        "UPDATE api_keys SET last_used_time = ? WHERE id = ? AND last_used_time <= ?",
-        tx.now,
-        key_id,
-        tx.now - model.LAST_USE_SECONDS,
-    )
+    await accounts.note_use(tx, "api_keys", "id", key_id)
 
 
 async def credential_expiries(tx: Tx, token_hashes: list[bytes]) -> dict[bytes, int]:
