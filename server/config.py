@@ -144,7 +144,7 @@ def _mail_from(text: str) -> str:
 
 
 DEFAULT_DB = "./data/orderdesk.db"
-# A `: ping` line goes to an idle live event stream at least this often.
+# A `: ping` line goes to a live event stream at least this often.
 LONGEST_PING_SECONDS = 15.0
 
 
@@ -261,7 +261,7 @@ class Config:
     )
     ping_seconds: float = setting(
         LONGEST_PING_SECONDS,
-        "seconds between the `: ping` lines sent on an idle live event stream, at most 15",
+        "seconds between the `: ping` lines of a live event stream (events or not), at most 15",
         parse=_number_above_0(LONGEST_PING_SECONDS),
         see="Live events",
     )

@@ -95,11 +95,10 @@ class Subscription:
         self._written = 0  # bytes handed to the transport
         self._sent_mark = 0  # the most bytes seen to have left the process
         self._progress_at = asyncio.get_running_loop().time()
-        # The ping: one timer per quiet spell, not one per wake. It fires at the end of
-        # the spell it was set for and, if something was taken since, sets itself again
-        # for the end of the new spell (a timer made on every event, ten thousand
-        # streams at once, kept Python's collector busy on the whole fan-out).
-        self._quiet_since = self._progress_at  # when the stream last took something
+        # The ping: one timer per ping interval, set again when it fires, whether or not
+        # events flow meanwhile; not one per wake (a timer made on every event, ten
+        # thousand streams at once, kept Python's collector busy on the whole fan-out).
+        self._ping_due = False
         self._ping_timer: asyncio.TimerHandle | None = None
 
     def _buffered(self) -> int:
@@ -146,34 +145,31 @@ class Subscription:
             self.transport.abort()
 
     async def take(self, timeout: float) -> bytes | None:
-        """Everything queued, as one piece; PING after `timeout` seconds of nothing;
-        None once the stream has ended."""
-        if not self._frames and not self.ended:
+        """Everything queued, as one piece, and PING every `timeout` seconds from the
+        first take on, whether or not events came meanwhile; None once the stream has
+        ended."""
+        if self._ping_timer is None and not self.ended:
+            self._set_ping(timeout)
+        if not self._frames and not self._ping_due and not self.ended:
             self._ready.clear()
-            if self._ping_timer is None:
-                self._set_ping(timeout)
             await self._ready.wait()
         if self.ended:
             return None
-        self._quiet_since = asyncio.get_running_loop().time()
-        if not self._frames:  # woken by the ping timer: a quiet spell ended
-            return PING
         frames, self._frames, self._queued = self._frames, [], 0
+        if self._ping_due:
+            self._ping_due = False
+            frames.append(PING)
         return frames[0] if len(frames) == 1 else b"".join(frames)
 
     def _set_ping(self, timeout: float) -> None:
-        def at_end_of_spell() -> None:
-            self._ping_timer = None
+        def due() -> None:
             if self.ended:
                 return
-            # (A timer may fire up to the clock's resolution early.)
-            if asyncio.get_running_loop().time() + 0.001 < self._quiet_since + timeout:
-                self._set_ping(timeout)  # something was taken meanwhile: a new spell
-                return
+            self._ping_due = True
             self._ready.set()
+            self._set_ping(timeout)
 
-        loop = asyncio.get_running_loop()
-        self._ping_timer = loop.call_at(self._quiet_since + timeout, at_end_of_spell)
+        self._ping_timer = asyncio.get_running_loop().call_later(timeout, due)
 
     async def send(self, response: web.StreamResponse, data: bytes) -> None:
         """Write `data`; it waits only while the transport is over its high-water mark."""

@@ -375,6 +375,25 @@ async def test_an_idle_stream_gets_a_ping_at_the_configured_interval(client):
     stream.close()
 
 
+async def test_pings_keep_coming_while_events_flow(client):
+    """At least every interval, events or not: a message every 50 ms for 1.5 s, and the
+    0.2 s pings still come (the stream once pinged only after 0.2 s without events)."""
+    token, _ = await register(client)
+    order = await make_order(client, token)
+    stream = await open_stream(client, token)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    sent = 0
+    while loop.time() - began < 1.5:
+        await send(client, token, order["id"], f"m{sent}")
+        sent += 1
+        await asyncio.sleep(0.05)
+    events = await stream.take(sent)
+    assert [e["data"]["content"] for e in events] == [f"m{n}" for n in range(sent)]
+    assert stream.pings >= 3, (stream.pings, sent)
+    stream.close()
+
+
 async def test_stopping_the_app_ends_open_streams_at_once(config, server_log, aiohttp_client):
     client = await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
     token, _ = await register(client)
