@@ -186,6 +186,38 @@ async def test_a_full_disk_refuses_writes_clearly_serves_reads_and_recovers(
         await client.close()
 
 
+@pytest.mark.slow
+@pytest.mark.faults_expected
+async def test_a_disk_with_room_for_a_page_only_is_degraded(
+    tmp_path, clock, server_log, aiohttp_client
+):
+    """A full disk whose WAL file has room for a few pages, not for an order: the
+    health check's probe needs room for a change of ordinary size, so /healthz keeps
+    saying degraded while orders cannot be saved (a one-page probe said ok)."""
+    with small_disk(tmp_path / "disk") as disk:
+        db = disk / "orderdesk.db"
+        client = await start_client(aiohttp_client, Config(db=str(db), clock=clock))
+        token, _ = await register(client, "alice")
+        with sqlite3.connect(db) as outside:
+            outside.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # A login's few pages: the WAL file keeps their room, which the next writes
+        # reuse once the WAL starts over.
+        assert_ok(await call(client, "POST", "/api/login",
+                             json={"user_name": "alice", "password": PASSWORD}))  # fmt: skip
+        room = os.path.getsize(f"{db}-wal")
+        with sqlite3.connect(db) as outside:
+            outside.execute("PRAGMA wal_checkpoint(RESTART)")
+        assert 0 < room < 8 * 4096, room
+        fill(disk)
+        for _ in range(3):
+            answer = await call(client, "POST", "/api/communication/order/create", token=token,
+                                json=ORDER)  # fmt: skip
+            assert_fail(answer, -1, CANNOT_SAVE)
+            await asyncio.sleep(1.1)  # the health check's probe runs at most once a second
+            assert await served(client) == (503, {"status": "degraded"})
+        await client.close()
+
+
 def disk_full() -> sqlite3.OperationalError:
     """The error SQLite's driver raises when the disk is full."""
     error = sqlite3.OperationalError("database or disk is full")

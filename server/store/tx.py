@@ -205,13 +205,22 @@ async def ping(tx: Tx) -> None:
     await tx.value("SELECT 1")
 
 
+# SQLite's probe writes and deletes a value this large: about 18 pages reach the WAL.
+PROBE_BYTES = 64 * 1024
+_PROBE_KEY = "orderdesk.probe"
+
+
 async def probe_write(tx: Tx) -> None:
     """A write that changes nothing but must reach the database's storage: whether the
-    database can be written again. SQLite rewrites its header's user version (a page
-    written to the WAL); PostgreSQL writes a new version of the newest migration row."""
+    database can be written again. SQLite writes a settings row of PROBE_BYTES and
+    deletes it in the same transaction: room for a change of ordinary size, not for one
+    page only (a full disk can leave room in the WAL for a page but not for an order).
+    PostgreSQL writes a new version of the newest migration row."""
     if tx.dialect == "sqlite":
-        version = await tx.value("PRAGMA user_version")
-        await tx.run(f"PRAGMA user_version = {int(version)}")
+        await tx.run(
+            "INSERT INTO settings (key, value) VALUES (?, zeroblob(?))", _PROBE_KEY, PROBE_BYTES
+        )
+        await tx.run("DELETE FROM settings WHERE key = ?", _PROBE_KEY)
     else:
         await tx.run(
             """UPDATE schema_migrations SET applied_time = applied_time
