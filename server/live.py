@@ -274,6 +274,9 @@ class Broadcaster:
         try:
             yield stream, position
         finally:
+            # Ended here too: a handler that left on a broken connection leaves its
+            # stream open, and its ping timer would set itself again for ever.
+            stream.close()
             streams = self._streams.get(owner, [])
             if stream in streams:
                 streams.remove(stream)

@@ -394,6 +394,32 @@ async def test_pings_keep_coming_while_events_flow(client):
     stream.close()
 
 
+def ping_timers() -> list[asyncio.TimerHandle]:
+    """The streams' ping timers the (asyncio) event loop holds, not cancelled."""
+    scheduled = asyncio.get_running_loop()._scheduled  # type: ignore[attr-defined]
+    return [
+        handle
+        for handle in scheduled
+        if "_set_ping" in getattr(handle._callback, "__qualname__", "") and not handle.cancelled()
+    ]
+
+
+async def test_a_stream_whose_client_left_keeps_no_ping_timer(client):
+    """Clients that vanish while events come: their handlers leave on a broken
+    connection, and each stream's timer, which sets itself again, goes with it."""
+    token, _ = await register(client)
+    order = await make_order(client, token)
+    streams = [await open_stream(client, token) for _ in range(3)]
+    await asyncio.sleep(0.3)  # a ping or two each: the timers run
+    assert len(ping_timers()) == 3
+    for stream in streams:
+        stream.response.connection.transport.abort()
+    for n in range(5):
+        await send(client, token, order["id"], f"into the void {n}")
+    await asyncio.sleep(1.0)
+    assert ping_timers() == []
+
+
 async def test_stopping_the_app_ends_open_streams_at_once(config, server_log, aiohttp_client):
     client = await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
     token, _ = await register(client)
