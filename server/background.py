@@ -42,11 +42,32 @@ LOG_EVERY_SECONDS = 60.0  # a failure that repeats is logged at most this often
 LONGEST_BACKOFF_SECONDS = 30.0
 
 
+class Reported:
+    """When a condition that repeats (a failing round, a database that cannot be
+    written) is logged: at most once every LOG_EVERY_SECONDS, also when it comes and
+    goes, and its end only after its start was."""
+
+    def __init__(self) -> None:
+        self._logged_at = -math.inf
+        self._told = False  # the start was logged since the end last was
+
+    def start_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._logged_at < LOG_EVERY_SECONDS:
+            return False
+        self._logged_at, self._told = now, True
+        return True
+
+    def end_due(self) -> bool:
+        told, self._told = self._told, False
+        return told
+
+
 class Backoff:
     """How a background loop meets a failing round: it waits longer after each failure
     in a row (`failed` says how long, doubling from the loop's own pause up to
-    LONGEST_BACKOFF_SECONDS), and logs failures at most once a minute, also when
-    they come and go. A CannotSave is not logged here: the store logs that condition
+    LONGEST_BACKOFF_SECONDS), and logs failures as Reported says (once a minute, also
+    when they come and go). A CannotSave is not logged here: the store logs that condition
     itself, once a minute for the whole process. A failure that
     `known` names (a full disk, for the checkpoint) is logged as that one line, without
     a traceback."""
@@ -61,15 +82,12 @@ class Backoff:
         self._what = what  # "reading the outbox", ...
         self._known = known
         self._failures = 0
-        self._logged_at = -math.inf
-        self._told = False  # a failure was logged since the last "works again"
+        self._reported = Reported()
 
     def failed(self, error: BaseException, pause: float) -> float:
         """The seconds to wait before the next round, after `error`."""
         self._failures += 1
-        now = time.monotonic()
-        if not isinstance(error, CannotSave) and now - self._logged_at >= LOG_EVERY_SECONDS:
-            self._logged_at, self._told = now, True
+        if not isinstance(error, CannotSave) and self._reported.start_due():
             reason = self._known(error)
             self._log.warning(
                 "%s failed%s; retrying, and logging this at most once a minute while it lasts",
@@ -79,7 +97,6 @@ class Backoff:
         return min(pause * 2 ** min(self._failures, 16), max(pause, LONGEST_BACKOFF_SECONDS))
 
     def succeeded(self) -> None:
-        if self._failures and self._told:
+        if self._reported.end_due():
             self._log.info("%s works again", self._what)
-            self._told = False
         self._failures = 0

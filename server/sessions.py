@@ -4,6 +4,7 @@ keys that other systems send instead (server/store/api_keys.py)."""
 import contextlib
 import functools
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -98,10 +99,17 @@ async def resolve(store: Store, config: Config, token: str) -> Resolved | None:
             expires_at = now + ttl
         except CannotSave:
             renewed = False
-    elif last_used <= now - model.LAST_USE_SECONDS and not store.writes.degraded:
-        with contextlib.suppress(CannotSave):
-            await store.write(accounts.record_session_use, hashed)
+    elif last_used <= now - model.LAST_USE_SECONDS:
+        await _note_use(store, accounts.record_session_use, hashed)
     return Resolved(user, renewed, ttl, expires_at)
+
+
+async def _note_use(store: Store, record: Callable[..., Awaitable[None]], *key: Any) -> None:
+    """A credential's last use, written unless the database cannot be written (then the
+    request stays a read: the use is noted by a later one)."""
+    if not store.writes.degraded:
+        with contextlib.suppress(CannotSave):
+            await store.write(record, *key)
 
 
 async def resolve_api_key(store: Store, config: Config, key: str) -> Resolved | None:
@@ -114,10 +122,8 @@ async def resolve_api_key(store: Store, config: Config, key: str) -> Resolved | 
     if found is None:
         return None
     user, key_id, last_used = found
-    due = last_used <= math.floor(config.clock()) - model.LAST_USE_SECONDS
-    if due and not store.writes.degraded:
-        with contextlib.suppress(CannotSave):
-            await store.write(api_keys.record_use, key_id)
+    if last_used <= math.floor(config.clock()) - model.LAST_USE_SECONDS:
+        await _note_use(store, api_keys.record_use, key_id)
     return Resolved(user, renewed=False, ttl=0, expires_at=api_keys.NEVER_EXPIRES)
 
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from ..background import Reported
 from ..errors import CannotSave, StartupFailure, TooManyAttempts
 from ..redact import redact
 from . import accounts, fields
@@ -65,16 +66,15 @@ class KeyedLocks:
 
 log = logging.getLogger("orderdesk.store")
 
-# While the database cannot be written: the condition is logged at most this often, and
-# a health check tries a write at most this often to see whether it can be again.
-CANNOT_WRITE_LOG_SECONDS = 60.0
+# While the database cannot be written, a health check tries a write at most this often
+# to see whether it can be again.
 PROBE_SECONDS = 1.0
 
 
 class WriteState:
     """Whether the database takes writes: the one place that keeps the condition for
-    the health check and logs it (at most once a minute, and once when it ends: also
-    when it comes and goes, as on a disk with room for small writes only). A
+    the health check and logs it (as background.Reported says: once a minute, and its
+    end, also when it comes and goes, as on a disk with room for small writes only). A
     write the engine refuses for lack of space or for being read-only marks it; only a
     probe that really writes clears it (a commit that changed nothing, say a login's
     look at its counters, proves nothing), and the probe runs while the condition
@@ -82,8 +82,7 @@ class WriteState:
 
     def __init__(self) -> None:
         self.failing_since: float | None = None
-        self._logged_at = -math.inf
-        self._told = False  # the condition was logged since its end last was
+        self._reported = Reported()
         self._probed_at = -math.inf
         self._recovery_listeners: list[Callable[[], None]] = []
 
@@ -92,11 +91,9 @@ class WriteState:
         return self.failing_since is not None
 
     def failed(self, reason: str) -> None:
-        now = time.monotonic()
         if self.failing_since is None:
-            self.failing_since = now
-        if now - self._logged_at >= CANNOT_WRITE_LOG_SECONDS:
-            self._logged_at, self._told = now, True
+            self.failing_since = time.monotonic()
+        if self._reported.start_due():
             log.error(
                 "the database cannot be written (%s): writes are refused and reads still "
                 "served until it can; logged at most once a minute while it lasts",
@@ -106,12 +103,11 @@ class WriteState:
     def recovered(self) -> None:
         if self.failing_since is None:
             return
-        if self._told:
+        if self._reported.end_due():
             log.warning(
                 "the database can be written again after %.0f s; writes are accepted",
                 time.monotonic() - self.failing_since,
             )
-            self._told = False
         self.failing_since = None
         for listener in self._recovery_listeners:
             listener()
@@ -345,9 +341,11 @@ def _sqlite_problem(db: str) -> str | None:
         return f"cannot create the database folder {folder}: {error.strerror}"
     if not os.access(folder, os.W_OK):
         return f"cannot write in the database folder {folder}: {_access_reason(folder)}"
-    if os.path.exists(db) and not os.access(db, os.W_OK):
+    if not os.path.exists(db):
+        return None
+    if not os.access(db, os.W_OK):
         return f"cannot write the database file {db}: {_access_reason(db)}"
-    if os.path.exists(db) and (names := os.stat(db).st_nlink) > 1:
+    if (names := os.stat(db).st_nlink) > 1:
         return (
             f"the database file {db} has {names} names (hard links); SQLite would keep a "
             "write-ahead log for each: keep one name (copy it with the backup command)"

@@ -616,7 +616,9 @@ class SqliteStore(Store):
                 return None
             self._sessions.put(token_hash, found, now, generation)
         # Expiry is checked on every use, cached or not.
-        return found._replace(user=dict(found.user)) if found.expires_at > now else None
+        if found.expires_at <= now:
+            return None
+        return accounts.FoundSession(dict(found.user), *found[1:])
 
     async def field_definitions(self) -> list[Row]:
         definitions = self._fields.get("all", 0)
