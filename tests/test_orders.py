@@ -119,6 +119,14 @@ async def test_list_filters_by_status(client):
         ({"current": "1.5"}, "current must be a positive integer"),
         ({"page_size": "0"}, "page_size must be a positive integer"),
         ({"pageSize": "-3"}, "pageSize must be a positive integer"),
+        # Blank is "no filter" for filters only: a page number or size sent blank, or
+        # with a sign or spaces, is not an integer.
+        ({"current": ""}, "current must be a positive integer"),
+        ({"current": " 2"}, "current must be a positive integer"),
+        ({"current": "+2"}, "current must be a positive integer"),
+        ({"page_size": ""}, "page_size must be a positive integer"),
+        ({"page_size": "", "pageSize": "5"}, "page_size must be a positive integer"),
+        ({"pageSize": " "}, "pageSize must be a positive integer"),
         ({"status": "7"}, "status must be one of -1, 0, 1, 2, 3, 4"),
         ({"status": "pending"}, "status must be one of -1, 0, 1, 2, 3, 4"),
     ],

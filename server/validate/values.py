@@ -130,13 +130,13 @@ class IdOrZero:
 
 @dataclass(frozen=True)
 class QueryNumber:
-    """A page number or size in the query: blank means not sent."""
+    """A page number or size in the query: ASCII digits, 1 or more, as an ID is read.
+    Sent blank it is no number (-1): blank means "not sent" for filters only."""
 
     description: str
 
-    def parse(self, value: str, name: str) -> int | None:
-        text = value.strip()
-        return parse_id(text, name) if text else None
+    def parse(self, value: str, name: str) -> int:
+        return parse_id(value, name)
 
     def schema(self) -> Schema:
         return integer(minimum=1, maximum=model.MAX_ID, description=self.description)
@@ -438,7 +438,7 @@ _PAGE_NAMES = frozenset(one.name for one in PAGE_FIELDS)
 def page(query: Mapping[str, str]) -> Page:
     """`current` (default 1) and `page_size` / `pageSize` (default 10, capped at 100)."""
     number = CURRENT.read(query) or 1
-    size_field = PAGE_SIZE if query.get("page_size", "").strip() else PAGE_SIZE_ALIAS
+    size_field = PAGE_SIZE if "page_size" in query else PAGE_SIZE_ALIAS
     size = size_field.read(query) or model.DEFAULT_PAGE_SIZE
     # An offset past what SQLite's 64-bit integers hold can only mean an empty page.
     number = min(number, model.MAX_ID // model.MAX_PAGE_SIZE)
