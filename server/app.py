@@ -9,6 +9,7 @@ from .backups import Backups
 from .config import Config
 from .keys import BACKUPS, BROADCASTER, CONFIG, MEDIA_POOL, METRICS, OUTBOX, STORE
 from .live import Broadcaster
+from .logs import ACCESS_LOG_OPTIONS
 from .media_pool import MediaPool
 from .metrics import Metrics
 from .middlewares import orderdesk_middleware
@@ -17,6 +18,14 @@ from .notify import Outbox
 from .proxies import trusted_proxy_middleware
 from .routes import setup_routes
 from .store import is_postgres_url, open_store
+
+# A request line (method, path and query) of up to 64 KiB: an ID or page number of any
+# length in a query answers the envelope naming it (§1 of the API), where aiohttp's
+# 8 KiB default answered a plain-text 400. A header line keeps aiohttp's 8 KiB.
+MAX_REQUEST_LINE = 64 * 1024
+
+# How the HTTP server runs this app: the access log (logs.py) and the request line.
+SERVER_OPTIONS = {**ACCESS_LOG_OPTIONS, "max_line_size": MAX_REQUEST_LINE}
 
 
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -23,7 +23,6 @@ from .config import Config, add_db_argument, add_serve_arguments, config_from_ar
 from .errors import AlreadyTaken, CannotSave, Invalid, StartupFailure
 from .logs import (
     ACCESS_LOG,
-    ACCESS_LOG_OPTIONS,
     QUIET_LOGGERS,
     TEXT_FORMAT,
     BatchedLines,
@@ -86,15 +85,13 @@ async def _serve(config: Config, access_log: logging.Handler) -> None:
     in-flight requests finish (up to SHUTDOWN_TIMEOUT), close the database."""
     from aiohttp import web
 
-    from .app import create_app
+    from .app import SERVER_OPTIONS, create_app
 
-    # logs.py types the options loosely (dict[str, object]); AppRunner checks them.
-    access_log_options: dict[str, Any] = ACCESS_LOG_OPTIONS
+    # Typed loosely (dict[str, object]); AppRunner checks them.
+    options: dict[str, Any] = SERVER_OPTIONS
     if config.log_format == "text":  # made directly; a JSON line by JsonLines from a record
-        access_log_options = {**access_log_options, "access_log_class": TextAccessLogger}
-    runner = web.AppRunner(
-        create_app(config), shutdown_timeout=SHUTDOWN_TIMEOUT, **access_log_options
-    )
+        options = {**options, "access_log_class": TextAccessLogger}
+    runner = web.AppRunner(create_app(config), shutdown_timeout=SHUTDOWN_TIMEOUT, **options)
     try:
         await runner.setup()
     except BaseException:

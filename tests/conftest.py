@@ -20,10 +20,9 @@ os.environ["ORDERDESK_SCRYPT_COST"] = "4"
 
 from aiohttp.test_utils import TestServer  # noqa: E402
 from orderdesk import security  # noqa: E402
-from orderdesk.app import create_app
+from orderdesk.app import SERVER_OPTIONS, create_app
 from orderdesk.config import Config
 from orderdesk.keys import STORE
-from orderdesk.logs import ACCESS_LOG_OPTIONS
 from orderdesk.store import accounts
 
 from tests.faults import LOG_FORMAT, assert_no_faults_logged, assert_not_internal_error
@@ -196,7 +195,7 @@ async def client(config, server_log, aiohttp_client):
     # No cookie jar: each request is authenticated only by what the test sends. The
     # access log is written as the served app writes it.
     server = TestServer(create_app(config))
-    await server.start_server(**ACCESS_LOG_OPTIONS)
+    await server.start_server(**SERVER_OPTIONS)
     return await aiohttp_client(server, cookie_jar=aiohttp.DummyCookieJar())
 
 

@@ -279,6 +279,13 @@ def check_register_login_and_update(deployment: Deployment) -> None:
             "maintenance_required": "是",
             **SEED_UPDATE["order_extra"],
         }
+    # A number too long for any ID, in a query of 60 KiB, reaches the server through
+    # nginx and is answered naming it.
+    long = client.call("GET", f"/api/communication/order/detail?id={'9' * 60_000}", token=token)
+    assert long == {
+        "code": -1,
+        "msg": texts.INTEGER_TOO_LARGE.render("en", {"field": "id", "max": 2**63 - 1}),
+    }, long
 
 
 async def test_logout_on_one_app_server_is_honoured_by_the_other(deployment):

@@ -14,10 +14,9 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 from orderdesk import live, security
-from orderdesk.app import create_app
+from orderdesk.app import SERVER_OPTIONS, create_app
 from orderdesk.config import Config
 from orderdesk.keys import BROADCASTER, CONFIG, STORE
-from orderdesk.logs import ACCESS_LOG_OPTIONS
 from orderdesk.store import events
 
 from tests.conftest import (
@@ -597,7 +596,7 @@ class ServedTestServer(TestServer):
 async def served(config, server_log, aiohttp_client):
     """As the `client` fixture, on a ServedTestServer."""
     server = ServedTestServer(create_app(config))
-    await server.start_server(**ACCESS_LOG_OPTIONS)
+    await server.start_server(**SERVER_OPTIONS)
     return await aiohttp_client(server, cookie_jar=aiohttp.DummyCookieJar())
 
 

@@ -25,10 +25,9 @@ import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestServer
 from orderdesk import texts
-from orderdesk.app import create_app
+from orderdesk.app import SERVER_OPTIONS, create_app
 from orderdesk.background import Backoff
 from orderdesk.config import Config
-from orderdesk.logs import ACCESS_LOG_OPTIONS
 from orderdesk.store import WriteState
 from orderdesk.store.sqlite import cannot_write
 
@@ -106,7 +105,7 @@ def refusals(log_lines: list[str]) -> list[str]:
 
 async def start_client(aiohttp_client, config: Config):
     server = TestServer(create_app(config))
-    await server.start_server(**ACCESS_LOG_OPTIONS)
+    await server.start_server(**SERVER_OPTIONS)
     return await aiohttp_client(server)
 
 

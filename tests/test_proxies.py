@@ -204,11 +204,11 @@ async def test_the_access_log_keeps_its_fields_behind_a_trusted_proxy(
     from aiohttp's own request, still has the request id and the envelope's code."""
     from aiohttp.test_utils import TestServer
 
-    from tests.conftest import ACCESS_LOG_OPTIONS
+    from tests.conftest import SERVER_OPTIONS
 
     config = Config(db=db, session_ttl=3600, clock=clock, trusted_proxies=_networks("127.0.0.1"))
     server = TestServer(create_app(config))
-    await server.start_server(**ACCESS_LOG_OPTIONS)
+    await server.start_server(**SERVER_OPTIONS)
     client = await aiohttp_client(server, cookie_jar=aiohttp.DummyCookieJar())
     caplog.set_level("INFO", logger="orderdesk.access")
     response = await client.post(
