@@ -201,8 +201,9 @@ def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | N
 def create_admin(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog=f"{PROG} create-admin",
-        description="Create a merchant (admin) user, or promote an existing user and set "
-        "its password; either way every session the user had is revoked.",
+        description="Create a merchant (admin) user, or promote an existing user (enabled "
+        "if it was disabled) and set its password; either way every session the user had "
+        "is revoked.",
     )
     add_db_argument(parser, dict(os.environ))
     parser.add_argument("--username", required=True, help="the admin's user name")
@@ -222,7 +223,7 @@ def create_admin(argv: list[str]) -> int:
     except Invalid as error:
         parser.error(error.msg)
 
-    async def save() -> tuple[Row, bool]:
+    async def save() -> tuple[Row, accounts.AdminSaved]:
         store = await open_store(args.db)
         try:
             password_hash = security.hash_password(password)
@@ -231,7 +232,7 @@ def create_admin(argv: list[str]) -> int:
             await store.close()
 
     try:
-        user, promoted = asyncio.run(save())
+        user, done = asyncio.run(save())
     except AlreadyTaken as error:
         # Another account uses this name or email as its name, email or phone.
         print(f"{PROG} create-admin: error: {error.msg} (by another account)", file=sys.stderr)
@@ -239,13 +240,15 @@ def create_admin(argv: list[str]) -> int:
     except CannotSave as error:
         print(f"{PROG} create-admin: error: {error.msg}", file=sys.stderr)
         return 1
-    if promoted:
+    if done == "created":
+        print(f"new admin {user['user_name']!r} (id {user['id']}) created in {shown_db(args.db)}")
+    else:
+        enabled = ", it is no longer disabled," if done == "enabled" else ""
         print(
             f"existing user {user['user_name']!r} (id {user['id']}) promoted to admin in "
-            f"{shown_db(args.db)}; its password is set and every session it had is revoked"
+            f"{shown_db(args.db)}; its password is set{enabled} and every session it had is "
+            "revoked"
         )
-    else:
-        print(f"new admin {user['user_name']!r} (id {user['id']}) created in {shown_db(args.db)}")
     return 0
 
 

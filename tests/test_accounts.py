@@ -21,7 +21,15 @@ from orderdesk import security
 from orderdesk.app import create_app
 from orderdesk.config import Config, add_serve_arguments, config_from_args
 
-from tests.conftest import PASSWORD, assert_fail, assert_ok, call, query_rows, register
+from tests.conftest import (
+    PASSWORD,
+    assert_fail,
+    assert_ok,
+    call,
+    make_admin,
+    query_rows,
+    register,
+)
 from tests.live import run_cli
 
 WRONG = {"code": -1, "msg": "wrong user name or password"}
@@ -591,6 +599,22 @@ async def test_create_admin_promoting_a_user_revokes_its_sessions(client, db):
     await refused_soon(client, token)
     admin = assert_ok(await login(client, "new password 1", user_name="clerk"))
     assert (admin["id"], admin["role"]) == (user["id"], "admin")
+
+
+async def test_create_admin_enables_a_disabled_account(client, db):
+    """The command is how an admin gets back in: what it promotes can log in."""
+    _, user = await register(client, "clerk")
+    boss = await make_admin(client, "boss")
+    disable = {"id": user["id"], "disabled": True}
+    assert_ok(await call(client, "POST", "/api/admin/users/update", token=boss, json=disable))
+    assert_fail(await login(client, user_name="clerk"), msg="this account is disabled")
+    promoted = create_admin(db, "clerk", "new password 1")
+    assert promoted.returncode == 0, promoted.stderr
+    assert "promoted to admin" in promoted.stdout and "no longer disabled" in promoted.stdout
+    admin = assert_ok(await login(client, "new password 1", user_name="clerk"))
+    assert (admin["id"], admin["role"]) == (user["id"], "admin")
+    again = create_admin(db, "clerk", "new password 2")  # enabled already: not said again
+    assert again.returncode == 0 and "disabled" not in again.stdout, again
 
 
 async def test_create_admin_setting_a_password_revokes_the_admins_sessions(client, db):

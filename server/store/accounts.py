@@ -1,7 +1,7 @@
 """Accounts and sessions: users, the login namespace, sessions, login throttling."""
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from .. import model, texts
 from ..errors import AlreadyTaken, Invalid, TooManyAttempts
@@ -11,6 +11,9 @@ from .types import LoginLimits, Row
 # One login namespace: login_names holds every user name, email and phone of
 # every account, folded by model.login_key, under one unique key; logins look accounts
 # up through it. (The users table's own unique columns stay as a second guard.)
+# What create-admin did: made a new admin, promoted a user, or also enabled a disabled one.
+AdminSaved = Literal["created", "promoted", "enabled"]
+
 PREFIXED_USER_COLUMNS = ", ".join(f"u.{column}" for column in USER_COLUMNS.split(", "))
 
 LOGIN_USER = f"""
@@ -152,22 +155,26 @@ async def revoke_user_sessions(tx: Tx, user_id: int, keep: bytes = b"") -> None:
 
 async def save_admin(
     tx: Tx, user_name: str, email: str | None, password_hash: str
-) -> tuple[Row, bool]:
-    """Promote the user named `user_name` (setting its password, and its email if given)
-    and revoke every session it has, or create a new admin. Returns the user and whether
-    it was promoted."""
-    user_id = await tx.value(
-        "SELECT user_id FROM login_names WHERE login = ? AND kind = 'user_name'" + tx.for_update,
+) -> tuple[Row, AdminSaved]:
+    """Promote the user named `user_name` (setting its password, and its email if given;
+    a disabled account is enabled: the command is how an admin gets back in) and revoke
+    every session it has, or create a new admin. Returns the user and what was done."""
+    found = await tx.one(
+        """SELECT u.id, u.disabled FROM login_names n JOIN users u ON u.id = n.user_id
+           WHERE n.login = ? AND n.kind = 'user_name'"""
+        + tx.for_update,
         model.login_key(user_name),
     )
-    if user_id is None:
-        return await _insert_user(tx, user_name, email, None, password_hash, "admin"), False
+    if found is None:
+        return await _insert_user(tx, user_name, email, None, password_hash, "admin"), "created"
+    user_id = found["id"]
     if email is not None:
         await tx.run("DELETE FROM login_names WHERE user_id = ? AND kind = 'email'", user_id)
         await _claim_login_names(tx, user_id, [("email", email)])
     try:
         row = await tx.row(
-            f"""UPDATE users SET role = 'admin', password_hash = ?, email = coalesce(?, email)
+            f"""UPDATE users SET role = 'admin', disabled = 0, password_hash = ?,
+                                 email = coalesce(?, email)
                 WHERE id = ? RETURNING {USER_COLUMNS}""",
             password_hash,
             email,
@@ -178,7 +185,7 @@ async def save_admin(
             raise
         raise AlreadyTaken("email") from None
     await revoke_user_sessions(tx, user_id)
-    return user_row(row), True
+    return user_row(row), "enabled" if found["disabled"] else "promoted"
 
 
 async def change_password(tx: Tx, user_id: int, password_hash: str, keep: bytes) -> None:
