@@ -220,7 +220,7 @@ CREATE INDEX IF NOT EXISTS purchase_orders_status ON purchase_orders (status, id
 
 -- API keys for other systems; the key itself is never stored, only its sha256.
 CREATE TABLE IF NOT EXISTS api_keys (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,  -- never given again
     key_hash       BLOB NOT NULL UNIQUE,
     user_id        INTEGER NOT NULL REFERENCES users (id),  -- the admin who made it
     name           TEXT NOT NULL,
@@ -249,7 +249,7 @@ CREATE INDEX IF NOT EXISTS login_failures_time ON login_failures (failed_at);
 -- holds them. `name` is the URL's last part (/uploads/<name>, /uploads/thumb/<name>):
 -- at least 128 random bits and an extension, never the client's file name.
 CREATE TABLE IF NOT EXISTS attachments (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,  -- never given again
     user_id      INTEGER NOT NULL REFERENCES users (id),
     name         TEXT NOT NULL UNIQUE,
     file_name    TEXT NOT NULL,          -- the client's name, without any directory part
@@ -280,7 +280,7 @@ CREATE INDEX IF NOT EXISTS events_user ON events (user_id, id);
 
 -- Notifications: webhooks and the outbox of webhook and mail deliveries.
 CREATE TABLE IF NOT EXISTS webhooks (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,  -- never given again
     url          TEXT NOT NULL,
     events       TEXT NOT NULL,        -- JSON list of event types, or ["*"]
     description  TEXT NOT NULL,
@@ -338,7 +338,7 @@ CREATE INDEX IF NOT EXISTS reset_requests_time ON reset_requests (created_time);
 
 -- Saved replies, shared by staff and admins: at most model.SAVED_REPLIES_MAX rows.
 CREATE TABLE IF NOT EXISTS saved_replies (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,  -- never given again
     title        TEXT NOT NULL,
     content      TEXT NOT NULL,
     created_time INTEGER NOT NULL,

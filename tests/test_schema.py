@@ -18,13 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _shape(conn: sqlite3.Connection) -> dict:
-    """Every table's columns (name, type, not null, default, key) and indexes (columns,
-    unique), independent of how the SQL that made them was written."""
+    """Every table's columns (name, type, not null, default, key), indexes (columns,
+    unique) and AUTOINCREMENT, independent of how the SQL that made them was written."""
     shape = {}
     tables = conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
     ).fetchall()
-    for (table,) in tables:
+    for table, sql in tables:
         columns = [tuple(row[1:]) for row in conn.execute(f"PRAGMA table_xinfo('{table}')")]
         indexes = {}
         for _, name, unique, origin, partial in conn.execute(f"PRAGMA index_list('{table}')"):
@@ -34,7 +34,9 @@ def _shape(conn: sqlite3.Connection) -> dict:
         foreign = sorted(
             tuple(row[2:5]) for row in conn.execute(f"PRAGMA foreign_key_list('{table}')")
         )
-        shape[table] = (columns, indexes, foreign)
+        # Whether ids are never given again: no PRAGMA tells it.
+        autoincrement = "AUTOINCREMENT" in sql.upper()
+        shape[table] = (columns, indexes, foreign, autoincrement)
     triggers = conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'")
     shape["triggers"] = sorted(triggers.fetchall())
     shape["order_counts rows"] = conn.execute(
