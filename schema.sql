@@ -293,7 +293,7 @@ CREATE TABLE IF NOT EXISTS webhooks (
 -- delivery carries its body (events are pruned before the last retry); a mail names
 -- its recipient and what happened, and is written when it is sent.
 CREATE TABLE IF NOT EXISTS deliveries (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,  -- never given again: the webhook-id
     webhook_id     INTEGER REFERENCES webhooks (id) ON DELETE CASCADE,  -- NULL: a mail
     recipient_id   INTEGER REFERENCES users (id),                       -- a mail's
     event_id       INTEGER NOT NULL,

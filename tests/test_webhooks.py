@@ -252,6 +252,23 @@ async def test_redeliver_sends_again_with_the_same_webhook_id(client, receiver):
     assert verified(hook["secret"], receipts[1]) == verified(hook["secret"], first)
 
 
+async def test_a_new_message_never_takes_an_earlier_ones_webhook_id(client, receiver):
+    """Standard Webhooks: an id names one message (a receiver drops repeats). Deleting
+    the webhook deletes its deliveries; the next delivery's id is still new."""
+    admin = await make_admin(client)
+    token, _ = await register(client)
+    first_hook = await add_hook(client, admin, receiver.url)
+    await make_order(client, token)
+    (first,) = await eventually(receiver.got)
+    await eventually(lambda: _with_attempts(client, admin, first_hook["id"], 1))
+    gone = {"id": first_hook["id"]}
+    assert_ok(await call(client, "POST", f"{HOOKS}/delete", token=admin, json=gone))
+    await add_hook(client, admin, receiver.url)
+    await make_order(client, token)
+    receipts = await eventually(lambda: len(receiver.got()) == 2 and receiver.got())
+    assert receipts[1].headers["webhook-id"] != first.headers["webhook-id"]
+
+
 @pytest.fixture
 def no_polling(monkeypatch):
     """The delivery worker looks at the outbox only when woken: its poll is a minute.

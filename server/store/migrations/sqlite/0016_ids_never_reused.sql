@@ -1,10 +1,11 @@
 -- rebuilds tables: foreign keys off
--- The ids of rows a client can delete (API keys, saved replies, webhooks, attachments)
--- are never given again, as PostgreSQL's sequences never give them: without
--- AUTOINCREMENT SQLite gives the newest row's id again once that row is deleted, so a
--- delete or an update sent again by a client that missed the answer reached the newer
--- row that took the id. (The deliveries webhooks refer to follow the rebuilt table by
--- its name.)
+-- The ids of rows that can be deleted (API keys, saved replies, webhooks, attachments,
+-- and deliveries: a webhook's go with it) are never given again, as PostgreSQL's
+-- sequences never give them: without AUTOINCREMENT SQLite gives the newest row's id
+-- again once that row is deleted. So a delete or an update sent again by a client that
+-- missed the answer reached the newer row that took the id, and a new webhook message
+-- went out with the `webhook-id` (msg_<delivery id>) of an earlier one, which a
+-- receiver that drops repeated ids would drop.
 CREATE TABLE api_keys_new (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     key_hash       BLOB NOT NULL UNIQUE,
@@ -55,6 +56,33 @@ INSERT INTO webhooks_new (id, url, events, description, secret, enabled, created
 SELECT id, url, events, description, secret, enabled, created_time FROM webhooks;
 DROP TABLE webhooks;
 ALTER TABLE webhooks_new RENAME TO webhooks;
+
+CREATE TABLE deliveries_new (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    webhook_id     INTEGER REFERENCES webhooks (id) ON DELETE CASCADE,
+    recipient_id   INTEGER REFERENCES users (id),
+    event_id       INTEGER NOT NULL,
+    event_type     TEXT NOT NULL,
+    payload        TEXT NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    status         TEXT NOT NULL DEFAULT 'pending'
+                   CHECK (status IN ('pending', 'delivered', 'failed')),
+    http_status    INTEGER,
+    error          TEXT NOT NULL DEFAULT '',
+    created_time   INTEGER NOT NULL,
+    next_attempt_ms INTEGER NOT NULL,
+    lease_until_ms INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO deliveries_new (id, webhook_id, recipient_id, event_id, event_type, payload,
+                            attempts, status, http_status, error, created_time,
+                            next_attempt_ms, lease_until_ms)
+SELECT id, webhook_id, recipient_id, event_id, event_type, payload,
+       attempts, status, http_status, error, created_time, next_attempt_ms, lease_until_ms
+FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_new RENAME TO deliveries;
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_ms) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_webhook ON deliveries (webhook_id, id);
 
 CREATE TABLE saved_replies_new (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
