@@ -28,7 +28,7 @@ from orderdesk import texts
 from orderdesk.app import SERVER_OPTIONS, create_app
 from orderdesk.background import Backoff
 from orderdesk.config import Config
-from orderdesk.store import WriteState
+from orderdesk.store import PROBE_SECONDS, WriteState
 from orderdesk.store.sqlite import cannot_write
 
 from tests.conftest import (
@@ -48,6 +48,8 @@ from tests.live import ROOT, LiveServer, free_port
 CANNOT_SAVE = texts.CANNOT_SAVE.en
 CANNOT_WRITE_LINE = "the database cannot be written"
 SEND = "/api/communication/message/send"
+UPDATE = "/api/communication/order/update"
+DETAIL = "/api/communication/order/detail"
 UPLOAD = "/api/attachment/upload"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -363,6 +365,37 @@ async def postgres_database_on_a_small_disk():
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
             await admin.execute(f"DROP TABLESPACE IF EXISTS {name}")
             await admin.close()
+
+
+@pytest.mark.faults_expected
+async def test_a_write_lock_held_by_another_program_is_the_clear_refusal(
+    tmp_path, clock, server_log, aiohttp_client, monkeypatch
+):
+    """The sqlite3 shell (or any program) holding the write lock past the busy timeout:
+    the same refusal and health as a full disk, one log line, no traceback."""
+    monkeypatch.setattr("orderdesk.store.sqlite.BUSY_TIMEOUT_MS", 200)
+    db = tmp_path / "locked.db"
+    client = await start_client(aiohttp_client, Config(db=str(db), clock=clock))
+    token, _ = await register(client, "alice")
+    order = await make_order(client, token)
+    edit = {"id": order["id"], "title": "while locked"}
+    other = sqlite3.connect(db, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        for _ in range(3):
+            refused = await call(client, "POST", UPDATE, token=token, json=edit)
+            assert_fail(refused, -1, CANNOT_SAVE)
+        assert await served(client) == (503, {"status": "degraded"})
+        shown = await call(client, "GET", DETAIL, token=token, params={"id": order["id"]})
+        assert assert_ok(shown)["version"] == 1  # reads go on; nothing was changed
+    finally:
+        other.close()  # its transaction ends with it
+    assert assert_ok(await call(client, "POST", UPDATE, token=token, json=edit))["version"] == 2
+    await asyncio.sleep(PROBE_SECONDS)  # the health check tries a write again
+    assert await served(client) == (200, {"status": "ok"})
+    lines = refusals(server_log.lines)
+    assert len(lines) == 1 and "write lock" in lines[0], server_log.lines
+    assert not [line for line in server_log.lines if "Traceback" in line or "failed" in line]
 
 
 @pytest.mark.slow

@@ -49,11 +49,13 @@ T = TypeVar("T")
 log = logging.getLogger("orderdesk.store")
 
 # The primary result codes of a database that cannot be written now: its disk is full,
-# its file (or mount) is read-only, or the write itself failed.
+# its file (or mount) is read-only, the write itself failed, or another program (the
+# sqlite3 shell, a backup tool) has held the write lock past BUSY_TIMEOUT_MS.
 CANNOT_WRITE = {
     sqlite3.SQLITE_FULL: "the disk is full",
     sqlite3.SQLITE_READONLY: "the database file is read-only",
     sqlite3.SQLITE_IOERR: "writing to the disk failed",
+    sqlite3.SQLITE_BUSY: "another program holds the database's write lock",
 }
 
 
