@@ -16,7 +16,7 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__, security
 from .config import Config, add_db_argument, add_serve_arguments, config_from_args
@@ -33,6 +33,7 @@ from .logs import (
     TextAccessLogger,
 )
 from .store import (
+    FOLDER_NOT_FILE,
     Row,
     accounts,
     check_db_value,
@@ -148,8 +149,16 @@ def _claim_sqlite_file(db: str) -> int | None:
     return fd
 
 
+class _ServeParser(argparse.ArgumentParser):
+    """A server that cannot start says why in one line and exits 1, a flag or variable
+    it cannot take included: not argparse's usage block and status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise StartupFailure(message)
+
+
 def serve(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _ServeParser(
         prog=PROG,
         description="Serve the orderdesk API. Subcommands (put first, each with its own "
         "--help): " + ", ".join(SUBCOMMANDS) + ".",
@@ -258,6 +267,8 @@ def _require_sqlite_file(parser: argparse.ArgumentParser, db: str) -> None:
         parser.error("this command is for SQLite files; on PostgreSQL use pg_dump and amcheck")
     if not os.path.exists(db):
         parser.error(f"no database at {db}")
+    if os.path.isdir(db):
+        parser.error(FOLDER_NOT_FILE.format(db=db))
 
 
 def backup(argv: list[str]) -> int:

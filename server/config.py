@@ -71,8 +71,8 @@ def setting(default: Any, help: str, **how: Any) -> Any:
     return field(default=default, metadata={"setting": Setting(help, **how)})
 
 
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    """An integer of at least `minimum`."""
+def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An integer of at least `minimum` (and at most `maximum`, when given)."""
 
     def parse(text: str) -> int:
         try:
@@ -81,13 +81,16 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}: {text!r}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}: {text!r}")
         return value
 
     return parse
 
 
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
+_positive_int = _integer(1)
+_non_negative_int = _integer(0)
+_tcp_port = _integer(1, 65535)
 
 
 def _number_above_0(highest: float | None = None) -> Callable[[str], float]:
@@ -151,7 +154,7 @@ LONGEST_PING_SECONDS = 15.0
 @dataclass(frozen=True)
 class Config:
     host: str = setting("127.0.0.1", "address to listen on")
-    port: int = setting(8001, "port to listen on", parse=_positive_int)
+    port: int = setting(8001, "port to listen on", parse=_tcp_port)
     db: str = setting(
         DEFAULT_DB,
         "a SQLite database file (it and its folder are created on first start) or a "

@@ -470,6 +470,35 @@ def assert_one_line_refusal(done: subprocess.CompletedProcess, *, secret: str = 
 SECRET = "S3cr3t-Pw"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--port", "70000"], "argument --port: must be at most 65535: '70000'"),
+        (["--ping-seconds", "16"], "argument --ping-seconds: must be at most 15: '16'"),
+        (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+        (["--smtp-url", "smtp://127.0.0.1:25"], "--smtp-url needs --mail-from ADDRESS"),
+    ],
+)
+def test_a_flag_the_server_cannot_take_is_one_line_and_status_1(tmp_path, args, says):
+    """Not argparse's usage block and status 2; a port past 65535 is not taken modulo
+    65536 (uvloop listened on 70000 - 65536 and announced 70000)."""
+    done, took = start("--db", str(tmp_path / "x.db"), *args)
+    line = assert_one_line_refusal(done)
+    assert line.startswith(f"run.py: {says}") and took < 10, line
+    assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.slow
+def test_a_folder_given_as_the_database_is_named_so(tmp_path):
+    done, _ = start("--db", str(tmp_path), "--port", str(free_port()))
+    line = assert_one_line_refusal(done)
+    assert (
+        line == f"run.py: {tmp_path} is a folder: --db names the SQLite database file "
+        f"(e.g. {tmp_path}/orderdesk.db)"
+    )
+
+
 def port_of(command: list[str]) -> list[str]:
     """The serving command's --port (subcommands take none)."""
     return [] if command else ["--port", str(free_port())]

@@ -253,7 +253,7 @@ def test_a_default_install_mails_the_merchant_a_new_order(tmp_path):
 
 def test_smtp_without_a_sender_is_refused_at_start(tmp_path):
     started = run_cli("--db", str(tmp_path / "x.db"), "--smtp-url", "smtp://127.0.0.1:25")
-    assert started.returncode == 2
+    assert started.returncode == 1
     assert "--smtp-url needs --mail-from ADDRESS" in started.stderr
 
 
@@ -447,7 +447,7 @@ def test_the_sender_must_be_one_address(tmp_path):
             "--db", str(tmp_path / "x.db"), "--smtp-url", "smtp://127.0.0.1:25",
             "--mail-from", sender,
         )  # fmt: skip
-        assert started.returncode == 2 and "--mail-from" in started.stderr, started.stderr
+        assert started.returncode == 1 and "--mail-from" in started.stderr, started.stderr
 
 
 async def test_a_stored_address_that_breaks_the_rule_fails_its_mail_at_once(client, db, smtp):

@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import re
+import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -328,6 +329,10 @@ def shown_db(db: str) -> str:
     return redact(db)
 
 
+# A --db that names a folder: SQLite would fail on it with "disk I/O error".
+FOLDER_NOT_FILE = "{db} is a folder: --db names the SQLite database file"
+
+
 def _sqlite_problem(db: str) -> str | None:
     """Why a server could not write the SQLite file `db` (and its folder, where SQLite
     keeps its -wal and -shm files beside it), creating the folder if need be. A file
@@ -341,11 +346,15 @@ def _sqlite_problem(db: str) -> str | None:
         return f"cannot create the database folder {folder}: {error.strerror}"
     if not os.access(folder, os.W_OK):
         return f"cannot write in the database folder {folder}: {_access_reason(folder)}"
-    if not os.path.exists(db):
+    try:
+        found = os.stat(db)
+    except FileNotFoundError:
         return None
+    if stat.S_ISDIR(found.st_mode):
+        return f"{FOLDER_NOT_FILE.format(db=db)} (e.g. {os.path.join(db, 'orderdesk.db')})"
     if not os.access(db, os.W_OK):
         return f"cannot write the database file {db}: {_access_reason(db)}"
-    if (names := os.stat(db).st_nlink) > 1:
+    if (names := found.st_nlink) > 1:
         return (
             f"the database file {db} has {names} names (hard links); SQLite would keep a "
             "write-ahead log for each: keep one name (copy it with the backup command)"
