@@ -60,7 +60,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from . import model, texts
-from .background import Backoff, Loops
+from .background import Backoff, Loops, Reported
 from .config import Config
 from .errors import CannotSave, Invalid
 from .store import Row, Store, outbox
@@ -405,6 +405,9 @@ class Outbox:
         self._store = store
         self._config = config
         self._failed = failed  # called with "webhook" or "mail" when one is given up
+        # Failed attempts are logged once a minute per kind (see _log_failure).
+        self._reported = {"webhook": Reported(), "mail": Reported()}
+        self._unlogged = {"webhook": 0, "mail": 0}
         self._wake = asyncio.Event()
         self._attempts: dict[asyncio.Task[None], int] = {}  # in flight: the delivery's id
         self._loops = Loops()
@@ -494,6 +497,8 @@ class Outbox:
         if not (outcome.delivered or outcome.final) and attempts <= len(RETRY_DELAYS):
             delay = RETRY_DELAYS[attempts - 1] * self._config.webhook_retry_base
             next_ms = math.floor((self._config.clock() + delay) * 1000)
+        if not (outcome.delivered or outcome.final):
+            self._log_failure(delivery, attempts, outcome.error, retried=next_ms is not None)
         record = asyncio.ensure_future(
             self._store.write(
                 outbox.finish_attempt,
@@ -519,6 +524,25 @@ class Outbox:
             return
         if not outcome.delivered and next_ms is None:
             self._failed("webhook" if delivery["webhook_id"] is not None else "mail")
+
+    def _log_failure(self, delivery: Row, attempts: int, error: str, retried: bool) -> None:
+        """A failed attempt, in a WARNING line at most once a minute per kind (a receiver
+        or mail server that is down fails every attempt), counting those left unsaid.
+        Ids only: a webhook's URL may hold its secret, a mail's address is personal."""
+        kind = "webhook" if delivery["webhook_id"] is not None else "mail"
+        self._unlogged[kind] += 1
+        if not self._reported[kind].start_due():
+            return
+        unlogged, self._unlogged[kind] = self._unlogged[kind] - 1, 0
+        since = f"; {unlogged} more failed {kind} attempts since the last such line"
+        log.warning(
+            "%s delivery %s%s failed (attempt %d): %s; %s%s",
+            kind, delivery["id"],
+            f" (webhook {delivery['webhook_id']})" if kind == "webhook" else "",
+            attempts, one_line(error)[:300],
+            "it is tried again later" if retried else "given up after its last attempt",
+            since if unlogged else "",
+        )  # fmt: skip
 
     async def _post(self, delivery: Row) -> Outcome:
         url = delivery["url"]

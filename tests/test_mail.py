@@ -190,7 +190,9 @@ async def test_mail_is_in_the_language_of_the_last_login(client, smtp):
     assert latest["Subject"] == f"New message from the merchant on your order #{order['id']}: 主题"
 
 
-async def test_a_mail_waits_for_an_smtp_server_that_is_down(db, clock, server_log, aiohttp_client):
+async def test_a_mail_waits_for_an_smtp_server_that_is_down(
+    db, clock, server_log, aiohttp_client, caplog
+):
     port = free_port()
     config = Config(
         db=db,
@@ -212,6 +214,9 @@ async def test_a_mail_waits_for_an_smtp_server_that_is_down(db, clock, server_lo
 
     (row,) = await eventually(lambda: _tried(failed_attempts))
     assert row[0] == 1 and row[1] == "pending" and row[2]
+    (said,) = [r for r in caplog.records if "mail delivery" in r.getMessage()]
+    assert said.levelname == "WARNING" and "failed (attempt 1)" in said.getMessage()
+    assert said.getMessage().endswith("it is tried again later"), said.getMessage()
     with SmtpServer(port) as smtp:
         clock.advance(60)
         client.server.app[OUTBOX].wake()

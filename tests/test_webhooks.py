@@ -210,7 +210,7 @@ async def _with_attempts(client, admin: str, webhook_id: int, attempts: int) -> 
 
 
 async def test_by_default_a_delivery_is_tried_at_least_6_times_over_24_hours(
-    db, clock, server_log, aiohttp_client
+    db, clock, server_log, aiohttp_client, caplog
 ):
     # Sessions outlive the 27 hours the clock is moved through.
     config = Config(db=db, session_ttl=10**6, clock=clock, webhook_allow_private=True)
@@ -234,6 +234,12 @@ async def test_by_default_a_delivery_is_tried_at_least_6_times_over_24_hours(
             wake(client)
         assert tried >= 6 and clock() - start >= 24 * 3600
         assert (delivery["http_status"], delivery["error"]) == (503, "HTTP 503")
+    # Failures are logged, at most one line a minute (these all came within one).
+    said = [r.getMessage() for r in caplog.records if "webhook delivery" in r.getMessage()]
+    assert said == [
+        f"webhook delivery {delivery['id']} (webhook {hook['id']}) failed (attempt 1): "
+        "HTTP 503; it is tried again later"
+    ], said
 
 
 async def test_redeliver_sends_again_with_the_same_webhook_id(client, receiver):
