@@ -6,7 +6,8 @@ shorter interval). Each is made with SQLite's online backup API a step at a time
 thread (store/sqlite.py `backup`), written under a temporary name, checked as `orderdesk
 check` checks a file, and only then renamed to its name; then the oldest copies beyond
 --backup-keep are removed (only files named like a copy). A failed backup is one ERROR
-line, and the next is tried at the next interval. PostgreSQL has its own tools
+line, and the next is tried within the hour (at the next interval if that is sooner): a
+folder or disk put right is not left a day without a backup. PostgreSQL has its own tools
 (pg_dump); the command line refuses --backup-dir there.
 """
 
@@ -28,6 +29,7 @@ from .store import sqlite
 log = logging.getLogger("orderdesk")
 
 FIRST_BACKUP_SECONDS = 10.0
+RETRY_SECONDS = 3600.0  # after a failed backup, at most this long until the next try
 NAME_FORMAT = "orderdesk-%Y%m%d-%H%M%S.db"
 NAME = re.compile(r"orderdesk-\d{8}-\d{6}\.db")
 PARTIAL = ".partial"  # the copy's name until it is checked
@@ -71,8 +73,12 @@ class Backups:
                     await self._wake.wait()
             if self._loops.stopping:
                 break
-            await self.make()
-            delay = self._interval
+            made = await self.make()
+            delay = self._interval if made else self._retry
+
+    @property
+    def _retry(self) -> float:
+        return min(self._interval, RETRY_SECONDS)
 
     async def make(self) -> Made | None:
         """One backup now; None when it failed (logged)."""
@@ -83,8 +89,8 @@ class Backups:
                 return None
             except Exception as error:
                 log.error(
-                    "backup to %s failed: %s; the next try is in %g hours",
-                    self._folder, error, self._interval / 3600,
+                    "backup to %s failed: %s; the next try is in %.0f minutes",
+                    self._folder, error, self._retry / 60,
                 )  # fmt: skip
                 return None
         self._metrics.backup_succeeded()

@@ -150,6 +150,31 @@ def test_a_failed_backup_is_one_line_each_time_and_tried_again(tmp_path):
     assert all(" ERROR orderdesk backup to " in line for line in failures())
 
 
+@pytest.mark.faults_expected
+async def test_a_failed_backup_is_tried_again_within_the_hour_not_the_interval(
+    tmp_path, monkeypatch, aiohttp_client, server_log
+):
+    """A folder put right is not left a day (the default interval) without a backup."""
+    monkeypatch.setattr("orderdesk.backups.FIRST_BACKUP_SECONDS", 0.05)
+    monkeypatch.setattr("orderdesk.backups.RETRY_SECONDS", 0.2)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    config = Config(db=str(tmp_path / "shop.db"), backup_dir=str(blocked / "backups"))
+    assert config.backup_interval_hours == 24
+    await aiohttp_client(TestServer(create_app(config)))
+
+    def failures() -> list[str]:
+        return [line for line in server_log.lines if "backup to" in line and "failed" in line]
+
+    await asyncio.to_thread(eventually_sync, lambda: len(failures()) >= 1, 10)
+    assert failures()[0].endswith("the next try is in 0 minutes"), failures()
+    blocked.unlink()  # put right: the next try makes the backup
+    made = await asyncio.to_thread(
+        eventually_sync, lambda: list((blocked / "backups").glob("*.db")), 10
+    )
+    assert len(made) == 1
+
+
 def test_backup_dir_is_refused_on_postgresql(tmp_path):
     result = run_cli(
         "--db", "postgresql://shop:hunter2@127.0.0.1:1/shop", "--backup-dir", str(tmp_path)
