@@ -249,7 +249,7 @@ CREATE INDEX IF NOT EXISTS login_failures_time ON login_failures (failed_at);
 -- holds them. `name` is the URL's last part (/uploads/<name>, /uploads/thumb/<name>):
 -- at least 128 random bits and an extension, never the client's file name.
 CREATE TABLE IF NOT EXISTS attachments (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,  -- never given again
+    id           INTEGER PRIMARY KEY,
     user_id      INTEGER NOT NULL REFERENCES users (id),
     name         TEXT NOT NULL UNIQUE,
     file_name    TEXT NOT NULL,          -- the client's name, without any directory part
@@ -293,7 +293,7 @@ CREATE TABLE IF NOT EXISTS webhooks (
 -- delivery carries its body (events are pruned before the last retry); a mail names
 -- its recipient and what happened, and is written when it is sent.
 CREATE TABLE IF NOT EXISTS deliveries (
-    id             INTEGER PRIMARY KEY AUTOINCREMENT,  -- never given again: the webhook-id
+    id             INTEGER PRIMARY KEY,
     webhook_id     INTEGER REFERENCES webhooks (id) ON DELETE CASCADE,  -- NULL: a mail
     recipient_id   INTEGER REFERENCES users (id),                       -- a mail's
     event_id       INTEGER NOT NULL,

@@ -20,7 +20,7 @@ from .routes import setup_routes
 from .store import is_postgres_url, open_store
 
 # A request line (method, path and query) of up to 64 KiB: an ID or page number of any
-# length in a query answers the envelope naming it (§1 of the API), where aiohttp's
+# length in a query answers the envelope naming it (docs/API.md), where aiohttp's
 # 8 KiB default answered a plain-text 400. A header line keeps aiohttp's 8 KiB.
 MAX_REQUEST_LINE = 64 * 1024
 

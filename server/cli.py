@@ -32,6 +32,7 @@ from .logs import (
     RedactingFormatter,
     TextAccessLogger,
 )
+from .redact import redact
 from .store import (
     FOLDER_NOT_FILE,
     Row,
@@ -357,5 +358,6 @@ def main(argv: list[str] | None = None) -> int:
         return serve(argv)
     except StartupFailure as failure:
         logging.shutdown()  # what was logged before the line comes before it
-        print(f"{PROG}: {failure}", file=sys.stderr, flush=True)
+        # redact: a flag's value quoted back (a bad --smtp-url) may hold a password.
+        print(f"{PROG}: {redact(str(failure))}", file=sys.stderr, flush=True)
         return 1

@@ -27,9 +27,10 @@ class RedactingFormatter(logging.Formatter):
 
 
 class MalformedRequestsAsInfo(logging.Filter):
-    """aiohttp logs a request its HTTP parser refuses with 400 (a line over 8 KiB, a
-    broken header) as an ERROR with a traceback. Anyone can send one: it becomes one
-    INFO line naming the peer and the kind of mistake, not the bytes sent."""
+    """aiohttp logs a request its HTTP parser refuses with 400 (a request line over
+    64 KiB, a header line over 8 KiB, a broken header) as an ERROR with a traceback.
+    Anyone can send one: it becomes one INFO line naming the peer and the kind of
+    mistake, not the bytes sent."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None

@@ -38,6 +38,7 @@ import hmac
 import ipaddress
 import logging
 import math
+import re
 import secrets
 import socket
 import unicodedata
@@ -398,6 +399,10 @@ class Outcome:
     final: bool = False  # no retry would go otherwise
 
 
+# An email address in an error's text (an SMTP refusal quotes the recipient's).
+_ADDRESS = re.compile(r"[^\s<>'\"(),;:\[\]]+@[^\s<>'\"(),;:\[\]]+")
+
+
 class Outbox:
     def __init__(
         self, store: Store, config: Config, failed: Callable[[str], None] = lambda kind: None
@@ -528,7 +533,8 @@ class Outbox:
     def _log_failure(self, delivery: Row, attempts: int, error: str, retried: bool) -> None:
         """A failed attempt, in a WARNING line at most once a minute per kind (a receiver
         or mail server that is down fails every attempt), counting those left unsaid.
-        Ids only: a webhook's URL may hold its secret, a mail's address is personal."""
+        Ids only: a webhook's URL may hold its secret, and a mail's address is personal
+        (a mail server's refusal quotes it: masked)."""
         kind = "webhook" if delivery["webhook_id"] is not None else "mail"
         self._unlogged[kind] += 1
         if not self._reported[kind].start_due():
@@ -539,7 +545,7 @@ class Outbox:
             "%s delivery %s%s failed (attempt %d): %s; %s%s",
             kind, delivery["id"],
             f" (webhook {delivery['webhook_id']})" if kind == "webhook" else "",
-            attempts, one_line(error)[:300],
+            attempts, _ADDRESS.sub("<address>", one_line(error))[:300],
             "it is tried again later" if retried else "given up after its last attempt",
             since if unlogged else "",
         )  # fmt: skip
@@ -550,7 +556,10 @@ class Outbox:
         if not self._config.webhook_allow_private and literal and not is_public(literal):
             return Outcome(False, None, "refused: the URL points to a non-public address")
         body = delivery["payload"].encode()
-        message_id = f"msg_{delivery['id']}"
+        # One id per message, the same on every attempt and redelivery: its event's and
+        # its webhook's ids, neither ever given again (a delivery's id may be, once the
+        # newest deliveries are deleted with their webhook).
+        message_id = f"msg_{delivery['event_id']}_{delivery['webhook_id']}"
         timestamp = math.floor(self._config.clock())
         headers = {
             "Content-Type": "application/json",

@@ -97,10 +97,19 @@ class Receiver:
 
 
 class _Inbox:
-    def __init__(self) -> None:
+    def __init__(self, refuse_recipients: bool = False) -> None:
         self.mails: list[tuple[list[str], EmailMessage]] = []
         self.raw: list[bytes] = []
         self.lock = threading.Lock()
+        self.refuse_recipients = refuse_recipients
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.refuse_recipients:  # as a mail server refuses, quoting the address
+            return f"550 5.1.1 <{address}>: no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         mail = message_from_bytes(envelope.content, policy=policy.default)
@@ -113,9 +122,9 @@ class _Inbox:
 class SmtpServer:
     """aiosmtpd on 127.0.0.1: every mail it accepts, with its envelope recipients."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, refuse_recipients: bool = False) -> None:
         self.port = port or free_port()
-        self._inbox = _Inbox()
+        self._inbox = _Inbox(refuse_recipients)
         self._controller = Controller(self._inbox, hostname="127.0.0.1", port=self.port)
 
     @property

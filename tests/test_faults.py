@@ -478,13 +478,17 @@ SECRET = "S3cr3t-Pw"
         (["--ping-seconds", "16"], "argument --ping-seconds: must be at most 15: '16'"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
         (["--smtp-url", "smtp://127.0.0.1:25"], "--smtp-url needs --mail-from ADDRESS"),
+        (  # the value quoted back without its password
+            ["--smtp-url", f"smtpx://desk:{SECRET}@mail.example:25"],
+            "argument --smtp-url: not an smtp:// or smtps:// URL: 'smtpx://desk:***@",
+        ),
     ],
 )
 def test_a_flag_the_server_cannot_take_is_one_line_and_status_1(tmp_path, args, says):
     """Not argparse's usage block and status 2; a port past 65535 is not taken modulo
     65536 (uvloop listened on 70000 - 65536 and announced 70000)."""
     done, took = start("--db", str(tmp_path / "x.db"), *args)
-    line = assert_one_line_refusal(done)
+    line = assert_one_line_refusal(done, secret=SECRET)
     assert line.startswith(f"run.py: {says}") and took < 10, line
     assert not (tmp_path / "x.db").exists()
 

@@ -226,6 +226,22 @@ async def test_a_mail_waits_for_an_smtp_server_that_is_down(
         assert row[:2] == (2, "delivered")
 
 
+async def test_a_refused_recipient_is_logged_without_the_address(db, clock, aiohttp_client, caplog):
+    with SmtpServer(refuse_recipients=True) as smtp:
+        config = Config(db=db, clock=clock, smtp_url=smtp.url, mail_from="orderdesk@shop.test")
+        client = await aiohttp_client(create_app(config), cookie_jar=aiohttp.DummyCookieJar())
+        await boss(client)
+        alice, _ = await register(client, "alice")
+        await make_order(client, alice)  # mails the merchant, whose address is refused
+
+        def said() -> list[str]:
+            return [r.getMessage() for r in caplog.records if "mail delivery" in r.getMessage()]
+
+        (line,) = await eventually(said)
+    assert "failed (attempt 1)" in line and "550" in line and "<address>" in line, line
+    assert BOSS not in line and "@" not in line, line
+
+
 async def _tried(rows) -> list:
     found = await rows()
     return found if found and found[0][0] >= 1 else []

@@ -1,6 +1,7 @@
 """The top-level schema.sql is the readable form of what the migrations build."""
 
 import asyncio
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -31,11 +32,11 @@ def _shape(conn: sqlite3.Connection) -> dict:
             cols = [row[2] for row in conn.execute(f"PRAGMA index_xinfo('{name}')") if row[5]]
             key = name if origin == "c" else f"{origin}:{','.join(map(str, cols))}"
             indexes[key] = (cols, unique, partial)
-        foreign = sorted(
-            tuple(row[2:5]) for row in conn.execute(f"PRAGMA foreign_key_list('{table}')")
+        foreign = sorted(  # table, from, to, on update, on delete
+            tuple(row[2:7]) for row in conn.execute(f"PRAGMA foreign_key_list('{table}')")
         )
         # Whether ids are never given again: no PRAGMA tells it.
-        autoincrement = "AUTOINCREMENT" in sql.upper()
+        autoincrement = re.search(r"PRIMARY\s+KEY\s+AUTOINCREMENT", sql, re.IGNORECASE) is not None
         shape[table] = (columns, indexes, foreign, autoincrement)
     triggers = conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'")
     shape["triggers"] = sorted(triggers.fetchall())
@@ -57,6 +58,49 @@ def test_schema_sql_equals_what_the_migrations_build(tmp_path):
     readable.executescript((ROOT / "schema.sql").read_text())
     with sqlite3.connect(migrated) as conn:
         assert _shape(readable) == _shape(conn)
+
+
+def test_migration_16_keeps_the_rows_it_rebuilds(tmp_path):
+    """Run again over a database with rows (as a version-15 file meets it): every row
+    and its id stay, a webhook's deliveries still go with it, and no id is given again."""
+    db = tmp_path / "old.db"
+
+    async def opened() -> None:
+        store = await open_store(str(db))
+        await store.close()
+
+    asyncio.run(opened())
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO users (id, user_name, password_hash, created_time) VALUES (1, 'a', 'x', 0)"
+        )
+        conn.execute(
+            """INSERT INTO webhooks (id, url, events, description, secret, created_time)
+               VALUES (7, 'https://hooks.example/a', '["*"]', '', 's', 0)"""
+        )
+        conn.execute(
+            """INSERT INTO deliveries (webhook_id, event_id, event_type, payload,
+                                       created_time, next_attempt_ms)
+               VALUES (7, 1, 'order.created', '{}', 0, 0)"""
+        )
+        conn.execute("INSERT INTO saved_replies VALUES (3, 't', 'c', 0, 0)")
+        conn.execute("PRAGMA user_version = 15")
+    asyncio.run(opened())
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA foreign_keys = ON")
+        assert conn.execute("PRAGMA user_version").fetchone() == (16,)
+        assert conn.execute("SELECT id, url FROM webhooks").fetchall() == [
+            (7, "https://hooks.example/a")
+        ]
+        assert conn.execute("SELECT id FROM saved_replies").fetchall() == [(3,)]
+        conn.execute("DELETE FROM webhooks WHERE id = 7")
+        assert conn.execute("SELECT count(*) FROM deliveries").fetchone() == (0,)
+        conn.execute(
+            """INSERT INTO webhooks (url, events, description, secret, created_time)
+               VALUES ('https://hooks.example/b', '["*"]', '', 's', 0)"""
+        )
+        assert conn.execute("SELECT id FROM webhooks").fetchall() == [(8,)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
 def _seed(conn: sqlite3.Connection) -> None:

@@ -329,7 +329,8 @@ def shown_db(db: str) -> str:
     return redact(db)
 
 
-# A --db that names a folder: SQLite would fail on it with "disk I/O error".
+# A --db that names a folder (SQLite's own refusal would say "unable to open database
+# file", or "disk I/O error" for `check`).
 FOLDER_NOT_FILE = "{db} is a folder: --db names the SQLite database file"
 
 

@@ -11,6 +11,7 @@ from .types import LoginLimits, Row
 # One login namespace: login_names holds every user name, email and phone of
 # every account, folded by model.login_key, under one unique key; logins look accounts
 # up through it. (The users table's own unique columns stay as a second guard.)
+
 # What create-admin did: made a new admin, promoted a user, or also enabled a disabled one.
 AdminSaved = Literal["created", "promoted", "enabled"]
 
