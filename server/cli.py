@@ -34,10 +34,10 @@ from .logs import (
 )
 from .redact import redact
 from .store import (
-    FOLDER_NOT_FILE,
     Row,
     accounts,
     check_db_value,
+    folder_not_file,
     is_postgres_url,
     open_store,
     shown_db,
@@ -133,6 +133,8 @@ def _claim_sqlite_file(db: str) -> int | None:
     exclusive flock on `<db>.lock`, held until the process ends; None when another
     process holds it. Not a lock on the database file itself: SQLite's POSIX locks on
     that file vanish whenever any descriptor of it is closed in the process."""
+    if os.path.isdir(db):  # before a lock file is made beside it
+        raise StartupFailure(folder_not_file(db))
     path = os.path.realpath(db) + ".lock"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -269,7 +271,7 @@ def _require_sqlite_file(parser: argparse.ArgumentParser, db: str) -> None:
     if not os.path.exists(db):
         parser.error(f"no database at {db}")
     if os.path.isdir(db):
-        parser.error(FOLDER_NOT_FILE.format(db=db))
+        parser.error(folder_not_file(db))
 
 
 def backup(argv: list[str]) -> int:

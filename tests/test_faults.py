@@ -28,7 +28,7 @@ from orderdesk import texts
 from orderdesk.app import SERVER_OPTIONS, create_app
 from orderdesk.background import Backoff
 from orderdesk.config import Config
-from orderdesk.store import PROBE_SECONDS, WriteState
+from orderdesk.store import PROBE_SECONDS, WriteState, open_store
 from orderdesk.store.sqlite import cannot_write
 
 from tests.conftest import (
@@ -495,12 +495,23 @@ def test_a_flag_the_server_cannot_take_is_one_line_and_status_1(tmp_path, args, 
 
 @pytest.mark.slow
 def test_a_folder_given_as_the_database_is_named_so(tmp_path):
-    done, _ = start("--db", str(tmp_path), "--port", str(free_port()))
-    line = assert_one_line_refusal(done)
-    assert (
-        line == f"run.py: {tmp_path} is a folder: --db names the SQLite database file "
-        f"(e.g. {tmp_path}/orderdesk.db)"
-    )
+    """Named so at once: no "2 names (hard links)", no traceback, no lock file left."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    said = f"run.py: {folder} is a folder: --db names the SQLite database file " \
+        f"(e.g. {folder}/orderdesk.db)"  # fmt: skip
+    done, _ = start("--db", str(folder), "--port", str(free_port()))
+    assert assert_one_line_refusal(done) == said
+    backup = tmp_path / "backup.db"
+
+    async def sound_backup() -> None:
+        store = await open_store(str(backup))
+        await store.close()
+
+    asyncio.run(sound_backup())
+    done, _ = start("restore", "--db", str(folder), "--from", str(backup))
+    assert assert_one_line_refusal(done) == said  # not a traceback
+    assert not list(tmp_path.glob("data*.lock")) and list(folder.iterdir()) == []
 
 
 def port_of(command: list[str]) -> list[str]:

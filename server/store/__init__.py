@@ -329,9 +329,11 @@ def shown_db(db: str) -> str:
     return redact(db)
 
 
-# A --db that names a folder (SQLite's own refusal would say "unable to open database
-# file", or "disk I/O error" for `check`).
-FOLDER_NOT_FILE = "{db} is a folder: --db names the SQLite database file"
+def folder_not_file(db: str) -> str:
+    """Why a --db that names a folder is refused (SQLite's own refusal would say "unable
+    to open database file", or "disk I/O error" for `check`)."""
+    example = os.path.join(db, "orderdesk.db")
+    return f"{db} is a folder: --db names the SQLite database file (e.g. {example})"
 
 
 def _sqlite_problem(db: str) -> str | None:
@@ -352,7 +354,7 @@ def _sqlite_problem(db: str) -> str | None:
     except FileNotFoundError:
         return None
     if stat.S_ISDIR(found.st_mode):
-        return f"{FOLDER_NOT_FILE.format(db=db)} (e.g. {os.path.join(db, 'orderdesk.db')})"
+        return folder_not_file(db)
     if not os.access(db, os.W_OK):
         return f"cannot write the database file {db}: {_access_reason(db)}"
     if (names := found.st_nlink) > 1:
