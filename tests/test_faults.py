@@ -372,8 +372,9 @@ async def test_a_write_lock_held_by_another_program_is_the_clear_refusal(
     tmp_path, clock, server_log, aiohttp_client, monkeypatch
 ):
     """The sqlite3 shell (or any program) holding the write lock past the busy timeout:
-    the same refusal and health as a full disk, one log line, no traceback."""
-    monkeypatch.setattr("orderdesk.store.sqlite.BUSY_TIMEOUT_MS", 200)
+    the same refusal and health as a full disk, one log line, no traceback; and the
+    health check does not wait out the busy timeout for its own write."""
+    monkeypatch.setattr("orderdesk.store.sqlite.BUSY_TIMEOUT_MS", 3000)
     db = tmp_path / "locked.db"
     client = await start_client(aiohttp_client, Config(db=str(db), clock=clock))
     token, _ = await register(client, "alice")
@@ -382,16 +383,17 @@ async def test_a_write_lock_held_by_another_program_is_the_clear_refusal(
     other = sqlite3.connect(db, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
-        for _ in range(3):
-            refused = await call(client, "POST", UPDATE, token=token, json=edit)
-            assert_fail(refused, -1, CANNOT_SAVE)
+        refused = await call(client, "POST", UPDATE, token=token, json=edit)  # after 3 s
+        assert_fail(refused, -1, CANNOT_SAVE)
+        asked = time.monotonic()
         assert await served(client) == (503, {"status": "degraded"})
+        assert time.monotonic() - asked < 2.0  # its probe waits 3 s for the lock
         shown = await call(client, "GET", DETAIL, token=token, params={"id": order["id"]})
         assert assert_ok(shown)["version"] == 1  # reads go on; nothing was changed
     finally:
         other.close()  # its transaction ends with it
     assert assert_ok(await call(client, "POST", UPDATE, token=token, json=edit))["version"] == 2
-    await asyncio.sleep(PROBE_SECONDS)  # the health check tries a write again
+    await asyncio.sleep(PROBE_SECONDS)  # the health check has tried a write again
     assert await served(client) == (200, {"status": "ok"})
     lines = refusals(server_log.lines)
     assert len(lines) == 1 and "write lock" in lines[0], server_log.lines

@@ -68,8 +68,10 @@ class KeyedLocks:
 log = logging.getLogger("orderdesk.store")
 
 # While the database cannot be written, a health check tries a write at most this often
-# to see whether it can be again.
+# to see whether it can be again, and waits for it at most PROBE_WAIT_SECONDS (the write
+# goes on without it).
 PROBE_SECONDS = 1.0
+PROBE_WAIT_SECONDS = 0.5
 
 
 class WriteState:
@@ -135,6 +137,7 @@ class Store(abc.ABC):
         self._login_turns = KeyedLocks()
         self._revocation_listeners: list[Callable[[list[bytes]], None]] = []
         self.writes = WriteState()
+        self._probe: asyncio.Future[None] | None = None  # a write tried for `writable`
 
     async def write(
         self,
@@ -181,13 +184,28 @@ class Store(abc.ABC):
 
     async def writable(self) -> bool:
         """Whether the database takes writes. While it did not, a real write is tried
-        (at most once a PROBE_SECONDS), so a health check sees it recover even when
-        nothing else writes."""
-        if self.writes.degraded and self.writes.probe_due():
-            with contextlib.suppress(CannotSave):
-                await self.write(probe_write)
-                self.writes.recovered()
+        (at most once a PROBE_SECONDS, one at a time), so a health check sees it recover
+        even when nothing else writes. The caller waits for it PROBE_WAIT_SECONDS at
+        most and then has the condition as it stands: a write lock held by another
+        program is waited out for the busy timeout (seconds), longer than a load
+        balancer waits for its health check."""
+        if self.writes.degraded and self._probe is None and self.writes.probe_due():
+            self._probe = asyncio.ensure_future(self._probe_write())
+            self._probe.add_done_callback(self._probed)
+        if self._probe is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._probe), PROBE_WAIT_SECONDS)
         return not self.writes.degraded
+
+    async def _probe_write(self) -> None:
+        with contextlib.suppress(CannotSave):
+            await self.write(probe_write)
+            self.writes.recovered()
+
+    def _probed(self, probe: asyncio.Future[None]) -> None:
+        self._probe = None
+        if not probe.cancelled():
+            probe.exception()  # a fault was the waiting health check's; none is left unread
 
     async def read(
         self,
