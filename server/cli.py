@@ -37,7 +37,6 @@ from .store import (
     Row,
     accounts,
     check_db_value,
-    folder_not_file,
     is_postgres_url,
     open_store,
     shown_db,
@@ -133,8 +132,6 @@ def _claim_sqlite_file(db: str) -> int | None:
     exclusive flock on `<db>.lock`, held until the process ends; None when another
     process holds it. Not a lock on the database file itself: SQLite's POSIX locks on
     that file vanish whenever any descriptor of it is closed in the process."""
-    if os.path.isdir(db):  # before a lock file is made beside it
-        raise StartupFailure(folder_not_file(db))
     path = os.path.realpath(db) + ".lock"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -270,8 +267,6 @@ def _require_sqlite_file(parser: argparse.ArgumentParser, db: str) -> None:
         parser.error("this command is for SQLite files; on PostgreSQL use pg_dump and amcheck")
     if not os.path.exists(db):
         parser.error(f"no database at {db}")
-    if os.path.isdir(db):
-        parser.error(folder_not_file(db))
 
 
 def backup(argv: list[str]) -> int:

@@ -502,8 +502,9 @@ class Outbox:
         if not (outcome.delivered or outcome.final) and attempts <= len(RETRY_DELAYS):
             delay = RETRY_DELAYS[attempts - 1] * self._config.webhook_retry_base
             next_ms = math.floor((self._config.clock() + delay) * 1000)
+        kind = "webhook" if delivery["webhook_id"] is not None else "mail"
         if not (outcome.delivered or outcome.final):
-            self._log_failure(delivery, attempts, outcome.error, retried=next_ms is not None)
+            self._log_failure(kind, delivery, attempts, outcome.error, next_ms is not None)
         record = asyncio.ensure_future(
             self._store.write(
                 outbox.finish_attempt,
@@ -528,14 +529,15 @@ class Outbox:
             log.warning("recording delivery %s failed; it is sent again", delivery["id"])
             return
         if not outcome.delivered and next_ms is None:
-            self._failed("webhook" if delivery["webhook_id"] is not None else "mail")
+            self._failed(kind)
 
-    def _log_failure(self, delivery: Row, attempts: int, error: str, retried: bool) -> None:
+    def _log_failure(
+        self, kind: str, delivery: Row, attempts: int, error: str, retried: bool
+    ) -> None:
         """A failed attempt, in a WARNING line at most once a minute per kind (a receiver
         or mail server that is down fails every attempt), counting those left unsaid.
         Ids only: a webhook's URL may hold its secret, and a mail's address is personal
         (a mail server's refusal quotes it: masked)."""
-        kind = "webhook" if delivery["webhook_id"] is not None else "mail"
         self._unlogged[kind] += 1
         if not self._reported[kind].start_due():
             return

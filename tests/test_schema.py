@@ -18,6 +18,16 @@ from tests.test_order_counts import rewind
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _migrate(db: Path) -> None:
+    """The SQLite file `db` made, or brought up to date, by the migrations."""
+
+    async def opened() -> None:
+        store = await open_store(str(db))
+        await store.close()
+
+    asyncio.run(opened())
+
+
 def _shape(conn: sqlite3.Connection) -> dict:
     """Every table's columns (name, type, not null, default, key), indexes (columns,
     unique) and AUTOINCREMENT, independent of how the SQL that made them was written."""
@@ -48,12 +58,7 @@ def _shape(conn: sqlite3.Connection) -> dict:
 
 def test_schema_sql_equals_what_the_migrations_build(tmp_path):
     migrated = tmp_path / "migrated.db"
-
-    async def build() -> None:
-        store = await open_store(str(migrated))
-        await store.close()
-
-    asyncio.run(build())
+    _migrate(migrated)
     readable = sqlite3.connect(":memory:")
     readable.executescript((ROOT / "schema.sql").read_text())
     with sqlite3.connect(migrated) as conn:
@@ -64,12 +69,7 @@ def test_migration_16_keeps_the_rows_it_rebuilds(tmp_path):
     """Run again over a database with rows (as a version-15 file meets it): every row
     and its id stay, a webhook's deliveries still go with it, and no id is given again."""
     db = tmp_path / "old.db"
-
-    async def opened() -> None:
-        store = await open_store(str(db))
-        await store.close()
-
-    asyncio.run(opened())
+    _migrate(db)
     with sqlite3.connect(db) as conn:
         conn.execute(
             "INSERT INTO users (id, user_name, password_hash, created_time) VALUES (1, 'a', 'x', 0)"
@@ -85,7 +85,7 @@ def test_migration_16_keeps_the_rows_it_rebuilds(tmp_path):
         )
         conn.execute("INSERT INTO saved_replies VALUES (3, 't', 'c', 0, 0)")
         conn.execute("PRAGMA user_version = 15")
-    asyncio.run(opened())
+    _migrate(db)
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA foreign_keys = ON")
         assert conn.execute("PRAGMA user_version").fetchone() == (16,)
@@ -148,12 +148,7 @@ def test_a_migration_may_rebuild_a_table_that_others_refer_to(tmp_path):
     events and purchase orders refer to: a migration marked as a rebuild runs with
     foreign keys off and is kept only if they all still hold."""
     db = tmp_path / "t.db"
-
-    async def build() -> None:
-        store = await open_store(str(db))
-        await store.close()
-
-    asyncio.run(build())
+    _migrate(db)
     steps = tmp_path / "migrations"
     shutil.copytree(sqlite_engine.MIGRATIONS, steps)
     conn = sqlite3.connect(db, isolation_level=None)

@@ -16,7 +16,6 @@ import logging
 import math
 import os
 import re
-import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -331,7 +330,9 @@ def check_db_value(db: str) -> None:
     """A --db value is a postgresql:// (or postgres://) URL or a SQLite file path; a
     value that starts as a URL of any other scheme does (a typo, another driver's, or
     `file:`, which SQLite itself would open as a URI beside the server's lock) is
-    refused, never taken as a file name. (A file whose name holds a colon: ./a:b.db.)"""
+    refused, never taken as a file name. (A file whose name holds a colon: ./a:b.db.) A
+    path that names a folder is refused too, before any command makes a file beside it
+    (SQLite's own refusal would say "unable to open database file")."""
     scheme = _SCHEME.match(db)
     if scheme and not is_postgres_url(db):
         raise StartupFailure(
@@ -339,19 +340,17 @@ def check_db_value(db: str) -> None:
             "give a postgresql://user:password@host:port/dbname URL or a SQLite file path "
             "(a file name with a colon as ./name)"
         )
+    if not scheme and os.path.isdir(db):
+        example = os.path.join(db, "orderdesk.db")
+        raise StartupFailure(
+            f"{db} is a folder: --db names the SQLite database file (e.g. {example})"
+        )
 
 
 def shown_db(db: str) -> str:
     """`db` as logs and messages may show it: a URL (of any scheme) without its
     password."""
     return redact(db)
-
-
-def folder_not_file(db: str) -> str:
-    """Why a --db that names a folder is refused (SQLite's own refusal would say "unable
-    to open database file", or "disk I/O error" for `check`)."""
-    example = os.path.join(db, "orderdesk.db")
-    return f"{db} is a folder: --db names the SQLite database file (e.g. {example})"
 
 
 def _sqlite_problem(db: str) -> str | None:
@@ -371,8 +370,6 @@ def _sqlite_problem(db: str) -> str | None:
         found = os.stat(db)
     except FileNotFoundError:
         return None
-    if stat.S_ISDIR(found.st_mode):
-        return folder_not_file(db)
     if not os.access(db, os.W_OK):
         return f"cannot write the database file {db}: {_access_reason(db)}"
     if (names := found.st_nlink) > 1:
